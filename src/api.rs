@@ -1,0 +1,141 @@
+//! The library's front door: one call for the common case, a builder for the rest.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
+use crate::check::{CheckError, Checker, Property, Report};
+use crate::project::Project;
+use crate::runner::{self, ApplyOutcome, Backend, EmbeddedCluster, ExistingServer, RunnerError, ScratchDatabase, TransactionMode};
+
+pub use crate::check::CheckError as Error;
+
+/// Checks the project in `dir` with every property, on a throwaway embedded cluster (or the
+/// server in `PGCONVERGE_DATABASE_URL`). For a `#[test]`:
+///
+/// ```no_run
+/// let report = pgconverge::check("fixtures/k12_lms").unwrap();
+/// assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+/// ```
+pub fn check(dir: impl AsRef<Path>) -> Result<Report, Error> {
+    Check::new(dir).run()
+}
+
+/// A configurable check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    dir: PathBuf,
+    database_url: Option<String>,
+    properties: Vec<Property>,
+}
+
+impl Check {
+    pub fn new(dir: impl AsRef<Path>) -> Check {
+        Check {
+            dir: dir.as_ref().to_path_buf(),
+            database_url: std::env::var("PGCONVERGE_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+            properties: Vec::new(),
+        }
+    }
+
+    /// Use an existing server: the harness creates and drops only its own `pgconverge_*` databases.
+    pub fn database_url(mut self, url: impl Into<String>) -> Check {
+        self.database_url = Some(url.into());
+        self
+    }
+
+    /// Check only these properties.
+    pub fn properties(mut self, properties: impl IntoIterator<Item = Property>) -> Check {
+        self.properties = properties.into_iter().collect();
+        self
+    }
+
+    /// Runs the check on a runtime of its own (for synchronous callers such as `#[test]`).
+    pub fn run(&self) -> Result<Report, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|source| RunnerError::Io { action: "start the async runtime".into(), source })?;
+        runtime.block_on(self.run_async())
+    }
+
+    pub async fn run_async(&self) -> Result<Report, Error> {
+        // Input errors come before any server is started.
+        let project = Project::load(&self.dir)?;
+        let backend = start_backend(self.database_url.as_deref()).await?;
+        Checker::new(&project, backend.as_ref()).run(&self.properties).await
+    }
+}
+
+/// The server to use: the URL when given, else a throwaway embedded cluster.
+pub async fn start_backend(database_url: Option<&str>) -> Result<Box<dyn Backend>, RunnerError> {
+    match database_url {
+        Some(url) => Ok(Box::new(ExistingServer::from_url(url)?)),
+        None => Ok(Box::new(EmbeddedCluster::start().await?)),
+    }
+}
+
+/// What `dump` reads a catalog from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpSource {
+    /// The project's reference schema, applied to a scratch database.
+    Reference,
+    /// The project's migrations, applied in order to a scratch database.
+    Migrations,
+}
+
+/// The canonical catalog of a project's reference or of its migrations.
+pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend) -> Result<Catalog, Error> {
+    let project = Project::load(dir)?;
+    let database = ScratchDatabase::create(backend).await?;
+    let mut conn = database.connect().await?;
+    match source {
+        DumpSource::Reference => {
+            let Some(script) = &project.reference else {
+                return Err(Error::Project(crate::project::ProjectError::MissingReference {
+                    path: dir.join(crate::project::DEFAULT_REFERENCE),
+                }));
+            };
+            if let ApplyOutcome::Failed(failure) =
+                runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?
+            {
+                let statement = &script.statements[failure.statement_index];
+                let location = crate::check::failure_location(script, statement, &failure.error);
+                return Err(CheckError::Reference { location, error: failure.error });
+            }
+        }
+        DumpSource::Migrations => {
+            for migration in &project.migrations.migrations {
+                if let Some(failure) = crate::check::apply_migration(&mut conn, migration).await? {
+                    let message = match &failure {
+                        crate::check::Failure::StatementFailed { location, error, .. } => format!("{location}: {error}"),
+                        crate::check::Failure::Diverged { .. } => "diverged".to_string(),
+                    };
+                    return Err(Error::Infrastructure(RunnerError::Command {
+                        program: format!("migration {}", migration.id()),
+                        status: "failed".into(),
+                        output: message,
+                    }));
+                }
+            }
+        }
+    }
+    let ignore = IgnoreRules::new(project.config.ignore.clone());
+    let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &ignore).await?;
+    drop(conn);
+    database.drop_now().await?;
+    Ok(catalog)
+}
+
+/// The canonical catalog of an existing database, read in a read-only transaction.
+pub async fn dump_url(url: &str) -> Result<Catalog, Error> {
+    let server = ExistingServer::from_url(url)?;
+    let mut conn = runner::connect(&server.admin_options(), "connect to the database").await?;
+    sqlx::raw_sql("BEGIN READ ONLY")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| RunnerError::db("begin a read-only transaction", e))?;
+    let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
+    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+    Ok(catalog)
+}

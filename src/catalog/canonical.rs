@@ -1,0 +1,110 @@
+//! Canonical SQL text via pg_query parse + deparse (never `normalize`, which would turn
+//! literals into `$1` and hide a changed DEFAULT). Memoized: the same text from the same
+//! server recurs in every case.
+
+use std::collections::HashMap;
+
+/// What a piece of SQL text is, which decides how it is wrapped to make it parseable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape {
+    Expression,
+    Statement,
+    TableConstraint,
+}
+
+#[derive(Debug, Default)]
+pub struct Canonicalizer {
+    memo: HashMap<(Shape, String), String>,
+}
+
+const EXPRESSION_PREFIX: &str = "SELECT ";
+const CONSTRAINT_PREFIX: &str = "ALTER TABLE t ADD CONSTRAINT c ";
+
+impl Canonicalizer {
+    pub fn new() -> Canonicalizer {
+        Canonicalizer::default()
+    }
+
+    /// A scalar expression (a default, a CHECK body, a policy's USING): `'x'::character varying`
+    /// and `'x'::varchar` both become `'x'::varchar`.
+    pub fn expression(&mut self, text: &str) -> String {
+        self.canonical(Shape::Expression, text)
+    }
+
+    /// A whole statement (`CREATE INDEX ...`, a view's `SELECT ...`, `CREATE FUNCTION ...`).
+    pub fn statement(&mut self, text: &str) -> String {
+        self.canonical(Shape::Statement, text)
+    }
+
+    /// A table constraint definition as `pg_get_constraintdef` prints it (`CHECK ((a > 0))`).
+    pub fn constraint(&mut self, text: &str) -> String {
+        self.canonical(Shape::TableConstraint, text)
+    }
+
+    pub fn memoized(&self) -> usize {
+        self.memo.len()
+    }
+
+    fn canonical(&mut self, shape: Shape, text: &str) -> String {
+        let key = (shape, text.to_string());
+        if let Some(hit) = self.memo.get(&key) {
+            return hit.clone();
+        }
+        let canonical = deparse(shape, text).unwrap_or_else(|| collapse_whitespace(text));
+        self.memo.insert(key, canonical.clone());
+        canonical
+    }
+}
+
+/// Parses and deparses `text` in the wrapper its shape needs; `None` when pg_query cannot
+/// round-trip it (then the server's own text, whitespace-collapsed, is kept).
+fn deparse(shape: Shape, text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches(';');
+    let (prefix, wrapped) = match shape {
+        Shape::Expression => (EXPRESSION_PREFIX, format!("{EXPRESSION_PREFIX}{text}")),
+        Shape::Statement => ("", text.to_string()),
+        Shape::TableConstraint => (CONSTRAINT_PREFIX, format!("{CONSTRAINT_PREFIX}{text}")),
+    };
+    let deparsed = pg_query::parse(&wrapped, 0).ok()?.deparse(Default::default()).ok()?;
+    deparsed.strip_prefix(prefix).map(str::to_string)
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_expression_agree() {
+        let mut c = Canonicalizer::new();
+        assert_eq!(c.expression("'x'::character varying"), c.expression("'x'::varchar"));
+        assert_eq!(c.expression("(a   >  0)"), c.expression("a > 0"));
+    }
+
+    #[test]
+    fn literals_are_kept() {
+        let mut c = Canonicalizer::new();
+        assert_ne!(c.expression("'active'::text"), c.expression("'inactive'::text"));
+        assert_ne!(c.expression("42"), c.expression("43"));
+    }
+
+    #[test]
+    fn constraints_and_statements() {
+        let mut c = Canonicalizer::new();
+        assert_eq!(c.constraint("CHECK ((amount > (0)::numeric))"), c.constraint("CHECK (amount > 0::numeric)"));
+        assert_eq!(
+            c.statement("CREATE INDEX i ON public.t USING btree (a)"),
+            c.statement("create index i on public.t using btree (a);")
+        );
+        assert_eq!(c.memoized(), 6);
+    }
+
+    #[test]
+    fn unparseable_text_is_kept() {
+        let mut c = Canonicalizer::new();
+        assert_eq!(c.expression("not  valid (("), "not valid ((");
+    }
+}

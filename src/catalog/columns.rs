@@ -1,0 +1,51 @@
+//! Table columns: type (`format_type`, so `varchar` and `character varying` agree), NOT NULL,
+//! default, identity, generated expression, collation when it is not the type's, privileges.
+//! Column order is an attribute of the table, compared on its own.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = concat!(
+    "SELECT n.nspname || '.' || c.relname, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, ",
+    "pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text, ",
+    "CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname || '.' || quote_ident(co.collname) END, ",
+    "a.attacl::text ",
+    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
+    "JOIN pg_type t ON t.oid = a.atttypid ",
+    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ",
+    "LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace ",
+    "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND ",
+    user_schema!("n"),
+    " AND ",
+    not_extension_member!("pg_class", "c.oid")
+);
+
+pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let table = col(&mut r, 0).unwrap_or_default();
+            let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());
+            let expression = col(&mut r, 4).map(|e| canon.expression(&e));
+            let generated = col(&mut r, 6).filter(|g| g == "s").is_some();
+            let identity = match col(&mut r, 5).as_deref() {
+                Some("a") => Some("always".to_string()),
+                Some("d") => Some("by default".to_string()),
+                _ => None,
+            };
+            let (default, generated_as) = if generated { (None, expression) } else { (expression, None) };
+            Object::new(ObjectKind::Column, name)
+                .of_table(table)
+                .attr("type", col(&mut r, 2))
+                .attr("not_null", col(&mut r, 3).filter(|v| v == "true"))
+                .attr("default", default)
+                .attr("generated", generated_as)
+                .attr("identity", identity)
+                .attr("collation", col(&mut r, 7))
+                .attr("acl", col(&mut r, 8))
+        })
+        .collect())
+}

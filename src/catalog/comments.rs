@@ -1,0 +1,40 @@
+//! Comments (`COMMENT ON`) on any user object, named by `pg_identify_object`.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, text_rows, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = "SELECT o.type, o.identity, d.description, \
+    CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
+      (SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = d.objoid) END \
+    FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o \
+    WHERE coalesce(o.schema, '') NOT IN ('pg_catalog', 'information_schema') AND coalesce(o.schema, '') !~ '^pg_(toast|temp_)' \
+    AND NOT (o.type = 'schema' AND (o.identity = 'information_schema' OR o.identity ~ '^pg_')) \
+    AND o.type NOT IN ('language', 'access method', 'collation', 'foreign-data wrapper') \
+    AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = d.classoid AND dep.objid = d.objoid AND dep.deptype = 'e') \
+    UNION ALL \
+    SELECT o.type, o.identity, d.description, NULL FROM pg_shdescription d, LATERAL pg_identify_object(d.classoid, d.objoid, 0) o \
+    WHERE d.classoid = 'pg_database'::regclass AND d.objoid = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut r| {
+            let kind = col(&mut r, 0)?;
+            let identity = col(&mut r, 1)?;
+            // A database comment follows the database, whatever its (random, scratch) name.
+            let identity = if kind == "database" { "current database".to_string() } else { identity };
+            let kind = if kind == "table column" { "column".to_string() } else { kind };
+            let mut object = Object::new(ObjectKind::Comment, format!("on {kind} {identity}"))
+                .attr("on", Some(identity.clone()))
+                .attr("text", col(&mut r, 2));
+            let table = col(&mut r, 3).or_else(|| matches!(kind.as_str(), "table" | "view" | "materialized view").then(|| identity));
+            if let Some(table) = table {
+                object = object.of_table(table);
+            }
+            Some(object)
+        })
+        .collect())
+}

@@ -1,0 +1,381 @@
+//! The catalog model: every user object of a database, read from `pg_catalog` (never
+//! `information_schema`), as a sorted, serde-able list of [`Object`]s.
+//!
+//! Each object kind has its own file with its query. An object is a kind, a qualified name, the
+//! table it belongs to (if any) and its attributes as canonical text, so `compare` can diff any
+//! kind the same way. The model does not depend on the order objects were created in.
+
+mod canonical;
+mod columns;
+mod comments;
+mod constraints;
+mod default_privileges;
+mod extensions;
+mod functions;
+mod indexes;
+mod policies;
+mod rules;
+mod schemas;
+mod sequences;
+mod statistics;
+mod tables;
+mod triggers;
+mod types;
+mod views;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Row};
+
+pub use canonical::Canonicalizer;
+
+use crate::runner::RunnerError;
+
+/// The kinds of object the catalog holds, in the order dumps list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Schema,
+    Extension,
+    Type,
+    Sequence,
+    Table,
+    Column,
+    Constraint,
+    Index,
+    View,
+    MaterializedView,
+    Function,
+    Trigger,
+    Rule,
+    Policy,
+    Statistics,
+    DefaultPrivileges,
+    Comment,
+}
+
+impl ObjectKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Extension => "extension",
+            ObjectKind::Type => "type",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Table => "table",
+            ObjectKind::Column => "column",
+            ObjectKind::Constraint => "constraint",
+            ObjectKind::Index => "index",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Function => "function",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::Rule => "rule",
+            ObjectKind::Policy => "policy",
+            ObjectKind::Statistics => "statistics",
+            ObjectKind::DefaultPrivileges => "default privileges",
+            ObjectKind::Comment => "comment",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One database object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    pub kind: ObjectKind,
+    /// Schema-qualified name: `public.users`, `public.users.email` (a column),
+    /// `public.users.users_pkey` (a constraint), `public.f(integer)` (a function).
+    pub name: String,
+    /// The table (or view) this object belongs to, qualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Canonical text of each attribute that has a value.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Object {
+    pub fn new(kind: ObjectKind, name: impl Into<String>) -> Object {
+        Object { kind, name: name.into(), table: None, attributes: BTreeMap::new() }
+    }
+
+    pub fn of_table(mut self, table: impl Into<String>) -> Object {
+        self.table = Some(table.into());
+        self
+    }
+
+    /// Sets an attribute; `None` and empty values are left out, so "absent" has one spelling.
+    pub fn attr(mut self, key: &str, value: Option<String>) -> Object {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            self.attributes.insert(key.to_string(), value);
+        }
+        self
+    }
+
+    /// `table public.users`.
+    pub fn title(&self) -> String {
+        format!("{} {}", self.kind, self.name)
+    }
+
+    /// The object as canonical text: its title, then one `key: value` line per attribute.
+    pub fn render(&self) -> String {
+        let mut out = self.title();
+        out.push('\n');
+        for (key, value) in &self.attributes {
+            out.push_str("  ");
+            out.push_str(key);
+            out.push_str(": ");
+            out.push_str(&value.replace('\n', "\n    "));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The user objects of one database, sorted by kind and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The server version the catalog was read from (informational; not compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    pub objects: Vec<Object>,
+}
+
+impl Catalog {
+    pub fn from_objects(server_version: Option<String>, mut objects: Vec<Object>) -> Catalog {
+        objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        objects.dedup_by(|a, b| a.kind == b.kind && a.name == b.name);
+        Catalog { server_version, objects }
+    }
+
+    pub fn get(&self, kind: ObjectKind, name: &str) -> Option<&Object> {
+        self.objects
+            .binary_search_by(|o| (o.kind, o.name.as_str()).cmp(&(kind, name)))
+            .ok()
+            .map(|i| &self.objects[i])
+    }
+
+    /// The whole catalog as canonical text (what `pgconverge dump` prints).
+    pub fn render(&self) -> String {
+        self.objects.iter().map(Object::render).collect()
+    }
+
+    /// Drops the objects `ignore` matches, and those that belong to a matched table.
+    pub fn without(mut self, ignore: &IgnoreRules) -> Catalog {
+        self.objects.retain(|o| !ignore.matches(o));
+        self
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a catalog always serializes")
+    }
+
+    pub fn from_json(text: &str) -> Result<Catalog, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// The migration ledgers of common tools: the harness never compares them.
+pub const LEDGER_TABLES: &[&str] = &[
+    "schema_migrations",          // Rails, golang-migrate, dbmate
+    "ar_internal_metadata",       // Rails
+    "_sqlx_migrations",           // sqlx
+    "__diesel_schema_migrations", // diesel
+    "flyway_schema_history",      // Flyway
+    "alembic_version",            // Alembic
+    "goose_db_version",           // goose
+    "gorp_migrations",            // sql-migrate
+    "knex_migrations",            // knex
+    "knex_migrations_lock",
+    "schema_version",             // old Flyway
+    "pgconverge_ledger",
+];
+
+/// Which objects are left out of dumps and comparisons: the ledger tables, and the user's globs
+/// (`*` and `?`) matched against an object's qualified name or the table it belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreRules {
+    pub globs: Vec<String>,
+    pub keep_ledgers: bool,
+}
+
+impl IgnoreRules {
+    pub fn new(globs: Vec<String>) -> IgnoreRules {
+        IgnoreRules { globs, keep_ledgers: false }
+    }
+
+    pub fn matches(&self, object: &Object) -> bool {
+        let subject_names = [Some(object.name.as_str()), object.table.as_deref()];
+        subject_names.into_iter().flatten().any(|name| self.matches_name(name))
+            || (object.kind == ObjectKind::Sequence
+                && object.attributes.get("owned_by").is_some_and(|owner| self.matches_name(table_of_column(owner))))
+            || (object.kind == ObjectKind::Comment
+                && object.attributes.get("on").is_some_and(|target| self.matches_name(target)))
+    }
+
+    fn matches_name(&self, qualified: &str) -> bool {
+        let unqualified = qualified.rsplit_once('.').map_or(qualified, |(_, n)| n);
+        (!self.keep_ledgers && LEDGER_TABLES.contains(&unqualified) && qualified.matches('.').count() == 1)
+            || self.globs.iter().any(|g| glob_match(g, qualified))
+    }
+}
+
+fn table_of_column(column: &str) -> &str {
+    column.rsplit_once('.').map_or(column, |(table, _)| table)
+}
+
+/// `*` matches any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Filters of user objects shared by the per-kind queries.
+macro_rules! user_schema {
+    ($ns:literal) => {
+        concat!($ns, ".nspname NOT IN ('pg_catalog', 'information_schema') AND ", $ns, ".nspname !~ '^pg_(toast|temp_|toast_temp_)'")
+    };
+}
+/// Objects that belong to an extension are represented by the extension.
+macro_rules! not_extension_member {
+    ($class:literal, $oid:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '",
+            $class,
+            "'::regclass AND dep.objid = ",
+            $oid,
+            " AND dep.deptype = 'e')"
+        )
+    };
+}
+pub(crate) use {not_extension_member, user_schema};
+
+/// A query's rows with every column read as nullable text (each query casts to text).
+pub(crate) type TextRow = Vec<Option<String>>;
+
+pub(crate) async fn text_rows(conn: &mut PgConnection, sql: &'static str) -> Result<Vec<TextRow>, RunnerError> {
+    let rows = sqlx::raw_sql(sql)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read the catalog", e))?;
+    rows.iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i).map_err(|e| RunnerError::db("decode a catalog row", e)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Takes column `i` of a text row.
+pub(crate) fn col(row: &mut TextRow, i: usize) -> Option<String> {
+    row.get_mut(i).and_then(Option::take)
+}
+
+/// Dumps every user object of the database `conn` is connected to. The session's search_path is
+/// set to `pg_catalog` while dumping (so every name comes out schema-qualified) and restored after.
+pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &IgnoreRules) -> Result<Catalog, RunnerError> {
+    let saved: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read search_path", e))?;
+    sqlx::raw_sql("SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("set search_path", e))?;
+    let result = dump_objects(conn, canon).await;
+    let restore = format!("SELECT pg_catalog.set_config('search_path', {}, false)", quote_literal(&saved));
+    sqlx::raw_sql(AssertSqlSafe(restore))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("restore search_path", e))?;
+    let (version, objects) = result?;
+    Ok(Catalog::from_objects(Some(version), objects).without(ignore))
+}
+
+async fn dump_objects(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<(String, Vec<Object>), RunnerError> {
+    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read server_version", e))?;
+    let mut objects = Vec::new();
+    objects.extend(schemas::dump(conn).await?);
+    objects.extend(extensions::dump(conn).await?);
+    objects.extend(types::dump(conn, canon).await?);
+    objects.extend(sequences::dump(conn).await?);
+    objects.extend(tables::dump(conn).await?);
+    objects.extend(columns::dump(conn, canon).await?);
+    objects.extend(constraints::dump(conn, canon).await?);
+    objects.extend(indexes::dump(conn, canon).await?);
+    objects.extend(views::dump(conn, canon).await?);
+    objects.extend(functions::dump(conn, canon).await?);
+    objects.extend(triggers::dump(conn, canon).await?);
+    objects.extend(rules::dump(conn, canon).await?);
+    objects.extend(policies::dump(conn, canon).await?);
+    objects.extend(statistics::dump(conn).await?);
+    objects.extend(default_privileges::dump(conn).await?);
+    objects.extend(comments::dump(conn).await?);
+    Ok((version, objects))
+}
+
+pub(crate) fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matching() {
+        assert!(glob_match("public.*", "public.users"));
+        assert!(glob_match("*.tmp_?", "public.tmp_1"));
+        assert!(!glob_match("public.user", "public.users"));
+        assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn ignore_rules_cover_ledgers_and_their_children() {
+        let rules = IgnoreRules::new(vec!["audit.*".into()]);
+        assert!(rules.matches(&Object::new(ObjectKind::Table, "public.schema_migrations")));
+        assert!(rules.matches(&Object::new(ObjectKind::Index, "public.schema_migrations_pkey").of_table("public.schema_migrations")));
+        assert!(rules.matches(&Object::new(ObjectKind::Table, "audit.log")));
+        assert!(!rules.matches(&Object::new(ObjectKind::Column, "public.users.schema_migrations").of_table("public.users")));
+        assert!(!rules.matches(&Object::new(ObjectKind::Table, "public.users")));
+    }
+
+    #[test]
+    fn catalog_is_sorted_and_renders_stably() {
+        let a = Object::new(ObjectKind::Table, "public.b").attr("persistence", Some("permanent".into()));
+        let b = Object::new(ObjectKind::Schema, "public");
+        let c = Object::new(ObjectKind::Table, "public.a").attr("x", None).attr("y", Some(String::new()));
+        let catalog = Catalog::from_objects(None, vec![a.clone(), b.clone(), c.clone()]);
+        assert_eq!(catalog, Catalog::from_objects(None, vec![c, a, b]));
+        assert_eq!(catalog.render(), "schema public\ntable public.a\ntable public.b\n  persistence: permanent\n");
+    }
+}

@@ -1,0 +1,40 @@
+//! Row-level security policies: command, permissive or restrictive, roles, USING, WITH CHECK.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = concat!(
+    "SELECT n.nspname || '.' || c.relname, p.polname::text, p.polcmd::text, p.polpermissive::text, ",
+    "(SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r), ",
+    "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) ",
+    "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ",
+    user_schema!("n")
+);
+
+pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let table = col(&mut r, 0).unwrap_or_default();
+            let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());
+            let command = match col(&mut r, 2).as_deref() {
+                Some("r") => "select",
+                Some("a") => "insert",
+                Some("w") => "update",
+                Some("d") => "delete",
+                _ => "all",
+            };
+            let permissive = if col(&mut r, 3).as_deref() == Some("true") { "permissive" } else { "restrictive" };
+            Object::new(ObjectKind::Policy, name)
+                .of_table(table)
+                .attr("command", Some(command.to_string()))
+                .attr("mode", Some(permissive.to_string()))
+                .attr("roles", col(&mut r, 4))
+                .attr("using", col(&mut r, 5).map(|e| canon.expression(&e)))
+                .attr("with_check", col(&mut r, 6).map(|e| canon.expression(&e)))
+        })
+        .collect())
+}

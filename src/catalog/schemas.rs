@@ -1,0 +1,22 @@
+//! Schemas (owner-insensitive), with their privileges.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, not_extension_member, text_rows, user_schema, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = concat!(
+    "SELECT n.nspname::text, coalesce(n.nspacl, acldefault('n', n.nspowner))::text ",
+    "FROM pg_namespace n WHERE ",
+    user_schema!("n"),
+    " AND ",
+    not_extension_member!("pg_namespace", "n.oid")
+);
+
+pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| Object::new(ObjectKind::Schema, col(&mut r, 0).unwrap_or_default()).attr("acl", col(&mut r, 1)))
+        .collect())
+}

@@ -1,0 +1,53 @@
+//! Sequences: type and parameters, OWNED BY; never the current value.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, not_extension_member, text_rows, user_schema, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = concat!(
+    "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
+    "s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text, ",
+    "(SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_depend d ",
+    "   JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace ",
+    "   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid ",
+    "   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass ",
+    "   AND d.deptype IN ('a', 'i') LIMIT 1), ",
+    "(SELECT d.deptype::text FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid ",
+    "   AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' LIMIT 1), ",
+    "coalesce(c.relacl, acldefault('s', c.relowner))::text, c.relpersistence::text ",
+    "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ",
+    user_schema!("n"),
+    " AND ",
+    not_extension_member!("pg_class", "c.oid")
+);
+
+pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let name = col(&mut r, 0).unwrap_or_default();
+            let owned_by = col(&mut r, 8);
+            let identity = col(&mut r, 9).is_some();
+            let mut object = Object::new(ObjectKind::Sequence, name)
+                .attr("type", col(&mut r, 1))
+                .attr("start", col(&mut r, 2))
+                .attr("increment", col(&mut r, 3))
+                .attr("min", col(&mut r, 4))
+                .attr("max", col(&mut r, 5))
+                .attr("cache", col(&mut r, 6))
+                .attr("cycle", col(&mut r, 7))
+                .attr("acl", col(&mut r, 10))
+                .attr("unlogged", col(&mut r, 11).filter(|p| p == "u").map(|_| "true".into()))
+                .attr("identity_of", owned_by.clone().filter(|_| identity));
+            if !identity {
+                object = object.attr("owned_by", owned_by.clone());
+            }
+            if let Some(table) = owned_by.as_deref().and_then(|o| o.rsplit_once('.')).map(|(t, _)| t.to_string()) {
+                object = object.of_table(table);
+            }
+            object
+        })
+        .collect())
+}

@@ -1,0 +1,33 @@
+//! Views and materialized views: definition, options, privileges.
+
+use sqlx::postgres::PgConnection;
+
+use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
+use crate::runner::RunnerError;
+
+const QUERY: &str = concat!(
+    "SELECT n.nspname || '.' || c.relname, c.relkind::text, pg_get_viewdef(c.oid), ",
+    "array_to_string(c.reloptions, ', '), coalesce(c.relacl, acldefault('r', c.relowner))::text, ",
+    "(SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) ",
+    "   FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) ",
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND ",
+    user_schema!("n"),
+    " AND ",
+    not_extension_member!("pg_class", "c.oid")
+);
+
+pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
+    let rows = text_rows(conn, QUERY).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let name = col(&mut r, 0).unwrap_or_default();
+            let kind = if col(&mut r, 1).as_deref() == Some("m") { ObjectKind::MaterializedView } else { ObjectKind::View };
+            Object::new(kind, name)
+                .attr("definition", col(&mut r, 2).map(|d| canon.statement(&d)))
+                .attr("options", col(&mut r, 3))
+                .attr("acl", col(&mut r, 4))
+                .attr("columns", col(&mut r, 5))
+        })
+        .collect())
+}

@@ -1,0 +1,393 @@
+//! The properties, run against a backend: what pgconverge proves about a project.
+//!
+//! A property that does not hold yields a [`Verdict`] with a [`Failure`] (a counterexample);
+//! `Err` means the check could not decide (bad input, or the server failed).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
+use crate::compare::{self, CompareOptions, Difference, Severity};
+use crate::migration::{split::char_position_to_byte_offset, Location, Migration, Script, Statement};
+use crate::project::{Project, ProjectError};
+use crate::runner::{self, ApplyOutcome, Backend, PgError, RunnerError, ScratchDatabase, TransactionMode};
+
+/// A property of a migration set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Property {
+    /// The canonical order applied to an empty database succeeds and equals the reference.
+    Fresh,
+    /// On the migrated database, every re-entrant migration runs again, succeeds, and changes nothing.
+    Idempotent,
+}
+
+impl Property {
+    pub const ALL: [Property; 2] = [Property::Fresh, Property::Idempotent];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Fresh => "fresh",
+            Property::Idempotent => "idempotent",
+        }
+    }
+}
+
+impl std::fmt::Display for Property {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Property {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Property::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown property `{s}` (expected one of: fresh, idempotent)"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictStatus {
+    Pass,
+    Fail,
+    /// Not applicable to this project (no re-entrant migrations), or blocked by an earlier failure.
+    Skipped,
+}
+
+/// Why a property does not hold: the counterexample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// A statement of a migration failed.
+    StatementFailed {
+        migration: String,
+        /// 1-based index of the statement in its migration.
+        statement: usize,
+        location: Location,
+        sql: String,
+        error: PgError,
+    },
+    /// Every statement succeeded, but the catalog is not what it should be.
+    Diverged {
+        /// What the catalog was compared with.
+        expected: String,
+        differences: Vec<Difference>,
+        /// The canonical text of the differing objects, expected side then found side.
+        #[serde(skip)]
+        expected_text: String,
+        #[serde(skip)]
+        found_text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub property: Property,
+    pub status: VerdictStatus,
+    /// What was proved, what failed, or why the property was skipped, in a sentence.
+    pub summary: String,
+    /// How many cases (start state and order) were run.
+    pub cases: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Converges,
+    Counterexample,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub status: Status,
+    pub project: PathBuf,
+    pub format: String,
+    pub migrations: usize,
+    /// The reference schema file, or `None` when the canonical fresh run is the reference.
+    pub reference: Option<PathBuf>,
+    pub backend: String,
+    pub server_version: String,
+    /// Objects in the reference catalog (after ignored objects are left out).
+    pub reference_objects: usize,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Report {
+    pub fn converges(&self) -> bool {
+        self.status == Status::Converges
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
+        self.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail)
+    }
+}
+
+/// Why a check could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error("{location}: the reference schema does not apply: {error}")]
+    Reference { location: Location, error: PgError },
+    #[error("{0}")]
+    Infrastructure(#[from] RunnerError),
+}
+
+impl CheckError {
+    /// True for errors in the user's input (exit 2); false for the harness's own failures (exit 3).
+    pub fn is_input_error(&self) -> bool {
+        matches!(self, CheckError::Project(_) | CheckError::Reference { .. })
+    }
+}
+
+/// Runs the properties of a project against a server.
+pub struct Checker<'a> {
+    project: &'a Project,
+    backend: &'a dyn Backend,
+    canon: Canonicalizer,
+    ignore: IgnoreRules,
+    compare: CompareOptions,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(project: &'a Project, backend: &'a dyn Backend) -> Checker<'a> {
+        Checker {
+            project,
+            backend,
+            canon: Canonicalizer::new(),
+            ignore: IgnoreRules::new(project.config.ignore.clone()),
+            compare: CompareOptions { strict_column_order: project.config.strict_column_order },
+        }
+    }
+
+    /// Runs `properties` (all when empty).
+    pub async fn run(mut self, properties: &[Property]) -> Result<Report, CheckError> {
+        let wanted = |p: Property| properties.is_empty() || properties.contains(&p);
+        let version = runner::server_version(self.backend).await?;
+        let reference = match &self.project.reference {
+            Some(script) => Some(self.reference_catalog(script).await?),
+            None => None,
+        };
+        let mut verdicts = Vec::new();
+        let (database, mut conn) = self.scratch_database().await?;
+        let fresh = self.fresh(&mut conn, reference.as_ref()).await?;
+        if wanted(Property::Fresh) {
+            verdicts.push(fresh.verdict.clone());
+        }
+        if wanted(Property::Idempotent) {
+            verdicts.push(self.idempotent(&mut conn, fresh.catalog.as_ref()).await?);
+        }
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
+            Status::Counterexample
+        } else {
+            Status::Converges
+        };
+        let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
+        Ok(Report {
+            status,
+            project: self.project.dir.clone(),
+            format: self.project.migrations.format.to_string(),
+            migrations: self.project.migrations.migrations.len(),
+            reference: self.project.reference_path().map(|p| p.to_path_buf()),
+            backend: self.backend.describe(),
+            server_version: version.to_string(),
+            reference_objects,
+            verdicts,
+        })
+    }
+
+    /// A new scratch database with the configured extensions, and a connection to it.
+    async fn scratch_database(&self) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+        let database = ScratchDatabase::create(self.backend).await?;
+        let mut conn = database.connect().await?;
+        for extension in &self.project.config.extensions {
+            let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| RunnerError::db(format!("create extension {extension}"), e))?;
+        }
+        Ok((database, conn))
+    }
+
+    async fn dump(&mut self, conn: &mut PgConnection) -> Result<Catalog, RunnerError> {
+        catalog::dump(conn, &mut self.canon, &self.ignore).await
+    }
+
+    async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
+        let (database, mut conn) = self.scratch_database().await?;
+        let outcome = runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?;
+        if let ApplyOutcome::Failed(failure) = outcome {
+            let statement = &script.statements[failure.statement_index];
+            let location = failure_location(script, statement, &failure.error);
+            return Err(CheckError::Reference { location, error: failure.error });
+        }
+        let catalog = self.dump(&mut conn).await?;
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        Ok(catalog)
+    }
+
+    async fn fresh(&mut self, conn: &mut PgConnection, reference: Option<&Catalog>) -> Result<FreshRun, RunnerError> {
+        let migrations = &self.project.migrations.migrations;
+        for migration in migrations {
+            if let Some(failure) = apply_migration(conn, migration).await? {
+                let summary = format!("{} failed on an empty database after the migrations before it", migration.id());
+                return Ok(FreshRun { verdict: fail(Property::Fresh, summary, failure, 1), catalog: None });
+            }
+        }
+        let catalog = self.dump(conn).await?;
+        let verdict = match reference {
+            None => pass(
+                Property::Fresh,
+                format!(
+                    "{} migrations applied in order to an empty database (no reference schema: this run is the reference, {} objects)",
+                    migrations.len(),
+                    catalog.objects.len()
+                ),
+                vec![],
+            ),
+            Some(reference) => {
+                let differences = compare::compare(reference, &catalog, &self.compare);
+                let against = self.project.reference_path().map(|p| p.display().to_string()).unwrap_or_default();
+                if compare::has_errors(&differences) {
+                    let summary = format!(
+                        "{} migrations applied in order to an empty database, but the catalog differs from {against} ({} differences)",
+                        migrations.len(),
+                        differences.iter().filter(|d| d.severity == Severity::Error).count()
+                    );
+                    fail(Property::Fresh, summary, diverged(reference, &catalog, differences, &against), 1)
+                } else {
+                    let summary = format!(
+                        "{} migrations applied in order to an empty database; the catalog equals {against} ({} objects)",
+                        migrations.len(),
+                        reference.objects.len()
+                    );
+                    pass(Property::Fresh, summary, differences)
+                }
+            }
+        };
+        Ok(FreshRun { verdict, catalog: Some(catalog) })
+    }
+
+    async fn idempotent(&mut self, conn: &mut PgConnection, migrated: Option<&Catalog>) -> Result<Verdict, RunnerError> {
+        let reentrant: Vec<&Migration> =
+            self.project.reentrant.iter().map(|&i| &self.project.migrations.migrations[i]).collect();
+        if reentrant.is_empty() {
+            return Ok(skipped(
+                Property::Idempotent,
+                "no migration claims to be re-entrant (set `idempotent` in pgconverge.toml)".to_string(),
+            ));
+        }
+        let Some(before) = migrated else {
+            return Ok(skipped(
+                Property::Idempotent,
+                "not run: the fresh run failed, so there is no migrated database to re-run on".to_string(),
+            ));
+        };
+        for migration in &reentrant {
+            if let Some(failure) = apply_migration(conn, migration).await? {
+                let summary = format!("re-running {} on the migrated database failed", migration.id());
+                return Ok(fail(Property::Idempotent, summary, failure, 1));
+            }
+        }
+        let after = self.dump(conn).await?;
+        let differences = compare::compare(before, &after, &self.compare);
+        if differences.is_empty() {
+            let summary = format!(
+                "{} re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged",
+                reentrant.len()
+            );
+            Ok(pass(Property::Idempotent, summary, vec![]))
+        } else {
+            let summary = format!(
+                "re-running the {} re-entrant migrations succeeded but changed the catalog ({} differences)",
+                reentrant.len(),
+                differences.len()
+            );
+            Ok(fail(Property::Idempotent, summary, diverged(before, &after, differences, "the catalog before the re-run"), 1))
+        }
+    }
+}
+
+struct FreshRun {
+    verdict: Verdict,
+    /// The catalog after the fresh run, when every migration succeeded.
+    catalog: Option<Catalog>,
+}
+
+fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
+    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, warnings }
+}
+
+fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
+    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), warnings: vec![] }
+}
+
+fn skipped(property: Property, summary: String) -> Verdict {
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, warnings: vec![] }
+}
+
+fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {
+    let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
+    Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
+}
+
+/// Applies one migration (in a transaction unless it must not run in one). `Some` when a
+/// statement failed.
+pub async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+    let mode = if migration.runs_in_transaction() { TransactionMode::Transaction } else { TransactionMode::Autocommit };
+    match runner::apply_script(conn, &migration.up, mode, None).await? {
+        ApplyOutcome::Applied => Ok(None),
+        ApplyOutcome::Failed(failure) => {
+            let statement = &migration.up.statements[failure.statement_index];
+            Ok(Some(Failure::StatementFailed {
+                migration: migration.id(),
+                statement: failure.statement_index + 1,
+                location: failure_location(&migration.up, statement, &failure.error),
+                sql: statement.sql.clone(),
+                error: failure.error,
+            }))
+        }
+    }
+}
+
+/// Where in the file a failed statement went wrong: the server's error position when it gives
+/// one, the line inside a `DO` block when PL/pgSQL names it, else the statement's start.
+pub fn failure_location(script: &Script, statement: &Statement, error: &PgError) -> Location {
+    if let Some(position) = error.position {
+        return script.location_in(statement, char_position_to_byte_offset(&statement.sql, position));
+    }
+    if let Some(location) = plpgsql_location(script, statement, error) {
+        return location;
+    }
+    script.location_of(statement)
+}
+
+/// `PL/pgSQL function inline_code_block line N at ...`: line N counts from the line on which
+/// the DO block's dollar-quoted body opens.
+fn plpgsql_location(script: &Script, statement: &Statement, error: &PgError) -> Option<Location> {
+    let context = error.context.as_deref()?;
+    let pattern = regex::Regex::new(r"inline_code_block line (\d+)").expect("valid regex");
+    let body_line: usize = pattern.captures(context)?.get(1)?.as_str().parse().ok()?;
+    let quote = regex::Regex::new(r"\$[A-Za-z_0-9]*\$").expect("valid regex");
+    let opening = quote.find(&statement.sql)?;
+    let opening_location = script.location_in(statement, opening.start());
+    let line = opening_location.line + body_line.max(1) - 1;
+    let line_text = script.file_text.lines().nth(line - 1).unwrap_or("");
+    let column = line_text.chars().take_while(|c| c.is_whitespace()).count() + 1;
+    Some(Location { file: script.path.clone(), line, column })
+}

@@ -1,0 +1,246 @@
+//! The `pgconverge` command: parse, run, map to an exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use pgconverge::check::Property;
+use pgconverge::{compare, report, Catalog, Check, DumpSource, Error};
+
+/// Exit codes (stable, documented in the README).
+const EXIT_CONVERGES: u8 = 0;
+const EXIT_COUNTEREXAMPLE: u8 = 1;
+const EXIT_INPUT: u8 = 2;
+const EXIT_INFRASTRUCTURE: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Parser)]
+#[command(name = "pgconverge", version, about = "Proves a PostgreSQL migration set converges to its reference schema")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check that DIR's migrations converge: exit 0 converges, 1 counterexample, 2 input error, 3 infrastructure error.
+    Check {
+        /// The project directory (migrations/, schema.sql, pgconverge.toml).
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+        /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
+        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Check only these properties (comma-separated: fresh, idempotent).
+        #[arg(long, value_delimiter = ',')]
+        properties: Vec<Property>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Print the canonical catalog of DIR's reference or migrations, or of an existing database.
+    Dump {
+        /// The project directory.
+        #[arg(required_unless_present = "from_database")]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Source::Reference)]
+        source: Source,
+        /// Read this existing database (read-only) instead of a project.
+        #[arg(long, conflicts_with = "dir")]
+        from_database: Option<String>,
+        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[arg(long, value_enum, default_value_t = DumpFormat::Text)]
+        format: DumpFormat,
+    },
+    /// Compare two catalogs: each a JSON dump (`dump --format json`) or a project directory. Exit 0 equal, 1 different.
+    Diff {
+        expected: PathBuf,
+        found: PathBuf,
+        /// For a directory: dump its reference or its migrations.
+        #[arg(long, value_enum, default_value_t = Source::Migrations)]
+        source: Source,
+        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+        /// A column-order difference counts as a difference (otherwise a warning).
+        #[arg(long)]
+        strict_column_order: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DumpFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Source {
+    Reference,
+    Migrations,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<Source> for DumpSource {
+    fn from(source: Source) -> DumpSource {
+        match source {
+            Source::Reference => DumpSource::Reference,
+            Source::Migrations => DumpSource::Migrations,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_INFRASTRUCTURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            code = run(cli) => code,
+            // Dropping `run` unwinds its guards: scratch databases and clusters are removed.
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted");
+                EXIT_INTERRUPTED
+            }
+        }
+    });
+    drop(runtime);
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check { dir, format, database_url, properties, color } => {
+            check(&dir, format, database_url, properties, color).await
+        }
+        Command::Dump { dir, source, from_database, database_url, format } => {
+            let catalog = match (&from_database, &dir) {
+                (Some(url), _) => pgconverge::dump_url(url).await,
+                (None, Some(dir)) => dump_dir(dir, source, database_url.as_deref()).await,
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            match catalog {
+                Ok(catalog) => {
+                    match format {
+                        DumpFormat::Text => print!("{}", catalog.render()),
+                        DumpFormat::Json => println!("{}", catalog.to_json()),
+                    }
+                    EXIT_CONVERGES
+                }
+                Err(error) => fail(&error, OutputFormat::Human),
+            }
+        }
+        Command::Diff { expected, found, source, database_url, format, strict_column_order } => {
+            diff(&expected, &found, source, database_url.as_deref(), format, strict_column_order).await
+        }
+    }
+}
+
+async fn check(dir: &Path, format: OutputFormat, url: Option<String>, properties: Vec<Property>, color: Color) -> u8 {
+    let mut check = Check::new(dir).properties(properties);
+    if let Some(url) = url {
+        check = check.database_url(url);
+    }
+    match check.run_async().await {
+        Ok(report) => {
+            match format {
+                OutputFormat::Human => print!("{}", report::human(&report, use_color(color))),
+                OutputFormat::Json => println!("{}", report::json(&report)),
+            }
+            if report.converges() {
+                EXIT_CONVERGES
+            } else {
+                EXIT_COUNTEREXAMPLE
+            }
+        }
+        Err(error) => fail(&error, format),
+    }
+}
+
+async fn dump_dir(dir: &Path, source: Source, url: Option<&str>) -> Result<Catalog, Error> {
+    let backend = pgconverge::start_backend(url).await?;
+    pgconverge::dump_project(dir, source.into(), backend.as_ref()).await
+}
+
+async fn diff(expected: &Path, found: &Path, source: Source, url: Option<&str>, format: OutputFormat, strict: bool) -> u8 {
+    let loaded = async {
+        let expected = load_catalog(expected, source, url).await?;
+        let found = load_catalog(found, source, url).await?;
+        anyhow::Ok((expected, found))
+    };
+    let (expected_catalog, found_catalog) = match loaded.await {
+        Ok(pair) => pair,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return match error.downcast_ref::<Error>() {
+                Some(e) if !e.is_input_error() => EXIT_INFRASTRUCTURE,
+                _ => EXIT_INPUT,
+            };
+        }
+    };
+    let options = compare::CompareOptions { strict_column_order: strict };
+    let differences = compare::compare(&expected_catalog, &found_catalog, &options);
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&differences).expect("serializable")),
+        OutputFormat::Human => {
+            for difference in &differences {
+                println!("{difference}");
+            }
+            if differences.is_empty() {
+                println!("no differences");
+            }
+        }
+    }
+    if compare::has_errors(&differences) {
+        EXIT_COUNTEREXAMPLE
+    } else {
+        EXIT_CONVERGES
+    }
+}
+
+async fn load_catalog(path: &Path, source: Source, url: Option<&str>) -> anyhow::Result<Catalog> {
+    if path.is_dir() {
+        return Ok(dump_dir(path, source, url).await?);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Catalog::from_json(&text).with_context(|| format!("{}: not a pgconverge JSON dump", path.display()))
+}
+
+fn fail(error: &Error, format: OutputFormat) -> u8 {
+    let (kind, code) = if error.is_input_error() { ("input", EXIT_INPUT) } else { ("infrastructure", EXIT_INFRASTRUCTURE) };
+    if let OutputFormat::Json = format {
+        let value = serde_json::json!({ "status": "error", "error": kind, "message": error.to_string() });
+        println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+    }
+    eprintln!("error: {error}");
+    code
+}
+
+fn use_color(color: Color) -> bool {
+    match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}

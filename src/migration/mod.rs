@@ -1,0 +1,352 @@
+//! Reading migration sets and SQL scripts from files. Never touches a database.
+//!
+//! A [`MigrationSet`] is the ordered list of [`Migration`]s of one directory, read in one of the
+//! supported [`Format`]s. Every SQL text is split into [`Statement`]s with pg_query, so each
+//! statement knows where it stands in its file and errors can name `file:line:col`.
+
+pub mod dbmate;
+pub mod detect;
+pub mod diesel;
+mod files;
+pub mod flyway;
+pub mod golang_migrate;
+pub mod plain;
+pub mod split;
+pub mod sqlx;
+pub mod transaction;
+pub mod version;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use detect::detect_format;
+pub use split::{line_col, Span};
+pub use transaction::detect_no_transaction;
+
+/// A position in a file, 1-based line and column (column in characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Why a migration set or script could not be read. Each names the file, and where there is one,
+/// the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
+    #[error("{location}: not valid UTF-8")]
+    NotUtf8 { location: Location },
+    #[error("{location}: {message}")]
+    Syntax { location: Location, message: String },
+    #[error("{path}: no migrations found (format {format})")]
+    Empty { path: PathBuf, format: Format },
+    #[error("{path}: not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: duplicate migration version {version} (also {other})")]
+    DuplicateVersion { path: PathBuf, other: PathBuf, version: String },
+    #[error("{path}: down migration without an up migration for version {version}")]
+    DownWithoutUp { path: PathBuf, version: String },
+    #[error("{location}: {message}")]
+    Invalid { location: Location, message: String },
+    #[error("{path}: cannot tell the migration format ({reason}); set `format` in pgconverge.toml")]
+    UnknownFormat { path: PathBuf, reason: String },
+    /// A file that looks like a migration (a `.sql` file) but does not fit the format's layout.
+    #[error("{path}: {message}")]
+    Unrecognized { path: PathBuf, message: String },
+}
+
+/// The migration file layouts pgconverge reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `<version>_<desc>.sql`, or `.up.sql` / `.down.sql`; first line `-- no-transaction`.
+    Sqlx,
+    /// `<version>_<name>/up.sql` and `down.sql`.
+    Diesel,
+    /// `<version>_<title>.up.sql` / `.down.sql`.
+    GolangMigrate,
+    /// `-- migrate:up` / `-- migrate:down` sections, `transaction:false`.
+    Dbmate,
+    /// `V<version>__<desc>.sql`, `U<version>__<desc>.sql`, `R__<desc>.sql`.
+    Flyway,
+    /// Any `.sql` files, applied in file-name order.
+    Plain,
+}
+
+impl Format {
+    pub const ALL: [Format; 6] =
+        [Format::Sqlx, Format::Diesel, Format::GolangMigrate, Format::Dbmate, Format::Flyway, Format::Plain];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Sqlx => "sqlx",
+            Format::Diesel => "diesel",
+            Format::GolangMigrate => "golang-migrate",
+            Format::Dbmate => "dbmate",
+            Format::Flyway => "flyway",
+            Format::Plain => "plain",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown format `{s}` (expected one of sqlx, diesel, golang-migrate, dbmate, flyway, plain)"))
+    }
+}
+
+/// One SQL statement of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    /// The statement text, without the trailing `;`.
+    pub sql: String,
+    /// Byte range of the statement in its file.
+    #[serde(skip)]
+    pub span: Span,
+    /// 1-based line and column of the statement's first character in its file.
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A SQL text read from a file (a migration's up or down section, or a reference schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub path: PathBuf,
+    /// The whole file's text (positions are relative to it).
+    pub file_text: String,
+    /// Byte range of this script's section in the file (the whole file unless the format has
+    /// sections, as dbmate does).
+    pub section: Span,
+    pub statements: Vec<Statement>,
+}
+
+impl Script {
+    /// Splits `section` of `file_text` into statements. A syntax error names file:line:col.
+    pub fn parse(path: &Path, file_text: String, section: Span) -> Result<Script, MigrationError> {
+        let body = &file_text[section.start..section.end];
+        let spans = split::split_statements(body).map_err(|e| {
+            let offset = section.start + e.offset.unwrap_or(0);
+            MigrationError::Syntax { location: location_at(path, &file_text, offset), message: e.message }
+        })?;
+        let statements = spans
+            .into_iter()
+            .map(|s| {
+                let span = Span { start: section.start + s.start, end: section.start + s.end };
+                let (line, column) = line_col(&file_text, span.start);
+                Statement { sql: file_text[span.start..span.end].to_string(), span, line, column }
+            })
+            .collect();
+        Ok(Script { path: path.to_path_buf(), file_text, section, statements })
+    }
+
+    /// Reads a whole file as one script.
+    pub fn read(path: &Path) -> Result<Script, MigrationError> {
+        let text = read_text(path)?;
+        let section = Span { start: 0, end: text.len() };
+        Script::parse(path, text, section)
+    }
+
+    /// The location of a byte offset inside `statement` (for a server error position).
+    pub fn location_in(&self, statement: &Statement, offset_in_statement: usize) -> Location {
+        location_at(&self.path, &self.file_text, statement.span.start + offset_in_statement)
+    }
+
+    /// The location where `statement` starts.
+    pub fn location_of(&self, statement: &Statement) -> Location {
+        Location { file: self.path.clone(), line: statement.line, column: statement.column }
+    }
+}
+
+/// The location of a byte offset in a file's text.
+pub fn location_at(path: &Path, text: &str, offset: usize) -> Location {
+    let (line, column) = line_col(text, offset);
+    Location { file: path.to_path_buf(), line, column }
+}
+
+/// Reads a file as UTF-8; invalid bytes are reported with the line and column where they start.
+pub fn read_text(path: &Path) -> Result<String, MigrationError> {
+    let bytes = std::fs::read(path).map_err(|source| MigrationError::Io { path: path.to_path_buf(), source })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        // The prefix up to the first bad byte is valid UTF-8 by definition.
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        MigrationError::NotUtf8 { location: location_at(path, prefix, prefix.len()) }
+    })
+}
+
+/// One migration: its version, its up script and optional down script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The version as written in the file name (`20260216000001`, `1.2`, ...).
+    pub version: String,
+    /// The description part of the name (`create_invoices`).
+    pub name: String,
+    pub up: Script,
+    pub down: Option<Script>,
+    /// Why this migration must run outside a transaction, if it must: declared in the file
+    /// (`-- no-transaction`, `transaction:false`) or detected from a statement that Postgres
+    /// refuses inside a transaction block (`CREATE INDEX CONCURRENTLY`, `VACUUM`, ...).
+    pub no_transaction: Option<String>,
+    /// A Flyway repeatable (`R__`) migration: runs after the versioned ones, and by nature re-runs.
+    pub repeatable: bool,
+}
+
+impl Migration {
+    /// `<version>_<name>`, how reports name a migration.
+    pub fn id(&self) -> String {
+        if self.name.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}_{}", self.version, self.name)
+        }
+    }
+
+    pub fn runs_in_transaction(&self) -> bool {
+        self.no_transaction.is_none()
+    }
+}
+
+/// The migrations of one directory, in canonical (version) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSet {
+    pub dir: PathBuf,
+    pub format: Format,
+    pub migrations: Vec<Migration>,
+}
+
+impl MigrationSet {
+    /// Reads the migrations of `dir` in `format`, or in the format [`detect_format`] finds.
+    pub fn load(dir: &Path, format: Option<Format>) -> Result<MigrationSet, MigrationError> {
+        let format = match format {
+            Some(format) => format,
+            None => detect_format(dir)?,
+        };
+        let migrations = load_format(dir, format)?;
+        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations })
+    }
+}
+
+/// Reads the migrations of `dir` in `format`, in canonical order.
+pub fn load_format(dir: &Path, format: Format) -> Result<Vec<Migration>, MigrationError> {
+    match format {
+        Format::Sqlx => sqlx::load(dir),
+        Format::Diesel => diesel::load(dir),
+        Format::GolangMigrate => golang_migrate::load(dir),
+        Format::Dbmate => dbmate::load(dir),
+        Format::Flyway => flyway::load(dir),
+        Format::Plain => plain::load(dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::files::testutil::{layout, write};
+    use super::*;
+
+    fn load_auto(files: &[(&str, &str)]) -> Result<MigrationSet, MigrationError> {
+        let dir = layout(files);
+        MigrationSet::load(dir.path(), None)
+    }
+
+    #[test]
+    fn auto_detection_loads_each_format() {
+        let cases: [(&[(&str, &str)], Format, &[&str]); 6] = [
+            (&[("1_a/up.sql", "SELECT 1;"), ("1_a/down.sql", "SELECT 1;")], Format::Diesel, &["1_a"]),
+            (&[("2_b.sql", "-- migrate:up\nSELECT 1;\n")], Format::Dbmate, &["2_b"]),
+            (&[("V1__a.sql", "SELECT 1;"), ("R__v.sql", "SELECT 1;")], Format::Flyway, &["1_a", "R_v"]),
+            (&[("10_b.up.sql", "SELECT 1;"), ("9_a.up.sql", "SELECT 1;")], Format::GolangMigrate, &["9_a", "10_b"]),
+            (&[("10_b.sql", "SELECT 1;"), ("9_a.sql", "SELECT 1;")], Format::Sqlx, &["9_a", "10_b"]),
+            (&[("b.sql", "SELECT 1;"), ("a.sql", "SELECT 1;")], Format::Plain, &["a", "b"]),
+        ];
+        for (files, format, ids) in cases {
+            let set = load_auto(files).unwrap();
+            assert_eq!(set.format, format);
+            assert_eq!(set.migrations.iter().map(Migration::id).collect::<Vec<_>>(), ids, "{format}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_format_is_used_as_given() {
+        let dir = layout(&[("1_a.up.sql", "SELECT 1;")]);
+        let set = MigrationSet::load(dir.path(), Some(Format::Plain)).unwrap();
+        assert_eq!((set.format, set.migrations[0].version.as_str()), (Format::Plain, "1_a.up"));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_column() {
+        let err = load_auto(&[("1_a.sql", "SELECT 1;\n\nCREATE TABLEX t (id int);\n")]).unwrap_err();
+        assert!(matches!(err, MigrationError::Syntax { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("1_a.sql:3:8: syntax error"), "{message}");
+    }
+
+    #[test]
+    fn non_utf8_names_file_line_and_column() {
+        let dir = layout(&[("1_a.sql", "SELECT 1;")]);
+        std::fs::write(dir.path().join("2_b.sql"), b"SELECT 1;\nSELECT '\xff';\n").unwrap();
+        let err = MigrationSet::load(dir.path(), None).unwrap_err();
+        assert!(matches!(err, MigrationError::NotUtf8 { .. }), "{err}");
+        assert!(err.to_string().contains("2_b.sql:2:9: not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn empty_directory_is_an_error_for_every_format() {
+        let dir = layout(&[("README.md", "")]);
+        write(dir.path(), "docs/notes.txt", "");
+        for format in [None].into_iter().chain(Format::ALL.map(Some)) {
+            let err = MigrationSet::load(dir.path(), format).unwrap_err();
+            assert!(matches!(err, MigrationError::Empty { .. }), "{format:?}: {err}");
+            assert!(err.to_string().contains("no migrations found"), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_or_non_directory_is_an_error() {
+        let dir = layout(&[("1_a.sql", "SELECT 1;")]);
+        let err = MigrationSet::load(&dir.path().join("missing"), Some(Format::Sqlx)).unwrap_err();
+        assert!(matches!(err, MigrationError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("missing"), "{err}");
+        let err = MigrationSet::load(&dir.path().join("1_a.sql"), None).unwrap_err();
+        assert!(matches!(err, MigrationError::NotADirectory { .. }), "{err}");
+    }
+
+    #[test]
+    fn duplicate_and_orphan_down_through_the_set() {
+        let err = load_auto(&[("1_a.sql", "SELECT 1;"), ("01_b.sql", "SELECT 1;")]).unwrap_err();
+        assert!(matches!(err, MigrationError::DuplicateVersion { .. }), "{err}");
+        let err = load_auto(&[("1_a.up.sql", "SELECT 1;"), ("2_b.down.sql", "SELECT 1;")]).unwrap_err();
+        assert!(matches!(err, MigrationError::DownWithoutUp { .. }), "{err}");
+    }
+
+    #[test]
+    fn detected_reason_is_set_for_auto_loaded_sets() {
+        let set = load_auto(&[("1_a.sql", "SELECT 1;\n\n  CREATE INDEX CONCURRENTLY i ON t (id);")]).unwrap();
+        assert_eq!(
+            set.migrations[0].no_transaction.as_deref(),
+            Some("line 3: CREATE INDEX CONCURRENTLY cannot run inside a transaction block")
+        );
+        assert!(!set.migrations[0].runs_in_transaction());
+    }
+}

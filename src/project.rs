@@ -1,0 +1,113 @@
+//! A project directory: its config, its migration set and its reference schema, all read and
+//! checked before any database is involved.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ConfigError, Idempotent};
+use crate::migration::{read_text, MigrationError, MigrationSet, Script, Span};
+
+pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
+pub const DEFAULT_REFERENCE: &str = "schema.sql";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{path}: not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error("{config}: `idempotent` names version {version}, which is not a migration in {dir}")]
+    UnknownVersion { config: PathBuf, version: String, dir: PathBuf },
+    #[error("{path}: the reference schema does not exist")]
+    MissingReference { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub migrations: MigrationSet,
+    /// The reference schema; `None` means the canonical fresh run is the reference.
+    pub reference: Option<Script>,
+    /// Indices (into `migrations.migrations`) of the migrations that claim to be re-entrant.
+    pub reentrant: BTreeSet<usize>,
+}
+
+impl Project {
+    pub fn load(dir: &Path) -> Result<Project, ProjectError> {
+        if !dir.is_dir() {
+            return Err(ProjectError::NotADirectory { path: dir.to_path_buf() });
+        }
+        let config = Config::load(dir)?;
+        let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
+        let migrations = MigrationSet::load(&migrations_dir, config.format)?;
+        let reference = match &config.reference {
+            Some(path) => {
+                let path = dir.join(path);
+                if !path.is_file() {
+                    return Err(ProjectError::MissingReference { path });
+                }
+                Some(read_reference(&path)?)
+            }
+            None => {
+                let path = dir.join(DEFAULT_REFERENCE);
+                path.is_file().then(|| read_reference(&path)).transpose()?
+            }
+        };
+        let reentrant = reentrant_indices(dir, &config, &migrations)?;
+        Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant })
+    }
+
+    pub fn reference_path(&self) -> Option<&Path> {
+        self.reference.as_ref().map(|r| r.path.as_path())
+    }
+}
+
+/// A reference schema. psql meta-commands (`\restrict` in pg_dump >= 15.14 output, `\connect`)
+/// are blanked out, keeping every other byte where it was so positions still match the file.
+pub fn read_reference(path: &Path) -> Result<Script, MigrationError> {
+    let text = read_text(path)?;
+    let blanked: String = text
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with('\\') {
+                line.chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    let section = Span { start: 0, end: blanked.len() };
+    let mut script = Script::parse(path, blanked, section)?;
+    script.file_text = text;
+    Ok(script)
+}
+
+fn reentrant_indices(dir: &Path, config: &Config, set: &MigrationSet) -> Result<BTreeSet<usize>, ProjectError> {
+    let repeatables = set.migrations.iter().enumerate().filter(|(_, m)| m.repeatable).map(|(i, _)| i);
+    let mut indices: BTreeSet<usize> = repeatables.collect();
+    match &config.idempotent {
+        Idempotent::All(true) => indices.extend(0..set.migrations.len()),
+        Idempotent::All(false) => {}
+        Idempotent::Versions(versions) => {
+            for version in versions {
+                let index = set.migrations.iter().position(|m| &m.version == version || m.id() == *version);
+                match index {
+                    Some(i) => {
+                        indices.insert(i);
+                    }
+                    None => {
+                        return Err(ProjectError::UnknownVersion {
+                            config: dir.join(crate::config::CONFIG_FILE),
+                            version: version.clone(),
+                            dir: set.dir.clone(),
+                        })
+                    }
+                }
+            }
+        }
+    }
+    Ok(indices)
+}

@@ -1,0 +1,81 @@
+//! The human-readable report.
+
+use std::fmt::Write;
+
+use crate::check::{Failure, Report, Status, Verdict, VerdictStatus};
+
+/// The report as text; `color` keeps ANSI colors in the diff.
+pub fn human(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let reference = match &report.reference {
+        Some(path) => format!("reference {}", path.display()),
+        None => "no reference schema (the fresh run is the reference)".to_string(),
+    };
+    let _ = writeln!(out, "pgconverge check {}", report.project.display());
+    let _ = writeln!(
+        out,
+        "  {} migrations ({}), {reference}, {}\n",
+        report.migrations, report.format, report.backend
+    );
+    let width = report.verdicts.iter().map(|v| v.property.name().len()).max().unwrap_or(0);
+    for verdict in &report.verdicts {
+        write_verdict(&mut out, verdict, width, color);
+    }
+    let held = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Pass).count();
+    let failed = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail).count();
+    let skipped = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Skipped).count();
+    let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    let _ = match report.status {
+        Status::Converges => writeln!(out, "\nconverges: {held} properties hold{skipped_note}"),
+        Status::Counterexample => {
+            writeln!(out, "\ncounterexample: {failed} of {} properties fail{skipped_note}", report.verdicts.len())
+        }
+    };
+    out
+}
+
+fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool) {
+    let mark = match verdict.status {
+        VerdictStatus::Pass => "ok  ",
+        VerdictStatus::Fail => "FAIL",
+        VerdictStatus::Skipped => "skip",
+    };
+    let _ = writeln!(out, "  {mark}  {:width$}  {}", verdict.property.name(), verdict.summary);
+    for warning in &verdict.warnings {
+        let _ = writeln!(out, "        {warning}");
+    }
+    match &verdict.failure {
+        None => {}
+        Some(Failure::StatementFailed { migration, statement, location, sql, error }) => {
+            let _ = writeln!(out, "        {location}: statement {statement} of {migration}");
+            for line in excerpt(sql) {
+                let _ = writeln!(out, "          | {line}");
+            }
+            for line in error.to_string().lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+        Some(Failure::Diverged { expected, differences, expected_text, found_text }) => {
+            for difference in differences {
+                let _ = writeln!(out, "        {difference}");
+            }
+            let diff = pretty_assertions::StrComparison::new(expected_text, found_text).to_string();
+            let diff = if color { diff } else { super::strip_ansi(&diff) };
+            let _ = writeln!(out, "        diff (< {expected}, > found):");
+            for line in diff.lines() {
+                let _ = writeln!(out, "          {line}");
+            }
+        }
+    }
+}
+
+/// The first lines of a statement, enough to recognize it.
+fn excerpt(sql: &str) -> Vec<String> {
+    const MAX_LINES: usize = 4;
+    let lines: Vec<&str> = sql.lines().collect();
+    let mut shown: Vec<String> = lines.iter().take(MAX_LINES).map(|l| l.trim_end().to_string()).collect();
+    if lines.len() > MAX_LINES {
+        shown.push(format!("... ({} more lines)", lines.len() - MAX_LINES));
+    }
+    shown
+}

@@ -1,0 +1,355 @@
+//! A throwaway PostgreSQL cluster: `initdb` into a temporary directory (tmpfs when there is one),
+//! a server on a unix socket only, everything removed when the guard drops.
+//!
+//! `initdb` and `postgres` refuse to run as root, so as root the cluster belongs to an
+//! unprivileged user (`PGCONVERGE_PG_USER`, default `postgres`).
+
+use std::ffi::CString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::Connection;
+
+use super::{Backend, RunnerError};
+
+/// Where a cluster's server binaries are, and which version they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerBinaries {
+    pub bin_dir: PathBuf,
+    /// `postgres --version`, e.g. `15.18`.
+    pub version: String,
+    pub major: u32,
+}
+
+/// Directories that hold `postgres` and `initdb`: `PGCONVERGE_PG_BIN` alone when set; else
+/// `PATH`, `/usr/lib/postgresql/*/bin`, `pg_config --bindir`, newest version first.
+pub fn find_server_binaries() -> Result<Vec<ServerBinaries>, RunnerError> {
+    let explicit = std::env::var_os("PGCONVERGE_PG_BIN").map(PathBuf::from);
+    let candidates: Vec<PathBuf> = match &explicit {
+        Some(dir) => vec![dir.clone()],
+        None => candidate_bin_dirs(),
+    };
+    let mut found: Vec<ServerBinaries> = Vec::new();
+    for dir in candidates {
+        if found.iter().any(|f| f.bin_dir == dir) {
+            continue;
+        }
+        if let Some(binaries) = probe_bin_dir(&dir) {
+            found.push(binaries);
+        }
+    }
+    if found.is_empty() {
+        let searched = match explicit {
+            Some(dir) => format!("PGCONVERGE_PG_BIN={}", dir.display()),
+            None => "PATH, /usr/lib/postgresql/*/bin, pg_config --bindir".to_string(),
+        };
+        return Err(RunnerError::NoServerBinaries { searched });
+    }
+    found.sort_by_key(|b| std::cmp::Reverse(version_key(&b.version)));
+    Ok(found)
+}
+
+fn candidate_bin_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versioned: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
+        versioned.sort();
+        dirs.extend(versioned);
+    }
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
+        if output.status.success() {
+            dirs.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+        }
+    }
+    dirs
+}
+
+fn probe_bin_dir(dir: &Path) -> Option<ServerBinaries> {
+    if !dir.join("postgres").is_file() || !dir.join("initdb").is_file() {
+        return None;
+    }
+    let output = Command::new(dir.join("postgres")).arg("--version").output().ok()?;
+    // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.split_whitespace().nth(2)?.to_string();
+    let major = version.split('.').next()?.parse().ok()?;
+    Some(ServerBinaries { bin_dir: dir.to_path_buf(), version, major })
+}
+
+fn version_key(version: &str) -> Vec<u32> {
+    version.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse().ok()).collect()
+}
+
+/// The user the server processes run as: ourselves, or an unprivileged user when we are root.
+#[derive(Debug, Clone, Copy)]
+struct ServerUser {
+    uid: u32,
+    gid: u32,
+}
+
+fn server_user() -> Result<Option<ServerUser>, RunnerError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = std::env::var("PGCONVERGE_PG_USER").unwrap_or_else(|_| "postgres".to_string());
+    let c_name = CString::new(name.clone()).map_err(|_| io_error("PGCONVERGE_PG_USER", "contains a NUL byte"))?;
+    // SAFETY: getpwnam returns a pointer to static storage or NULL; read it at once.
+    let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
+    if entry.is_null() {
+        return Err(io_error(
+            "find the user to run PostgreSQL as",
+            &format!("running as root, and user `{name}` does not exist (initdb and postgres refuse root; set PGCONVERGE_PG_USER)"),
+        ));
+    }
+    // SAFETY: non-null entry from getpwnam.
+    let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
+    Ok(Some(ServerUser { uid, gid }))
+}
+
+fn io_error(action: &str, message: &str) -> RunnerError {
+    RunnerError::Io { action: action.to_string(), source: std::io::Error::other(message.to_string()) }
+}
+
+/// Base directory for clusters: tmpfs when there is one (initdb is 2-3x faster there).
+fn cluster_base_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PGCONVERGE_TMPDIR") {
+        return PathBuf::from(dir);
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && tempfile_probe(shm) {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+fn tempfile_probe(dir: &Path) -> bool {
+    let probe = dir.join(format!(".pgconverge-probe-{}", std::process::id()));
+    let ok = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+const CLUSTER_DIR_PREFIX: &str = "pgconverge-";
+const OWNER_FILE: &str = "owner.pid";
+const PORT: u16 = 5432;
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running throwaway cluster. Stopping the server and removing its directory happen on drop.
+pub struct EmbeddedCluster {
+    dir: PathBuf,
+    binaries: ServerBinaries,
+    server: Option<Child>,
+}
+
+impl EmbeddedCluster {
+    /// Starts a cluster with the newest server binaries found.
+    pub async fn start() -> Result<EmbeddedCluster, RunnerError> {
+        let binaries = find_server_binaries()?.remove(0);
+        Self::start_with(binaries).await
+    }
+
+    /// Starts a cluster with the given server binaries.
+    pub async fn start_with(binaries: ServerBinaries) -> Result<EmbeddedCluster, RunnerError> {
+        let base = cluster_base_dir();
+        reap_stale_clusters(&base);
+        let user = server_user()?;
+        let dir = base.join(format!("{CLUSTER_DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
+        std::fs::create_dir_all(&dir).map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
+        // From here on the guard owns the directory, so an error below still removes it.
+        let mut cluster = EmbeddedCluster { dir, binaries, server: None };
+        std::fs::write(cluster.dir.join(OWNER_FILE), std::process::id().to_string())
+            .map_err(|source| RunnerError::Io { action: "write owner.pid".into(), source })?;
+        if let Some(user) = user {
+            chown(&cluster.dir, user)?;
+        }
+        let blocking_setup = {
+            let dir = cluster.dir.clone();
+            let bin = cluster.binaries.bin_dir.clone();
+            tokio::task::spawn_blocking(move || run_initdb(&bin, &dir, user))
+        };
+        blocking_setup.await.map_err(|e| io_error("run initdb", &e.to_string()))??;
+        cluster.server = Some(spawn_server(&cluster.binaries.bin_dir, &cluster.dir, user)?);
+        cluster.wait_until_ready().await?;
+        Ok(cluster)
+    }
+
+    pub fn binaries(&self) -> &ServerBinaries {
+        &self.binaries
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn wait_until_ready(&mut self) -> Result<(), RunnerError> {
+        let started = Instant::now();
+        loop {
+            if let Ok(conn) = sqlx::postgres::PgConnection::connect_with(&self.admin_options()).await {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            let exited = self.server.as_mut().and_then(|s| s.try_wait().ok().flatten());
+            if exited.is_some() || started.elapsed() > READY_TIMEOUT {
+                return Err(RunnerError::NotReady(READY_TIMEOUT, self.log_tail()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Backend for EmbeddedCluster {
+    fn admin_options(&self) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.dir)
+            .port(PORT)
+            .username("postgres")
+            .database("postgres")
+            .application_name("pgconverge")
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded PostgreSQL {} ({})", self.binaries.version, self.binaries.bin_dir.display())
+    }
+
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+}
+
+impl Drop for EmbeddedCluster {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            stop_server(&mut server);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Fast shutdown (SIGINT), then SIGKILL if the server has not exited within 10 s.
+fn stop_server(server: &mut Child) {
+    let pid = server.id() as libc::pid_t;
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = server.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+fn chown(path: &Path, user: ServerUser) -> Result<(), RunnerError> {
+    std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
+        .map_err(|source| RunnerError::Io { action: format!("chown {}", path.display()), source })
+}
+
+fn as_server_user(command: &mut Command, dir: &Path, user: Option<ServerUser>) {
+    command.current_dir(dir).env_remove("PGDATA").env("LC_ALL", "C");
+    if let Some(user) = user {
+        command.uid(user.uid).gid(user.gid);
+    }
+}
+
+fn run_initdb(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
+    let mut command = Command::new(bin.join("initdb"));
+    command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "--locale=C", "-E", "UTF8"]);
+    as_server_user(&mut command, dir, user);
+    let output = command.output().map_err(|source| RunnerError::Io { action: "run initdb".into(), source })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(RunnerError::Command {
+            program: "initdb".into(),
+            status: output.status.to_string(),
+            output: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+fn spawn_server(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<Child, RunnerError> {
+    let log = std::fs::File::create(dir.join("server.log"))
+        .map_err(|source| RunnerError::Io { action: "create server.log".into(), source })?;
+    let log_err = log.try_clone().map_err(|source| RunnerError::Io { action: "open server.log".into(), source })?;
+    let mut command = Command::new(bin.join("postgres"));
+    command.arg("-D").arg("data");
+    let socket_dir = dir.to_string_lossy().into_owned();
+    let port = PORT.to_string();
+    let settings: [(&str, &str); 11] = [
+        ("listen_addresses", ""),
+        ("unix_socket_directories", &socket_dir),
+        ("port", &port),
+        // A throwaway cluster: durability buys nothing.
+        ("fsync", "off"),
+        ("synchronous_commit", "off"),
+        ("full_page_writes", "off"),
+        ("max_connections", "100"),
+        // Large migration sets take many locks in one transaction.
+        ("max_locks_per_transaction", "1024"),
+        ("logging_collector", "off"),
+        ("log_min_messages", "warning"),
+        ("log_min_error_statement", "panic"),
+    ];
+    for (name, value) in settings {
+        command.arg("-c").arg(format!("{name}={value}"));
+    }
+    as_server_user(&mut command, dir, user);
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+    // If the harness dies without unwinding (SIGKILL), take the server down with it.
+    // SAFETY: prctl is async-signal-safe; runs in the child after the uid change.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|source| RunnerError::Io { action: "start postgres".into(), source })
+}
+
+/// Removes cluster directories whose owning harness process is gone (it was killed before it
+/// could clean up), stopping their server first if it still runs.
+pub fn reap_stale_clusters(base: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(base) else { return 0 };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_ours = entry.file_name().to_string_lossy().starts_with(CLUSTER_DIR_PREFIX) && path.is_dir();
+        if !is_ours {
+            continue;
+        }
+        let owner: Option<i32> = std::fs::read_to_string(path.join(OWNER_FILE)).ok().and_then(|s| s.trim().parse().ok());
+        let Some(owner) = owner else { continue };
+        if process_alive(owner) {
+            continue;
+        }
+        let postmaster: Option<i32> = std::fs::read_to_string(path.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
+        if let Some(pid) = postmaster.filter(|&p| process_alive(p)) {
+            // SAFETY: sending a signal to a pid read from the stale cluster's postmaster.pid.
+            unsafe { libc::kill(pid, libc::SIGQUIT) };
+        }
+        if std::fs::remove_dir_all(&path).is_ok() {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}

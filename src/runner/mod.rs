@@ -1,0 +1,290 @@
+//! All Postgres I/O: servers (behind the [`Backend`] trait), scratch databases, and applying SQL.
+//!
+//! A backend only has to say how to reach a server as a role that may create databases; the
+//! scratch-database lifecycle and statement execution are shared by every backend.
+
+pub mod embedded;
+pub mod url;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+use crate::migration::{Script, Statement};
+
+pub use embedded::EmbeddedCluster;
+pub use url::ExistingServer;
+
+/// Something went wrong with the server or the harness itself: never a verdict about migrations.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("no PostgreSQL server binaries found ({searched}); install PostgreSQL or set PGCONVERGE_PG_BIN")]
+    NoServerBinaries { searched: String },
+    #[error("{action}: {source}")]
+    Io { action: String, #[source] source: std::io::Error },
+    #[error("{program} failed ({status}): {output}")]
+    Command { program: String, status: String, output: String },
+    #[error("the server did not become ready within {0:?}; log tail:\n{1}")]
+    NotReady(Duration, String),
+    #[error("{context}: {source}")]
+    Database { context: String, #[source] source: sqlx::Error },
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("timed out after {0:?}: {1}")]
+    Timeout(Duration, String),
+}
+
+impl RunnerError {
+    pub(crate) fn db(context: impl Into<String>, source: sqlx::Error) -> Self {
+        RunnerError::Database { context: context.into(), source }
+    }
+}
+
+/// A PostgreSQL server the harness may create scratch databases on.
+pub trait Backend: Send + Sync {
+    /// How to connect to the server's maintenance database as a role that may create databases.
+    fn admin_options(&self) -> PgConnectOptions;
+    /// A one-line description for reports (never contains a password).
+    fn describe(&self) -> String;
+    /// `embedded`, `url`, `container`.
+    fn kind(&self) -> &'static str;
+}
+
+/// A server's version, read from `server_version_num`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl std::fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+pub async fn server_version(backend: &dyn Backend) -> Result<ServerVersion, RunnerError> {
+    let mut conn = connect(&backend.admin_options(), "connect to the server").await?;
+    let num: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| RunnerError::db("read server_version_num", e))?;
+    let _ = conn.close().await;
+    let num: u32 = num.parse().unwrap_or(0);
+    Ok(ServerVersion { major: num / 10000, minor: num % 10000 })
+}
+
+pub async fn connect(options: &PgConnectOptions, context: &str) -> Result<PgConnection, RunnerError> {
+    options.connect().await.map_err(|e| RunnerError::db(context, e))
+}
+
+static DATABASE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A database the harness created. Dropped (with `WITH (FORCE)`) by [`ScratchDatabase::drop_now`],
+/// or, if that was never called (an error, a panic, a cancelled task), when the guard drops.
+pub struct ScratchDatabase {
+    name: String,
+    admin: PgConnectOptions,
+    dropped: bool,
+}
+
+/// Every database the harness creates has this prefix; it never drops any other.
+pub const DATABASE_PREFIX: &str = "pgconverge_";
+
+impl ScratchDatabase {
+    pub async fn create(backend: &dyn Backend) -> Result<ScratchDatabase, RunnerError> {
+        let admin = backend.admin_options();
+        let n = DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{DATABASE_PREFIX}{}_{}_{n}", std::process::id(), random_suffix());
+        let mut conn = connect(&admin, "connect to the server").await?;
+        // template0: a URL backend's template1 may carry the user's own objects.
+        let sql = format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+        let created = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+        let _ = conn.close().await;
+        created.map_err(|e| RunnerError::db(format!("create database {name}"), e))?;
+        Ok(ScratchDatabase { name, admin, dropped: false })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn options(&self) -> PgConnectOptions {
+        self.admin.clone().database(&self.name)
+    }
+
+    pub async fn connect(&self) -> Result<PgConnection, RunnerError> {
+        connect(&self.options(), &format!("connect to database {}", self.name)).await
+    }
+
+    pub async fn drop_now(mut self) -> Result<(), RunnerError> {
+        self.dropped = true;
+        drop_database(&self.admin, &self.name).await
+    }
+}
+
+async fn drop_database(admin: &PgConnectOptions, name: &str) -> Result<(), RunnerError> {
+    debug_assert!(name.starts_with(DATABASE_PREFIX));
+    let mut conn = connect(admin, "connect to the server").await?;
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let result = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+    let _ = conn.close().await;
+    result.map(|_| ()).map_err(|e| RunnerError::db(format!("drop database {name}"), e))
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // Drop is synchronous and may run inside a runtime: do the async drop on a thread of its own.
+        let admin = self.admin.clone();
+        let name = std::mem::take(&mut self.name);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), drop_database(&admin, &name)).await
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+/// An error the server raised for a statement: material for a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PgError {
+    /// SQLSTATE, e.g. `42P07`.
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The error context (`PL/pgSQL function inline_code_block line 4 at SQL statement`).
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// 0-based character position in the statement, when the server gives one.
+    #[serde(skip)]
+    pub position: Option<usize>,
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ERROR {}: {}", self.code, self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\nDETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nHINT: {hint}")?;
+        }
+        if let Some(context) = &self.context {
+            write!(f, "\nCONTEXT: {context}")?;
+        }
+        Ok(())
+    }
+}
+
+/// SQLSTATE classes that mean the server or the connection failed, not the statement:
+/// 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown,
+/// cancel, statement timeout), 58 system error, XX internal error.
+fn is_infrastructure_sqlstate(code: &str) -> bool {
+    ["08", "53", "57", "58", "XX"].iter().any(|class| code.starts_with(class))
+}
+
+/// Splits a driver error into "the statement failed" (a verdict) and "the harness failed".
+pub fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
+    match &error {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) if !is_infrastructure_sqlstate(pg.code()) => Ok(PgError {
+                code: pg.code().to_string(),
+                message: pg.message().to_string(),
+                detail: pg.detail().map(str::to_string),
+                hint: pg.hint().map(str::to_string),
+                context: pg.r#where().map(str::to_string),
+                position: match pg.position() {
+                    Some(PgErrorPosition::Original(p)) if p > 0 => Some(p - 1),
+                    _ => None,
+                },
+            }),
+            _ => Err(RunnerError::db(context, error)),
+        },
+        _ => Err(RunnerError::db(context, error)),
+    }
+}
+
+/// A statement of a script that the server rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementFailure {
+    pub statement_index: usize,
+    pub error: PgError,
+}
+
+/// What applying a script did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied,
+    Failed(StatementFailure),
+}
+
+/// How to run a script's statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionMode {
+    /// `BEGIN`, the statements, `COMMIT`; `ROLLBACK` on failure.
+    Transaction,
+    /// Each statement on its own (autocommit), as non-transactional migrations run.
+    Autocommit,
+}
+
+/// Runs a script statement by statement (so a failure names its statement), the first
+/// `limit` statements only when `limit` is given.
+pub async fn apply_script(
+    conn: &mut PgConnection,
+    script: &Script,
+    mode: TransactionMode,
+    limit: Option<usize>,
+) -> Result<ApplyOutcome, RunnerError> {
+    let context = format!("apply {}", script.path.display());
+    let statements = &script.statements[..limit.unwrap_or(usize::MAX).min(script.statements.len())];
+    if mode == TransactionMode::Transaction {
+        execute_control(conn, "BEGIN", &context).await?;
+    }
+    for (statement_index, statement) in statements.iter().enumerate() {
+        if let Err(error) = execute_statement(conn, statement).await {
+            let error = classify(error, &context)?;
+            if mode == TransactionMode::Transaction {
+                execute_control(conn, "ROLLBACK", &context).await?;
+            }
+            return Ok(ApplyOutcome::Failed(StatementFailure { statement_index, error }));
+        }
+    }
+    if mode == TransactionMode::Transaction {
+        if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
+            // A deferred constraint can fail at COMMIT: that is the last statement's doing.
+            let error = classify(error, &context)?;
+            let statement_index = statements.len().saturating_sub(1);
+            return Ok(ApplyOutcome::Failed(StatementFailure { statement_index, error }));
+        }
+    }
+    Ok(ApplyOutcome::Applied)
+}
+
+async fn execute_statement(conn: &mut PgConnection, statement: &Statement) -> Result<(), sqlx::Error> {
+    // The simple query protocol: DDL needs no prepared statement, and nothing is cached.
+    sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(conn).await.map(|_| ())
+}
+
+async fn execute_control(conn: &mut PgConnection, sql: &'static str, context: &str) -> Result<(), RunnerError> {
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(format!("{context}: {sql}"), e))
+}
