@@ -254,9 +254,9 @@ impl<'a> Checker<'a> {
             None => pass(
                 Property::Fresh,
                 format!(
-                    "{} migrations applied in order to an empty database (no reference schema: this run is the reference, {} objects)",
-                    migrations.len(),
-                    catalog.objects.len()
+                    "{} applied in order to an empty database (no reference schema: this run is the reference, {})",
+                    plural(migrations.len(), "migration"),
+                    plural(catalog.objects.len(), "object")
                 ),
                 vec![],
             ),
@@ -265,16 +265,16 @@ impl<'a> Checker<'a> {
                 let against = self.project.reference_path().map(|p| p.display().to_string()).unwrap_or_default();
                 if compare::has_errors(&differences) {
                     let summary = format!(
-                        "{} migrations applied in order to an empty database, but the catalog differs from {against} ({} differences)",
-                        migrations.len(),
-                        differences.iter().filter(|d| d.severity == Severity::Error).count()
+                        "{} applied in order to an empty database, but the catalog differs from {against} ({})",
+                        plural(migrations.len(), "migration"),
+                        plural(differences.iter().filter(|d| d.severity == Severity::Error).count(), "difference")
                     );
                     fail(Property::Fresh, summary, diverged(reference, &catalog, differences, &against), 1)
                 } else {
                     let summary = format!(
-                        "{} migrations applied in order to an empty database; the catalog equals {against} ({} objects)",
-                        migrations.len(),
-                        reference.objects.len()
+                        "{} applied in order to an empty database; the catalog equals {against} ({})",
+                        plural(migrations.len(), "migration"),
+                        plural(reference.objects.len(), "object")
                     );
                     pass(Property::Fresh, summary, differences)
                 }
@@ -308,18 +308,27 @@ impl<'a> Checker<'a> {
         let differences = compare::compare(before, &after, &self.compare);
         if differences.is_empty() {
             let summary = format!(
-                "{} re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged",
-                reentrant.len()
+                "{} re-run on the migrated database: all succeeded and the catalog is unchanged",
+                plural(reentrant.len(), "re-entrant migration")
             );
             Ok(pass(Property::Idempotent, summary, vec![]))
         } else {
             let summary = format!(
-                "re-running the {} re-entrant migrations succeeded but changed the catalog ({} differences)",
-                reentrant.len(),
-                differences.len()
+                "re-running {} succeeded but changed the catalog ({})",
+                plural(reentrant.len(), "re-entrant migration"),
+                plural(differences.len(), "difference")
             );
             Ok(fail(Property::Idempotent, summary, diverged(before, &after, differences, "the catalog before the re-run"), 1))
         }
+    }
+}
+
+/// `1 migration`, `2 migrations`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -265,14 +265,16 @@ mod tests {
     use super::files::testutil::{layout, write};
     use super::*;
 
-    fn load_auto(files: &[(&str, &str)]) -> Result<MigrationSet, MigrationError> {
+    type Files<'a> = &'a [(&'a str, &'a str)];
+
+    fn load_auto(files: Files) -> Result<MigrationSet, MigrationError> {
         let dir = layout(files);
         MigrationSet::load(dir.path(), None)
     }
 
     #[test]
     fn auto_detection_loads_each_format() {
-        let cases: [(&[(&str, &str)], Format, &[&str]); 6] = [
+        let cases: [(Files, Format, &[&str]); 6] = [
             (&[("1_a/up.sql", "SELECT 1;"), ("1_a/down.sql", "SELECT 1;")], Format::Diesel, &["1_a"]),
             (&[("2_b.sql", "-- migrate:up\nSELECT 1;\n")], Format::Dbmate, &["2_b"]),
             (&[("V1__a.sql", "SELECT 1;"), ("R__v.sql", "SELECT 1;")], Format::Flyway, &["1_a", "R_v"]),

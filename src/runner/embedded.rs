@@ -232,7 +232,7 @@ impl Drop for EmbeddedCluster {
         if let Some(mut server) = self.server.take() {
             stop_server(&mut server);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        remove_dir_with_retries(&self.dir);
     }
 }
 
@@ -341,12 +341,27 @@ pub fn reap_stale_clusters(base: &Path) -> usize {
         if let Some(pid) = postmaster.filter(|&p| process_alive(p)) {
             // SAFETY: sending a signal to a pid read from the stale cluster's postmaster.pid.
             unsafe { libc::kill(pid, libc::SIGQUIT) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while process_alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        if std::fs::remove_dir_all(&path).is_ok() {
+        if remove_dir_with_retries(&path) {
             reaped += 1;
         }
     }
     reaped
+}
+
+/// A dying server's last processes may still write a file or two: retry a few times.
+fn remove_dir_with_retries(path: &Path) -> bool {
+    for _ in 0..20 {
+        if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 fn process_alive(pid: i32) -> bool {

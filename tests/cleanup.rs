@@ -1,0 +1,105 @@
+//! Nothing is left behind: not on Ctrl-C, and after a SIGKILL the next run reaps what the
+//! killed one left.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A project whose only migration sleeps, so the run is surely mid-flight when signalled.
+fn sleeping_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_sleep.sql"), "SELECT pg_sleep(60);\n").unwrap();
+    dir
+}
+
+/// A cluster base directory the unprivileged server user can traverse.
+fn cluster_base() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn start_check(project: &Path, base: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+        .args(["check", project.to_str().unwrap()])
+        .env("PGCONVERGE_TMPDIR", base)
+        .env_remove("PGCONVERGE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn cluster_dirs(base: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(base).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("data").exists()).collect()
+}
+
+/// Waits until the cluster is up and a backend is sleeping in the migration.
+fn wait_for_running_server(base: &Path) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(dir) = cluster_dirs(base).into_iter().find(|d| d.join("data/postmaster.pid").exists()) {
+            std::thread::sleep(Duration::from_millis(1500));
+            return dir;
+        }
+        assert!(Instant::now() < deadline, "no cluster started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn postmaster_pid(cluster: &Path) -> i32 {
+    let text = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap();
+    text.lines().next().unwrap().trim().parse().unwrap()
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only probes for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_server_and_removes_the_cluster() {
+    let project = sleeping_project();
+    let base = cluster_base();
+    let mut child = start_check(project.path(), base.path());
+    let cluster = wait_for_running_server(base.path());
+    let server = postmaster_pid(&cluster);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+    assert!(!cluster.exists(), "{} left behind", cluster.display());
+    assert!(!alive(server), "server {server} still running");
+}
+
+#[test]
+fn after_sigkill_the_server_dies_and_the_next_run_reaps_the_directory() {
+    let project = sleeping_project();
+    let base = cluster_base();
+    let mut child = start_check(project.path(), base.path());
+    let cluster = wait_for_running_server(base.path());
+    let server = postmaster_pid(&cluster);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(server) {
+        assert!(Instant::now() < deadline, "server {server} outlived the harness");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(cluster.exists(), "a SIGKILLed run cannot clean up after itself");
+    assert_eq!(pgconverge::runner::embedded::reap_stale_clusters(base.path()), 1);
+    assert!(!cluster.exists());
+}

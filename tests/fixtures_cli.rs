@@ -1,0 +1,115 @@
+//! The CLI on every fixture: good sets converge (exit 0), every planted bug is caught by the
+//! intended property and named (exit 1), and every bad input is rejected with its position (exit 2).
+
+mod common;
+
+use common::{expectation, expected_str, fixture_cases, pgconverge};
+
+#[test]
+fn converging_fixtures_exit_0() {
+    for dir in ["fixtures/k12_lms", "fixtures/spelling_variants", "fixtures/column_order_relaxed"] {
+        let run = pgconverge(&["check", dir]);
+        assert_eq!(run.code, 0, "{dir}:\n{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("converges: 2 properties hold"), "{dir}:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn k12_report_says_what_it_proved() {
+    let run = pgconverge(&["check", "fixtures/k12_lms"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("10 migrations applied in order to an empty database; the catalog equals fixtures/k12_lms/schema.sql"));
+    assert!(run.stdout.contains("7 re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged"));
+}
+
+#[test]
+fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
+    let cases = fixture_cases("divergent");
+    assert!(cases.len() >= 8, "at least 8 planted-bug cases, found {}", cases.len());
+    let mut problems = Vec::new();
+    for case in &cases {
+        let expect = expectation(case);
+        let property = expected_str(&expect, "property").expect("expect.toml names a property");
+        let object = expected_str(&expect, "object").expect("expect.toml names an object");
+        let run = pgconverge(&["check", case.to_str().unwrap(), "--format", "json"]);
+        if run.code != 1 {
+            problems.push(format!("{}: exit {} (expected 1)\n{}{}", case.display(), run.code, run.stdout, run.stderr));
+            continue;
+        }
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+        assert_eq!(report["status"], "counterexample");
+        let failing = report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property && v["status"] == "fail");
+        let Some(verdict) = failing else {
+            problems.push(format!("{}: property {property} did not fail\n{}", case.display(), run.stdout));
+            continue;
+        };
+        if !names(&verdict["failure"], object) {
+            problems.push(format!("{}: {property} failure does not name {object}\n{}", case.display(), verdict["failure"]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// The failure names `object`: the failing migration, or an object among the differences.
+fn names(failure: &serde_json::Value, object: &str) -> bool {
+    match failure["kind"].as_str() {
+        Some("statement_failed") => failure["migration"] == object,
+        Some("diverged") => failure["differences"].as_array().unwrap().iter().any(|d| d["object"] == object),
+        _ => false,
+    }
+}
+
+#[test]
+fn every_bad_input_exits_2_naming_file_line_and_column() {
+    let cases = fixture_cases("bad_input");
+    assert!(cases.len() >= 6, "found {}", cases.len());
+    for case in &cases {
+        let expect = expectation(case);
+        let run = pgconverge(&["check", case.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{}: {}{}", case.display(), run.stdout, run.stderr);
+        let error = expected_str(&expect, "error").expect("expect.toml has error");
+        assert!(run.stderr.contains(error), "{}: stderr lacks {error:?}:\n{}", case.display(), run.stderr);
+        if let Some(location) = expected_str(&expect, "location") {
+            let full = format!("{}/{location}: ", case.display());
+            assert!(run.stderr.contains(&full), "{}: stderr lacks {full:?}:\n{}", case.display(), run.stderr);
+        }
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn json_errors_are_json_too() {
+    let run = pgconverge(&["check", "fixtures/bad_input/syntax_error", "--format", "json"]);
+    assert_eq!(run.code, 2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(value["status"], "error");
+    assert_eq!(value["error"], "input");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(pgconverge(&["check"]).code, 2);
+    assert_eq!(pgconverge(&["check", "fixtures/k12_lms", "--format", "yaml"]).code, 2);
+    assert_eq!(pgconverge(&["check", "fixtures/k12_lms", "--properties", "nonsense"]).code, 2);
+    let missing = pgconverge(&["check", "fixtures/no_such_dir"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("fixtures/no_such_dir: not a directory"), "{}", missing.stderr);
+}
+
+#[test]
+fn a_server_that_is_not_there_is_an_infrastructure_error_and_the_password_is_never_printed() {
+    let url = "postgres://someone:hunter2secret@127.0.0.1:1/db";
+    for format in ["human", "json"] {
+        let run = pgconverge(&["check", "fixtures/k12_lms", "--database-url", url, "--format", format]);
+        assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        assert!(!run.stdout.contains("hunter2secret") && !run.stderr.contains("hunter2secret"), "{}{}", run.stdout, run.stderr);
+    }
+}
+
+#[test]
+fn properties_can_be_selected() {
+    let run = pgconverge(&["check", "fixtures/divergent/guard_wrong_name", "--properties", "fresh", "--format", "json"]);
+    assert_eq!(run.code, 0, "only the idempotent property fails in this case: {}", run.stdout);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["verdicts"].as_array().unwrap().len(), 1);
+}

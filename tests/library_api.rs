@@ -1,0 +1,35 @@
+//! The library API as a project's own `cargo test` would call it.
+
+use pgconverge::{Check, Failure, Property, VerdictStatus};
+
+#[test]
+fn one_liner_proves_k12() {
+    let report = pgconverge::check("fixtures/k12_lms").expect("the check decides");
+    assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+    assert_eq!(report.migrations, 10);
+    assert!(report.verdicts.iter().all(|v| v.status == VerdictStatus::Pass));
+}
+
+#[test]
+fn builder_selects_properties_and_reports_the_counterexample() {
+    let report = Check::new("fixtures/divergent/unguarded_index_after_guarded_table")
+        .properties([Property::Idempotent])
+        .run()
+        .expect("the check decides");
+    assert!(!report.converges());
+    let verdict = report.failures().next().expect("one failure");
+    match verdict.failure.as_ref().unwrap() {
+        Failure::StatementFailed { migration, error, location, .. } => {
+            assert_eq!(migration, "20260216000002_create_ai_task_policies");
+            assert_eq!(error.code, "42P07", "relation already exists");
+            assert!(location.file.ends_with("20260216000002_create_ai_task_policies.sql"));
+        }
+        other => panic!("expected a statement failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn input_errors_are_errors_not_verdicts() {
+    let error = pgconverge::check("fixtures/bad_input/syntax_error").expect_err("bad input");
+    assert!(error.is_input_error());
+}
