@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::check::{CheckError, Checker, Property, Report};
+use crate::explore::{ExploreOptions, Shard};
+use crate::generate::Granularity;
 use crate::project::Project;
 use crate::runner::{self, ApplyOutcome, Backend, EmbeddedCluster, ExistingServer, RunnerError, ScratchDatabase, TransactionMode};
 
@@ -26,6 +28,9 @@ pub struct Check {
     dir: PathBuf,
     database_url: Option<String>,
     properties: Vec<Property>,
+    explore: ExploreOptions,
+    /// Seeds and repro scripts go to `DIR/proptest-regressions` unless told otherwise.
+    persist_default: bool,
 }
 
 impl Check {
@@ -34,6 +39,8 @@ impl Check {
             dir: dir.as_ref().to_path_buf(),
             database_url: std::env::var("PGCONVERGE_DATABASE_URL").ok().filter(|u| !u.is_empty()),
             properties: Vec::new(),
+            explore: ExploreOptions::default(),
+            persist_default: true,
         }
     }
 
@@ -46,6 +53,62 @@ impl Check {
     /// Check only these properties.
     pub fn properties(mut self, properties: impl IntoIterator<Item = Property>) -> Check {
         self.properties = properties.into_iter().collect();
+        self
+    }
+
+    /// Cases per generated property (default: proptest's, 256 or `PROPTEST_CASES`).
+    pub fn cases(mut self, cases: u32) -> Check {
+        self.explore.cases = Some(cases);
+        self
+    }
+
+    /// The base seed: the same seed generates the same cases.
+    pub fn seed(mut self, seed: u64) -> Check {
+        self.explore.seed = Some(seed);
+        self
+    }
+
+    /// Run only this slice of the generated cases.
+    pub fn shard(mut self, shard: Shard) -> Check {
+        self.explore.shard = Some(shard);
+        self
+    }
+
+    pub fn granularity(mut self, granularity: Granularity) -> Check {
+        self.explore.granularity = granularity;
+        self
+    }
+
+    /// Where failing seeds are saved and replayed from, and repro scripts written
+    /// (default `DIR/proptest-regressions`).
+    pub fn regressions(mut self, dir: impl Into<PathBuf>) -> Check {
+        self.explore.regressions = Some(dir.into());
+        self.persist_default = false;
+        self
+    }
+
+    /// Neither save nor replay seeds (repro scripts only where `repro_dir` says).
+    pub fn no_persistence(mut self) -> Check {
+        self.explore.regressions = None;
+        self.persist_default = false;
+        self
+    }
+
+    /// Where repro scripts are written (default: the regressions directory).
+    pub fn repro_dir(mut self, dir: impl Into<PathBuf>) -> Check {
+        self.explore.repro_dir = Some(dir.into());
+        self
+    }
+
+    /// Called after every generated case (for a progress bar).
+    pub fn progress(mut self, sink: impl Fn(&crate::explore::Progress) + Send + Sync + 'static) -> Check {
+        self.explore.progress = Some(crate::explore::ProgressSink(std::sync::Arc::new(sink)));
+        self
+    }
+
+    /// Only replay the persisted seeds; generate no new cases.
+    pub fn replay_only(mut self) -> Check {
+        self.explore.replay_only = true;
         self
     }
 
@@ -62,8 +125,21 @@ impl Check {
     pub async fn run_async(&self) -> Result<Report, Error> {
         // Input errors come before any server is started.
         let project = Project::load(&self.dir)?;
+        let mut explore = self.explore.clone();
+        if self.persist_default {
+            explore.regressions = Some(self.dir.join(crate::project::DEFAULT_REGRESSIONS_DIR));
+        }
+        if explore.repro_dir.is_none() {
+            explore.repro_dir = explore.regressions.clone();
+        }
+        if explore.granularity == Granularity::Migration {
+            if let Some(granularity) = project.config.granularity {
+                explore.granularity = granularity;
+            }
+        }
+        let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
         let backend = start_backend(self.database_url.as_deref()).await?;
-        Checker::new(&project, backend.as_ref()).run(&self.properties).await
+        Checker::new(&project, backend.as_ref()).run(&properties, &explore).await
     }
 }
 

@@ -10,6 +10,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
+use crate::explore::{ExploreOptions, Universe};
 use crate::compare::{self, CompareOptions, Difference, Severity};
 use crate::migration::{split::char_position_to_byte_offset, Location, Migration, Script, Statement};
 use crate::project::{Project, ProjectError};
@@ -23,16 +24,34 @@ pub enum Property {
     Fresh,
     /// On the migrated database, every re-entrant migration runs again, succeeds, and changes nothing.
     Idempotent,
+    /// From any generated start state (applied, pre-existing), the pending migrations converge.
+    Partial,
+    /// Every dependency-respecting order converges to the canonical catalog.
+    Order,
+    /// A run that resumes after a non-transactional migration stopped at any statement converges.
+    Interrupt,
+    /// Up then down restores the catalog; all downs restore an empty database.
+    Reversible,
 }
 
 impl Property {
-    pub const ALL: [Property; 2] = [Property::Fresh, Property::Idempotent];
+    pub const ALL: [Property; 6] =
+        [Property::Fresh, Property::Idempotent, Property::Partial, Property::Order, Property::Interrupt, Property::Reversible];
 
     pub fn name(self) -> &'static str {
         match self {
             Property::Fresh => "fresh",
             Property::Idempotent => "idempotent",
+            Property::Partial => "partial",
+            Property::Order => "order",
+            Property::Interrupt => "interrupt",
+            Property::Reversible => "reversible",
         }
+    }
+
+    /// Properties whose cases are generated (and shrunk, persisted, replayed).
+    pub fn is_generated(self) -> bool {
+        matches!(self, Property::Partial | Property::Order | Property::Interrupt)
     }
 }
 
@@ -45,10 +64,9 @@ impl std::fmt::Display for Property {
 impl std::str::FromStr for Property {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Property::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown property `{s}` (expected one of: fresh, idempotent)"))
+        Property::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            format!("unknown property `{s}` (expected one of: fresh, idempotent, partial, order, interrupt, reversible)")
+        })
     }
 }
 
@@ -97,6 +115,9 @@ pub struct Verdict {
     pub cases: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// For a generated property: the minimal case that fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<crate::explore::CaseReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Difference>,
 }
@@ -120,6 +141,9 @@ pub struct Report {
     pub server_version: String,
     /// Objects in the reference catalog (after ignored objects are left out).
     pub reference_objects: usize,
+    /// The base seed of the generated properties (`--seed` reruns the same cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -171,9 +195,12 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Runs `properties` (all when empty).
-    pub async fn run(mut self, properties: &[Property]) -> Result<Report, CheckError> {
-        let wanted = |p: Property| properties.is_empty() || properties.contains(&p);
+    /// Runs `properties` (the defaults when empty: fresh, partial and order always; idempotent
+    /// when a migration is re-entrant; interrupt when one runs outside a transaction;
+    /// reversible when downs exist). Properties that do not apply are reported as skipped.
+    pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
+        let explicit = |p: Property| properties.contains(&p);
+        let wanted = |p: Property| properties.is_empty() || explicit(p);
         let version = runner::server_version(self.backend).await?;
         let reference = match &self.project.reference {
             Some(script) => Some(self.reference_catalog(script).await?),
@@ -190,6 +217,40 @@ impl<'a> Checker<'a> {
         }
         let _ = conn.close().await;
         database.drop_now().await?;
+
+        let mut options = options.clone();
+        let generated: Vec<Property> = [Property::Partial, Property::Order, Property::Interrupt]
+            .into_iter()
+            .filter(|&p| wanted(p))
+            .collect();
+        let seed = (!generated.is_empty()).then(|| *options.seed.get_or_insert_with(crate::explore::random_seed));
+        if !generated.is_empty() {
+            if fresh.catalog.is_none() || fresh.verdict.status == VerdictStatus::Fail {
+                for property in generated {
+                    verdicts.push(skipped(property, "not run: the fresh property fails, fix that first".to_string()));
+                }
+            } else {
+                let universe = Universe::build(self.project, self.backend, reference.as_ref(), options.granularity).await?;
+                for property in generated {
+                    if property == Property::Interrupt && universe.space.resumable.is_empty() && !explicit(property) {
+                        verdicts.push(skipped(property, "not applicable: every migration runs in a transaction".into()));
+                        continue;
+                    }
+                    // proptest's runner is synchronous: run it on a thread with a runtime of its own.
+                    let verdict = std::thread::scope(|scope| {
+                        scope.spawn(|| crate::explore::explore(&universe, property, &options)).join()
+                    })
+                    .map_err(|_| RunnerError::Io {
+                        action: format!("run the {property} property"),
+                        source: std::io::Error::other("the case runner panicked"),
+                    })??;
+                    verdicts.push(verdict);
+                }
+            }
+        }
+        if wanted(Property::Reversible) {
+            verdicts.push(self.reversible(explicit(Property::Reversible)).await?);
+        }
         let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
             Status::Counterexample
         } else {
@@ -205,8 +266,73 @@ impl<'a> Checker<'a> {
             backend: self.backend.describe(),
             server_version: version.to_string(),
             reference_objects,
+            seed,
             verdicts,
         })
+    }
+
+    /// Up then down, for each migration that has a down, restores the catalog as it was before
+    /// the up; when every migration has a down, all of them in reverse restore an empty database.
+    async fn reversible(&mut self, asked: bool) -> Result<Verdict, RunnerError> {
+        let migrations = &self.project.migrations.migrations;
+        let with_down = migrations.iter().filter(|m| m.down.is_some()).count();
+        if with_down == 0 {
+            let reason = if asked { "no migration has a down migration" } else { "not applicable: no down migrations" };
+            return Ok(skipped(Property::Reversible, reason.to_string()));
+        }
+        let (database, mut conn) = self.scratch_database().await?;
+        let empty = self.dump(&mut conn).await?;
+        let mut before = empty.clone();
+        let mut cases = 0;
+        for migration in migrations {
+            if let Some(failure) = apply_migration(&mut conn, migration).await? {
+                let summary = format!("{} failed on the way up", migration.id());
+                return Ok(fail(Property::Reversible, summary, failure, cases));
+            }
+            if let Some(down) = &migration.down {
+                cases += 1;
+                if let Some(failure) = apply_down(&mut conn, migration, down).await? {
+                    let summary = format!("the down migration of {} failed right after its up", migration.id());
+                    return Ok(fail(Property::Reversible, summary, failure, cases));
+                }
+                let after = self.dump(&mut conn).await?;
+                let differences = compare::compare(&before, &after, &self.compare);
+                if compare::has_errors(&differences) {
+                    let summary = format!("{} up then down does not restore the catalog", migration.id());
+                    let against = format!("the catalog before {} ran", migration.id());
+                    return Ok(fail(Property::Reversible, summary, diverged(&before, &after, differences, &against), cases));
+                }
+                if let Some(failure) = apply_migration(&mut conn, migration).await? {
+                    let summary = format!("{} failed when re-applied after its down", migration.id());
+                    return Ok(fail(Property::Reversible, summary, failure, cases));
+                }
+            }
+            before = self.dump(&mut conn).await?;
+        }
+        let mut summary =
+            format!("{}: up then down restores the catalog", plural(with_down, "migration with a down"));
+        if with_down == migrations.len() {
+            cases += 1;
+            for migration in migrations.iter().rev() {
+                let down = migration.down.as_ref().expect("every migration has a down");
+                if let Some(failure) = apply_down(&mut conn, migration, down).await? {
+                    let summary = format!("undoing the whole set: the down migration of {} failed", migration.id());
+                    return Ok(fail(Property::Reversible, summary, failure, cases));
+                }
+            }
+            let after = self.dump(&mut conn).await?;
+            let differences = compare::compare(&empty, &after, &self.compare);
+            if compare::has_errors(&differences) {
+                let summary = "all down migrations in reverse do not restore an empty database".to_string();
+                return Ok(fail(Property::Reversible, summary, diverged(&empty, &after, differences, "an empty database"), cases));
+            }
+            summary.push_str("; all downs in reverse restore an empty database");
+        }
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        let mut verdict = pass(Property::Reversible, summary, vec![]);
+        verdict.cases = cases;
+        Ok(verdict)
     }
 
     /// A new scratch database with the configured extensions, and a connection to it.
@@ -339,20 +465,38 @@ struct FreshRun {
 }
 
 fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
-    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, warnings }
+    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, warnings }
 }
 
 fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
-    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, warnings: vec![] }
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, warnings: vec![] }
 }
 
 fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {
     let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
     Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
+}
+
+/// Runs a migration's down script (in a transaction unless the migration must not run in one).
+async fn apply_down(conn: &mut PgConnection, migration: &Migration, down: &Script) -> Result<Option<Failure>, RunnerError> {
+    let mode = if migration.runs_in_transaction() { TransactionMode::Transaction } else { TransactionMode::Autocommit };
+    match runner::apply_script(conn, down, mode, None).await? {
+        ApplyOutcome::Applied => Ok(None),
+        ApplyOutcome::Failed(failure) => {
+            let statement = &down.statements[failure.statement_index];
+            Ok(Some(Failure::StatementFailed {
+                migration: format!("{} (down)", migration.id()),
+                statement: failure.statement_index + 1,
+                location: failure_location(down, statement, &failure.error),
+                sql: statement.sql.clone(),
+                error: failure.error,
+            }))
+        }
+    }
 }
 
 /// Applies one migration (in a transaction unless it must not run in one). `Some` when a

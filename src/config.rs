@@ -42,6 +42,14 @@ pub struct Config {
     /// Extensions created in every scratch database before anything else runs.
     #[serde(default)]
     pub extensions: Vec<String>,
+    /// Declared dependencies: `"<version>" = ["<version it needs>", ...]`.
+    #[serde(default)]
+    pub dependencies: std::collections::BTreeMap<String, Vec<String>>,
+    /// The properties to check (default: all that apply).
+    #[serde(default)]
+    pub properties: Vec<crate::check::Property>,
+    /// What may pre-exist in generated start states: `migration` (default) or `object`.
+    pub granularity: Option<crate::generate::Granularity>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,8 +11,14 @@ pub mod catalog;
 pub mod check;
 pub mod compare;
 pub mod config;
+pub mod deps;
+pub mod explore;
+pub mod footprint;
+pub mod generate;
 pub mod migration;
 pub mod project;
+pub mod reference_units;
+pub mod repro;
 pub mod report;
 pub mod runner;
 

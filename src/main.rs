@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use pgconverge::check::Property;
+use pgconverge::explore::Shard;
+use pgconverge::generate::Granularity;
 use pgconverge::{compare, report, Catalog, Check, DumpSource, Error};
 
 /// Exit codes (stable, documented in the README).
@@ -34,11 +36,27 @@ enum Command {
         /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
         #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
-        /// Check only these properties (comma-separated: fresh, idempotent).
+        /// Check only these properties (comma-separated: fresh, idempotent, partial, order, interrupt, reversible).
         #[arg(long, value_delimiter = ',')]
         properties: Vec<Property>,
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+    /// Rerun only the failing seeds saved under DIR/proptest-regressions (or --regressions); generate no new cases.
+    Replay {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        properties: Vec<Property>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        #[command(flatten)]
+        explore: ExploreArgs,
     },
     /// Print the canonical catalog of DIR's reference or migrations, or of an existing database.
     Dump {
@@ -70,6 +88,59 @@ enum Command {
         #[arg(long)]
         strict_column_order: bool,
     },
+}
+
+/// How the generated properties explore.
+#[derive(clap::Args, Clone, Default)]
+struct ExploreArgs {
+    /// Cases per generated property (default 256, or PROPTEST_CASES).
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Base seed: the same seed (and shard) generates the same cases.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run the i-th of n deterministic slices of the cases (e.g. 2/4).
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// What may pre-exist in generated start states: migration (whole re-entrant migrations) or object.
+    #[arg(long)]
+    granularity: Option<Granularity>,
+    /// Where failing seeds are saved and replayed from (default DIR/proptest-regressions).
+    #[arg(long, conflicts_with = "no_persist")]
+    regressions: Option<PathBuf>,
+    /// Neither save nor replay failing seeds.
+    #[arg(long)]
+    no_persist: bool,
+    /// Where repro scripts are written (default: the regressions directory).
+    #[arg(long)]
+    repro_dir: Option<PathBuf>,
+}
+
+impl ExploreArgs {
+    fn apply(self, mut check: Check) -> Check {
+        if let Some(cases) = self.cases {
+            check = check.cases(cases);
+        }
+        if let Some(seed) = self.seed {
+            check = check.seed(seed);
+        }
+        if let Some(shard) = self.shard {
+            check = check.shard(shard);
+        }
+        if let Some(granularity) = self.granularity {
+            check = check.granularity(granularity);
+        }
+        if let Some(dir) = self.regressions {
+            check = check.regressions(dir);
+        }
+        if self.no_persist {
+            check = check.no_persistence();
+        }
+        if let Some(dir) = self.repro_dir {
+            check = check.repro_dir(dir);
+        }
+        check
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -131,8 +202,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { dir, format, database_url, properties, color } => {
-            check(&dir, format, database_url, properties, color).await
+        Command::Check { dir, format, database_url, properties, color, explore } => {
+            let check = explore.apply(Check::new(&dir).properties(properties));
+            run_check(check, format, database_url, color).await
+        }
+        Command::Replay { dir, format, database_url, properties, color, explore } => {
+            let check = explore.apply(Check::new(&dir).properties(properties)).replay_only();
+            run_check(check, format, database_url, color).await
         }
         Command::Dump { dir, source, from_database, database_url, format } => {
             let catalog = match (&from_database, &dir) {
@@ -157,8 +233,10 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-async fn check(dir: &Path, format: OutputFormat, url: Option<String>, properties: Vec<Property>, color: Color) -> u8 {
-    let mut check = Check::new(dir).properties(properties);
+async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, color: Color) -> u8 {
+    if std::io::stderr().is_terminal() {
+        check = check.progress(progress_bar());
+    }
     if let Some(url) = url {
         check = check.database_url(url);
     }
@@ -235,6 +313,38 @@ fn fail(error: &Error, format: OutputFormat) -> u8 {
     }
     eprintln!("error: {error}");
     code
+}
+
+/// A one-line progress bar on stderr, drawn only once a property has run for two seconds.
+fn progress_bar() -> impl Fn(&pgconverge::explore::Progress) + Send + Sync {
+    let last_draw = std::sync::Mutex::new(None::<std::time::Instant>);
+    move |p: &pgconverge::explore::Progress| {
+        let mut last = last_draw.lock().unwrap_or_else(|e| e.into_inner());
+        if p.finished {
+            if last.take().is_some() {
+                eprintln!();
+            }
+            return;
+        }
+        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(200));
+        if p.elapsed < std::time::Duration::from_secs(2) || !due {
+            return;
+        }
+        let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(0.001);
+        let width = 30usize;
+        let done = ((p.cases as f64 / f64::from(p.target.max(1))) * width as f64).min(width as f64) as usize;
+        eprint!(
+            "\r{:<10} [{}{}] {}/{} cases, {} failed, {:.1} cases/s ",
+            p.property.name(),
+            "#".repeat(done),
+            ".".repeat(width - done),
+            p.cases,
+            p.target,
+            p.failed,
+            rate
+        );
+        *last = Some(std::time::Instant::now());
+    }
 }
 
 fn use_color(color: Color) -> bool {

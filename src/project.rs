@@ -9,6 +9,7 @@ use crate::migration::{read_text, MigrationError, MigrationSet, Script, Span};
 
 pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
 pub const DEFAULT_REFERENCE: &str = "schema.sql";
+pub const DEFAULT_REGRESSIONS_DIR: &str = "proptest-regressions";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {

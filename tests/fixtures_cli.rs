@@ -7,16 +7,24 @@ use common::{expectation, expected_str, fixture_cases, pgconverge};
 
 #[test]
 fn converging_fixtures_exit_0() {
-    for dir in ["fixtures/k12_lms", "fixtures/spelling_variants", "fixtures/column_order_relaxed"] {
-        let run = pgconverge(&["check", dir]);
+    for dir in [
+        "fixtures/k12_lms",
+        "fixtures/spelling_variants",
+        "fixtures/column_order_relaxed",
+        "fixtures/branches",
+        "fixtures/reversible",
+        "fixtures/concurrent_resumable",
+    ] {
+        let run = pgconverge(&["check", dir, "--cases", "32", "--no-persist"]);
         assert_eq!(run.code, 0, "{dir}:\n{}\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("converges: 2 properties hold"), "{dir}:\n{}", run.stdout);
+        assert!(run.stdout.contains("\nconverges: "), "{dir}:\n{}", run.stdout);
+        assert!(!run.stdout.contains("FAIL"), "{dir}:\n{}", run.stdout);
     }
 }
 
 #[test]
 fn k12_report_says_what_it_proved() {
-    let run = pgconverge(&["check", "fixtures/k12_lms"]);
+    let run = pgconverge(&["check", "fixtures/k12_lms", "--properties", "fresh,idempotent"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("10 migrations applied in order to an empty database; the catalog equals fixtures/k12_lms/schema.sql"));
     assert!(run.stdout.contains("7 re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged"));
@@ -31,7 +39,11 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
         let expect = expectation(case);
         let property = expected_str(&expect, "property").expect("expect.toml names a property");
         let object = expected_str(&expect, "object").expect("expect.toml names an object");
-        let run = pgconverge(&["check", case.to_str().unwrap(), "--format", "json"]);
+        let mut args = vec!["check", case.to_str().unwrap(), "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"];
+        if let Some(granularity) = expected_str(&expect, "granularity") {
+            args.extend(["--granularity", granularity]);
+        }
+        let run = pgconverge(&args);
         if run.code != 1 {
             problems.push(format!("{}: exit {} (expected 1)\n{}{}", case.display(), run.code, run.stdout, run.stderr));
             continue;
@@ -100,7 +112,7 @@ fn usage_errors_exit_2() {
 fn a_server_that_is_not_there_is_an_infrastructure_error_and_the_password_is_never_printed() {
     let url = "postgres://someone:hunter2secret@127.0.0.1:1/db";
     for format in ["human", "json"] {
-        let run = pgconverge(&["check", "fixtures/k12_lms", "--database-url", url, "--format", format]);
+        let run = pgconverge(&["check", "fixtures/k12_lms", "--database-url", url, "--format", format, "--no-persist"]);
         assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
         assert!(!run.stdout.contains("hunter2secret") && !run.stderr.contains("hunter2secret"), "{}{}", run.stdout, run.stderr);
     }

@@ -13,21 +13,21 @@ fn settings() -> insta::Settings {
 
 #[test]
 fn divergence_report() {
-    let run = pgconverge(&["check", "fixtures/divergent/default_mismatch", "--color", "never"]);
+    let run = pgconverge(&["check", "fixtures/divergent/default_mismatch", "--color", "never", "--properties", "fresh,idempotent"]);
     assert_eq!(run.code, 1);
     settings().bind(|| insta::assert_snapshot!("default_mismatch_human", run.stdout));
 }
 
 #[test]
 fn statement_failure_report() {
-    let run = pgconverge(&["check", "fixtures/divergent/guard_wrong_name", "--color", "never"]);
+    let run = pgconverge(&["check", "fixtures/divergent/guard_wrong_name", "--color", "never", "--properties", "fresh,idempotent"]);
     assert_eq!(run.code, 1);
     settings().bind(|| insta::assert_snapshot!("guard_wrong_name_human", run.stdout));
 }
 
 #[test]
 fn json_report() {
-    let run = pgconverge(&["check", "fixtures/divergent/missing_index", "--format", "json"]);
+    let run = pgconverge(&["check", "fixtures/divergent/missing_index", "--format", "json", "--properties", "fresh,idempotent"]);
     assert_eq!(run.code, 1);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     insta::assert_json_snapshot!("missing_index_json", value, {

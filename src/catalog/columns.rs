@@ -16,7 +16,7 @@ const QUERY: &str = concat!(
     "JOIN pg_type t ON t.oid = a.atttypid ",
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ",
     "LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace ",
-    "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND ",
+    "WHERE a.attrelid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND ",
     user_schema!("n"),
     " AND ",
     not_extension_member!("pg_class", "c.oid")

@@ -1,4 +1,6 @@
-//! Comments (`COMMENT ON`) on any user object, named by `pg_identify_object`.
+//! Comments (`COMMENT ON`) on any user object, named by `pg_identify_object`. Built-in objects
+//! (OIDs below 16384, FirstNormalObjectId) carry thousands of comments: they are filtered out
+//! before `pg_identify_object`, which is slow, except for schemas (`public` has OID 2200).
 
 use sqlx::postgres::PgConnection;
 
@@ -9,7 +11,8 @@ const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
       (SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = d.objoid) END \
     FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o \
-    WHERE coalesce(o.schema, '') NOT IN ('pg_catalog', 'information_schema') AND coalesce(o.schema, '') !~ '^pg_(toast|temp_)' \
+    WHERE (d.objoid >= 16384 OR d.classoid = 'pg_namespace'::regclass) \
+    AND coalesce(o.schema, '') NOT IN ('pg_catalog', 'information_schema') AND coalesce(o.schema, '') !~ '^pg_(toast|temp_)' \
     AND NOT (o.type = 'schema' AND (o.identity = 'information_schema' OR o.identity ~ '^pg_')) \
     AND o.type NOT IN ('language', 'access method', 'collation', 'foreign-data wrapper') \
     AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = d.classoid AND dep.objid = d.objoid AND dep.deptype = 'e') \

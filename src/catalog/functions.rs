@@ -14,7 +14,7 @@ const QUERY: &str = concat!(
     "   || coalesce(' finalfunc ' || nullif(a.aggfinalfn, 0)::regproc::text, '') || coalesce(' initcond ' || a.agginitval, '') ",
     "   FROM pg_aggregate a WHERE a.aggfnoid = p.oid), ",
     "coalesce(p.proacl, acldefault('f', p.proowner))::text ",
-    "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ",
+    "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384 AND ",
     user_schema!("n"),
     " AND ",
     not_extension_member!("pg_proc", "p.oid"),

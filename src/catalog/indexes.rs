@@ -13,7 +13,7 @@ const QUERY: &str = concat!(
     "   AND co.contype IN ('p', 'u', 'x') LIMIT 1), ",
     "i.indisclustered::text ",
     "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace ",
-    "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace WHERE ",
+    "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace WHERE i.indexrelid >= 16384 AND ",
     user_schema!("n"),
     " AND ",
     not_extension_member!("pg_class", "ic.oid")

@@ -26,7 +26,7 @@ const QUERY: &str = concat!(
     "   WHERE r.rngtypid = t.oid), ",
     "coalesce(t.typacl, acldefault('T', t.typowner))::text ",
     "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace ",
-    "WHERE t.typtype IN ('e', 'd', 'c', 'r') AND ",
+    "WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd', 'c', 'r') AND ",
     "(t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') AND ",
     user_schema!("n"),
     " AND ",

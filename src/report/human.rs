@@ -25,6 +25,9 @@ pub fn human(report: &Report, color: bool) -> String {
     let failed = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail).count();
     let skipped = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Skipped).count();
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    if let Some(seed) = report.seed {
+        let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
+    }
     let _ = match report.status {
         Status::Converges => writeln!(out, "\nconverges: {held} properties hold{skipped_note}"),
         Status::Counterexample => {
@@ -43,6 +46,27 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
     let _ = writeln!(out, "  {mark}  {:width$}  {}", verdict.property.name(), verdict.summary);
     for warning in &verdict.warnings {
         let _ = writeln!(out, "        {warning}");
+    }
+    if let Some(case) = &verdict.case {
+        if let Some(hidden) = &case.hidden_dependency {
+            let _ = writeln!(out, "        hidden order dependency: {} needs {}", hidden.migration, hidden.needs.join(", "));
+        }
+        if !case.applied.is_empty() {
+            let _ = writeln!(out, "        applied:      {}", case.applied.join(", "));
+        }
+        if !case.preexisting.is_empty() {
+            let _ = writeln!(out, "        pre-existing: {}", case.preexisting.join(", "));
+        }
+        if let Some(interrupted) = &case.interrupted {
+            let _ = writeln!(out, "        interrupted:  {interrupted}");
+        }
+        let _ = writeln!(out, "        pending:      {}", case.order.join(", "));
+        if let Some(path) = &case.regressions {
+            let _ = writeln!(out, "        seed saved:   {} (replayed first on every run)", path.display());
+        }
+        if let Some(path) = &case.repro {
+            let _ = writeln!(out, "        repro:        psql -X -v ON_ERROR_STOP=1 -d <empty database> -f {}", path.display());
+        }
     }
     match &verdict.failure {
         None => {}

@@ -288,7 +288,7 @@ fn spawn_server(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<Chil
     command.arg("-D").arg("data");
     let socket_dir = dir.to_string_lossy().into_owned();
     let port = PORT.to_string();
-    let settings: [(&str, &str); 11] = [
+    let settings: [(&str, &str); 12] = [
         ("listen_addresses", ""),
         ("unix_socket_directories", &socket_dir),
         ("port", &port),
@@ -300,6 +300,9 @@ fn spawn_server(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<Chil
         // Large migration sets take many locks in one transaction.
         ("max_locks_per_transaction", "1024"),
         ("logging_collector", "off"),
+        // Shared-memory segments as files in the data directory, removed with it even after a
+        // SIGKILL, instead of /dev/shm/PostgreSQL.* files that outlive a killed server.
+        ("dynamic_shared_memory_type", "mmap"),
         ("log_min_messages", "warning"),
         ("log_min_error_statement", "panic"),
     ];

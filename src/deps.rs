@@ -1,0 +1,397 @@
+//! Dependencies between migrations: which migrations must run before which.
+//!
+//! A [`DependencyGraph`] has one node per migration (indices in canonical order). Edges are
+//! inferred from the SQL ([`infer_from_sql`], through [`crate::footprint`]) and may be merged
+//! with edges found elsewhere (the catalog, declarations in the config).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use serde::Serialize;
+
+use crate::footprint::{analyze_script, Footprint, ObjectRef, ScriptAnalysis};
+use crate::migration::Migration;
+
+/// Which migrations depend on which, with a readable reason per edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyGraph {
+    /// `depends_on[i]`: the migrations `i` needs (inferred edges always point to `j < i`).
+    depends_on: Vec<BTreeSet<usize>>,
+    /// `reasons[i][j]`: why `i` depends on `j` (the first reason given).
+    reasons: Vec<BTreeMap<usize, String>>,
+}
+
+impl DependencyGraph {
+    pub fn new(n: usize) -> Self {
+        DependencyGraph { depends_on: vec![BTreeSet::new(); n], reasons: vec![BTreeMap::new(); n] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.depends_on.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.depends_on.is_empty()
+    }
+
+    /// Records that `dependent` needs `dependency`. Self-edges are ignored; the first reason
+    /// given for an edge is kept.
+    pub fn add(&mut self, dependent: usize, dependency: usize, reason: String) {
+        if dependent == dependency {
+            return;
+        }
+        self.depends_on[dependent].insert(dependency);
+        self.reasons[dependent].entry(dependency).or_insert(reason);
+    }
+
+    pub fn depends_on(&self, i: usize) -> &BTreeSet<usize> {
+        &self.depends_on[i]
+    }
+
+    pub fn reason(&self, dependent: usize, dependency: usize) -> Option<&str> {
+        self.reasons.get(dependent)?.get(&dependency).map(String::as_str)
+    }
+
+    /// `set` plus everything it transitively depends on.
+    pub fn dependency_closure(&self, set: &BTreeSet<usize>) -> BTreeSet<usize> {
+        let mut closure = set.clone();
+        let mut todo: Vec<usize> = set.iter().copied().collect();
+        while let Some(node) = todo.pop() {
+            for &dependency in &self.depends_on[node] {
+                if closure.insert(dependency) {
+                    todo.push(dependency);
+                }
+            }
+        }
+        closure
+    }
+
+    /// Whether every node of `order` comes after the nodes it depends on that are also in
+    /// `order` (dependencies outside `order` are taken as already applied).
+    pub fn respects(&self, order: &[usize]) -> bool {
+        let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &node)| (node, p)).collect();
+        order
+            .iter()
+            .enumerate()
+            .all(|(p, &node)| self.depends_on[node].iter().all(|d| position.get(d).is_none_or(|&dp| dp < p)))
+    }
+
+    /// Kahn's algorithm over `nodes`: among the nodes whose dependencies inside `nodes` are done,
+    /// pick the smallest (priority[node], node). All-zero priorities give canonical order.
+    /// A missing priority counts as 0. If declared edges form a cycle, the nodes left on it
+    /// follow in (priority, node) order, so every node is still returned once.
+    pub fn topological_order(&self, nodes: &BTreeSet<usize>, priority: &[u32]) -> Vec<usize> {
+        let key = |node: usize| Reverse((priority.get(node).copied().unwrap_or(0), node));
+        let mut waiting_on: BTreeMap<usize, usize> =
+            nodes.iter().map(|&n| (n, self.depends_on[n].iter().filter(|d| nodes.contains(d)).count())).collect();
+        let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &n in nodes {
+            for d in self.depends_on[n].iter().filter(|d| nodes.contains(d)) {
+                dependents.entry(*d).or_default().push(n);
+            }
+        }
+        let mut ready: BinaryHeap<_> = waiting_on.iter().filter(|(_, &w)| w == 0).map(|(&n, _)| key(n)).collect();
+        let mut order = Vec::with_capacity(nodes.len());
+        while order.len() < nodes.len() {
+            let Some(Reverse((_, node))) = ready.pop() else {
+                // A cycle: release the best remaining node to keep going.
+                let stuck = waiting_on.iter().filter(|(_, &w)| w > 0).map(|(&n, _)| key(n)).max();
+                let Some(Reverse((_, node))) = stuck else { break };
+                waiting_on.insert(node, 0);
+                ready.push(key(node));
+                continue;
+            };
+            if waiting_on.remove(&node).is_none() {
+                continue;
+            }
+            order.push(node);
+            for &dependent in dependents.get(&node).into_iter().flatten() {
+                if let Some(w) = waiting_on.get_mut(&dependent) {
+                    if *w > 0 {
+                        *w -= 1;
+                        if *w == 0 {
+                            ready.push(key(dependent));
+                        }
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// Adds every edge of `other` (keeping this graph's reason where both have the edge).
+    pub fn merge(&mut self, other: &DependencyGraph) {
+        if other.len() > self.len() {
+            self.depends_on.resize(other.len(), BTreeSet::new());
+            self.reasons.resize(other.len(), BTreeMap::new());
+        }
+        for (dependent, reasons) in other.reasons.iter().enumerate() {
+            for (&dependency, reason) in reasons {
+                self.add(dependent, dependency, reason.clone());
+            }
+        }
+    }
+}
+
+/// B depends on A (A before B in canonical order) when B references, alters or drops something
+/// that A created (the latest creator before B). Two more rules keep reorderings runnable:
+/// a migration that drops an object depends on the earlier migrations that used or altered it
+/// since it was created, and one that creates an object depends on the migration that dropped
+/// it before. Two migrations that only alter the same object do not depend on each other.
+pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
+    let mut graph = DependencyGraph::new(migrations.len());
+    let mut history = History::default();
+    for (i, migration) in migrations.iter().enumerate() {
+        let analysis = analyze_script(&migration.up);
+        let footprint = analysis.footprint();
+        for (object, verb) in footprint
+            .references
+            .iter()
+            .map(|o| (o, "references"))
+            .chain(footprint.alters.iter().map(|o| (o, "alters")))
+            .chain(footprint.drops.iter().map(|o| (o, "drops")))
+        {
+            if let Some(&j) = history.creator.get(object) {
+                let (noun, name) = (history.noun(object), &object.name);
+                graph.add(i, j, format!("{verb} {noun} {name} created by {}", migrations[j].id()));
+            }
+        }
+        for object in &footprint.drops {
+            for &j in history.users.get(object).into_iter().flatten() {
+                let (noun, name) = (history.noun(object), &object.name);
+                graph.add(i, j, format!("drops {noun} {name} used by {}", migrations[j].id()));
+            }
+        }
+        for object in &footprint.creates {
+            if let Some(&j) = history.dropper.get(object) {
+                let (noun, name) = (history.noun(object), &object.name);
+                graph.add(i, j, format!("recreates {noun} {name} dropped by {}", migrations[j].id()));
+            }
+        }
+        history.record(i, &footprint, &analysis);
+    }
+    graph
+}
+
+/// What the migrations so far did to each object.
+#[derive(Default)]
+struct History {
+    /// The latest migration that created each object.
+    creator: HashMap<ObjectRef, usize>,
+    /// The migrations that referenced or altered each object since it was last created.
+    users: HashMap<ObjectRef, Vec<usize>>,
+    /// The latest migration that dropped each object.
+    dropper: HashMap<ObjectRef, usize>,
+    /// How to call each created object in a reason ("table", "index", ...).
+    nouns: HashMap<ObjectRef, &'static str>,
+}
+
+impl History {
+    fn record(&mut self, i: usize, footprint: &Footprint, analysis: &ScriptAnalysis) {
+        for object in footprint.references.iter().chain(&footprint.alters) {
+            self.users.entry(object.clone()).or_default().push(i);
+        }
+        for object in &footprint.drops {
+            self.dropper.insert(object.clone(), i);
+            self.users.remove(object);
+        }
+        for object in &footprint.creates {
+            self.creator.insert(object.clone(), i);
+            self.users.remove(object);
+            self.nouns.insert(object.clone(), analysis.noun(object));
+        }
+    }
+
+    fn noun(&self, object: &ObjectRef) -> &'static str {
+        self.nouns.get(object).copied().unwrap_or_else(|| object.kind.noun())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::migration::{MigrationSet, Script, Span};
+
+    fn migration(version: &str, name: &str, sql: &str) -> Migration {
+        let up = Script::parse(
+            Path::new(&format!("{version}_{name}.sql")),
+            sql.to_string(),
+            Span { start: 0, end: sql.len() },
+        )
+        .expect("valid SQL");
+        Migration {
+            version: version.into(),
+            name: name.into(),
+            up,
+            down: None,
+            no_transaction: None,
+            repeatable: false,
+        }
+    }
+
+    fn migrations(sqls: &[&str]) -> Vec<Migration> {
+        sqls.iter().enumerate().map(|(i, sql)| migration(&(i + 1).to_string(), &format!("m{}", i + 1), sql)).collect()
+    }
+
+    fn edges(graph: &DependencyGraph) -> Vec<Vec<usize>> {
+        (0..graph.len()).map(|i| graph.depends_on(i).iter().copied().collect()).collect()
+    }
+
+    fn k12() -> Vec<Migration> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k12_lms/migrations");
+        MigrationSet::load(&dir, None).expect("the k12 fixture loads").migrations
+    }
+
+    #[test]
+    fn foreign_keys_chain_migrations() {
+        let set = vec![
+            migration("20260105090000", "create_tenants", "CREATE TABLE tenants (id bigint PRIMARY KEY);"),
+            migration("20260112103000", "create_users", "CREATE TABLE users (id bigserial PRIMARY KEY, tenant_id bigint REFERENCES tenants (id));"),
+            migration("20260120141500", "create_courses", "CREATE TABLE courses (id bigserial PRIMARY KEY, teacher_id bigint);\nALTER TABLE courses ADD FOREIGN KEY (teacher_id) REFERENCES users;"),
+        ];
+        let graph = infer_from_sql(&set);
+        assert_eq!(edges(&graph), [vec![], vec![0], vec![1]]);
+        assert_eq!(
+            graph.reason(1, 0),
+            Some("references table public.tenants created by 20260105090000_create_tenants")
+        );
+        assert_eq!(graph.reason(2, 1), Some("references table public.users created by 20260112103000_create_users"));
+        assert_eq!(graph.dependency_closure(&[2].into()), [0, 1, 2].into());
+    }
+
+    #[test]
+    fn k12_dependencies_follow_the_foreign_keys() {
+        let set = k12();
+        let id = |i: usize| set[i].id();
+        let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or_else(|| panic!("{name}"));
+        let graph = infer_from_sql(&set);
+        let invocations = index("create_ai_invocations");
+        let expected: BTreeSet<usize> = [
+            "create_tenants",
+            "create_users",
+            "create_ai_provider_configs",
+            "create_ai_task_policies",
+            "create_ai_templates",
+        ]
+        .map(index)
+        .into();
+        assert_eq!(graph.depends_on(invocations), &expected, "{:?}", edges(&graph));
+        let links = index("create_lti_resource_links");
+        assert!(graph.depends_on(links).contains(&index("create_lti_registrations")));
+        assert!(graph.depends_on(links).contains(&index("create_courses")));
+        assert_eq!(
+            graph.depends_on(links),
+            &["create_tenants", "create_courses", "create_lti_registrations"].map(index).into()
+        );
+        assert_eq!(
+            graph.reason(invocations, index("create_ai_templates")),
+            Some(
+                format!("references table public.ai_templates created by {}", id(index("create_ai_templates")))
+                    .as_str()
+            )
+        );
+        let all: BTreeSet<usize> = (0..set.len()).collect();
+        assert_eq!(graph.topological_order(&all, &[0; 10]), (0..set.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn migrations_that_only_alter_the_same_object_are_independent() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE users (id int);\nCREATE TYPE mood AS ENUM ('ok');",
+            "ALTER TABLE users ADD COLUMN a int;",
+            "ALTER TABLE users ADD COLUMN b int;",
+            "ALTER TYPE mood ADD VALUE 'happy';",
+            "ALTER TYPE mood ADD VALUE 'sad';",
+            "CREATE INDEX users_b ON users (b);",
+        ]));
+        assert_eq!(edges(&graph), [vec![], vec![0], vec![0], vec![0], vec![0], vec![0, 2]]);
+        assert_eq!(graph.reason(5, 2), Some("references column public.users.b created by 3_m3"));
+    }
+
+    #[test]
+    fn a_do_block_creates_what_it_runs() {
+        let graph = infer_from_sql(&migrations(&[
+            "DO $$ BEGIN IF to_regclass('public.t') IS NULL THEN CREATE TABLE t (id int PRIMARY KEY); END IF; END $$;",
+            "CREATE TABLE u (t_id int REFERENCES t);",
+        ]));
+        assert_eq!(edges(&graph), [vec![], vec![0]]);
+    }
+
+    #[test]
+    fn an_execute_of_a_concatenated_string_is_dynamic() {
+        let set =
+            migrations(&["DO $$ DECLARE t text := 'x'; BEGIN EXECUTE 'CREATE TABLE ' || t || ' (id int)'; END $$;"]);
+        assert!(crate::footprint::script_footprint(&set[0].up).dynamic_sql);
+        assert!(!crate::footprint::script_footprint(&migrations(&["CREATE TABLE x (id int);"])[0].up).dynamic_sql);
+    }
+
+    #[test]
+    fn drops_come_after_every_use_and_recreation_after_the_drop() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE t (id int);",
+            "ALTER TABLE t ADD COLUMN a int;",
+            "CREATE VIEW v AS SELECT id FROM t;",
+            "DROP VIEW v;\nDROP TABLE t;",
+            "CREATE TABLE t (id bigint);",
+            "INSERT INTO t VALUES (1);",
+        ]));
+        assert_eq!(edges(&graph), [vec![], vec![0], vec![0], vec![0, 1, 2], vec![3], vec![4]]);
+        assert_eq!(graph.reason(3, 1), Some("drops table public.t used by 2_m2"));
+        assert_eq!(graph.reason(4, 3), Some("recreates table public.t dropped by 4_m4"));
+    }
+
+    #[test]
+    fn graph_operations() {
+        let mut graph = DependencyGraph::new(4);
+        graph.add(1, 0, "first".into());
+        graph.add(1, 0, "second".into());
+        graph.add(2, 2, "self".into());
+        graph.add(3, 2, "x".into());
+        assert_eq!(graph.reason(1, 0), Some("first"));
+        assert!(graph.depends_on(2).is_empty());
+        assert!(graph.respects(&[0, 1, 2, 3]) && graph.respects(&[2, 3, 0, 1]) && graph.respects(&[1, 3]));
+        assert!(!graph.respects(&[1, 0]) && !graph.respects(&[3, 0, 2]));
+        let all: BTreeSet<usize> = (0..4).collect();
+        assert_eq!(graph.topological_order(&all, &[0, 0, 0, 0]), [0, 1, 2, 3]);
+        assert_eq!(graph.topological_order(&all, &[3, 2, 1, 0]), [2, 3, 0, 1], "reverse where the edges allow");
+        assert_eq!(DependencyGraph::new(4).topological_order(&all, &[3, 2, 1, 0]), [3, 2, 1, 0]);
+        assert_eq!(graph.topological_order(&[1, 3].into(), &[]), [1, 3], "dependencies outside the set are ignored");
+
+        let mut other = DependencyGraph::new(4);
+        other.add(1, 0, "other".into());
+        other.add(2, 1, "new".into());
+        graph.merge(&other);
+        assert_eq!((graph.reason(1, 0), graph.reason(2, 1)), (Some("first"), Some("new")));
+        assert_eq!(graph.dependency_closure(&[2].into()), [0, 1, 2].into());
+    }
+
+    #[test]
+    fn a_cycle_from_declared_edges_still_orders_every_node() {
+        let mut graph = DependencyGraph::new(3);
+        graph.add(0, 1, "declared".into());
+        graph.add(1, 0, "declared".into());
+        let order = graph.topological_order(&[0, 1, 2].into(), &[]);
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[0], 2);
+    }
+
+    #[test]
+    fn k12_reversed_priorities_put_later_migrations_first_where_allowed() {
+        let set = k12();
+        let graph = infer_from_sql(&set);
+        let all: BTreeSet<usize> = (0..set.len()).collect();
+        let reversed: Vec<u32> = (0..set.len() as u32).rev().collect();
+        let order = graph.topological_order(&all, &reversed);
+        assert!(graph.respects(&order));
+        assert_ne!(order, (0..set.len()).collect::<Vec<_>>());
+        // Greedy latest-first: each step takes the latest migration whose needs are met.
+        let mut done = BTreeSet::new();
+        for &m in &order {
+            let latest_ready = all.iter().rev().find(|&&c| !done.contains(&c) && graph.depends_on(c).is_subset(&done));
+            assert_eq!(latest_ready, Some(&m));
+            done.insert(m);
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! The generated properties (partial, order, interrupt) and reversibility: cases from
+//! [`crate::generate`], run against scratch databases, shrunk by proptest to a minimal
+//! counterexample, persisted as proptest seeds and written out as a psql repro script.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+
+use proptest::strategy::BoxedStrategy;
+use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use serde::Serialize;
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules, Object, ObjectKind};
+use crate::check::{apply_migration, plural, Failure, Property, Verdict, VerdictStatus};
+use crate::compare::{self, CompareOptions, Difference, Severity};
+use crate::deps::DependencyGraph;
+use crate::footprint::{ObjectRef, RefKind};
+use crate::generate::{self, Granularity, Plan, PlanSpace, UnitSpace};
+use crate::migration::{Migration, Script};
+use crate::project::Project;
+use crate::reference_units::{reference_units, ReferenceUnits};
+use crate::runner::{self, ApplyOutcome, Backend, RunnerError, ScratchDatabase, TransactionMode};
+
+/// `--shard i/n`: this runner does the i-th (1-based) of n deterministic slices of the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("shard `{s}` is not i/n"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("shard `{s}`: `{i}` is not a number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("shard `{s}`: `{n}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("shard `{s}`: need 1 <= i <= n"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// How the generated properties explore.
+#[derive(Debug, Clone)]
+pub struct ExploreOptions {
+    /// Cases per generated property; `None`: proptest's default (256, or `PROPTEST_CASES`).
+    pub cases: Option<u32>,
+    /// Base seed: the same seed (and shard) generates the same cases.
+    pub seed: Option<u64>,
+    pub shard: Option<Shard>,
+    pub granularity: Granularity,
+    /// Where failing seeds are saved and replayed from (`None`: neither).
+    pub regressions: Option<PathBuf>,
+    /// Where repro scripts are written (`None`: not written).
+    pub repro_dir: Option<PathBuf>,
+    /// Run only the persisted seeds.
+    pub replay_only: bool,
+    pub max_shrink_iters: u32,
+    /// Called after every case (the CLI draws a progress bar with it).
+    pub progress: Option<ProgressSink>,
+}
+
+/// Where a run reports its progress.
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+/// A generated property's progress after a case.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub property: Property,
+    /// Cases run so far (shrinking steps included).
+    pub cases: u64,
+    /// The cases the property aims at (before any shrinking).
+    pub target: u32,
+    /// Cases that failed so far (the first failure and its shrinking steps).
+    pub failed: u64,
+    pub elapsed: std::time::Duration,
+    pub finished: bool,
+}
+
+impl Default for ExploreOptions {
+    fn default() -> Self {
+        ExploreOptions {
+            cases: None,
+            seed: None,
+            shard: None,
+            granularity: Granularity::Migration,
+            regressions: None,
+            repro_dir: None,
+            replay_only: false,
+            max_shrink_iters: 256,
+            progress: None,
+        }
+    }
+}
+
+/// The minimal counterexample of a generated property, in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseReport {
+    /// The case and what went wrong, in words.
+    pub description: String,
+    pub applied: Vec<String>,
+    pub preexisting: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// The pending migrations, in the order they ran.
+    pub order: Vec<String>,
+    /// Pairs `[later, earlier]`: `later` (canonically) ran before `earlier`, counting the
+    /// applied migrations as having run first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_order: Vec<[String; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_dependency: Option<HiddenDependency>,
+    /// The proptest seed file that replays it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressions: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repro: Option<PathBuf>,
+}
+
+/// A migration that fails when it runs before another that is not declared or inferred as its
+/// dependency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenDependency {
+    pub migration: String,
+    pub needs: Vec<String>,
+}
+
+/// What a case did.
+#[derive(Debug, Clone)]
+enum CaseOutcome {
+    Converged { warnings: Vec<Difference> },
+    Failed(Failure),
+    /// The start state could not be built (a generator or unit-mapping limit, not a verdict).
+    Invalid(String),
+}
+
+/// Everything the generated properties share, computed once from a canonical run.
+pub struct Universe<'a> {
+    project: &'a Project,
+    backend: &'a dyn Backend,
+    ignore: IgnoreRules,
+    compare: CompareOptions,
+    /// The reference catalog (the canonical run's when there is no reference).
+    reference: Catalog,
+    /// The canonical run's catalog.
+    canonical: Catalog,
+    units: ReferenceUnits,
+    pub space: PlanSpace,
+    /// Migrations that may run inside one big rolled-back transaction.
+    sandbox_safe: Vec<bool>,
+}
+
+impl<'a> Universe<'a> {
+    /// Runs the canonical order once more, dumping after every migration, to learn what each
+    /// migration creates (dependencies, and which reference units each one makes).
+    pub async fn build(
+        project: &'a Project,
+        backend: &'a dyn Backend,
+        reference: Option<&Catalog>,
+        granularity: Granularity,
+    ) -> Result<Universe<'a>, RunnerError> {
+        let ignore = IgnoreRules::new(project.config.ignore.clone());
+        let migrations = &project.migrations.migrations;
+        let mut canon = Canonicalizer::new();
+        let database = ScratchDatabase::create(backend).await?;
+        let mut conn = database.connect().await?;
+        create_extensions(&mut conn, project).await?;
+        let mut steps = vec![catalog::dump(&mut conn, &mut canon, &ignore).await?];
+        for migration in migrations {
+            if apply_migration(&mut conn, migration).await?.is_some() {
+                return Err(RunnerError::Command {
+                    program: format!("the canonical run of {}", migration.id()),
+                    status: "failed".into(),
+                    output: "it passed the fresh property moments ago; is the migration nondeterministic?".into(),
+                });
+            }
+            steps.push(catalog::dump(&mut conn, &mut canon, &ignore).await?);
+        }
+        let _ = conn.close().await;
+        database.drop_now().await?;
+
+        let mut deps = crate::deps::infer_from_sql(migrations);
+        deps.merge(&infer_from_catalog(&steps, migrations));
+        add_declared(&mut deps, project);
+        let units = match &project.reference {
+            Some(script) => reference_units(script),
+            None => ReferenceUnits { preamble: vec![], ledger: vec![], units: vec![] },
+        };
+        let unit_space = unit_space(&units, &steps);
+        let canonical = steps.pop().unwrap_or_default();
+        let space = PlanSpace {
+            migrations: migrations.len(),
+            deps,
+            reentrant: project.reentrant.clone(),
+            resumable: migrations
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !m.runs_in_transaction())
+                .map(|(i, m)| (i, m.up.statements.len()))
+                .collect(),
+            units: unit_space,
+            granularity,
+        };
+        Ok(Universe {
+            project,
+            backend,
+            ignore,
+            compare: CompareOptions { strict_column_order: project.config.strict_column_order },
+            reference: reference.cloned().unwrap_or_else(|| canonical.clone()),
+            canonical,
+            units,
+            space,
+            sandbox_safe: migrations.iter().map(sandbox_safe).collect(),
+        })
+    }
+
+    fn migrations(&self) -> &[Migration] {
+        &self.project.migrations.migrations
+    }
+
+    fn id(&self, migration: usize) -> String {
+        self.migrations()[migration].id()
+    }
+
+    /// The reference statements that build a set of units: the preamble, then in file order.
+    fn unit_statements(&self, units: &BTreeSet<usize>) -> Vec<usize> {
+        if units.is_empty() {
+            return vec![];
+        }
+        let mut statements: Vec<usize> = units.iter().flat_map(|&u| self.units.units[u].statements.iter().copied()).collect();
+        statements.sort_unstable();
+        statements.dedup();
+        self.units.preamble.iter().copied().chain(statements).collect()
+    }
+
+    fn reference_script(&self) -> Option<&Script> {
+        self.project.reference.as_ref()
+    }
+}
+
+fn sandbox_safe(migration: &Migration) -> bool {
+    migration.runs_in_transaction()
+        && migration.up.statements.iter().all(|s| {
+            let Ok(parsed) = pg_query::parse(&s.sql, 0) else { return false };
+            parsed.protobuf.stmts.iter().all(|raw| {
+                !matches!(
+                    raw.stmt.as_ref().and_then(|n| n.node.as_ref()),
+                    // A new enum value cannot be used in the transaction that added it, and a
+                    // migration's own COMMIT would end the sandbox.
+                    Some(pg_query::NodeEnum::AlterEnumStmt(_)) | Some(pg_query::NodeEnum::TransactionStmt(_))
+                )
+            })
+        })
+}
+
+async fn create_extensions(conn: &mut PgConnection, project: &Project) -> Result<(), RunnerError> {
+    for extension in &project.config.extensions {
+        let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| RunnerError::db(format!("create extension {extension}"), e))?;
+    }
+    Ok(())
+}
+
+/// `[dependencies]` in pgconverge.toml: `"<version>" = ["<version>", ...]`.
+fn add_declared(deps: &mut DependencyGraph, project: &Project) {
+    let migrations = &project.migrations.migrations;
+    let index = |v: &str| migrations.iter().position(|m| m.version == v || m.id() == v);
+    for (dependent, dependencies) in &project.config.dependencies {
+        let Some(d) = index(dependent) else { continue };
+        for dependency in dependencies {
+            if let Some(t) = index(dependency) {
+                deps.add(d, t, format!("declared in {}", crate::config::CONFIG_FILE));
+            }
+        }
+    }
+}
+
+fn object_key(o: &Object) -> (ObjectKind, &str) {
+    (o.kind, o.name.as_str())
+}
+
+/// From the catalog after each step: migration i depends on j when an object i added or
+/// changed belongs to, or mentions by name, an object that j created.
+pub fn infer_from_catalog(steps: &[Catalog], migrations: &[Migration]) -> DependencyGraph {
+    let mut graph = DependencyGraph::new(migrations.len());
+    let mut creator: HashMap<String, usize> = HashMap::new();
+    let qualified = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*").expect("valid regex");
+    for i in 0..migrations.len() {
+        let (before, after) = (&steps[i], &steps[i + 1]);
+        let before_map: HashMap<_, _> = before.objects.iter().map(|o| (object_key(o), o)).collect();
+        let touched: Vec<&Object> =
+            after.objects.iter().filter(|o| before_map.get(&object_key(o)).is_none_or(|b| *b != *o)).collect();
+        for object in &touched {
+            let mut mentioned: BTreeSet<String> = object.table.iter().cloned().collect();
+            for value in object.attributes.values() {
+                mentioned.extend(qualified.find_iter(value).map(|m| m.as_str().to_string()));
+            }
+            for name in mentioned {
+                if let Some(&j) = creator.get(&name) {
+                    if j != i {
+                        let reason = format!(
+                            "{} {} (made by {}) uses {name}, created by {}",
+                            object.kind,
+                            object.name,
+                            migrations[i].id(),
+                            migrations[j].id()
+                        );
+                        graph.add(i, j, reason);
+                    }
+                }
+            }
+        }
+        for object in touched.iter().filter(|o| !before_map.contains_key(&object_key(o))) {
+            let base = object.name.split('(').next().unwrap_or(&object.name).to_string();
+            creator.entry(base).or_insert(i);
+        }
+    }
+    graph
+}
+
+/// Which migration creates each reference unit: the first step that adds an object the unit
+/// creates; a unit that creates nothing (a `SET DEFAULT`) goes with the latest of its needs.
+fn unit_space(units: &ReferenceUnits, steps: &[Catalog]) -> UnitSpace {
+    let mut added_by: Vec<(usize, &Object)> = Vec::new();
+    for i in 1..steps.len() {
+        let before: HashSet<_> = steps[i - 1].objects.iter().map(object_key).collect();
+        added_by.extend(steps[i].objects.iter().filter(|o| !before.contains(&object_key(o))).map(|o| (i - 1, o)));
+    }
+    let mut creator: Vec<Option<usize>> = units
+        .units
+        .iter()
+        .map(|unit| {
+            unit.creates
+                .iter()
+                .filter_map(|r| added_by.iter().find(|(_, o)| matches_ref(r, o)).map(|(m, _)| *m))
+                .min()
+        })
+        .collect();
+    for (u, unit) in units.units.iter().enumerate() {
+        if creator[u].is_none() && unit.creates.is_empty() {
+            creator[u] = unit.depends_on.iter().filter_map(|&d| creator[d]).max();
+        }
+    }
+    UnitSpace { creator, depends_on: units.units.iter().map(|u| u.depends_on.clone()).collect() }
+}
+
+fn matches_ref(reference: &ObjectRef, object: &Object) -> bool {
+    let kind_matches = match reference.kind {
+        RefKind::Relation => matches!(
+            object.kind,
+            ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence
+        ),
+        RefKind::Type => object.kind == ObjectKind::Type,
+        RefKind::Function => object.kind == ObjectKind::Function,
+        RefKind::Constraint => object.kind == ObjectKind::Constraint,
+        RefKind::Trigger => object.kind == ObjectKind::Trigger,
+        RefKind::Policy => object.kind == ObjectKind::Policy,
+        RefKind::Column => object.kind == ObjectKind::Column,
+        RefKind::Schema => object.kind == ObjectKind::Schema,
+        RefKind::Extension => object.kind == ObjectKind::Extension,
+    };
+    kind_matches
+        && (object.name == reference.name
+            || (reference.kind == RefKind::Function && object.name.starts_with(&format!("{}(", reference.name))))
+}
+
+/// Runs cases on one thread with a runtime of its own (proptest's runner is synchronous).
+struct CaseRunner<'u, 'a> {
+    universe: &'u Universe<'a>,
+    runtime: tokio::runtime::Runtime,
+    canon: Canonicalizer,
+    /// A database kept warm for sandboxed cases (BEGIN … ROLLBACK).
+    warm: Option<(ScratchDatabase, PgConnection)>,
+    failures: HashMap<Plan, Failure>,
+    warnings: BTreeMap<String, Difference>,
+    start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
+    orders: HashSet<Vec<usize>>,
+    cases: u64,
+    infrastructure: Option<RunnerError>,
+    progress: Option<(ProgressSink, Property, u32, std::time::Instant)>,
+}
+
+impl<'u, 'a> CaseRunner<'u, 'a> {
+    fn new(universe: &'u Universe<'a>) -> Result<Self, RunnerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| RunnerError::Io { action: "start a case runtime".into(), source })?;
+        Ok(CaseRunner {
+            universe,
+            runtime,
+            canon: Canonicalizer::new(),
+            warm: None,
+            failures: HashMap::new(),
+            warnings: BTreeMap::new(),
+            start_states: HashSet::new(),
+            orders: HashSet::new(),
+            cases: 0,
+            infrastructure: None,
+            progress: None,
+        })
+    }
+
+    /// One case, as proptest sees it: a failure is `Fail`, an unbuildable start state `Reject`,
+    /// and a harness failure stops the run (recorded; every later case passes trivially).
+    fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
+        if self.infrastructure.is_some() {
+            return Ok(());
+        }
+        self.cases += 1;
+        self.start_states.insert((plan.applied.clone(), plan.preexisting.clone(), plan.interrupted.clone()));
+        self.orders.insert(plan.order.clone());
+        let outcome = {
+            let runtime = &self.runtime;
+            let universe = self.universe;
+            let canon = &mut self.canon;
+            let warm = &mut self.warm;
+            runtime.block_on(run_case(universe, canon, warm, &plan, expected))
+        };
+        let failed = matches!(outcome, Ok(CaseOutcome::Failed(_)));
+        self.report_progress(failed, false);
+        match outcome {
+            Ok(CaseOutcome::Converged { warnings }) => {
+                for warning in warnings {
+                    self.warnings.entry(warning.to_string()).or_insert(warning);
+                }
+                Ok(())
+            }
+            Ok(CaseOutcome::Failed(failure)) => {
+                let reason = summary_line(&failure);
+                self.failures.insert(plan, failure);
+                Err(TestCaseError::fail(reason))
+            }
+            Ok(CaseOutcome::Invalid(reason)) => Err(TestCaseError::reject(reason)),
+            Err(error) => {
+                self.infrastructure = Some(error);
+                Ok(())
+            }
+        }
+    }
+
+    fn report_progress(&self, failed_now: bool, finished: bool) {
+        if let Some((sink, property, target, started)) = &self.progress {
+            let failed = self.failures.len() as u64 + u64::from(failed_now);
+            (sink.0)(&Progress {
+                property: *property,
+                cases: self.cases,
+                target: *target,
+                failed,
+                elapsed: started.elapsed(),
+                finished,
+            });
+        }
+    }
+
+    fn close(mut self) {
+        self.report_progress(false, true);
+        if let Some((database, conn)) = self.warm.take() {
+            self.runtime.block_on(async {
+                let _ = conn.close().await;
+                let _ = database.drop_now().await;
+            });
+        }
+    }
+}
+
+fn summary_line(failure: &Failure) -> String {
+    match failure {
+        Failure::StatementFailed { migration, location, error, .. } => format!("{migration} failed at {location}: {}", error.message),
+        Failure::Diverged { differences, .. } => {
+            differences.first().map_or_else(|| "diverged".to_string(), |d| format!("diverged: {d}"))
+        }
+    }
+}
+
+/// Runs one plan: in the warm database inside a rolled-back transaction when every migration
+/// it touches allows that, else in a scratch database of its own.
+async fn run_case(
+    universe: &Universe<'_>,
+    canon: &mut Canonicalizer,
+    warm: &mut Option<(ScratchDatabase, PgConnection)>,
+    plan: &Plan,
+    expected: &Catalog,
+) -> Result<CaseOutcome, RunnerError> {
+    let sandboxed = plan.interrupted.is_none()
+        && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
+    if sandboxed {
+        if warm.is_none() {
+            let database = ScratchDatabase::create(universe.backend).await?;
+            let mut conn = database.connect().await?;
+            create_extensions(&mut conn, universe.project).await?;
+            *warm = Some((database, conn));
+        }
+        let conn = &mut warm.as_mut().expect("warm database just made").1;
+        control(conn, "BEGIN").await?;
+        let outcome = run_steps(universe, canon, conn, None, plan, expected, true).await;
+        // After a failed statement the transaction is aborted; ROLLBACK ends it either way.
+        control(conn, "ROLLBACK").await?;
+        outcome
+    } else {
+        let database = ScratchDatabase::create(universe.backend).await?;
+        let mut conn = database.connect().await?;
+        create_extensions(&mut conn, universe.project).await?;
+        let outcome = run_steps(universe, canon, &mut conn, Some(&database), plan, expected, false).await;
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        outcome
+    }
+}
+
+async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), RunnerError> {
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(sql, e))
+}
+
+async fn run_steps(
+    universe: &Universe<'_>,
+    canon: &mut Canonicalizer,
+    conn: &mut PgConnection,
+    database: Option<&ScratchDatabase>,
+    plan: &Plan,
+    expected: &Catalog,
+    sandboxed: bool,
+) -> Result<CaseOutcome, RunnerError> {
+    let migrations = universe.migrations();
+    let mode = |m: &Migration| {
+        if sandboxed || !m.runs_in_transaction() {
+            TransactionMode::Autocommit
+        } else {
+            TransactionMode::Transaction
+        }
+    };
+    for &m in &plan.applied {
+        let migration = &migrations[m];
+        if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None).await? {
+            return Ok(CaseOutcome::Invalid(format!("applied migration {} failed: {}", migration.id(), f.error.message)));
+        }
+    }
+    if !plan.preexisting.is_empty() {
+        let script = universe.reference_script().expect("units come from a reference");
+        let statements = universe.unit_statements(&plan.preexisting);
+        // The reference's own session settings (pg_dump sets search_path to '') must not leak
+        // into the migrations: a connection of its own, or RESET ALL inside the sandbox.
+        let mut separate = match database {
+            Some(db) => Some(db.connect().await?),
+            None => None,
+        };
+        let target: &mut PgConnection = match separate.as_mut() {
+            Some(c) => c,
+            None => &mut *conn,
+        };
+        for &i in &statements {
+            let sql = script.statements[i].sql.clone();
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *target).await {
+                let error = runner::classify(error, "build the pre-existing state")?;
+                return Ok(CaseOutcome::Invalid(format!(
+                    "pre-existing statement at {} failed: {}",
+                    script.location_of(&script.statements[i]),
+                    error.message
+                )));
+            }
+        }
+        match separate {
+            Some(c) => {
+                let _ = c.close().await;
+            }
+            None => control(conn, "RESET ALL").await?,
+        }
+    }
+    if let Some(interrupted) = &plan.interrupted {
+        let migration = &migrations[interrupted.migration];
+        let outcome = runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, Some(interrupted.statements_done)).await?;
+        if let ApplyOutcome::Failed(f) = outcome {
+            return Ok(CaseOutcome::Invalid(format!("the interrupted prefix of {} failed: {}", migration.id(), f.error.message)));
+        }
+    }
+    for &m in &plan.order {
+        let migration = &migrations[m];
+        let failure = if sandboxed {
+            match runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, None).await? {
+                ApplyOutcome::Applied => None,
+                ApplyOutcome::Failed(f) => {
+                    let statement = &migration.up.statements[f.statement_index];
+                    Some(Failure::StatementFailed {
+                        migration: migration.id(),
+                        statement: f.statement_index + 1,
+                        location: crate::check::failure_location(&migration.up, statement, &f.error),
+                        sql: statement.sql.clone(),
+                        error: f.error,
+                    })
+                }
+            }
+        } else {
+            apply_migration(conn, migration).await?
+        };
+        if let Some(failure) = failure {
+            return Ok(CaseOutcome::Failed(failure));
+        }
+    }
+    let found = catalog::dump(conn, canon, &universe.ignore).await?;
+    let differences = compare::compare(expected, &found, &universe.compare);
+    if compare::has_errors(&differences) {
+        let (expected_text, found_text) = compare::involved_text(expected, &found, &differences);
+        let differences: Vec<Difference> = differences.into_iter().filter(|d| d.severity == Severity::Error).collect();
+        return Ok(CaseOutcome::Failed(Failure::Diverged {
+            expected: "the reference".into(),
+            differences,
+            expected_text,
+            found_text,
+        }));
+    }
+    Ok(CaseOutcome::Converged { warnings: differences })
+}
+
+/// The proptest configuration for one property.
+fn config(options: &ExploreOptions, property: Property) -> Config {
+    let mut config = Config::default(); // honours PROPTEST_CASES and the other PROPTEST_* settings
+    if let Some(cases) = options.cases {
+        config.cases = cases;
+    }
+    if options.replay_only {
+        config.cases = 0;
+    }
+    config.max_shrink_iters = options.max_shrink_iters;
+    config.failure_persistence = options.regressions.as_ref().map(|dir| {
+        let path = dir.join(format!("pgconverge-{}.txt", property.name()));
+        // proptest wants a 'static path; one small leak per property and run.
+        let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
+        Box::new(FileFailurePersistence::Direct(path)) as Box<dyn proptest::test_runner::FailurePersistence>
+    });
+    config
+}
+
+/// The RNG for a property: from the base seed, the shard and the property, so every shard and
+/// property explores its own deterministic stream.
+fn rng(seed: u64, shard: Option<Shard>, property: Property) -> TestRng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&u64::from(shard.map_or(0, |s| s.index)).to_le_bytes());
+    bytes[16] = property as u8;
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// A base seed when none was given.
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish() >> 1
+}
+
+/// Runs one generated property to a verdict.
+pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
+    let (strategy, expected): (BoxedStrategy<Plan>, &Catalog) = match property {
+        Property::Partial => (generate::partial_plans(universe.space.clone()), &universe.reference),
+        Property::Order => (generate::order_plans(universe.space.clone()), &universe.canonical),
+        Property::Interrupt => match generate::interrupt_plans(universe.space.clone()) {
+            Some(strategy) => (strategy, &universe.reference),
+            None => return Ok(skipped(property, "no migration runs outside a transaction".into())),
+        },
+        other => unreachable!("{other} is not a generated property"),
+    };
+    let mut config = config(options, property);
+    if let Some(shard) = options.shard {
+        config.cases = config.cases.div_ceil(shard.count);
+    }
+    let regressions = match &config.failure_persistence {
+        Some(_) => options.regressions.as_ref().map(|d| d.join(format!("pgconverge-{}.txt", property.name()))),
+        None => None,
+    };
+    let seed = options.seed.unwrap_or_else(random_seed);
+    let mut test_runner = TestRunner::new_with_rng(config, rng(seed, options.shard, property));
+    let mut runner_state = CaseRunner::new(universe)?;
+    runner_state.progress = options.progress.clone().map(|sink| (sink, property, test_runner.config().cases, std::time::Instant::now()));
+    let case_runner = RefCell::new(runner_state);
+    let result = test_runner.run(&strategy, |plan| case_runner.borrow_mut().test(plan, expected));
+    let mut case_runner = case_runner.into_inner();
+    if let Some(error) = case_runner.infrastructure.take() {
+        case_runner.close();
+        return Err(error);
+    }
+    let warnings: Vec<Difference> = std::mem::take(&mut case_runner.warnings).into_values().collect();
+    let coverage = coverage(property, &case_runner);
+    let verdict = match result {
+        Ok(()) => Verdict {
+            property,
+            status: VerdictStatus::Pass,
+            summary: coverage,
+            cases: case_runner.cases,
+            failure: None,
+            case: None,
+            warnings,
+        },
+        Err(TestError::Fail(_, plan)) => {
+            let failure = case_runner.failures.get(&plan).cloned().expect("every failing plan is recorded");
+            let mut case = describe(universe, &plan, &failure);
+            case.regressions = regressions;
+            case.repro = write_repro(universe, property, &plan, &failure, options)?;
+            Verdict {
+                property,
+                status: VerdictStatus::Fail,
+                summary: case.description.clone(),
+                cases: case_runner.cases,
+                failure: Some(failure),
+                case: Some(case),
+                warnings,
+            }
+        }
+        Err(TestError::Abort(reason)) => {
+            case_runner.close();
+            return Err(RunnerError::Command {
+                program: format!("the {property} property"),
+                status: "aborted".into(),
+                output: format!("{reason} (the generated start states could not be built)"),
+            });
+        }
+    };
+    case_runner.close();
+    Ok(verdict)
+}
+
+fn skipped(property: Property, summary: String) -> Verdict {
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, warnings: vec![] }
+}
+
+fn coverage(property: Property, runner: &CaseRunner<'_, '_>) -> String {
+    let cases = plural(runner.cases as usize, "case");
+    match property {
+        Property::Partial => format!(
+            "{cases} converged from {} (applied migrations and pre-existing objects)",
+            plural(runner.start_states.len(), "distinct start state")
+        ),
+        Property::Order => format!("{cases} converged to the canonical catalog over {}", plural(runner.orders.len(), "distinct order")),
+        _ => format!(
+            "{cases} converged after {}",
+            plural(runner.start_states.len(), "distinct interruption")
+        ),
+    }
+}
+
+/// The minimal case in words, with its parts named.
+fn describe(universe: &Universe<'_>, plan: &Plan, failure: &Failure) -> CaseReport {
+    let ids = |set: &mut dyn Iterator<Item = usize>| -> Vec<String> { set.map(|m| universe.id(m)).collect() };
+    let applied = ids(&mut plan.applied.iter().copied());
+    let order = ids(&mut plan.order.iter().copied());
+    let preexisting: Vec<String> = plan.preexisting.iter().map(|&u| universe.units.units[u].label.clone()).collect();
+    let interrupted = plan.interrupted.as_ref().map(|i| {
+        let total = universe.migrations()[i.migration].up.statements.len();
+        format!("{} stopped after {} of {} statements", universe.id(i.migration), i.statements_done, total)
+    });
+    let mut start = Vec::new();
+    start.push(if applied.is_empty() { "nothing applied".to_string() } else { format!("applied: {}", list(&applied)) });
+    if !preexisting.is_empty() {
+        start.push(format!("with only {} pre-existing", list(&preexisting)));
+    }
+    if let Some(interrupted) = &interrupted {
+        start.push(interrupted.clone());
+    }
+    let out_of_order: Vec<[String; 2]> =
+        plan.out_of_order_pairs().iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
+    let swapped: Vec<String> = out_of_order.iter().take(3).map(|[late, early]| format!("{late} ran before {early}")).collect();
+    if !swapped.is_empty() {
+        start.push(swapped.join(", "));
+    }
+    let outcome = match failure {
+        Failure::StatementFailed { migration, location, error, .. } => {
+            format!("{migration} fails at {location}: {}", error.message)
+        }
+        Failure::Diverged { differences, .. } => {
+            let more = if differences.len() > 1 { format!(" (and {} more)", differences.len() - 1) } else { String::new() };
+            format!("the catalog differs: {}{more}", differences.first().map(|d| d.to_string()).unwrap_or_default())
+        }
+    };
+    let hidden_dependency = hidden_dependency(universe, plan, failure);
+    let mut description = format!("{}; {} pending: {outcome}", start.join("; "), order.len());
+    if let Some(hidden) = &hidden_dependency {
+        description.push_str(&format!(
+            ". Hidden order dependency: {} needs {}. Declare it in pgconverge.toml ([dependencies] \"{}\" = [{}]) or make the migration robust to running first",
+            hidden.migration,
+            list(&hidden.needs),
+            universe.migrations().iter().find(|m| m.id() == hidden.migration).map_or("", |m| m.version.as_str()),
+            hidden
+                .needs
+                .iter()
+                .filter_map(|id| universe.migrations().iter().find(|m| &m.id() == id))
+                .map(|m| format!("\"{}\"", m.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    CaseReport {
+        description,
+        applied,
+        preexisting,
+        interrupted,
+        order,
+        out_of_order,
+        hidden_dependency,
+        regressions: None,
+        repro: None,
+    }
+}
+
+/// A statement failure in an order where the failing migration ran before migrations that
+/// precede it canonically: those are what it silently needs.
+fn hidden_dependency(universe: &Universe<'_>, plan: &Plan, failure: &Failure) -> Option<HiddenDependency> {
+    let Failure::StatementFailed { migration, .. } = failure else { return None };
+    let failed = (0..universe.migrations().len()).find(|&m| &universe.id(m) == migration)?;
+    let position = plan.order.iter().position(|&m| m == failed)?;
+    let needs: Vec<String> = plan.order[position + 1..].iter().filter(|&&m| m < failed).map(|&m| universe.id(m)).collect();
+    (!needs.is_empty()).then(|| HiddenDependency { migration: migration.clone(), needs })
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 6;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!("{} and {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
+    }
+}
+
+fn write_repro(
+    universe: &Universe<'_>,
+    property: Property,
+    plan: &Plan,
+    failure: &Failure,
+    options: &ExploreOptions,
+) -> Result<Option<PathBuf>, RunnerError> {
+    let Some(dir) = &options.repro_dir else { return Ok(None) };
+    let differences = match failure {
+        Failure::Diverged { differences, .. } => differences.as_slice(),
+        Failure::StatementFailed { .. } => &[],
+    };
+    let input = crate::repro::ReproInput {
+        title: format!("property {property} of {}", universe.project.dir.display()),
+        migrations: universe.migrations(),
+        plan,
+        reference: universe.reference_script().map(|s| (s, universe.unit_statements(&plan.preexisting))),
+        differences,
+    };
+    let text = crate::repro::script(&input);
+    std::fs::create_dir_all(dir).map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
+    let path = dir.join(format!("{}.sql", property.name()));
+    std::fs::write(&path, text).map_err(|source| RunnerError::Io { action: format!("write {}", path.display()), source })?;
+    Ok(Some(path))
+}

@@ -1,0 +1,149 @@
+//! The generated properties on the fixtures: each planted bug is caught by its property and
+//! shrunk to its minimal case; correct sets produce no false positives.
+
+use pgconverge::generate::Granularity;
+use pgconverge::{Check, Failure, Property, Report, Verdict, VerdictStatus};
+
+fn check(dir: &str, properties: &[Property], cases: u32) -> Report {
+    Check::new(dir)
+        .properties(properties.iter().copied())
+        .cases(cases)
+        .seed(20261127)
+        .no_persistence()
+        .run()
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+}
+
+fn failing(report: &Report, property: Property) -> &Verdict {
+    report
+        .verdicts
+        .iter()
+        .find(|v| v.property == property && v.status == VerdictStatus::Fail)
+        .unwrap_or_else(|| panic!("{property} did not fail:\n{}", pgconverge::report::human(report, false)))
+}
+
+#[test]
+fn k12_passes_every_default_property_at_256_cases_and_says_what_it_covered() {
+    let report = Check::new("fixtures/k12_lms").cases(256).no_persistence().run().unwrap();
+    let text = pgconverge::report::human(&report, false);
+    assert!(report.converges(), "{text}");
+    let names: Vec<&str> = report.verdicts.iter().map(|v| v.property.name()).collect();
+    assert_eq!(names, ["fresh", "idempotent", "partial", "order", "interrupt", "reversible"], "{text}");
+    let partial = report.verdicts.iter().find(|v| v.property == Property::Partial).unwrap();
+    assert_eq!(partial.cases, 256, "{text}");
+    assert!(partial.summary.contains("distinct start states"), "{}", partial.summary);
+    let order = report.verdicts.iter().find(|v| v.property == Property::Order).unwrap();
+    assert!(order.summary.contains("distinct orders"), "{}", order.summary);
+    // k12 has no non-transactional and no down migrations: reported, not silently skipped.
+    for property in [Property::Interrupt, Property::Reversible] {
+        let verdict = report.verdicts.iter().find(|v| v.property == property).unwrap();
+        assert_eq!(verdict.status, VerdictStatus::Skipped);
+        assert!(verdict.summary.starts_with("not applicable"), "{}", verdict.summary);
+    }
+}
+
+#[test]
+fn a_guard_that_misses_a_partial_state_shrinks_to_one_preexisting_object() {
+    let report = Check::new("fixtures/divergent/guard_misses_partial_state")
+        .properties([Property::Partial])
+        .granularity(Granularity::Object)
+        .cases(128)
+        .seed(7)
+        .no_persistence()
+        .run()
+        .unwrap();
+    let verdict = failing(&report, Property::Partial);
+    let case = verdict.case.as_ref().unwrap();
+    assert_eq!(case.preexisting, vec!["table public.invoices".to_string()], "{}", case.description);
+    match verdict.failure.as_ref().unwrap() {
+        Failure::Diverged { differences, .. } => {
+            assert!(differences.iter().any(|d| d.object == "public.index_invoices_on_account_id"), "{differences:?}")
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+    assert!(case.description.contains("with only table public.invoices pre-existing"), "{}", case.description);
+}
+
+#[test]
+fn an_enum_value_added_by_two_branches_shrinks_to_two_migrations_out_of_order() {
+    let report = check("fixtures/divergent/enum_value_two_branches", &[Property::Order], 128);
+    let verdict = failing(&report, Property::Order);
+    let case = verdict.case.as_ref().unwrap();
+    // Exactly one inversion, of exactly the two ADD VALUE migrations; one of them pending (the
+    // other may be pending too, or applied earlier, as on an environment that got its branch first).
+    assert_eq!(
+        case.out_of_order,
+        vec![["20260302000003_add_deleted_status".to_string(), "20260302000002_add_archived_status".to_string()]],
+        "{}",
+        case.description
+    );
+    assert!(case.order.len() <= 2 && case.order.iter().all(|m| m.contains("_status")), "{}", case.description);
+    match verdict.failure.as_ref().unwrap() {
+        Failure::Diverged { differences, .. } => assert!(differences.iter().any(|d| d.object == "public.status")),
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_concurrent_index_migration_that_cannot_resume_is_caught_by_interrupt() {
+    let report = check("fixtures/divergent/concurrent_index_not_resumable", &[Property::Interrupt], 64);
+    let verdict = failing(&report, Property::Interrupt);
+    let case = verdict.case.as_ref().unwrap();
+    assert_eq!(case.interrupted.as_deref(), Some("20260303000002_index_t stopped after 1 of 2 statements"), "{}", case.description);
+    match verdict.failure.as_ref().unwrap() {
+        Failure::StatementFailed { migration, error, .. } => {
+            assert_eq!(migration, "20260303000002_index_t");
+            assert_eq!(error.code, "42P07");
+        }
+        other => panic!("expected a statement failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_down_migration_that_leaves_a_trace_is_caught_by_reversible() {
+    let report = check("fixtures/divergent/down_leaves_trace", &[Property::Reversible], 1);
+    let verdict = failing(&report, Property::Reversible);
+    match verdict.failure.as_ref().unwrap() {
+        Failure::Diverged { differences, .. } => {
+            assert!(differences.iter().any(|d| d.object == "public.ticket_priority"), "{differences:?}")
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dependency_through_dynamic_sql_is_reported_as_a_hidden_order_dependency() {
+    let report = check("fixtures/divergent/dynamic_sql_dependency", &[Property::Order], 128);
+    let verdict = failing(&report, Property::Order);
+    let case = verdict.case.as_ref().unwrap();
+    assert_eq!(
+        case.order,
+        vec!["20260305000003_seed_theme_setting".to_string(), "20260305000001_create_settings".to_string()],
+        "exactly two pending, out of order: {}",
+        case.description
+    );
+    let hidden = case.hidden_dependency.as_ref().expect("a hidden order dependency");
+    assert_eq!(hidden.migration, "20260305000003_seed_theme_setting");
+    assert_eq!(hidden.needs, vec!["20260305000001_create_settings".to_string()]);
+    assert!(case.description.contains("Declare it in pgconverge.toml"), "{}", case.description);
+}
+
+#[test]
+fn correct_sets_have_no_false_positives() {
+    for dir in ["fixtures/branches", "fixtures/reversible", "fixtures/concurrent_resumable", "fixtures/spelling_variants"] {
+        let report = Check::new(dir).cases(200).no_persistence().run().unwrap();
+        assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+    }
+}
+
+#[test]
+fn same_table_column_adds_in_another_order_are_a_warning_not_a_failure() {
+    let report = check("fixtures/branches", &[Property::Order], 128);
+    assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+    let order = &report.verdicts[0];
+    assert!(
+        order.warnings.iter().any(|w| w.to_string().contains("column_order")),
+        "independent ADD COLUMNs in another order should warn: {:?}",
+        order.warnings
+    );
+}
