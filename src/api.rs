@@ -106,6 +106,18 @@ impl Check {
         self
     }
 
+    /// Parallel workers per generated property (default: one per core).
+    pub fn jobs(mut self, jobs: usize) -> Check {
+        self.explore.jobs = jobs.max(1);
+        self
+    }
+
+    /// Whether a case reuses the state of the step prefix it shares with the previous case.
+    pub fn share_prefixes(mut self, share: bool) -> Check {
+        self.explore.share_prefixes = share;
+        self
+    }
+
     /// Only replay the persisted seeds; generate no new cases.
     pub fn replay_only(mut self) -> Check {
         self.explore.replay_only = true;

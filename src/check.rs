@@ -105,7 +105,7 @@ pub enum Failure {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub property: Property,
     pub status: VerdictStatus,
@@ -118,6 +118,9 @@ pub struct Verdict {
     /// For a generated property: the minimal case that fails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<crate::explore::CaseReport>,
+    /// For a generated property: wall time, and what a case cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<crate::explore::Timing>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Difference>,
 }
@@ -129,12 +132,14 @@ pub enum Status {
     Counterexample,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub status: Status,
     pub project: PathBuf,
     pub format: String,
     pub migrations: usize,
+    /// The migrations' ids (`<version>_<name>`), in canonical order.
+    pub migration_ids: Vec<String>,
     /// The reference schema file, or `None` when the canonical fresh run is the reference.
     pub reference: Option<PathBuf>,
     pub backend: String,
@@ -262,6 +267,7 @@ impl<'a> Checker<'a> {
             project: self.project.dir.clone(),
             format: self.project.migrations.format.to_string(),
             migrations: self.project.migrations.migrations.len(),
+            migration_ids: self.project.migrations.migrations.iter().map(|m| m.id()).collect(),
             reference: self.project.reference_path().map(|p| p.to_path_buf()),
             backend: self.backend.describe(),
             server_version: version.to_string(),
@@ -465,15 +471,15 @@ struct FreshRun {
 }
 
 fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
-    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, warnings }
+    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, timing: None, warnings }
 }
 
 fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
-    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, timing: None, warnings: vec![] }
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
 }
 
 fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use proptest::strategy::BoxedStrategy;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{
+    Config, FailurePersistence, FileFailurePersistence, PersistedSeed, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
 use serde::Serialize;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
@@ -61,6 +63,10 @@ pub struct ExploreOptions {
     pub max_shrink_iters: u32,
     /// Called after every case (the CLI draws a progress bar with it).
     pub progress: Option<ProgressSink>,
+    /// Parallel workers per generated property, each with its own warm database.
+    pub jobs: usize,
+    /// Reuse the longest step prefix a case shares with the previous one (savepoints).
+    pub share_prefixes: bool,
 }
 
 /// Where a run reports its progress.
@@ -99,6 +105,8 @@ impl Default for ExploreOptions {
             replay_only: false,
             max_shrink_iters: 256,
             progress: None,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            share_prefixes: true,
         }
     }
 }
@@ -377,24 +385,68 @@ fn matches_ref(reference: &ObjectRef, object: &Object) -> bool {
             || (reference.kind == RefKind::Function && object.name.starts_with(&format!("{}(", reference.name))))
 }
 
+/// One step of a sandboxed case; equal step prefixes leave the database in equal states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Applied(usize),
+    Preexisting(BTreeSet<usize>),
+    Interrupted(generate::Interruption),
+    Pending(usize),
+}
+
+fn steps(plan: &Plan) -> Vec<Step> {
+    let mut steps: Vec<Step> = plan.applied.iter().map(|&m| Step::Applied(m)).collect();
+    if !plan.preexisting.is_empty() {
+        steps.push(Step::Preexisting(plan.preexisting.clone()));
+    }
+    if let Some(interrupted) = &plan.interrupted {
+        steps.push(Step::Interrupted(interrupted.clone()));
+    }
+    steps.extend(plan.order.iter().map(|&m| Step::Pending(m)));
+    steps
+}
+
+/// A database kept warm for sandboxed cases: one open transaction, a savepoint after every
+/// step, and the steps those savepoints stand for. A case rolls back to the longest prefix it
+/// shares with the previous case and runs only the rest.
+struct Warm {
+    database: ScratchDatabase,
+    conn: PgConnection,
+    done: Vec<Step>,
+    cases_in_transaction: u32,
+}
+
+/// Long transactions accumulate subtransactions: start a fresh one now and then.
+const CASES_PER_TRANSACTION: u32 = 500;
+
+/// Counters shared by the workers of one property, for the progress bar.
+#[derive(Default)]
+struct SharedProgress {
+    cases: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
 /// Runs cases on one thread with a runtime of its own (proptest's runner is synchronous).
 struct CaseRunner<'u, 'a> {
     universe: &'u Universe<'a>,
     runtime: tokio::runtime::Runtime,
     canon: Canonicalizer,
-    /// A database kept warm for sandboxed cases (BEGIN … ROLLBACK).
-    warm: Option<(ScratchDatabase, PgConnection)>,
+    warm: Option<Warm>,
+    share_prefixes: bool,
+    memo: HashMap<Plan, CaseOutcome>,
     failures: HashMap<Plan, Failure>,
     warnings: BTreeMap<String, Difference>,
     start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
     orders: HashSet<Vec<usize>>,
     cases: u64,
+    /// Wall time of cases that shared no prefix with an earlier one and were not memoized.
+    unshared_case_times: Vec<std::time::Duration>,
     infrastructure: Option<RunnerError>,
-    progress: Option<(ProgressSink, Property, u32, std::time::Instant)>,
+    progress: Option<(ProgressSink, Property, u32, std::time::Instant, std::sync::Arc<SharedProgress>)>,
 }
 
 impl<'u, 'a> CaseRunner<'u, 'a> {
-    fn new(universe: &'u Universe<'a>) -> Result<Self, RunnerError> {
+    fn new(universe: &'u Universe<'a>, share_prefixes: bool) -> Result<Self, RunnerError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -404,11 +456,14 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             runtime,
             canon: Canonicalizer::new(),
             warm: None,
+            share_prefixes,
+            memo: HashMap::new(),
             failures: HashMap::new(),
             warnings: BTreeMap::new(),
             start_states: HashSet::new(),
             orders: HashSet::new(),
             cases: 0,
+            unshared_case_times: Vec::new(),
             infrastructure: None,
             progress: None,
         })
@@ -423,15 +478,24 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
         self.cases += 1;
         self.start_states.insert((plan.applied.clone(), plan.preexisting.clone(), plan.interrupted.clone()));
         self.orders.insert(plan.order.clone());
-        let outcome = {
-            let runtime = &self.runtime;
-            let universe = self.universe;
-            let canon = &mut self.canon;
-            let warm = &mut self.warm;
-            runtime.block_on(run_case(universe, canon, warm, &plan, expected))
+        let outcome = match self.memo.get(&plan) {
+            Some(outcome) => Ok(outcome.clone()),
+            None => {
+                let started = std::time::Instant::now();
+                let universe = self.universe;
+                let (canon, warm, share) = (&mut self.canon, &mut self.warm, self.share_prefixes);
+                let result = self.runtime.block_on(run_case(universe, canon, warm, share, &plan, expected));
+                if let Ok((outcome, shared)) = &result {
+                    if *shared == 0 {
+                        self.unshared_case_times.push(started.elapsed());
+                    }
+                    self.memo.insert(plan.clone(), outcome.clone());
+                }
+                result.map(|(outcome, _)| outcome)
+            }
         };
         let failed = matches!(outcome, Ok(CaseOutcome::Failed(_)));
-        self.report_progress(failed, false);
+        self.report_progress(failed);
         match outcome {
             Ok(CaseOutcome::Converged { warnings }) => {
                 for warning in warnings {
@@ -452,26 +516,20 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
         }
     }
 
-    fn report_progress(&self, failed_now: bool, finished: bool) {
-        if let Some((sink, property, target, started)) = &self.progress {
-            let failed = self.failures.len() as u64 + u64::from(failed_now);
-            (sink.0)(&Progress {
-                property: *property,
-                cases: self.cases,
-                target: *target,
-                failed,
-                elapsed: started.elapsed(),
-                finished,
-            });
+    fn report_progress(&self, failed_now: bool) {
+        if let Some((sink, property, target, started, shared)) = &self.progress {
+            use std::sync::atomic::Ordering::Relaxed;
+            let cases = shared.cases.fetch_add(1, Relaxed) + 1;
+            let failed = shared.failed.fetch_add(u64::from(failed_now), Relaxed) + u64::from(failed_now);
+            (sink.0)(&Progress { property: *property, cases, target: *target, failed, elapsed: started.elapsed(), finished: false });
         }
     }
 
     fn close(mut self) {
-        self.report_progress(false, true);
-        if let Some((database, conn)) = self.warm.take() {
+        if let Some(warm) = self.warm.take() {
             self.runtime.block_on(async {
-                let _ = conn.close().await;
-                let _ = database.drop_now().await;
+                let _ = warm.conn.close().await;
+                let _ = warm.database.drop_now().await;
             });
         }
     }
@@ -486,54 +544,143 @@ fn summary_line(failure: &Failure) -> String {
     }
 }
 
-/// Runs one plan: in the warm database inside a rolled-back transaction when every migration
-/// it touches allows that, else in a scratch database of its own.
+/// Runs one plan, and says how many steps it shared with the previous sandboxed case: in the
+/// warm database inside the open transaction when every migration it touches allows that, else
+/// in a scratch database of its own.
 async fn run_case(
     universe: &Universe<'_>,
     canon: &mut Canonicalizer,
-    warm: &mut Option<(ScratchDatabase, PgConnection)>,
+    warm: &mut Option<Warm>,
+    share_prefixes: bool,
     plan: &Plan,
     expected: &Catalog,
-) -> Result<CaseOutcome, RunnerError> {
+) -> Result<(CaseOutcome, usize), RunnerError> {
     let sandboxed = plan.interrupted.is_none()
         && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
-    if sandboxed {
-        if warm.is_none() {
-            let database = ScratchDatabase::create(universe.backend).await?;
-            let mut conn = database.connect().await?;
-            create_extensions(&mut conn, universe.project).await?;
-            *warm = Some((database, conn));
-        }
-        let conn = &mut warm.as_mut().expect("warm database just made").1;
-        control(conn, "BEGIN").await?;
-        let outcome = run_steps(universe, canon, conn, None, plan, expected, true).await;
-        // After a failed statement the transaction is aborted; ROLLBACK ends it either way.
-        control(conn, "ROLLBACK").await?;
-        outcome
-    } else {
+    if !sandboxed {
         let database = ScratchDatabase::create(universe.backend).await?;
         let mut conn = database.connect().await?;
         create_extensions(&mut conn, universe.project).await?;
-        let outcome = run_steps(universe, canon, &mut conn, Some(&database), plan, expected, false).await;
+        let outcome = run_isolated(universe, canon, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
-        outcome
+        return outcome.map(|o| (o, 0));
     }
+    if warm.is_none() {
+        let database = ScratchDatabase::create(universe.backend).await?;
+        let mut conn = database.connect().await?;
+        create_extensions(&mut conn, universe.project).await?;
+        control(&mut conn, "BEGIN").await?;
+        control(&mut conn, "SAVEPOINT s0").await?;
+        *warm = Some(Warm { database, conn, done: Vec::new(), cases_in_transaction: 0 });
+    }
+    let warm = warm.as_mut().expect("warm database just made");
+    if warm.cases_in_transaction >= CASES_PER_TRANSACTION {
+        control(&mut warm.conn, "ROLLBACK").await?;
+        control(&mut warm.conn, "BEGIN").await?;
+        control(&mut warm.conn, "SAVEPOINT s0").await?;
+        warm.done.clear();
+        warm.cases_in_transaction = 0;
+    }
+    warm.cases_in_transaction += 1;
+    let steps = steps(plan);
+    let shared = if share_prefixes { warm.done.iter().zip(&steps).take_while(|(a, b)| a == b).count() } else { 0 };
+    if shared < warm.done.len() || !share_prefixes {
+        rollback_to(&mut warm.conn, shared).await?;
+        warm.done.truncate(shared);
+    }
+    for step in &steps[shared..] {
+        let depth = warm.done.len();
+        // Fast path: the whole step in one round trip. Only when that fails is it run again
+        // statement by statement, to name the statement and its position.
+        if run_step_batched(universe, &mut warm.conn, step).await? {
+            let savepoint = format!("SAVEPOINT s{}", depth + 1);
+            sqlx::raw_sql(AssertSqlSafe(savepoint)).execute(&mut warm.conn).await.map_err(|e| RunnerError::db("SAVEPOINT", e))?;
+            warm.done.push(step.clone());
+            continue;
+        }
+        rollback_to(&mut warm.conn, depth).await?;
+        if let Some(outcome) = run_step(universe, &mut warm.conn, step, true).await? {
+            // A failed statement aborts the transaction; the savepoint before the step revives it.
+            rollback_to(&mut warm.conn, depth).await?;
+            return Ok((outcome, shared));
+        }
+        let savepoint = format!("SAVEPOINT s{}", depth + 1);
+        sqlx::raw_sql(AssertSqlSafe(savepoint)).execute(&mut warm.conn).await.map_err(|e| RunnerError::db("SAVEPOINT", e))?;
+        warm.done.push(step.clone());
+    }
+    let outcome = judge(universe, canon, &mut warm.conn, expected).await?;
+    Ok((outcome, shared))
+}
+
+async fn rollback_to(conn: &mut PgConnection, depth: usize) -> Result<(), RunnerError> {
+    let sql = format!("ROLLBACK TO SAVEPOINT s{depth}");
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db("ROLLBACK TO SAVEPOINT", e))
 }
 
 async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), RunnerError> {
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(sql, e))
 }
 
-async fn run_steps(
+/// A case in a scratch database of its own: migrations in their own transactions (or none),
+/// the pre-existing objects over a separate connection.
+async fn run_isolated(
     universe: &Universe<'_>,
     canon: &mut Canonicalizer,
     conn: &mut PgConnection,
-    database: Option<&ScratchDatabase>,
+    database: &ScratchDatabase,
     plan: &Plan,
     expected: &Catalog,
-    sandboxed: bool,
 ) -> Result<CaseOutcome, RunnerError> {
+    for step in steps(plan) {
+        let outcome = match &step {
+            // The reference's own session settings (pg_dump sets search_path to '') must not
+            // leak into the migrations: build the pre-existing objects over another connection.
+            Step::Preexisting(_) => {
+                let mut separate = database.connect().await?;
+                let outcome = run_step(universe, &mut separate, &step, false).await;
+                let _ = separate.close().await;
+                outcome?
+            }
+            _ => run_step(universe, conn, &step, false).await?,
+        };
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
+        }
+    }
+    judge(universe, canon, conn, expected).await
+}
+
+/// Runs a sandboxed step as one multi-statement query; `false` when any statement failed (the
+/// transaction is then aborted, and the caller rolls back to the step's savepoint).
+async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step) -> Result<bool, RunnerError> {
+    let migrations = universe.migrations();
+    let statements: Vec<&str> = match step {
+        Step::Applied(m) | Step::Pending(m) => migrations[*m].up.statements.iter().map(|s| s.sql.as_str()).collect(),
+        Step::Preexisting(units) => {
+            let script = universe.reference_script().expect("units come from a reference");
+            let mut sql: Vec<&str> = universe.unit_statements(units).into_iter().map(|i| script.statements[i].sql.as_str()).collect();
+            sql.push("RESET ALL");
+            sql
+        }
+        Step::Interrupted(_) => return Ok(false),
+    };
+    if statements.is_empty() {
+        return Ok(true);
+    }
+    let batch = statements.join(";\n");
+    match sqlx::raw_sql(AssertSqlSafe(batch)).execute(&mut *conn).await {
+        Ok(_) => Ok(true),
+        Err(error) => {
+            // A server or connection fault is not the migration's doing.
+            runner::classify(error, "run a step")?;
+            Ok(false)
+        }
+    }
+}
+
+/// Runs one step; `Some` when it ends the case (a failure, or an unbuildable start state).
+async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step, sandboxed: bool) -> Result<Option<CaseOutcome>, RunnerError> {
     let migrations = universe.migrations();
     let mode = |m: &Migration| {
         if sandboxed || !m.runs_in_transaction() {
@@ -542,114 +689,142 @@ async fn run_steps(
             TransactionMode::Transaction
         }
     };
-    for &m in &plan.applied {
-        let migration = &migrations[m];
-        if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None).await? {
-            return Ok(CaseOutcome::Invalid(format!("applied migration {} failed: {}", migration.id(), f.error.message)));
-        }
-    }
-    if !plan.preexisting.is_empty() {
-        let script = universe.reference_script().expect("units come from a reference");
-        let statements = universe.unit_statements(&plan.preexisting);
-        // The reference's own session settings (pg_dump sets search_path to '') must not leak
-        // into the migrations: a connection of its own, or RESET ALL inside the sandbox.
-        let mut separate = match database {
-            Some(db) => Some(db.connect().await?),
-            None => None,
-        };
-        let target: &mut PgConnection = match separate.as_mut() {
-            Some(c) => c,
-            None => &mut *conn,
-        };
-        for &i in &statements {
-            let sql = script.statements[i].sql.clone();
-            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *target).await {
-                let error = runner::classify(error, "build the pre-existing state")?;
-                return Ok(CaseOutcome::Invalid(format!(
-                    "pre-existing statement at {} failed: {}",
-                    script.location_of(&script.statements[i]),
-                    error.message
-                )));
+    match step {
+        Step::Applied(m) => {
+            let migration = &migrations[*m];
+            if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None).await? {
+                return Ok(Some(CaseOutcome::Invalid(format!("applied migration {} failed: {}", migration.id(), f.error.message))));
             }
         }
-        match separate {
-            Some(c) => {
-                let _ = c.close().await;
-            }
-            None => control(conn, "RESET ALL").await?,
-        }
-    }
-    if let Some(interrupted) = &plan.interrupted {
-        let migration = &migrations[interrupted.migration];
-        let outcome = runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, Some(interrupted.statements_done)).await?;
-        if let ApplyOutcome::Failed(f) = outcome {
-            return Ok(CaseOutcome::Invalid(format!("the interrupted prefix of {} failed: {}", migration.id(), f.error.message)));
-        }
-    }
-    for &m in &plan.order {
-        let migration = &migrations[m];
-        let failure = if sandboxed {
-            match runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, None).await? {
-                ApplyOutcome::Applied => None,
-                ApplyOutcome::Failed(f) => {
-                    let statement = &migration.up.statements[f.statement_index];
-                    Some(Failure::StatementFailed {
-                        migration: migration.id(),
-                        statement: f.statement_index + 1,
-                        location: crate::check::failure_location(&migration.up, statement, &f.error),
-                        sql: statement.sql.clone(),
-                        error: f.error,
-                    })
+        Step::Preexisting(units) => {
+            let script = universe.reference_script().expect("units come from a reference");
+            for i in universe.unit_statements(units) {
+                let sql = script.statements[i].sql.clone();
+                if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
+                    let error = runner::classify(error, "build the pre-existing state")?;
+                    let location = script.location_of(&script.statements[i]);
+                    return Ok(Some(CaseOutcome::Invalid(format!("pre-existing statement at {location} failed: {}", error.message))));
                 }
             }
-        } else {
-            apply_migration(conn, migration).await?
-        };
-        if let Some(failure) = failure {
-            return Ok(CaseOutcome::Failed(failure));
+            if sandboxed {
+                control(conn, "RESET ALL").await?;
+            }
+        }
+        Step::Interrupted(interrupted) => {
+            let migration = &migrations[interrupted.migration];
+            let outcome = runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, Some(interrupted.statements_done)).await?;
+            if let ApplyOutcome::Failed(f) = outcome {
+                return Ok(Some(CaseOutcome::Invalid(format!("the interrupted prefix of {} failed: {}", migration.id(), f.error.message))));
+            }
+        }
+        Step::Pending(m) => {
+            let migration = &migrations[*m];
+            let failure = if sandboxed {
+                match runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, None).await? {
+                    ApplyOutcome::Applied => None,
+                    ApplyOutcome::Failed(f) => {
+                        let statement = &migration.up.statements[f.statement_index];
+                        Some(Failure::StatementFailed {
+                            migration: migration.id(),
+                            statement: f.statement_index + 1,
+                            location: crate::check::failure_location(&migration.up, statement, &f.error),
+                            sql: statement.sql.clone(),
+                            error: f.error,
+                        })
+                    }
+                }
+            } else {
+                apply_migration(conn, migration).await?
+            };
+            if let Some(failure) = failure {
+                return Ok(Some(CaseOutcome::Failed(failure)));
+            }
         }
     }
+    Ok(None)
+}
+
+/// Dumps the catalog and compares it with what the case should end at.
+async fn judge(universe: &Universe<'_>, canon: &mut Canonicalizer, conn: &mut PgConnection, expected: &Catalog) -> Result<CaseOutcome, RunnerError> {
     let found = catalog::dump(conn, canon, &universe.ignore).await?;
     let differences = compare::compare(expected, &found, &universe.compare);
     if compare::has_errors(&differences) {
         let (expected_text, found_text) = compare::involved_text(expected, &found, &differences);
         let differences: Vec<Difference> = differences.into_iter().filter(|d| d.severity == Severity::Error).collect();
-        return Ok(CaseOutcome::Failed(Failure::Diverged {
-            expected: "the reference".into(),
-            differences,
-            expected_text,
-            found_text,
-        }));
+        return Ok(CaseOutcome::Failed(Failure::Diverged { expected: "the reference".into(), differences, expected_text, found_text }));
     }
     Ok(CaseOutcome::Converged { warnings: differences })
 }
 
-/// The proptest configuration for one property.
-fn config(options: &ExploreOptions, property: Property) -> Config {
+/// Persists new failures but loads none: the workers after the first save what they find,
+/// and only the first replays the saved seeds.
+#[derive(Debug, Clone, PartialEq)]
+struct SaveOnly(FileFailurePersistence);
+
+impl FailurePersistence for SaveOnly {
+    fn load_persisted_failures2(&self, _source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        Vec::new()
+    }
+
+    fn save_persisted_failure2(&mut self, source_file: Option<&'static str>, seed: PersistedSeed, value: &dyn std::fmt::Debug) {
+        self.0.save_persisted_failure2(source_file, seed, value);
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<SaveOnly>().is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn regressions_file(options: &ExploreOptions, property: Property) -> Option<PathBuf> {
+    options.regressions.as_ref().map(|dir| dir.join(format!("pgconverge-{}.txt", property.name())))
+}
+
+/// The proptest configuration of one worker of one property.
+fn config(options: &ExploreOptions, property: Property, worker: usize, cases: u32) -> Config {
     let mut config = Config::default(); // honours PROPTEST_CASES and the other PROPTEST_* settings
-    if let Some(cases) = options.cases {
-        config.cases = cases;
-    }
-    if options.replay_only {
-        config.cases = 0;
-    }
+    config.cases = cases;
     config.max_shrink_iters = options.max_shrink_iters;
-    config.failure_persistence = options.regressions.as_ref().map(|dir| {
-        let path = dir.join(format!("pgconverge-{}.txt", property.name()));
-        // proptest wants a 'static path; one small leak per property and run.
+    config.failure_persistence = regressions_file(options, property).map(|path| {
+        // proptest wants a 'static path; one small leak per property, worker and run.
         let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
-        Box::new(FileFailurePersistence::Direct(path)) as Box<dyn proptest::test_runner::FailurePersistence>
+        let file = FileFailurePersistence::Direct(path);
+        if worker == 0 {
+            Box::new(file) as Box<dyn FailurePersistence>
+        } else {
+            Box::new(SaveOnly(file)) as Box<dyn FailurePersistence>
+        }
     });
     config
 }
 
-/// The RNG for a property: from the base seed, the shard and the property, so every shard and
-/// property explores its own deterministic stream.
-fn rng(seed: u64, shard: Option<Shard>, property: Property) -> TestRng {
+/// Cases per generated property, before sharding: `--cases`, else proptest's default.
+fn total_cases(options: &ExploreOptions) -> u32 {
+    if options.replay_only {
+        return 0;
+    }
+    let cases = options.cases.unwrap_or_else(|| Config::default().cases);
+    match options.shard {
+        Some(shard) => cases.div_ceil(shard.count),
+        None => cases,
+    }
+}
+
+/// The RNG of one worker of one property: from the base seed, the shard, the property and the
+/// worker, so each explores its own deterministic stream.
+fn rng(seed: u64, shard: Option<Shard>, property: Property, worker: usize) -> TestRng {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&u64::from(shard.map_or(0, |s| s.index)).to_le_bytes());
     bytes[16] = property as u8;
+    bytes[17] = worker as u8;
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
@@ -661,92 +836,197 @@ pub fn random_seed() -> u64 {
     hasher.finish() >> 1
 }
 
-/// Runs one generated property to a verdict.
-pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
-    let (strategy, expected): (BoxedStrategy<Plan>, &Catalog) = match property {
-        Property::Partial => (generate::partial_plans(universe.space.clone()), &universe.reference),
-        Property::Order => (generate::order_plans(universe.space.clone()), &universe.canonical),
-        Property::Interrupt => match generate::interrupt_plans(universe.space.clone()) {
-            Some(strategy) => (strategy, &universe.reference),
-            None => return Ok(skipped(property, "no migration runs outside a transaction".into())),
-        },
-        other => unreachable!("{other} is not a generated property"),
-    };
-    let mut config = config(options, property);
-    if let Some(shard) = options.shard {
-        config.cases = config.cases.div_ceil(shard.count);
+/// What one worker found.
+struct WorkerResult {
+    cases: u64,
+    start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
+    orders: HashSet<Vec<usize>>,
+    warnings: BTreeMap<String, Difference>,
+    unshared_case_times: Vec<std::time::Duration>,
+    outcome: Result<Option<(Plan, Failure)>, RunnerError>,
+}
+
+fn strategy(universe: &Universe<'_>, property: Property) -> Option<BoxedStrategy<Plan>> {
+    match property {
+        Property::Partial => Some(generate::partial_plans(universe.space.clone())),
+        Property::Order => Some(generate::order_plans(universe.space.clone())),
+        Property::Interrupt => generate::interrupt_plans(universe.space.clone()),
+        _ => None,
     }
-    let regressions = match &config.failure_persistence {
-        Some(_) => options.regressions.as_ref().map(|d| d.join(format!("pgconverge-{}.txt", property.name()))),
-        None => None,
-    };
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_worker(
+    universe: &Universe<'_>,
+    property: Property,
+    options: &ExploreOptions,
+    worker: usize,
+    cases: u32,
+    expected: &Catalog,
+    shared: std::sync::Arc<SharedProgress>,
+    target: u32,
+) -> WorkerResult {
+    let strategy = strategy(universe, property).expect("only generated properties reach a worker");
     let seed = options.seed.unwrap_or_else(random_seed);
-    let mut test_runner = TestRunner::new_with_rng(config, rng(seed, options.shard, property));
-    let mut runner_state = CaseRunner::new(universe)?;
-    runner_state.progress = options.progress.clone().map(|sink| (sink, property, test_runner.config().cases, std::time::Instant::now()));
-    let case_runner = RefCell::new(runner_state);
+    let mut test_runner = TestRunner::new_with_rng(config(options, property, worker, cases), rng(seed, options.shard, property, worker));
+    let mut state = match CaseRunner::new(universe, options.share_prefixes) {
+        Ok(state) => state,
+        Err(error) => {
+            return WorkerResult {
+                cases: 0,
+                start_states: HashSet::new(),
+                orders: HashSet::new(),
+                warnings: BTreeMap::new(),
+                unshared_case_times: vec![],
+                outcome: Err(error),
+            }
+        }
+    };
+    state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), shared));
+    let case_runner = RefCell::new(state);
     let result = test_runner.run(&strategy, |plan| case_runner.borrow_mut().test(plan, expected));
-    let mut case_runner = case_runner.into_inner();
-    if let Some(error) = case_runner.infrastructure.take() {
-        case_runner.close();
-        return Err(error);
+    let mut state = case_runner.into_inner();
+    let outcome = match (state.infrastructure.take(), result) {
+        (Some(error), _) => Err(error),
+        (None, Ok(())) => Ok(None),
+        (None, Err(TestError::Fail(_, plan))) => {
+            let failure = state.failures.get(&plan).cloned().expect("every failing plan is recorded");
+            Ok(Some((plan, failure)))
+        }
+        (None, Err(TestError::Abort(reason))) => Err(RunnerError::Command {
+            program: format!("the {property} property"),
+            status: "aborted".into(),
+            output: format!("{reason} (the generated start states could not be built)"),
+        }),
+    };
+    let result = WorkerResult {
+        cases: state.cases,
+        start_states: std::mem::take(&mut state.start_states),
+        orders: std::mem::take(&mut state.orders),
+        warnings: std::mem::take(&mut state.warnings),
+        unshared_case_times: std::mem::take(&mut state.unshared_case_times),
+        outcome,
+    };
+    state.close();
+    result
+}
+
+/// How long a generated property took, and what a case cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    pub elapsed_ms: f64,
+    /// Wall time over cases: what a case costs with shared prefixes and memoized states.
+    pub amortized_ms: f64,
+    /// The median wall time of a case that shared nothing with an earlier one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_case_ms: Option<f64>,
+    pub jobs: usize,
+}
+
+/// Runs one generated property to a verdict, on `options.jobs` workers in parallel, each with
+/// its own warm database and its own slice of the cases.
+pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
+    let expected = match property {
+        Property::Order => &universe.canonical,
+        _ => &universe.reference,
+    };
+    if strategy(universe, property).is_none() {
+        return Ok(skipped(property, "no migration runs outside a transaction".into()));
     }
-    let warnings: Vec<Difference> = std::mem::take(&mut case_runner.warnings).into_values().collect();
-    let coverage = coverage(property, &case_runner);
-    let verdict = match result {
-        Ok(()) => Verdict {
+    let started = std::time::Instant::now();
+    let total = total_cases(options);
+    let jobs = options.jobs.max(1).min(total.max(1) as usize);
+    let shared = std::sync::Arc::new(SharedProgress::default());
+    let results: Vec<WorkerResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|worker| {
+                // Split the cases evenly; the first workers take the remainder.
+                let cases = total / jobs as u32 + u32::from((worker as u32) < total % jobs as u32);
+                let shared = shared.clone();
+                scope.spawn(move || run_worker(universe, property, options, worker, cases, expected, shared, total))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
+    });
+    if let Some(sink) = &options.progress {
+        use std::sync::atomic::Ordering::Relaxed;
+        (sink.0)(&Progress {
+            property,
+            cases: shared.cases.load(Relaxed),
+            target: total,
+            failed: shared.failed.load(Relaxed),
+            elapsed: started.elapsed(),
+            finished: true,
+        });
+    }
+    let cases: u64 = results.iter().map(|r| r.cases).sum();
+    let start_states: HashSet<_> = results.iter().flat_map(|r| r.start_states.iter().cloned()).collect();
+    let orders: HashSet<_> = results.iter().flat_map(|r| r.orders.iter().cloned()).collect();
+    let mut warnings: BTreeMap<String, Difference> = BTreeMap::new();
+    let mut times: Vec<std::time::Duration> = Vec::new();
+    let mut first_failure = None;
+    for result in results {
+        warnings.extend(result.warnings);
+        times.extend(result.unshared_case_times);
+        // The first worker's failure wins, so a seed gives one answer however the workers race.
+        match result.outcome {
+            Err(error) => return Err(error),
+            Ok(Some(found)) if first_failure.is_none() => first_failure = Some(found),
+            Ok(_) => {}
+        }
+    }
+    times.sort();
+    let elapsed = started.elapsed();
+    let timing = Timing {
+        elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+        amortized_ms: elapsed.as_secs_f64() * 1000.0 / cases.max(1) as f64,
+        per_case_ms: times.get(times.len() / 2).map(|d| d.as_secs_f64() * 1000.0),
+        jobs,
+    };
+    let warnings: Vec<Difference> = warnings.into_values().collect();
+    let verdict = match first_failure {
+        None => Verdict {
             property,
             status: VerdictStatus::Pass,
-            summary: coverage,
-            cases: case_runner.cases,
+            summary: coverage(property, cases, start_states.len(), orders.len()),
+            cases,
             failure: None,
             case: None,
+            timing: Some(timing),
             warnings,
         },
-        Err(TestError::Fail(_, plan)) => {
-            let failure = case_runner.failures.get(&plan).cloned().expect("every failing plan is recorded");
+        Some((plan, failure)) => {
             let mut case = describe(universe, &plan, &failure);
-            case.regressions = regressions;
+            case.regressions = regressions_file(options, property);
             case.repro = write_repro(universe, property, &plan, &failure, options)?;
             Verdict {
                 property,
                 status: VerdictStatus::Fail,
                 summary: case.description.clone(),
-                cases: case_runner.cases,
+                cases,
                 failure: Some(failure),
                 case: Some(case),
+                timing: Some(timing),
                 warnings,
             }
         }
-        Err(TestError::Abort(reason)) => {
-            case_runner.close();
-            return Err(RunnerError::Command {
-                program: format!("the {property} property"),
-                status: "aborted".into(),
-                output: format!("{reason} (the generated start states could not be built)"),
-            });
-        }
     };
-    case_runner.close();
     Ok(verdict)
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
 }
 
-fn coverage(property: Property, runner: &CaseRunner<'_, '_>) -> String {
-    let cases = plural(runner.cases as usize, "case");
+fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) -> String {
+    let cases = plural(cases as usize, "case");
     match property {
         Property::Partial => format!(
             "{cases} converged from {} (applied migrations and pre-existing objects)",
-            plural(runner.start_states.len(), "distinct start state")
+            plural(start_states, "distinct start state")
         ),
-        Property::Order => format!("{cases} converged to the canonical catalog over {}", plural(runner.orders.len(), "distinct order")),
-        _ => format!(
-            "{cases} converged after {}",
-            plural(runner.start_states.len(), "distinct interruption")
-        ),
+        Property::Order => format!("{cases} converged to the canonical catalog over {}", plural(orders, "distinct order")),
+        _ => format!("{cases} converged after {}", plural(start_states, "distinct interruption")),
     }
 }
 

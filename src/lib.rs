@@ -12,6 +12,7 @@ pub mod check;
 pub mod compare;
 pub mod config;
 pub mod deps;
+pub mod doctor;
 pub mod explore;
 pub mod footprint;
 pub mod generate;

@@ -114,6 +114,12 @@ struct ExploreArgs {
     /// Where repro scripts are written (default: the regressions directory).
     #[arg(long)]
     repro_dir: Option<PathBuf>,
+    /// Parallel workers per generated property, each with its own database (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run every case from scratch instead of reusing the steps it shares with the previous one.
+    #[arg(long)]
+    no_share: bool,
 }
 
 impl ExploreArgs {
@@ -139,6 +145,12 @@ impl ExploreArgs {
         if let Some(dir) = self.repro_dir {
             check = check.repro_dir(dir);
         }
+        if let Some(jobs) = self.jobs {
+            check = check.jobs(jobs);
+        }
+        if self.no_share {
+            check = check.share_prefixes(false);
+        }
         check
     }
 }
@@ -147,6 +159,10 @@ impl ExploreArgs {
 enum OutputFormat {
     Human,
     Json,
+    /// JUnit XML: one test case per property.
+    Junit,
+    /// GitHub Actions annotations on the migration file and line at fault.
+    Github,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -245,6 +261,8 @@ async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, 
             match format {
                 OutputFormat::Human => print!("{}", report::human(&report, use_color(color))),
                 OutputFormat::Json => println!("{}", report::json(&report)),
+                OutputFormat::Junit => print!("{}", report::junit(&report)),
+                OutputFormat::Github => print!("{}", report::github(&report)),
             }
             if report.converges() {
                 EXIT_CONVERGES
@@ -281,7 +299,7 @@ async fn diff(expected: &Path, found: &Path, source: Source, url: Option<&str>, 
     let differences = compare::compare(&expected_catalog, &found_catalog, &options);
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&differences).expect("serializable")),
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Junit | OutputFormat::Github => {
             for difference in &differences {
                 println!("{difference}");
             }
@@ -307,9 +325,13 @@ async fn load_catalog(path: &Path, source: Source, url: Option<&str>) -> anyhow:
 
 fn fail(error: &Error, format: OutputFormat) -> u8 {
     let (kind, code) = if error.is_input_error() { ("input", EXIT_INPUT) } else { ("infrastructure", EXIT_INFRASTRUCTURE) };
-    if let OutputFormat::Json = format {
-        let value = serde_json::json!({ "status": "error", "error": kind, "message": error.to_string() });
-        println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+    match format {
+        OutputFormat::Json => {
+            let value = serde_json::json!({ "status": "error", "error": kind, "message": error.to_string() });
+            println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+        }
+        OutputFormat::Github => println!("::error title=pgconverge {kind} error::{}", report::github_escape_data(&error.to_string())),
+        OutputFormat::Human | OutputFormat::Junit => {}
     }
     eprintln!("error: {error}");
     code

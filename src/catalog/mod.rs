@@ -281,7 +281,9 @@ pub(crate) use {not_extension_member, user_schema};
 pub(crate) type TextRow = Vec<Option<String>>;
 
 pub(crate) async fn text_rows(conn: &mut PgConnection, sql: &'static str) -> Result<Vec<TextRow>, RunnerError> {
-    let rows = sqlx::raw_sql(sql)
+    // A prepared statement, cached on the connection: after a few executions Postgres keeps a
+    // generic plan, so later dumps skip planning these catalog joins.
+    let rows = sqlx::query(sql)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| RunnerError::db("read the catalog", e))?;

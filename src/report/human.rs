@@ -28,6 +28,10 @@ pub fn human(report: &Report, color: bool) -> String {
     if let Some(seed) = report.seed {
         let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
     }
+    if !report.migration_ids.is_empty() && !report.verdicts.is_empty() {
+        out.push('\n');
+        out.push_str(&super::table(report, &report.migration_ids));
+    }
     let _ = match report.status {
         Status::Converges => writeln!(out, "\nconverges: {held} properties hold{skipped_note}"),
         Status::Counterexample => {
@@ -44,6 +48,16 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
         VerdictStatus::Skipped => "skip",
     };
     let _ = writeln!(out, "  {mark}  {:width$}  {}", verdict.property.name(), verdict.summary);
+    if let Some(timing) = &verdict.timing {
+        let per_case = timing.per_case_ms.map(|ms| format!(", {ms:.1} ms for an unshared case")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "        {:.1} s, {:.1} ms per case amortized{per_case}, {} jobs",
+            timing.elapsed_ms / 1000.0,
+            timing.amortized_ms,
+            timing.jobs
+        );
+    }
     for warning in &verdict.warnings {
         let _ = writeln!(out, "        {warning}");
     }

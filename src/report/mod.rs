@@ -1,8 +1,14 @@
 //! Writing reports: human text, JSON. Writers return strings; the caller decides where they go.
 
+mod github;
 mod human;
+mod junit;
+mod table;
 
+pub use github::{escape_data as github_escape_data, github};
 pub use human::human;
+pub use junit::{junit, junit_many};
+pub use table::table;
 
 use crate::check::Report;
 

@@ -22,6 +22,9 @@ pub struct ServerBinaries {
     /// `postgres --version`, e.g. `15.18`.
     pub version: String,
     pub major: u32,
+    /// `LD_LIBRARY_PATH` for the server processes: empty for a system install; the library
+    /// directories of a fetched install that needs them (see `runner::majors`).
+    pub lib_dirs: Vec<PathBuf>,
 }
 
 /// Directories that hold `postgres` and `initdb`: `PGCONVERGE_PG_BIN` alone when set; else
@@ -68,15 +71,22 @@ fn candidate_bin_dirs() -> Vec<PathBuf> {
 }
 
 fn probe_bin_dir(dir: &Path) -> Option<ServerBinaries> {
+    probe_bin_dir_with(dir, &[])
+}
+
+/// Probes `dir` for `postgres` and `initdb`, running them with `lib_dirs` as `LD_LIBRARY_PATH`.
+pub(crate) fn probe_bin_dir_with(dir: &Path, lib_dirs: &[PathBuf]) -> Option<ServerBinaries> {
     if !dir.join("postgres").is_file() || !dir.join("initdb").is_file() {
         return None;
     }
-    let output = Command::new(dir.join("postgres")).arg("--version").output().ok()?;
+    let mut command = Command::new(dir.join("postgres"));
+    with_library_path(&mut command, lib_dirs);
+    let output = command.arg("--version").output().ok()?;
     // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
     let text = String::from_utf8_lossy(&output.stdout);
     let version = text.split_whitespace().nth(2)?.to_string();
     let major = version.split('.').next()?.parse().ok()?;
-    Some(ServerBinaries { bin_dir: dir.to_path_buf(), version, major })
+    Some(ServerBinaries { bin_dir: dir.to_path_buf(), version, major, lib_dirs: lib_dirs.to_vec() })
 }
 
 fn version_key(version: &str) -> Vec<u32> {
@@ -170,10 +180,11 @@ impl EmbeddedCluster {
         let blocking_setup = {
             let dir = cluster.dir.clone();
             let bin = cluster.binaries.bin_dir.clone();
-            tokio::task::spawn_blocking(move || run_initdb(&bin, &dir, user))
+            let lib_dirs = cluster.binaries.lib_dirs.clone();
+            tokio::task::spawn_blocking(move || run_initdb(&bin, &lib_dirs, &dir, user))
         };
         blocking_setup.await.map_err(|e| io_error("run initdb", &e.to_string()))??;
-        cluster.server = Some(spawn_server(&cluster.binaries.bin_dir, &cluster.dir, user)?);
+        cluster.server = Some(spawn_server(&cluster.binaries.bin_dir, &cluster.binaries.lib_dirs, &cluster.dir, user)?);
         cluster.wait_until_ready().await?;
         Ok(cluster)
     }
@@ -264,8 +275,21 @@ fn as_server_user(command: &mut Command, dir: &Path, user: Option<ServerUser>) {
     }
 }
 
-fn run_initdb(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
+/// Prepends `lib_dirs` (when there are any) to the child's `LD_LIBRARY_PATH`.
+fn with_library_path(command: &mut Command, lib_dirs: &[PathBuf]) {
+    if lib_dirs.is_empty() {
+        return;
+    }
+    let inherited = std::env::var_os("LD_LIBRARY_PATH");
+    let paths = lib_dirs.iter().cloned().chain(inherited.iter().flat_map(std::env::split_paths));
+    if let Ok(joined) = std::env::join_paths(paths) {
+        command.env("LD_LIBRARY_PATH", joined);
+    }
+}
+
+fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
     let mut command = Command::new(bin.join("initdb"));
+    with_library_path(&mut command, lib_dirs);
     command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "--locale=C", "-E", "UTF8"]);
     as_server_user(&mut command, dir, user);
     let output = command.output().map_err(|source| RunnerError::Io { action: "run initdb".into(), source })?;
@@ -280,11 +304,12 @@ fn run_initdb(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<(), Ru
     }
 }
 
-fn spawn_server(bin: &Path, dir: &Path, user: Option<ServerUser>) -> Result<Child, RunnerError> {
+fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<Child, RunnerError> {
     let log = std::fs::File::create(dir.join("server.log"))
         .map_err(|source| RunnerError::Io { action: "create server.log".into(), source })?;
     let log_err = log.try_clone().map_err(|source| RunnerError::Io { action: "open server.log".into(), source })?;
     let mut command = Command::new(bin.join("postgres"));
+    with_library_path(&mut command, lib_dirs);
     command.arg("-D").arg("data");
     let socket_dir = dir.to_string_lossy().into_owned();
     let port = PORT.to_string();

@@ -3,7 +3,9 @@
 //! A backend only has to say how to reach a server as a role that may create databases; the
 //! scratch-database lifecycle and statement execution are shared by every backend.
 
+pub mod container;
 pub mod embedded;
+pub mod majors;
 pub mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,79 @@
+//! The closing table of the human report: which migration each failing property implicates.
+
+use std::fmt::Write;
+
+use crate::check::{Failure, Report, Verdict, VerdictStatus};
+
+/// The label of the table's last row, the verdict over the whole migration set.
+pub const ALL_ROW: &str = "all";
+
+/// A migration × property table, one row per migration of `migrations` (ids, in the order
+/// given), one column per verdict of the report (in report order), then a last row `all`.
+///
+/// A cell is:
+///
+/// - `n/a` when the property was skipped;
+/// - `fail` when the property fails and its counterexample names the migration: the migration
+///   whose statement failed (`StatementFailed.migration`, a `<id> (down)` suffix included), or,
+///   for a generated case, a pending migration (`case.order`), the interrupted one, or either
+///   side of a hidden order dependency;
+/// - `ok` otherwise: the property holds, or its counterexample does not implicate the migration.
+///
+/// The `all` row holds the verdict itself: `ok`, `fail` or `n/a`. A failure that names no
+/// migration (a `fresh` catalog that differs from the reference, an `idempotent` re-run that
+/// changed the catalog, a `reversible` divergence) leaves every migration's cell `ok` and shows
+/// only as `fail` in the `all` row: which migration is at fault is not known, and marking all of
+/// them would bury the ones a counterexample does name.
+pub fn table(report: &Report, migrations: &[String]) -> String {
+    let header: Vec<&str> = report.verdicts.iter().map(|v| v.property.name()).collect();
+    let mut rows: Vec<(&str, Vec<&str>)> = migrations
+        .iter()
+        .map(|id| (id.as_str(), report.verdicts.iter().map(|v| cell(v, id)).collect()))
+        .collect();
+    rows.push((ALL_ROW, report.verdicts.iter().map(status_cell).collect()));
+
+    let first = rows.iter().map(|(label, _)| label.chars().count()).chain(["migration".len()]).max().unwrap_or(0);
+    let widths: Vec<usize> = header.iter().map(|name| name.len().max("fail".len())).collect();
+    let mut out = String::new();
+    let mut write_row = |label: &str, cells: &[&str]| {
+        let mut line = format!("  {label:first$}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(line, "  {cell:width$}");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    };
+    write_row("migration", &header);
+    for (label, cells) in &rows {
+        write_row(label, cells);
+    }
+    out
+}
+
+fn status_cell(verdict: &Verdict) -> &'static str {
+    match verdict.status {
+        VerdictStatus::Pass => "ok",
+        VerdictStatus::Fail => "fail",
+        VerdictStatus::Skipped => "n/a",
+    }
+}
+
+fn cell(verdict: &Verdict, id: &str) -> &'static str {
+    match verdict.status {
+        VerdictStatus::Skipped => "n/a",
+        VerdictStatus::Fail if implicates(verdict, id) => "fail",
+        _ => "ok",
+    }
+}
+
+/// True when the verdict's counterexample names migration `id`.
+fn implicates(verdict: &Verdict, id: &str) -> bool {
+    // `<id>` itself, or `<id>` followed by words: `<id> (down)`, `<id> stopped after 2 of 5 statements`.
+    let names = |text: &str| text.strip_prefix(id).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '));
+    let statement = matches!(&verdict.failure, Some(Failure::StatementFailed { migration, .. }) if names(migration));
+    let case = verdict.case.as_ref().is_some_and(|case| {
+        case.order.iter().any(|m| m == id)
+            || case.interrupted.as_deref().is_some_and(names)
+            || case.hidden_dependency.as_ref().is_some_and(|h| h.migration == id || h.needs.iter().any(|m| m == id))
+    });
+    statement || case
+}

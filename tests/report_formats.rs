@@ -1,0 +1,785 @@
+//! The machine-readable report formats (JUnit XML, GitHub Actions annotations) and the
+//! migration × property table, on reports built by hand: no server needed.
+//!
+//! JUnit documents are parsed by Python's standard library (`xml.etree`), which rejects any
+//! document that is not well-formed, then checked against the structure of the JUnit schema
+//! (`tests/data/junit.xsd`). When the `xmlschema` Python package is installed, they are also
+//! validated against that XSD; otherwise that test prints a notice and passes.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use pgconverge::check::{Failure, Property, Report, Status, Verdict, VerdictStatus};
+use pgconverge::compare::{Change, Difference, Severity};
+use pgconverge::explore::{CaseReport, HiddenDependency, Timing};
+use pgconverge::migration::Location;
+use pgconverge::report::{github, junit, junit_many, table};
+use pgconverge::runner::PgError;
+use pgconverge::ObjectKind;
+use serde_json::Value;
+
+const GUARD_FILE: &str = "fixtures/divergent/guard_wrong_name/migrations/20260216000001_create_ai_provider_configs.sql";
+const GUARD_MIGRATION: &str = "20260216000001_create_ai_provider_configs";
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdicts: Vec<Verdict>) -> Report {
+    let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
+        Status::Counterexample
+    } else {
+        Status::Converges
+    };
+    Report {
+        status,
+        project: PathBuf::from(project),
+        format: "sqlx".into(),
+        migrations: migration_ids.len(),
+        migration_ids: ids(migration_ids),
+        reference: reference.map(PathBuf::from),
+        backend: "embedded PostgreSQL 15.18 (/usr/local/bin)".into(),
+        server_version: "15.18".into(),
+        reference_objects: 63,
+        seed: None,
+        verdicts,
+    }
+}
+
+fn verdict(property: Property, status: VerdictStatus, summary: &str) -> Verdict {
+    Verdict {
+        property,
+        status,
+        summary: summary.into(),
+        cases: if status == VerdictStatus::Skipped { 0 } else { 1 },
+        failure: None,
+        case: None,
+        timing: None,
+        warnings: vec![],
+    }
+}
+
+fn failing(property: Property, summary: &str, failure: Failure) -> Verdict {
+    Verdict { failure: Some(failure), ..verdict(property, VerdictStatus::Fail, summary) }
+}
+
+fn column_difference(object: &str, attribute: &str, expected: &str, found: &str, severity: Severity) -> Difference {
+    Difference {
+        kind: ObjectKind::Column,
+        object: object.into(),
+        change: Change::Attribute { attribute: attribute.into(), expected: Some(expected.into()), found: Some(found.into()) },
+        severity,
+        dependents: 0,
+    }
+}
+
+const GUARD_IDS: [&str; 4] = [
+    "20260105090000_create_tenants",
+    "20260112103000_create_users",
+    "20260120141500_create_courses",
+    GUARD_MIGRATION,
+];
+
+/// Every property holds; fresh reports a column-order warning.
+fn converging() -> Report {
+    let mut fresh = verdict(
+        Property::Fresh,
+        VerdictStatus::Pass,
+        "10 migrations applied in order to an empty database; the catalog equals fixtures/k12_lms/schema.sql (210 objects)",
+    );
+    fresh.warnings.push(Difference {
+        kind: ObjectKind::Table,
+        object: "public.enrollments".into(),
+        change: Change::Attribute {
+            attribute: "column_order".into(),
+            expected: Some("id, course_id, user_id".into()),
+            found: Some("id, user_id, course_id".into()),
+        },
+        severity: Severity::Warning,
+        dependents: 0,
+    });
+    let mut order = verdict(Property::Order, VerdictStatus::Pass, "64 cases converged to the canonical catalog over 17 distinct orders");
+    order.cases = 64;
+    let mut r = report(
+        "fixtures/k12_lms",
+        &["20260101000000_create_schools", "20260102000000_create_courses"],
+        Some("fixtures/k12_lms/schema.sql"),
+        vec![
+            fresh,
+            verdict(
+                Property::Idempotent,
+                VerdictStatus::Pass,
+                "7 re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged",
+            ),
+            order,
+        ],
+    );
+    r.reference_objects = 210;
+    r.seed = Some(1234);
+    r
+}
+
+/// The guard checks the wrong name: re-running the migration fails (as
+/// `fixtures/divergent/guard_wrong_name` does).
+fn statement_failed() -> Report {
+    let failure = Failure::StatementFailed {
+        migration: GUARD_MIGRATION.into(),
+        statement: 1,
+        location: Location { file: GUARD_FILE.into(), line: 9, column: 5 },
+        sql: "DO $$\nBEGIN\n    IF to_regclass('public.ai_provider_config') IS NOT NULL THEN\n        RETURN;\n    END IF;\n    CREATE TABLE ai_provider_configs (id bigserial PRIMARY KEY);\nEND\n$$".into(),
+        error: PgError {
+            code: "42P07".into(),
+            message: "relation \"ai_provider_configs\" already exists".into(),
+            detail: None,
+            hint: None,
+            context: Some("SQL statement \"CREATE TABLE ai_provider_configs (id bigserial PRIMARY KEY)\"\nPL/pgSQL function inline_code_block line 7 at SQL statement".into()),
+            position: None,
+        },
+    };
+    report(
+        "fixtures/divergent/guard_wrong_name",
+        &GUARD_IDS,
+        Some("fixtures/divergent/guard_wrong_name/schema.sql"),
+        vec![
+            verdict(
+                Property::Fresh,
+                VerdictStatus::Pass,
+                "4 migrations applied in order to an empty database; the catalog equals fixtures/divergent/guard_wrong_name/schema.sql (63 objects)",
+            ),
+            failing(
+                Property::Idempotent,
+                &format!("re-running {GUARD_MIGRATION} on the migrated database failed"),
+                failure,
+            ),
+        ],
+    )
+}
+
+/// The fresh catalog differs from the reference; the properties after it are skipped.
+fn diverged() -> Report {
+    let failure = Failure::Diverged {
+        expected: "fixtures/divergent/default_mismatch/schema.sql".into(),
+        differences: vec![
+            column_difference("public.ai_provider_configs.status", "default", "'inactive'::varchar", "'active'::varchar", Severity::Error),
+            column_difference("public.ai_provider_configs.api_key", "not_null", "true", "false", Severity::Error),
+        ],
+        expected_text: "column public.ai_provider_configs.status\n  default: 'inactive'::varchar\n".into(),
+        found_text: "column public.ai_provider_configs.status\n  default: 'active'::varchar\n".into(),
+    };
+    report(
+        "fixtures/divergent/default_mismatch",
+        &GUARD_IDS,
+        Some("fixtures/divergent/default_mismatch/schema.sql"),
+        vec![
+            failing(
+                Property::Fresh,
+                "4 migrations applied in order to an empty database, but the catalog differs from fixtures/divergent/default_mismatch/schema.sql (2 differences)",
+                failure,
+            ),
+            verdict(
+                Property::Idempotent,
+                VerdictStatus::Skipped,
+                "no migration claims to be re-entrant (set `idempotent` in pgconverge.toml)",
+            ),
+            verdict(Property::Partial, VerdictStatus::Skipped, "not run: the fresh property fails, fix that first"),
+        ],
+    )
+}
+
+/// Generated properties: `partial` fails at a statement with a hidden order dependency, and
+/// `order` diverges (its annotation must find the first pending migration's file from the
+/// `partial` failure).
+fn generated() -> Report {
+    let statement = Failure::StatementFailed {
+        migration: "20260120141500_create_courses".into(),
+        statement: 2,
+        location: Location {
+            file: "fixtures/hidden/migrations/20260120141500_create_courses.sql".into(),
+            line: 4,
+            column: 1,
+        },
+        sql: "ALTER TABLE courses ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id)".into(),
+        error: PgError {
+            code: "42P01".into(),
+            message: "relation \"tenants\" does not exist".into(),
+            detail: None,
+            hint: None,
+            context: None,
+            position: Some(50),
+        },
+    };
+    let mut partial = failing(
+        Property::Partial,
+        "nothing applied; 2 pending: 20260120141500_create_courses fails at fixtures/hidden/migrations/20260120141500_create_courses.sql:4:1: relation \"tenants\" does not exist",
+        statement,
+    );
+    partial.cases = 12;
+    partial.timing = Some(Timing { elapsed_ms: 1234.5678, amortized_ms: 102.9, per_case_ms: Some(250.0), jobs: 4 });
+    partial.case = Some(CaseReport {
+        description: partial.summary.clone(),
+        applied: vec![],
+        preexisting: vec![],
+        interrupted: None,
+        order: ids(&["20260120141500_create_courses", "20260105090000_create_tenants"]),
+        out_of_order: vec![["20260120141500_create_courses".into(), "20260105090000_create_tenants".into()]],
+        hidden_dependency: Some(HiddenDependency {
+            migration: "20260120141500_create_courses".into(),
+            needs: ids(&["20260105090000_create_tenants"]),
+        }),
+        regressions: Some("fixtures/hidden/pgconverge-regressions.txt".into()),
+        repro: Some("target/pgconverge/repro/partial.sql".into()),
+    });
+    let divergence = Failure::Diverged {
+        expected: "the canonical catalog".into(),
+        differences: vec![Difference {
+            kind: ObjectKind::Index,
+            object: "public.courses_tenant_id_idx".into(),
+            change: Change::Missing,
+            severity: Severity::Error,
+            dependents: 0,
+        }],
+        expected_text: String::new(),
+        found_text: String::new(),
+    };
+    let mut order = failing(
+        Property::Order,
+        "applied: 20260105090000_create_tenants; 20260120141500_create_courses ran before 20260112103000_create_users; 2 pending: the catalog differs: index public.courses_tenant_id_idx: expected, not found",
+        divergence,
+    );
+    order.cases = 30;
+    order.case = Some(CaseReport {
+        description: order.summary.clone(),
+        applied: ids(&["20260105090000_create_tenants"]),
+        preexisting: vec![],
+        interrupted: None,
+        order: ids(&["20260120141500_create_courses", "20260112103000_create_users"]),
+        out_of_order: vec![],
+        hidden_dependency: None,
+        regressions: None,
+        repro: None,
+    });
+    let mut r = report(
+        "fixtures/hidden",
+        &["20260105090000_create_tenants", "20260112103000_create_users", "20260120141500_create_courses"],
+        Some("fixtures/hidden/schema.sql"),
+        vec![verdict(Property::Fresh, VerdictStatus::Pass, "3 migrations applied in order to an empty database"), partial, order],
+    );
+    r.seed = Some(42);
+    r
+}
+
+/// Text that XML and GitHub's workflow commands must escape, in every field that is written.
+const NASTY_MESSAGE: &str = "value <\"a\" & 'b'> is 100% wrong: x, y\nsecond line\r\nthird\tline \u{1b}[31m";
+
+fn special_characters() -> Report {
+    let failure = Failure::StatementFailed {
+        migration: "1_odd".into(),
+        statement: 1,
+        location: Location { file: "fixtures/odd, dir: 100%/migrations/1_odd.sql".into(), line: 2, column: 7 },
+        sql: "SELECT '<&>' AS \"q\";".into(),
+        error: PgError {
+            code: "P0001".into(),
+            message: NASTY_MESSAGE.into(),
+            detail: Some("a < b && c > d".into()),
+            hint: Some("use \"quotes\"".into()),
+            context: None,
+            position: None,
+        },
+    };
+    let mut r = report(
+        "fixtures/odd, dir: 100%",
+        &["1_odd"],
+        None,
+        vec![
+            failing(Property::Fresh, "1_odd failed on an empty database after the migrations before it", failure),
+            verdict(Property::Idempotent, VerdictStatus::Skipped, "skipped: <none> & \"nothing\" 100%: a, b\nline two"),
+        ],
+    );
+    r.backend = "existing server postgres://u@h:5432/db?x=1&y=<2>".into();
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// JUnit checks with Python's standard library
+
+/// Parses a JUnit document with `xml.etree` (a document that is not well-formed fails), checks
+/// it against the structure of `tests/data/junit.xsd`, and prints what it read as JSON.
+const JUNIT_CHECK: &str = r#"
+import json, re, sys
+import xml.etree.ElementTree as ET
+
+root = ET.fromstring(sys.stdin.buffer.read())
+problems = []
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+
+TIME = re.compile(r"[0-9]+(\.[0-9]+)?\Z")
+def count(el, attr, required=True):
+    value = el.get(attr)
+    if value is None:
+        need(not required, f"<{el.tag}> lacks {attr}")
+        return None
+    need(re.fullmatch(r"[0-9]+", value) is not None, f"<{el.tag}> {attr}={value!r} is not a count")
+    return int(value) if value.isdigit() else None
+def attrs(el, allowed, required=()):
+    for a in el.attrib:
+        need(a in allowed, f"<{el.tag}> has attribute {a} the schema does not allow")
+    for a in required:
+        need(a in el.attrib, f"<{el.tag}> lacks required attribute {a}")
+    if "time" in el.attrib:
+        need(TIME.match(el.get("time")) is not None, f"<{el.tag}> time={el.get('time')!r}")
+def text_only(el):
+    need(len(el) == 0, f"<{el.tag}> has child elements")
+
+need(root.tag == "testsuites", f"root is <{root.tag}>")
+attrs(root, {"name", "time", "tests", "failures", "errors"})
+totals = {"tests": 0, "failures": 0, "errors": 0}
+suites = []
+def suite(el):
+    attrs(el, {"name", "tests", "failures", "errors", "skipped", "time", "group", "timestamp",
+               "hostname", "id", "package", "file", "log", "url"},
+          ("name", "tests", "failures", "errors", "skipped"))
+    seen = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    properties, cases = {}, []
+    for child in el:
+        if child.tag == "testsuite":
+            suite(child)
+        elif child.tag == "properties":
+            need(not child.attrib, "<properties> has attributes")
+            for p in child:
+                need(p.tag == "property", f"<{p.tag}> in <properties>")
+                attrs(p, {"name", "value"}, ("name", "value"))
+                text_only(p)
+                properties[p.get("name")] = p.get("value")
+        elif child.tag == "testcase":
+            attrs(child, {"name", "classname", "time", "group"}, ("name", "classname"))
+            seen["tests"] += 1
+            case = {"name": child.get("name"), "classname": child.get("classname"), "outcome": "pass"}
+            outcomes = 0
+            for part in child:
+                need(part.tag in ("skipped", "error", "failure", "system-out", "system-err"),
+                     f"<{part.tag}> in <testcase>")
+                text_only(part)
+                if part.tag in ("failure", "error"):
+                    attrs(part, {"message", "type"}, ("message", "type"))
+                elif part.tag == "skipped":
+                    attrs(part, {"message", "type"})
+                else:
+                    need(not part.attrib, f"<{part.tag}> has attributes")
+                if part.tag in ("failure", "error", "skipped"):
+                    outcomes += 1
+                    seen[{"failure": "failures", "error": "errors", "skipped": "skipped"}[part.tag]] += 1
+                    case.update(outcome=part.tag, message=part.get("message"), type=part.get("type"),
+                                text=part.text or "")
+                else:
+                    case[part.tag] = part.text or ""
+            need(outcomes <= 1, f"testcase {case['name']} has {outcomes} outcomes")
+            cases.append(case)
+        elif child.tag in ("system-out", "system-err"):
+            text_only(child)
+        else:
+            need(False, f"<{child.tag}> in <testsuite>")
+    for key, n in seen.items():
+        need(count(el, key) == n, f"testsuite {el.get('name')!r}: {key}={el.get(key)} but {n} found")
+    for key in totals:
+        totals[key] += seen[key]
+    suites.append({"name": el.get("name"), "attributes": dict(el.attrib), "properties": properties,
+                   "cases": cases})
+for child in root:
+    if child.tag == "testsuite":
+        suite(child)
+    else:
+        need(False, f"<{child.tag}> in <testsuites>")
+for key, n in totals.items():
+    value = count(root, key, required=False)
+    need(value is None or value == n, f"testsuites {key}={value} but {n} found")
+if problems:
+    sys.exit("not valid JUnit:\n" + "\n".join(problems))
+json.dump({"attributes": dict(root.attrib), "suites": suites}, sys.stdout)
+"#;
+
+fn python(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The document as Python read it, after the structural checks passed.
+fn check_junit(xml: &str) -> Value {
+    let output = python(&["-c", JUNIT_CHECK], xml);
+    assert!(
+        output.status.success(),
+        "{}\n--- document ---\n{xml}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the checker prints JSON")
+}
+
+fn all_reports() -> Vec<(&'static str, Report)> {
+    vec![
+        ("converging", converging()),
+        ("statement_failed", statement_failed()),
+        ("diverged", diverged()),
+        ("generated", generated()),
+        ("special_characters", special_characters()),
+    ]
+}
+
+fn case<'a>(parsed: &'a Value, property: &str) -> &'a Value {
+    parsed["suites"][0]["cases"].as_array().unwrap().iter().find(|c| c["name"] == property).unwrap()
+}
+
+#[test]
+fn junit_is_well_formed_and_structurally_valid() {
+    for (name, report) in all_reports() {
+        let parsed = check_junit(&junit(&report));
+        let suite = &parsed["suites"][0];
+        let count = |status: VerdictStatus| report.verdicts.iter().filter(|v| v.status == status).count().to_string();
+        assert_eq!(suite["attributes"]["tests"], report.verdicts.len().to_string(), "{name}");
+        assert_eq!(suite["attributes"]["failures"], count(VerdictStatus::Fail), "{name}");
+        assert_eq!(suite["attributes"]["skipped"], count(VerdictStatus::Skipped), "{name}");
+        assert_eq!(suite["attributes"]["errors"], "0", "{name}");
+        assert_eq!(suite["properties"]["server_version"], "15.18", "{name}");
+        let project = report.project.display().to_string();
+        assert_eq!(suite["name"], format!("pgconverge {project} (PostgreSQL 15.18)"), "{name}");
+        for (verdict, case) in report.verdicts.iter().zip(suite["cases"].as_array().unwrap()) {
+            assert_eq!(case["name"], verdict.property.name(), "{name}");
+            assert_eq!(case["classname"], format!("pgconverge.{project}"), "{name}");
+            let outcome = match verdict.status {
+                VerdictStatus::Pass => "pass",
+                VerdictStatus::Fail => "failure",
+                VerdictStatus::Skipped => "skipped",
+            };
+            assert_eq!(case["outcome"], outcome, "{name} {}", verdict.property);
+        }
+    }
+}
+
+#[test]
+fn junit_many_has_a_suite_per_server_major() {
+    let mut pg17 = statement_failed();
+    pg17.server_version = "17.6".into();
+    pg17.backend = "embedded PostgreSQL 17.6 (/usr/lib/postgresql/17/bin)".into();
+    let mut pg16 = converging();
+    pg16.server_version = "16.10".into();
+    pg16.backend = "embedded PostgreSQL 16.10 (/usr/lib/postgresql/16/bin)".into();
+    let xml = junit_many(&[statement_failed(), pg17, pg16]);
+    let parsed = check_junit(&xml);
+    let names: Vec<&str> = parsed["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 15.18)",
+            "pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 17.6)",
+            "pgconverge fixtures/k12_lms (PostgreSQL 16.10)",
+        ]
+    );
+    assert_eq!(parsed["attributes"]["tests"], "7");
+    assert_eq!(parsed["attributes"]["failures"], "2");
+    assert_eq!(parsed["attributes"]["errors"], "0");
+    insta::assert_snapshot!("junit_many", xml);
+
+    // No reports: still a valid, empty document.
+    let parsed = check_junit(&junit_many(&[]));
+    assert_eq!(parsed["attributes"]["tests"], "0");
+    assert_eq!(parsed["suites"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn junit_failure_names_the_statement_and_the_error() {
+    let parsed = check_junit(&junit(&statement_failed()));
+    let idempotent = case(&parsed, "idempotent");
+    assert_eq!(idempotent["type"], "statement_failed");
+    let message = idempotent["message"].as_str().unwrap();
+    assert!(message.contains(&format!("{GUARD_FILE}:9:5")), "{message}");
+    assert!(message.contains("ERROR 42P07: relation \"ai_provider_configs\" already exists"), "{message}");
+    assert!(!message.contains('\n'), "the message is one line: {message}");
+    let text = idempotent["text"].as_str().unwrap();
+    assert!(text.contains(&format!("{GUARD_FILE}:9:5: statement 1 of {GUARD_MIGRATION}")), "{text}");
+    assert!(text.contains("  | DO $$\n"), "the whole statement: {text}");
+    assert!(text.contains("CONTEXT: SQL statement \"CREATE TABLE ai_provider_configs"), "{text}");
+    assert_eq!(case(&parsed, "fresh")["outcome"], "pass");
+}
+
+#[test]
+fn junit_failure_lists_the_differences() {
+    let parsed = check_junit(&junit(&diverged()));
+    let fresh = case(&parsed, "fresh");
+    assert_eq!(fresh["type"], "diverged");
+    let message = fresh["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(": column public.ai_provider_configs.status: default 'inactive'::varchar expected, 'active'::varchar found (and 1 more)"),
+        "{message}"
+    );
+    let text = fresh["text"].as_str().unwrap();
+    assert!(text.contains("column public.ai_provider_configs.api_key: not_null true expected, false found\n"), "{text}");
+    assert!(text.contains("<  default: 'inactive'::varchar"), "the diff, without colors: {text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let skipped = case(&parsed, "partial");
+    assert_eq!(skipped["outcome"], "skipped");
+    assert_eq!(skipped["message"], "not run: the fresh property fails, fix that first");
+}
+
+#[test]
+fn junit_failure_describes_the_generated_case() {
+    let parsed = check_junit(&junit(&generated()));
+    let text = case(&parsed, "partial")["text"].as_str().unwrap().to_string();
+    assert!(text.contains("hidden order dependency: 20260120141500_create_courses needs 20260105090000_create_tenants\n"), "{text}");
+    assert!(text.contains("pending:      20260120141500_create_courses, 20260105090000_create_tenants\n"), "{text}");
+    assert!(text.contains("repro:        target/pgconverge/repro/partial.sql\n"), "{text}");
+    assert_eq!(parsed["suites"][0]["properties"]["seed"], "42");
+}
+
+#[test]
+fn junit_escapes_special_characters() {
+    let report = special_characters();
+    let xml = junit(&report);
+    let parsed = check_junit(&xml);
+    // XML 1.0 cannot hold ESC even as a reference: it is written as visible text.
+    let readable = NASTY_MESSAGE.replace('\u{1b}', "\\u{1b}");
+    let fresh = case(&parsed, "fresh");
+    let message = fresh["message"].as_str().unwrap();
+    assert!(message.ends_with(&format!("ERROR P0001: {readable}")), "attribute round trip: {message:?}");
+    assert!(message.contains("\r\n") && message.contains('\t'), "newlines and tabs survive attribute normalization");
+    let text = fresh["text"].as_str().unwrap();
+    assert!(text.contains(&readable), "text round trip: {text:?}");
+    assert!(text.contains("DETAIL: a < b && c > d\nHINT: use \"quotes\""), "{text:?}");
+    assert!(text.contains("| SELECT '<&>' AS \"q\";"), "{text:?}");
+    assert_eq!(case(&parsed, "idempotent")["message"], "skipped: <none> & \"nothing\" 100%: a, b\nline two");
+    assert_eq!(parsed["suites"][0]["properties"]["backend"], "existing server postgres://u@h:5432/db?x=1&y=<2>");
+    assert_eq!(parsed["suites"][0]["name"], "pgconverge fixtures/odd, dir: 100% (PostgreSQL 15.18)");
+    assert!(!xml.contains('\u{1b}'));
+}
+
+#[test]
+fn junit_is_valid_against_the_xsd() {
+    let probe = Command::new("python3").args(["-c", "import xmlschema"]).output().expect("python3 runs");
+    if !probe.status.success() {
+        eprintln!(
+            "notice: skipping XSD validation: the Python package `xmlschema` is not installed \
+             (python3 -m pip install xmlschema)"
+        );
+        return;
+    }
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd");
+    let mut documents: Vec<(String, String)> =
+        all_reports().into_iter().map(|(name, report)| (name.to_string(), junit(&report))).collect();
+    documents.push(("many".into(), junit_many(&[statement_failed(), converging(), special_characters()])));
+    documents.push(("none".into(), junit_many(&[])));
+    for (name, xml) in documents {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(xml.as_bytes()).unwrap();
+        let path = file.path().to_str().unwrap();
+        let output = python(
+            &["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, path],
+            "",
+        );
+        assert!(output.status.success(), "{name}: {}\n--- document ---\n{xml}", String::from_utf8_lossy(&output.stderr));
+    }
+    // The schema does reject what it should: a testcase without a classname.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(br#"<testsuites><testsuite name="s" tests="1" failures="0" errors="0" skipped="0"><testcase name="c"/></testsuite></testsuites>"#)
+        .unwrap();
+    let output = python(
+        &["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, file.path().to_str().unwrap()],
+        "",
+    );
+    assert!(!output.status.success(), "a testcase without classname must not validate");
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub annotations
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn github_points_at_the_failing_statement() {
+    let out = github(&statement_failed());
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("::error file={GUARD_FILE},line=9,col=5,title=pgconverge idempotent::")),
+        "{out}"
+    );
+    assert!(lines[0].contains("ERROR 42P07: relation \"ai_provider_configs\" already exists%0ACONTEXT: "), "{out}");
+    assert!(
+        lines[1].starts_with("::notice title=pgconverge::pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 15.18): counterexample: 1 of 2 properties fail"),
+        "{out}"
+    );
+    insta::assert_snapshot!("statement_failed_github", out);
+}
+
+#[test]
+fn github_points_a_divergence_at_a_file() {
+    // fresh: the reference schema, line 1; skipped properties give no annotation.
+    let out = github(&diverged());
+    let annotations = lines(&out);
+    assert_eq!(annotations.len(), 2, "{out}");
+    assert!(
+        annotations[0].starts_with("::error file=fixtures/divergent/default_mismatch/schema.sql,line=1,title=pgconverge fresh::"),
+        "{out}"
+    );
+    assert!(annotations[1].ends_with("counterexample: 1 of 3 properties fail, 2 skipped"), "{out}");
+    insta::assert_snapshot!("diverged_github", out);
+
+    // A generated case: the first pending migration's file, found from another failure...
+    let out = github(&generated());
+    let annotations = lines(&out);
+    assert!(
+        annotations[0].starts_with("::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=4,col=1,title=pgconverge partial::"),
+        "{out}"
+    );
+    assert!(
+        annotations[1].starts_with("::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=1,title=pgconverge order::"),
+        "{out}"
+    );
+    assert!(annotations[2].contains("(seed 42; rerun the same cases with --seed 42)"), "{out}");
+    insta::assert_snapshot!("generated_github", out);
+
+    // ...else the reference schema...
+    let mut report = generated();
+    report.verdicts.remove(1);
+    let out = github(&report);
+    assert!(out.starts_with("::error file=fixtures/hidden/schema.sql,line=1,title=pgconverge order::"), "{out}");
+
+    // ...else no file.
+    report.reference = None;
+    let out = github(&report);
+    assert!(out.starts_with("::error title=pgconverge order::"), "{out}");
+}
+
+#[test]
+fn github_reports_warnings_and_a_summary() {
+    let out = github(&converging());
+    assert_eq!(
+        lines(&out),
+        [
+            "::warning title=pgconverge fresh::table public.enrollments: column_order id, course_id, user_id expected, id, user_id, course_id found [warning]",
+            "::notice title=pgconverge::pgconverge fixtures/k12_lms (PostgreSQL 15.18): converges: 3 properties hold (seed 1234; rerun the same cases with --seed 1234)",
+        ]
+    );
+    insta::assert_snapshot!("converging_github", out);
+}
+
+#[test]
+fn github_escapes_special_characters() {
+    let out = github(&special_characters());
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 2, "every command is one line: {out}");
+    // Properties: `%`, `:`, `,` escaped; the message: `%`, CR and LF only.
+    assert!(
+        lines[0].starts_with("::error file=fixtures/odd%2C dir%3A 100%25/migrations/1_odd.sql,line=2,col=7,title=pgconverge fresh::"),
+        "{out}"
+    );
+    let message = lines[0].split_once("::").unwrap().1.split_once("::").unwrap().1;
+    assert!(
+        message.contains("ERROR P0001: value <\"a\" & 'b'> is 100%25 wrong: x, y%0Asecond line%0D%0Athird\tline \\u{1b}[31m%0ADETAIL: "),
+        "{message}"
+    );
+    assert!(!message.contains("%3A") && !message.contains("%2C"), "{message}");
+    // Decoding gives the text back.
+    let decoded = message.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%");
+    assert!(decoded.contains(&NASTY_MESSAGE.replace('\u{1b}', "\\u{1b}")), "{decoded:?}");
+    assert!(!out.contains('\u{1b}'), "no raw control characters: {out:?}");
+    assert!(lines[1].starts_with("::notice title=pgconverge::pgconverge fixtures/odd, dir: 100%25 (PostgreSQL 15.18): "), "{out}");
+    insta::assert_snapshot!("special_characters_github", out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The migration × property table
+
+#[test]
+fn table_marks_the_migration_whose_statement_failed() {
+    let out = table(&statement_failed(), &ids(&GUARD_IDS));
+    assert_eq!(
+        out,
+        "  migration                                  fresh  idempotent\n\
+         \x20 20260105090000_create_tenants              ok     ok\n\
+         \x20 20260112103000_create_users                ok     ok\n\
+         \x20 20260120141500_create_courses              ok     ok\n\
+         \x20 20260216000001_create_ai_provider_configs  ok     fail\n\
+         \x20 all                                        ok     fail\n"
+    );
+}
+
+#[test]
+fn table_marks_an_unattributed_divergence_in_the_all_row() {
+    let out = table(&diverged(), &ids(&GUARD_IDS));
+    insta::assert_snapshot!("diverged_table", out);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["migration", "fresh", "idempotent", "partial"]);
+    for row in &rows[1..5] {
+        assert_eq!(row[1..], ["ok", "n/a", "n/a"], "{out}");
+    }
+    assert_eq!(rows[5], ["all", "fail", "n/a", "n/a"]);
+}
+
+#[test]
+fn table_marks_the_migrations_a_generated_case_names() {
+    let report = generated();
+    let out = table(&report, &report.migration_ids);
+    insta::assert_snapshot!("generated_table", out);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["migration", "fresh", "partial", "order"]);
+    // partial: the failing migration and the one it needs; order: the pending migrations.
+    assert_eq!(rows[1], ["20260105090000_create_tenants", "ok", "fail", "ok"]);
+    assert_eq!(rows[2], ["20260112103000_create_users", "ok", "ok", "fail"]);
+    assert_eq!(rows[3], ["20260120141500_create_courses", "ok", "fail", "fail"]);
+    assert_eq!(rows[4], ["all", "ok", "fail", "fail"]);
+}
+
+#[test]
+fn table_names_down_and_interrupted_migrations() {
+    let mut report = statement_failed();
+    let Some(Failure::StatementFailed { migration, .. }) = &mut report.verdicts[1].failure else { unreachable!() };
+    *migration = format!("{GUARD_MIGRATION} (down)");
+    report.verdicts[1].property = Property::Reversible;
+    let mut interrupt = verdict(Property::Interrupt, VerdictStatus::Fail, "interrupted");
+    interrupt.case = Some(CaseReport {
+        description: "interrupted".into(),
+        applied: vec![],
+        preexisting: vec![],
+        interrupted: Some("20260112103000_create_users stopped after 1 of 3 statements".into()),
+        order: vec![],
+        out_of_order: vec![],
+        hidden_dependency: None,
+        regressions: None,
+        repro: None,
+    });
+    report.verdicts.push(interrupt);
+    let out = table(&report, &ids(&GUARD_IDS));
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["migration", "fresh", "reversible", "interrupt"]);
+    assert_eq!(rows[2][1..], ["ok", "ok", "fail"]);
+    assert_eq!(rows[4][1..], ["ok", "fail", "ok"]);
+    assert_eq!(rows[1][1..], ["ok", "ok", "ok"]);
+}
+
+#[test]
+fn table_without_migrations_has_only_the_all_row() {
+    let out = table(&converging(), &[]);
+    assert_eq!(out, "  migration  fresh  idempotent  order\n  all        ok     ok          ok\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots of each JUnit document
+
+#[test]
+fn junit_snapshots() {
+    for (name, report) in all_reports() {
+        insta::assert_snapshot!(format!("{name}_junit"), junit(&report));
+    }
+}
