@@ -136,6 +136,12 @@ impl Check {
 
     pub async fn run_async(&self) -> Result<Report, Error> {
         // Input errors come before any server is started.
+        let config = crate::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
+        if config.runner == Some(crate::config::RunnerKind::Command) {
+            let project = crate::command::CommandProject::load(&self.dir, config)?;
+            let backend = start_backend(self.database_url.as_deref()).await?;
+            return crate::command::check(&project, backend.as_ref(), &self.properties).await;
+        }
         let project = Project::load(&self.dir)?;
         let mut explore = self.explore.clone();
         if self.persist_default {

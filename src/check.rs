@@ -3,14 +3,16 @@
 //! A property that does not hold yields a [`Verdict`] with a [`Failure`] (a counterexample);
 //! `Err` means the check could not decide (bad input, or the server failed).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::explore::{ExploreOptions, Universe};
+use crate::prepare::{Preparation, Purpose};
 use crate::compare::{self, CompareOptions, Difference, Severity};
 use crate::migration::{split::char_position_to_byte_offset, Location, Migration, Script, Statement};
 use crate::project::{Project, ProjectError};
@@ -130,6 +132,8 @@ pub struct Verdict {
 pub enum Status {
     Converges,
     Counterexample,
+    /// Every property holds, but some objects differ from one run of the same SQL to the next.
+    Nondeterministic,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,12 +153,17 @@ pub struct Report {
     /// The base seed of the generated properties (`--seed` reruns the same cases).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Objects that differ between two runs of the same SQL (a view that froze `now()`): a
+    /// finding of their own, left out of every comparison.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nondeterministic: Vec<String>,
     pub verdicts: Vec<Verdict>,
 }
 
 impl Report {
+    /// Every property holds (nondeterministic objects, a finding of their own, aside).
     pub fn converges(&self) -> bool {
-        self.status == Status::Converges
+        self.status != Status::Counterexample
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
@@ -169,6 +178,8 @@ pub enum CheckError {
     Project(#[from] ProjectError),
     #[error("{location}: the reference schema does not apply: {error}")]
     Reference { location: Location, error: PgError },
+    #[error("{location}: a setup file does not apply: {error}")]
+    Setup { location: Location, error: PgError },
     #[error("{0}")]
     Infrastructure(#[from] RunnerError),
 }
@@ -176,7 +187,7 @@ pub enum CheckError {
 impl CheckError {
     /// True for errors in the user's input (exit 2); false for the harness's own failures (exit 3).
     pub fn is_input_error(&self) -> bool {
-        matches!(self, CheckError::Project(_) | CheckError::Reference { .. })
+        matches!(self, CheckError::Project(_) | CheckError::Reference { .. } | CheckError::Setup { .. })
     }
 }
 
@@ -187,6 +198,7 @@ pub struct Checker<'a> {
     canon: Canonicalizer,
     ignore: IgnoreRules,
     compare: CompareOptions,
+    prep: Preparation,
 }
 
 impl<'a> Checker<'a> {
@@ -197,6 +209,7 @@ impl<'a> Checker<'a> {
             canon: Canonicalizer::new(),
             ignore: IgnoreRules::new(project.config.ignore.clone()),
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
+            prep: Preparation::default(),
         }
     }
 
@@ -206,14 +219,41 @@ impl<'a> Checker<'a> {
     pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
         let explicit = |p: Property| properties.contains(&p);
         let wanted = |p: Property| properties.is_empty() || explicit(p);
+        self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         let version = runner::server_version(self.backend).await?;
+        if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
+            // What the setup files create is not part of the compared result.
+            let baseline = self.baseline().await?;
+            self.ignore.exact.extend(baseline.objects.iter().map(|o| (o.kind, o.name.clone())));
+        }
+        let mut nondeterministic = BTreeSet::new();
         let reference = match &self.project.reference {
-            Some(script) => Some(self.reference_catalog(script).await?),
+            Some(script) => {
+                let first = self.reference_catalog(script).await?;
+                let second = self.reference_catalog(script).await?;
+                nondeterministic.extend(differing_objects(&first, &second, &self.compare));
+                Some(first)
+            }
             None => None,
         };
         let mut verdicts = Vec::new();
-        let (database, mut conn) = self.scratch_database().await?;
-        let fresh = self.fresh(&mut conn, reference.as_ref()).await?;
+        let (database, mut conn) = self.scratch_database(Purpose::Migrations).await?;
+        let fresh_outcome = self.canonical_run(&mut conn).await?;
+        if let Ok(first) = &fresh_outcome {
+            // The same migrations twice: whatever differs froze something like now().
+            let (again_database, mut again) = self.scratch_database(Purpose::Migrations).await?;
+            if let Ok(second) = self.canonical_run(&mut again).await? {
+                nondeterministic.extend(differing_objects(first, &second, &self.compare));
+            }
+            let _ = again.close().await;
+            again_database.drop_now().await?;
+        }
+        // Nondeterministic objects are reported on their own and left out of every comparison,
+        // so they neither fail a property nor hide a real difference elsewhere.
+        self.ignore.exact.extend(nondeterministic.iter().cloned());
+        let reference = reference.map(|c| c.without(&self.ignore));
+        let fresh_outcome = fresh_outcome.map(|c| c.without(&self.ignore));
+        let fresh = self.fresh(fresh_outcome, reference.as_ref());
         if wanted(Property::Fresh) {
             verdicts.push(fresh.verdict.clone());
         }
@@ -224,10 +264,19 @@ impl<'a> Checker<'a> {
         database.drop_now().await?;
 
         let mut options = options.clone();
-        let generated: Vec<Property> = [Property::Partial, Property::Order, Property::Interrupt]
-            .into_iter()
-            .filter(|&p| wanted(p))
-            .collect();
+        let any_resumable = self.project.migrations.migrations.iter().any(|m| !m.runs_in_transaction());
+        let mut generated: Vec<Property> = Vec::new();
+        for property in [Property::Partial, Property::Order, Property::Interrupt] {
+            if !wanted(property) {
+                continue;
+            }
+            if property == Property::Interrupt && !any_resumable {
+                let why = if explicit(property) { "no migration runs outside a transaction" } else { "not applicable: every migration runs in a transaction" };
+                verdicts.push(skipped(property, why.to_string()));
+                continue;
+            }
+            generated.push(property);
+        }
         let seed = (!generated.is_empty()).then(|| *options.seed.get_or_insert_with(crate::explore::random_seed));
         if !generated.is_empty() {
             if fresh.catalog.is_none() || fresh.verdict.status == VerdictStatus::Fail {
@@ -235,12 +284,16 @@ impl<'a> Checker<'a> {
                     verdicts.push(skipped(property, "not run: the fresh property fails, fix that first".to_string()));
                 }
             } else {
-                let universe = Universe::build(self.project, self.backend, reference.as_ref(), options.granularity).await?;
+                let universe = Universe::build(
+                    self.project,
+                    self.backend,
+                    reference.as_ref(),
+                    options.granularity,
+                    self.ignore.clone(),
+                    self.prep.clone(),
+                )
+                .await?;
                 for property in generated {
-                    if property == Property::Interrupt && universe.space.resumable.is_empty() && !explicit(property) {
-                        verdicts.push(skipped(property, "not applicable: every migration runs in a transaction".into()));
-                        continue;
-                    }
                     // proptest's runner is synchronous: run it on a thread with a runtime of its own.
                     let verdict = std::thread::scope(|scope| {
                         scope.spawn(|| crate::explore::explore(&universe, property, &options)).join()
@@ -256,11 +309,15 @@ impl<'a> Checker<'a> {
         if wanted(Property::Reversible) {
             verdicts.push(self.reversible(explicit(Property::Reversible)).await?);
         }
+        verdicts.sort_by_key(|v| v.property);
         let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
             Status::Counterexample
+        } else if !nondeterministic.is_empty() {
+            Status::Nondeterministic
         } else {
             Status::Converges
         };
+        let nondeterministic: Vec<String> = nondeterministic.iter().map(|(kind, name)| format!("{kind} {name}")).collect();
         let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
         Ok(Report {
             status,
@@ -273,20 +330,21 @@ impl<'a> Checker<'a> {
             server_version: version.to_string(),
             reference_objects,
             seed,
+            nondeterministic,
             verdicts,
         })
     }
 
     /// Up then down, for each migration that has a down, restores the catalog as it was before
     /// the up; when every migration has a down, all of them in reverse restore an empty database.
-    async fn reversible(&mut self, asked: bool) -> Result<Verdict, RunnerError> {
+    async fn reversible(&mut self, asked: bool) -> Result<Verdict, CheckError> {
         let migrations = &self.project.migrations.migrations;
         let with_down = migrations.iter().filter(|m| m.down.is_some()).count();
         if with_down == 0 {
             let reason = if asked { "no migration has a down migration" } else { "not applicable: no down migrations" };
             return Ok(skipped(Property::Reversible, reason.to_string()));
         }
-        let (database, mut conn) = self.scratch_database().await?;
+        let (database, mut conn) = self.scratch_database(Purpose::Migrations).await?;
         let empty = self.dump(&mut conn).await?;
         let mut before = empty.clone();
         let mut cases = 0;
@@ -341,18 +399,35 @@ impl<'a> Checker<'a> {
         Ok(verdict)
     }
 
-    /// A new scratch database with the configured extensions, and a connection to it.
-    async fn scratch_database(&self) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+    /// A new scratch database, prepared (extensions, setup, ledger), and a connection to it.
+    async fn scratch_database(&self, purpose: Purpose) -> Result<(ScratchDatabase, PgConnection), CheckError> {
         let database = ScratchDatabase::create(self.backend).await?;
         let mut conn = database.connect().await?;
-        for extension in &self.project.config.extensions {
-            let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| RunnerError::db(format!("create extension {extension}"), e))?;
+        if let Some(failure) = self.prep.apply(&mut conn, purpose).await? {
+            let _ = conn.close().await;
+            database.drop_now().await?;
+            return Err(CheckError::Setup { location: failure.location, error: failure.error });
         }
         Ok((database, conn))
+    }
+
+    /// The catalog of an empty database after the preparation alone.
+    async fn baseline(&mut self) -> Result<Catalog, CheckError> {
+        let (database, mut conn) = self.scratch_database(Purpose::Migrations).await?;
+        let catalog = self.dump(&mut conn).await?;
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        Ok(catalog)
+    }
+
+    /// Every migration in canonical order; the catalog, or the first failure.
+    async fn canonical_run(&mut self, conn: &mut PgConnection) -> Result<Result<Catalog, (String, Failure)>, RunnerError> {
+        for migration in &self.project.migrations.migrations {
+            if let Some(failure) = apply_migration(conn, migration).await? {
+                return Ok(Err((migration.id(), failure)));
+            }
+        }
+        Ok(Ok(self.dump(conn).await?))
     }
 
     async fn dump(&mut self, conn: &mut PgConnection) -> Result<Catalog, RunnerError> {
@@ -360,7 +435,7 @@ impl<'a> Checker<'a> {
     }
 
     async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
-        let (database, mut conn) = self.scratch_database().await?;
+        let (database, mut conn) = self.scratch_database(Purpose::Reference).await?;
         let outcome = runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?;
         if let ApplyOutcome::Failed(failure) = outcome {
             let statement = &script.statements[failure.statement_index];
@@ -373,15 +448,15 @@ impl<'a> Checker<'a> {
         Ok(catalog)
     }
 
-    async fn fresh(&mut self, conn: &mut PgConnection, reference: Option<&Catalog>) -> Result<FreshRun, RunnerError> {
+    fn fresh(&self, outcome: Result<Catalog, (String, Failure)>, reference: Option<&Catalog>) -> FreshRun {
         let migrations = &self.project.migrations.migrations;
-        for migration in migrations {
-            if let Some(failure) = apply_migration(conn, migration).await? {
-                let summary = format!("{} failed on an empty database after the migrations before it", migration.id());
-                return Ok(FreshRun { verdict: fail(Property::Fresh, summary, failure, 1), catalog: None });
+        let catalog = match outcome {
+            Ok(catalog) => catalog,
+            Err((migration, failure)) => {
+                let summary = format!("{migration} failed on an empty database after the migrations before it");
+                return FreshRun { verdict: fail(Property::Fresh, summary, failure, 1), catalog: None };
             }
-        }
-        let catalog = self.dump(conn).await?;
+        };
         let verdict = match reference {
             None => pass(
                 Property::Fresh,
@@ -412,7 +487,7 @@ impl<'a> Checker<'a> {
                 }
             }
         };
-        Ok(FreshRun { verdict, catalog: Some(catalog) })
+        FreshRun { verdict, catalog: Some(catalog) }
     }
 
     async fn idempotent(&mut self, conn: &mut PgConnection, migrated: Option<&Catalog>) -> Result<Verdict, RunnerError> {
@@ -453,6 +528,11 @@ impl<'a> Checker<'a> {
             Ok(fail(Property::Idempotent, summary, diverged(before, &after, differences, "the catalog before the re-run"), 1))
         }
     }
+}
+
+/// The objects two catalogs of the same SQL disagree on.
+fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions) -> Vec<(catalog::ObjectKind, String)> {
+    compare::compare(first, second, options).into_iter().map(|d| (d.kind, d.object)).collect()
 }
 
 /// `1 migration`, `2 migrations`.

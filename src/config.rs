@@ -50,6 +50,75 @@ pub struct Config {
     pub properties: Vec<crate::check::Property>,
     /// What may pre-exist in generated start states: `migration` (default) or `object`.
     pub granularity: Option<crate::generate::Granularity>,
+    /// A regex with named groups `version`, `name` and optionally `direction` (`up`/`down`)
+    /// matched against file names (relative to the migrations directory), for custom layouts.
+    pub pattern: Option<String>,
+    /// How versions sort: `numeric` (default), `lexical`, or `manifest` (an ordered file list).
+    pub order: Option<Order>,
+    /// With `order = "manifest"`: the manifest's file name in each (version) directory.
+    pub manifest: Option<String>,
+    /// With a JSON manifest: the key that holds the ordered list (default: the top-level array).
+    pub manifest_key: Option<String>,
+    /// SQL files run on every fresh database before anything else (roles, schemas, extensions).
+    #[serde(default)]
+    pub setup: Vec<PathBuf>,
+    /// Compare what the setup files create too (default: left out of the compared result).
+    #[serde(default)]
+    pub setup_in_result: bool,
+    /// Literal text replacements applied to migrations and the reference before parsing.
+    #[serde(default)]
+    pub substitutions: std::collections::BTreeMap<String, String>,
+    /// A framework ledger table to create before the first migration runs.
+    pub ledger: Option<Ledger>,
+    /// How migrations run: `sql` (pgconverge runs the SQL, the default) or `command` (the
+    /// project's own migrator, see `[command]`).
+    pub runner: Option<RunnerKind>,
+    pub command: Option<CommandConfig>,
+}
+
+/// How versions sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    Numeric,
+    Lexical,
+    Manifest,
+}
+
+/// The migration ledgers pgconverge can create before the first migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ledger {
+    Diesel,
+    Sqlx,
+    Rails,
+    Flyway,
+    GolangMigrate,
+    Dbmate,
+    Alembic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunnerKind {
+    Sql,
+    Command,
+}
+
+/// The project's own migrator, as shell command templates. `{version}` is replaced by a
+/// migration's version; the commands run with `DATABASE_URL` and `PG*` set to the case's database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// Applies one migration, e.g. `bin/rails db:migrate:up VERSION={version}`.
+    pub up: String,
+    pub down: Option<String>,
+    /// Loads the reference schema, e.g. `bin/rails db:schema:load`.
+    pub load_schema: Option<String>,
+    /// Prints the migration versions, one per line, in order (default: the migrations directory listing).
+    pub list: Option<String>,
+    /// The working directory, relative to the project (default: the project directory).
+    pub workdir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,7 @@ use crate::deps::DependencyGraph;
 use crate::footprint::{ObjectRef, RefKind};
 use crate::generate::{self, Granularity, Plan, PlanSpace, UnitSpace};
 use crate::migration::{Migration, Script};
+use crate::prepare::{Preparation, Purpose};
 use crate::project::Project;
 use crate::reference_units::{reference_units, ReferenceUnits};
 use crate::runner::{self, ApplyOutcome, Backend, RunnerError, ScratchDatabase, TransactionMode};
@@ -166,6 +167,8 @@ pub struct Universe<'a> {
     pub space: PlanSpace,
     /// Migrations that may run inside one big rolled-back transaction.
     sandbox_safe: Vec<bool>,
+    /// Extensions, setup files and ledger, run on every database before a case.
+    prep: Preparation,
 }
 
 impl<'a> Universe<'a> {
@@ -176,13 +179,14 @@ impl<'a> Universe<'a> {
         backend: &'a dyn Backend,
         reference: Option<&Catalog>,
         granularity: Granularity,
+        ignore: IgnoreRules,
+        prep: Preparation,
     ) -> Result<Universe<'a>, RunnerError> {
-        let ignore = IgnoreRules::new(project.config.ignore.clone());
         let migrations = &project.migrations.migrations;
         let mut canon = Canonicalizer::new();
         let database = ScratchDatabase::create(backend).await?;
         let mut conn = database.connect().await?;
-        create_extensions(&mut conn, project).await?;
+        prepare(&prep, &mut conn).await?;
         let mut steps = vec![catalog::dump(&mut conn, &mut canon, &ignore).await?];
         for migration in migrations {
             if apply_migration(&mut conn, migration).await?.is_some() {
@@ -229,6 +233,7 @@ impl<'a> Universe<'a> {
             units,
             space,
             sandbox_safe: migrations.iter().map(sandbox_safe).collect(),
+            prep,
         })
     }
 
@@ -271,15 +276,17 @@ fn sandbox_safe(migration: &Migration) -> bool {
         })
 }
 
-async fn create_extensions(conn: &mut PgConnection, project: &Project) -> Result<(), RunnerError> {
-    for extension in &project.config.extensions {
-        let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| RunnerError::db(format!("create extension {extension}"), e))?;
+/// Prepares a database for migrations. The setup files already ran once without error (the
+/// fresh property did that), so a failure now is the server's doing.
+async fn prepare(prep: &Preparation, conn: &mut PgConnection) -> Result<(), RunnerError> {
+    match prep.apply(conn, Purpose::Migrations).await? {
+        None => Ok(()),
+        Some(failure) => Err(RunnerError::Command {
+            program: "the setup files".into(),
+            status: "failed".into(),
+            output: format!("{}: {}", failure.location, failure.error),
+        }),
     }
-    Ok(())
 }
 
 /// `[dependencies]` in pgconverge.toml: `"<version>" = ["<version>", ...]`.
@@ -560,7 +567,7 @@ async fn run_case(
     if !sandboxed {
         let database = ScratchDatabase::create(universe.backend).await?;
         let mut conn = database.connect().await?;
-        create_extensions(&mut conn, universe.project).await?;
+        prepare(&universe.prep, &mut conn).await?;
         let outcome = run_isolated(universe, canon, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
@@ -569,7 +576,7 @@ async fn run_case(
     if warm.is_none() {
         let database = ScratchDatabase::create(universe.backend).await?;
         let mut conn = database.connect().await?;
-        create_extensions(&mut conn, universe.project).await?;
+        prepare(&universe.prep, &mut conn).await?;
         control(&mut conn, "BEGIN").await?;
         control(&mut conn, "SAVEPOINT s0").await?;
         *warm = Some(Warm { database, conn, done: Vec::new(), cases_in_transaction: 0 });

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod check;
+pub mod command;
 pub mod compare;
 pub mod config;
 pub mod deps;
@@ -17,6 +18,7 @@ pub mod explore;
 pub mod footprint;
 pub mod generate;
 pub mod migration;
+pub mod prepare;
 pub mod project;
 pub mod reference_units;
 pub mod repro;

@@ -9,13 +9,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use pgconverge::check::Property;
 use pgconverge::explore::Shard;
 use pgconverge::generate::Granularity;
-use pgconverge::{compare, report, Catalog, Check, DumpSource, Error};
+use pgconverge::{compare, report, Catalog, Check, DumpSource, Error, Status};
 
 /// Exit codes (stable, documented in the README).
 const EXIT_CONVERGES: u8 = 0;
 const EXIT_COUNTEREXAMPLE: u8 = 1;
 const EXIT_INPUT: u8 = 2;
 const EXIT_INFRASTRUCTURE: u8 = 3;
+const EXIT_NONDETERMINISTIC: u8 = 4;
 const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
@@ -27,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check that DIR's migrations converge: exit 0 converges, 1 counterexample, 2 input error, 3 infrastructure error.
+    /// Check that DIR's migrations converge: exit 0 converges, 1 counterexample, 2 input error, 3 infrastructure error, 4 nondeterministic objects.
     Check {
         /// The project directory (migrations/, schema.sql, pgconverge.toml).
         dir: PathBuf,
@@ -264,10 +265,10 @@ async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, 
                 OutputFormat::Junit => print!("{}", report::junit(&report)),
                 OutputFormat::Github => print!("{}", report::github(&report)),
             }
-            if report.converges() {
-                EXIT_CONVERGES
-            } else {
-                EXIT_COUNTEREXAMPLE
+            match report.status {
+                Status::Converges => EXIT_CONVERGES,
+                Status::Counterexample => EXIT_COUNTEREXAMPLE,
+                Status::Nondeterministic => EXIT_NONDETERMINISTIC,
             }
         }
         Err(error) => fail(&error, format),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, Idempotent};
-use crate::migration::{read_text, MigrationError, MigrationSet, Script, Span};
+use crate::migration::{read_text, with_substitutions, Layout, MigrationError, MigrationSet, Script, Span};
 
 pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
 pub const DEFAULT_REFERENCE: &str = "schema.sql";
@@ -43,7 +43,10 @@ impl Project {
         }
         let config = Config::load(dir)?;
         let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
-        let migrations = MigrationSet::load(&migrations_dir, config.format)?;
+        let layout = Layout::from_config(&config).with_config_file(dir.join(crate::config::CONFIG_FILE));
+        let migrations = MigrationSet::load_layout(&migrations_dir, &layout)?;
+        // `[substitutions]` apply to the reference too.
+        let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
         let reference = match &config.reference {
             Some(path) => {
                 let path = dir.join(path);

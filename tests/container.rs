@@ -184,3 +184,35 @@ fn fetched_majors_start_and_report_their_version() {
         eprintln!("PostgreSQL {version} from {}", binaries.bin_dir.display());
     }
 }
+
+#[test]
+fn without_a_registry_the_local_image_is_chosen() {
+    if std::env::var_os("PGCONVERGE_IMAGE").is_some() {
+        eprintln!("SKIPPED: PGCONVERGE_IMAGE is set");
+        return;
+    }
+    let official = ImageRef::official(15);
+    let expected = if official.exists_locally() || official.pullable() { official } else { ImageRef::local(15) };
+    assert_eq!(container::image_for(15), expected);
+    assert!(container::engine_available());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_each_backend() {
+    local_image(15).await;
+    let report = pgconverge::doctor::doctor().await;
+    let text = report.to_string();
+    eprintln!("{text}");
+    assert!(report.embedded.usable, "{text}");
+    assert!(report.container.usable, "{text}");
+    assert!(report.container.images.iter().any(|i| i == "pgconverge/postgres:15-local"), "{text}");
+    match std::env::var("PGCONVERGE_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => assert!(!text.contains(&url) && !serde_json::to_string(&report).unwrap().contains(&url)),
+        _ => {
+            assert!(!report.url.usable);
+            assert!(text.contains("PGCONVERGE_DATABASE_URL is not set"), "{text}");
+        }
+    }
+    let json = serde_json::to_value(&report).expect("serializes");
+    assert_eq!(json["container"]["usable"], true);
+}

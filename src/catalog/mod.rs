@@ -204,14 +204,19 @@ pub const LEDGER_TABLES: &[&str] = &[
 pub struct IgnoreRules {
     pub globs: Vec<String>,
     pub keep_ledgers: bool,
+    /// Exact objects left out: what the setup files create, and nondeterministic objects.
+    pub exact: std::collections::BTreeSet<(ObjectKind, String)>,
 }
 
 impl IgnoreRules {
     pub fn new(globs: Vec<String>) -> IgnoreRules {
-        IgnoreRules { globs, keep_ledgers: false }
+        IgnoreRules { globs, keep_ledgers: false, exact: Default::default() }
     }
 
     pub fn matches(&self, object: &Object) -> bool {
+        if self.exact.contains(&(object.kind, object.name.clone())) {
+            return true;
+        }
         let subject_names = [Some(object.name.as_str()), object.table.as_deref()];
         subject_names.into_iter().flatten().any(|name| self.matches_name(name))
             || (object.kind == ObjectKind::Sequence

@@ -10,6 +10,9 @@ pub mod diesel;
 mod files;
 pub mod flyway;
 pub mod golang_migrate;
+pub mod layout;
+pub mod manifest;
+pub mod pattern;
 pub mod plain;
 pub mod split;
 pub mod sqlx;
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use detect::detect_format;
+pub use layout::{substitute, with_substitutions, Layout};
 pub use split::{line_col, Span};
 pub use transaction::detect_no_transaction;
 
@@ -185,15 +189,19 @@ pub fn location_at(path: &Path, text: &str, offset: usize) -> Location {
 }
 
 /// Reads a file as UTF-8; invalid bytes are reported with the line and column where they start.
+/// Inside [`with_substitutions`], the active substitutions are applied to `.sql` files.
 pub fn read_text(path: &Path) -> Result<String, MigrationError> {
     let bytes = std::fs::read(path).map_err(|source| MigrationError::Io { path: path.to_path_buf(), source })?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let bytes = e.into_bytes();
         // The prefix up to the first bad byte is valid UTF-8 by definition.
         let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
         MigrationError::NotUtf8 { location: location_at(path, prefix, prefix.len()) }
-    })
+    })?;
+    // Inside `with_substitutions` (loading a layout with `[substitutions]`), `.sql` texts are
+    // substituted before anything parses them.
+    Ok(layout::substitute_active(path, text))
 }
 
 /// One migration: its version, its up script and optional down script.

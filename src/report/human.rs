@@ -28,6 +28,15 @@ pub fn human(report: &Report, color: bool) -> String {
     if let Some(seed) = report.seed {
         let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
     }
+    if !report.nondeterministic.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  nondeterministic (two runs of the same SQL disagree; left out of every comparison):"
+        );
+        for object in &report.nondeterministic {
+            let _ = writeln!(out, "    {object}");
+        }
+    }
     if !report.migration_ids.is_empty() && !report.verdicts.is_empty() {
         out.push('\n');
         out.push_str(&super::table(report, &report.migration_ids));
@@ -37,6 +46,14 @@ pub fn human(report: &Report, color: bool) -> String {
         Status::Counterexample => {
             writeln!(out, "\ncounterexample: {failed} of {} properties fail{skipped_note}", report.verdicts.len())
         }
+        Status::Nondeterministic => writeln!(
+            out,
+            "\nnondeterministic: {held} properties hold{skipped_note}, but {} from run to run",
+            match report.nondeterministic.len() {
+                1 => "1 object differs".to_string(),
+                n => format!("{n} objects differ"),
+            }
+        ),
     };
     out
 }

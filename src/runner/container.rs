@@ -596,6 +596,7 @@ fn process_alive(pid: i32) -> bool {
 /// request path to the engine's version; everything else (bodies, responses, upgraded streams)
 /// passes through unchanged. testcontainers' requests (create, start, inspect, logs, remove)
 /// mean the same at 1.41. Our own `docker` CLI calls keep the user's `DOCKER_HOST`.
+/// `PGCONVERGE_DOCKER_BRIDGE=0` turns the relay off.
 mod bridge {
     use std::ffi::OsString;
     use std::io::{self, BufRead, BufReader, Read, Write};
@@ -617,6 +618,15 @@ mod bridge {
 
     static BRIDGE: OnceLock<Option<Bridge>> = OnceLock::new();
     static SETUP: Mutex<()> = Mutex::new(());
+    /// The relay's directory, removed when the process exits (a killed process leaves it to
+    /// [`remove_stale_sockets`]).
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+    extern "C" fn remove_dir_at_exit() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 
     /// `Some(original DOCKER_HOST)` when the bridge is active.
     pub(super) fn original_docker_host() -> Option<Option<OsString>> {
@@ -635,6 +645,9 @@ mod bridge {
     }
 
     fn start_if_needed() -> Result<Option<Bridge>, RunnerError> {
+        if std::env::var_os("PGCONVERGE_DOCKER_BRIDGE").is_some_and(|v| v == "0") {
+            return Ok(None);
+        }
         let client = testcontainers::bollard::API_DEFAULT_VERSION;
         let client = (client.major_version as u32, client.minor_version as u32);
         let original = std::env::var_os("DOCKER_HOST");
@@ -658,6 +671,10 @@ mod bridge {
         let path = dir.join("docker.sock");
         let listener =
             UnixListener::bind(&path).map_err(|source| RunnerError::Io { action: format!("listen on {}", path.display()), source })?;
+        if DIR.set(dir.clone()).is_ok() {
+            // SAFETY: registers a plain function without arguments.
+            unsafe { libc::atexit(remove_dir_at_exit) };
+        }
         let target = format!("/v{}.{}/", engine.0, engine.1);
         std::thread::Builder::new()
             .name("pgconverge-docker-bridge".into())
@@ -746,6 +763,7 @@ mod bridge {
         });
         let mut requests = BufReader::new(client);
         let mut to_engine = upstream;
+        let mut raw = false;
         let result = (|| -> io::Result<()> {
             while let Some((head, body)) = read_head(&mut requests, target)? {
                 to_engine.write_all(&head)?;
@@ -754,6 +772,7 @@ mod bridge {
                     Body::Length(n) => copy_exact(&mut requests, &mut to_engine, n)?,
                     Body::Chunked => copy_chunked(&mut requests, &mut to_engine)?,
                     Body::Raw => {
+                        raw = true;
                         io::copy(&mut requests, &mut to_engine)?;
                         break;
                     }
@@ -761,7 +780,10 @@ mod bridge {
             }
             Ok(())
         })();
-        let _ = to_engine.shutdown(Shutdown::Write);
+        // The client is done. An HTTP client that closes wants no more responses (a followed log
+        // stream would otherwise hold this relay until its container goes); an upgraded stream
+        // may still carry output the other way.
+        let _ = to_engine.shutdown(if raw { Shutdown::Write } else { Shutdown::Both });
         let _ = responses.join();
         result
     }

@@ -1,0 +1,110 @@
+//! Preparing a scratch database before the reference or the migrations run: the configured
+//! extensions, the `setup` SQL files (roles, schemas), and the framework ledger table.
+
+use std::path::Path;
+
+use sqlx::postgres::PgConnection;
+use sqlx::AssertSqlSafe;
+
+use crate::config::Ledger;
+use crate::migration::{Location, MigrationError, Script};
+use crate::project::Project;
+use crate::runner::{self, PgError, RunnerError};
+
+/// What a scratch database is prepared for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The reference schema runs next (it creates its own ledger tables, if any).
+    Reference,
+    /// Migrations run next: the ledger table exists first, as the framework would make it.
+    Migrations,
+}
+
+/// Everything that runs on every scratch database before the real work.
+#[derive(Debug, Clone, Default)]
+pub struct Preparation {
+    pub extensions: Vec<String>,
+    pub setup: Vec<Script>,
+    pub ledger: Option<Ledger>,
+}
+
+/// A setup statement that failed: the user's input is wrong.
+#[derive(Debug, Clone)]
+pub struct SetupFailure {
+    pub location: Location,
+    pub error: PgError,
+}
+
+impl Preparation {
+    pub fn load(project: &Project) -> Result<Preparation, MigrationError> {
+        let setup = project.config.setup.iter().map(|path| Script::read(&project.dir.join(path))).collect::<Result<_, _>>()?;
+        Ok(Preparation { extensions: project.config.extensions.clone(), setup, ledger: project.config.ledger })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.extensions.is_empty() && self.setup.is_empty() && self.ledger.is_none()
+    }
+
+    /// Runs the preparation; `Some` when a setup statement failed.
+    pub async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
+        for extension in &self.extensions {
+            let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
+            execute(conn, sql, &format!("create extension {extension}")).await?;
+        }
+        for script in &self.setup {
+            for statement in &script.statements {
+                let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *conn).await else { continue };
+                let error = runner::classify(error, &format!("run {}", script.path.display()))?;
+                // Roles belong to the server, not the database: the second scratch database
+                // finds the setup's roles already there.
+                if error.code == DUPLICATE_OBJECT && creates_role(&statement.sql) {
+                    continue;
+                }
+                return Ok(Some(SetupFailure { location: crate::check::failure_location(script, statement, &error), error }));
+            }
+        }
+        if let (Some(ledger), Purpose::Migrations) = (self.ledger, purpose) {
+            for sql in ledger_ddl(ledger) {
+                execute(conn, sql.to_string(), "create the ledger table").await?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+const DUPLICATE_OBJECT: &str = "42710";
+
+fn creates_role(sql: &str) -> bool {
+    pg_query::parse(sql, 0).is_ok_and(|parsed| {
+        parsed
+            .protobuf
+            .stmts
+            .iter()
+            .any(|raw| matches!(raw.stmt.as_ref().and_then(|n| n.node.as_ref()), Some(pg_query::NodeEnum::CreateRoleStmt(_))))
+    })
+}
+
+async fn execute(conn: &mut PgConnection, sql: String, context: &str) -> Result<(), RunnerError> {
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(context, e))
+}
+
+/// The ledger tables as each framework creates them.
+pub fn ledger_ddl(ledger: Ledger) -> &'static [&'static str] {
+    match ledger {
+        Ledger::Diesel => &["CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"],
+        Ledger::Sqlx => &["CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)"],
+        Ledger::Rails => &[
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version character varying PRIMARY KEY)",
+            "CREATE TABLE IF NOT EXISTS ar_internal_metadata (key character varying PRIMARY KEY, value character varying, created_at timestamp(6) NOT NULL, updated_at timestamp(6) NOT NULL)",
+        ],
+        Ledger::Flyway => &["CREATE TABLE IF NOT EXISTS flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, success BOOLEAN NOT NULL)"],
+        Ledger::GolangMigrate => &["CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)"],
+        Ledger::Dbmate => &["CREATE TABLE IF NOT EXISTS schema_migrations (version character varying(128) NOT NULL PRIMARY KEY)"],
+        Ledger::Alembic => &["CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"],
+    }
+}
+
+/// For error messages: a setup path relative to the project.
+pub fn describe_setup(project_dir: &Path, script: &Script) -> String {
+    script.path.strip_prefix(project_dir).unwrap_or(&script.path).display().to_string()
+}
