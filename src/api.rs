@@ -31,6 +31,9 @@ pub struct Check {
     explore: ExploreOptions,
     /// Seeds and repro scripts go to `DIR/proptest-regressions` unless told otherwise.
     persist_default: bool,
+    backend: BackendChoice,
+    major: Option<u32>,
+    image: Option<String>,
 }
 
 impl Check {
@@ -41,7 +44,28 @@ impl Check {
             properties: Vec::new(),
             explore: ExploreOptions::default(),
             persist_default: true,
+            backend: BackendChoice::Embedded,
+            major: None,
+            image: std::env::var("PGCONVERGE_IMAGE").ok().filter(|i| !i.is_empty()),
         }
+    }
+
+    /// Which kind of server to use (the library's default is an embedded cluster; the CLI's is `auto`).
+    pub fn backend(mut self, backend: BackendChoice) -> Check {
+        self.backend = backend;
+        self
+    }
+
+    /// The PostgreSQL major version to run on.
+    pub fn major(mut self, major: u32) -> Check {
+        self.major = Some(major);
+        self
+    }
+
+    /// The container image (with `--backend container`).
+    pub fn image(mut self, image: impl Into<String>) -> Check {
+        self.image = Some(image.into());
+        self
     }
 
     /// Use an existing server: the harness creates and drops only its own `pgconverge_*` databases.
@@ -139,7 +163,7 @@ impl Check {
         let config = crate::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
         if config.runner == Some(crate::config::RunnerKind::Command) {
             let project = crate::command::CommandProject::load(&self.dir, config)?;
-            let backend = start_backend(self.database_url.as_deref()).await?;
+            let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
             return crate::command::check(&project, backend.as_ref(), &self.properties).await;
         }
         let project = Project::load(&self.dir)?;
@@ -156,16 +180,101 @@ impl Check {
             }
         }
         let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
-        let backend = start_backend(self.database_url.as_deref()).await?;
+        let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
         Checker::new(&project, backend.as_ref()).run(&properties, &explore).await
     }
 }
 
 /// The server to use: the URL when given, else a throwaway embedded cluster.
 pub async fn start_backend(database_url: Option<&str>) -> Result<Box<dyn Backend>, RunnerError> {
-    match database_url {
-        Some(url) => Ok(Box::new(ExistingServer::from_url(url)?)),
-        None => Ok(Box::new(EmbeddedCluster::start().await?)),
+    start_backend_for(BackendChoice::Embedded, database_url, None, None).await
+}
+
+/// Which kind of server runs the cases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// A URL when one is given, else a container when the engine answers and has the image,
+    /// else an embedded cluster.
+    #[default]
+    Auto,
+    Embedded,
+    Container,
+    Url,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "embedded" => Ok(BackendChoice::Embedded),
+            "container" => Ok(BackendChoice::Container),
+            "url" => Ok(BackendChoice::Url),
+            other => Err(format!("unknown backend `{other}` (expected auto, embedded, container or url)")),
+        }
+    }
+}
+
+/// The major a container runs when none is named: the newest installed one, else 16.
+fn default_major() -> u32 {
+    crate::runner::embedded::find_server_binaries().ok().and_then(|b| b.first().map(|b| b.major)).unwrap_or(16)
+}
+
+/// Starts the chosen backend, for `major` when given, from `image` when given.
+pub async fn start_backend_for(
+    choice: BackendChoice,
+    database_url: Option<&str>,
+    major: Option<u32>,
+    image: Option<&str>,
+) -> Result<Box<dyn Backend>, RunnerError> {
+    use crate::runner::container::{self, ContainerServer, ImageRef};
+    let choice = match (choice, database_url) {
+        (BackendChoice::Auto, Some(_)) => BackendChoice::Url,
+        (BackendChoice::Auto, None) => {
+            let m = major.unwrap_or_else(default_major);
+            let has_image = match image {
+                Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally(),
+                None => ImageRef::official(m).exists_locally() || ImageRef::local(m).exists_locally(),
+            };
+            if has_image && container::engine_available() {
+                BackendChoice::Container
+            } else {
+                BackendChoice::Embedded
+            }
+        }
+        (other, _) => other,
+    };
+    match choice {
+        BackendChoice::Url => {
+            let url = database_url.ok_or_else(|| RunnerError::InvalidUrl("--backend url needs --database-url".into()))?;
+            Ok(Box::new(ExistingServer::from_url(url)?))
+        }
+        BackendChoice::Embedded => match major {
+            Some(m) => {
+                let binaries = tokio::task::spawn_blocking(move || crate::runner::majors::find_major(m))
+                    .await
+                    .map_err(|e| RunnerError::Io { action: "find server binaries".into(), source: std::io::Error::other(e.to_string()) })??;
+                Ok(Box::new(EmbeddedCluster::start_with(binaries).await?))
+            }
+            None => Ok(Box::new(EmbeddedCluster::start().await?)),
+        },
+        BackendChoice::Container => {
+            let m = major.unwrap_or_else(default_major);
+            let image = match image {
+                Some(image) => ImageRef::parse_or_tag(image, &m.to_string()),
+                None => {
+                    let official = ImageRef::official(m);
+                    if official.exists_locally() || std::env::var_os("PGCONVERGE_IMAGE").is_some() {
+                        container::image_for(m)
+                    } else {
+                        // No registry needed: build the local image from binaries on this machine.
+                        container::ensure_local_image(m).await?
+                    }
+                }
+            };
+            Ok(Box::new(ContainerServer::start(&image).await?))
+        }
+        BackendChoice::Auto => unreachable!("resolved above"),
     }
 }
 

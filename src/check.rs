@@ -148,6 +148,8 @@ pub struct Report {
     pub reference: Option<PathBuf>,
     pub backend: String,
     pub server_version: String,
+    /// The server's major version (one report per major in a `--pg` matrix).
+    pub major: u32,
     /// Objects in the reference catalog (after ignored objects are left out).
     pub reference_objects: usize,
     /// The base seed of the generated properties (`--seed` reruns the same cases).
@@ -328,6 +330,7 @@ impl<'a> Checker<'a> {
             reference: self.project.reference_path().map(|p| p.to_path_buf()),
             backend: self.backend.describe(),
             server_version: version.to_string(),
+            major: version.major,
             reference_objects,
             seed,
             nondeterministic,

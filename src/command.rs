@@ -312,6 +312,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
         reference: project.reference.as_ref().map(|r| r.path.clone()),
         backend: backend.describe(),
         server_version: version.to_string(),
+        major: version.major,
         reference_objects: expected.map_or(0, |c| c.objects.len()),
         seed: None,
         nondeterministic: vec![],

@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod explore;
 pub mod footprint;
 pub mod generate;
+pub mod init;
 pub mod migration;
 pub mod prepare;
 pub mod project;
@@ -27,7 +28,7 @@ pub mod runner;
 
 mod api;
 
-pub use api::{check, dump_project, dump_url, start_backend, Check, DumpSource, Error};
+pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, Check, DumpSource, Error};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use check::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 pub use compare::{compare, Difference};

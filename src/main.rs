@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use pgconverge::check::Property;
 use pgconverge::explore::Shard;
 use pgconverge::generate::Granularity;
-use pgconverge::{compare, report, Catalog, Check, DumpSource, Error, Status};
+use pgconverge::{compare, report, BackendChoice, Catalog, Check, DumpSource, Error, Status};
 
 /// Exit codes (stable, documented in the README).
 const EXIT_CONVERGES: u8 = 0;
@@ -44,6 +44,8 @@ enum Command {
         color: Color,
         #[command(flatten)]
         explore: ExploreArgs,
+        #[command(flatten)]
+        server: BackendArgs,
     },
     /// Rerun only the failing seeds saved under DIR/proptest-regressions (or --regressions); generate no new cases.
     Replay {
@@ -58,6 +60,15 @@ enum Command {
         color: Color,
         #[command(flatten)]
         explore: ExploreArgs,
+        #[command(flatten)]
+        server: BackendArgs,
+    },
+    /// Remove what killed runs left behind: labelled containers and embedded cluster directories whose owner is gone.
+    Reap,
+    /// Show which backends and PostgreSQL majors are usable here, and why the others are not.
+    Doctor {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Print the canonical catalog of DIR's reference or migrations, or of an existing database.
     Dump {
@@ -89,6 +100,30 @@ enum Command {
         #[arg(long)]
         strict_column_order: bool,
     },
+}
+
+/// Which server runs the cases.
+#[derive(clap::Args, Clone)]
+struct BackendArgs {
+    /// auto: the URL if given, else a container when the engine has the image, else embedded.
+    #[arg(long, env = "PGCONVERGE_BACKEND", default_value = "auto")]
+    backend: BackendChoice,
+    /// The container image (default postgres:<major>, else the locally built pgconverge/postgres:<major>-local).
+    #[arg(long, env = "PGCONVERGE_IMAGE")]
+    image: Option<String>,
+    /// PostgreSQL majors to check on, one verdict per major (e.g. 15,16,18).
+    #[arg(long = "pg", value_delimiter = ',')]
+    majors: Vec<u32>,
+}
+
+impl BackendArgs {
+    fn apply(&self, mut check: Check) -> Check {
+        check = check.backend(self.backend);
+        if let Some(image) = &self.image {
+            check = check.image(image.clone());
+        }
+        check
+    }
 }
 
 /// How the generated properties explore.
@@ -219,13 +254,22 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { dir, format, database_url, properties, color, explore } => {
-            let check = explore.apply(Check::new(&dir).properties(properties));
-            run_check(check, format, database_url, color).await
+        Command::Check { dir, format, database_url, properties, color, explore, server } => {
+            let check = server.apply(explore.apply(Check::new(&dir).properties(properties)));
+            run_check(check, format, database_url, color, &server.majors).await
         }
-        Command::Replay { dir, format, database_url, properties, color, explore } => {
-            let check = explore.apply(Check::new(&dir).properties(properties)).replay_only();
-            run_check(check, format, database_url, color).await
+        Command::Replay { dir, format, database_url, properties, color, explore, server } => {
+            let check = server.apply(explore.apply(Check::new(&dir).properties(properties)).replay_only());
+            run_check(check, format, database_url, color, &server.majors).await
+        }
+        Command::Reap => reap(),
+        Command::Doctor { format } => {
+            let report = pgconverge::doctor::doctor().await;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("serializable")),
+                _ => print!("{report}"),
+            }
+            EXIT_CONVERGES
         }
         Command::Dump { dir, source, from_database, database_url, format } => {
             let catalog = match (&from_database, &dir) {
@@ -250,28 +294,89 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, color: Color) -> u8 {
+async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, color: Color, majors: &[u32]) -> u8 {
     if std::io::stderr().is_terminal() {
         check = check.progress(progress_bar());
     }
     if let Some(url) = url {
         check = check.database_url(url);
     }
-    match check.run_async().await {
-        Ok(report) => {
-            match format {
-                OutputFormat::Human => print!("{}", report::human(&report, use_color(color))),
-                OutputFormat::Json => println!("{}", report::json(&report)),
-                OutputFormat::Junit => print!("{}", report::junit(&report)),
-                OutputFormat::Github => print!("{}", report::github(&report)),
+    // One report per major; a plain run is a matrix of one.
+    let mut reports = Vec::new();
+    let runs: Vec<Option<u32>> = if majors.is_empty() { vec![None] } else { majors.iter().copied().map(Some).collect() };
+    for major in runs {
+        let check = match major {
+            Some(m) => check.clone().major(m),
+            None => check.clone(),
+        };
+        match check.run_async().await {
+            Ok(report) => reports.push(report),
+            Err(error) => return fail(&error, format),
+        }
+    }
+    match (format, reports.as_slice()) {
+        (OutputFormat::Human, reports) => {
+            for report in reports {
+                print!("{}", report::human(report, use_color(color)));
+                if reports.len() > 1 {
+                    println!();
+                }
             }
-            match report.status {
-                Status::Converges => EXIT_CONVERGES,
-                Status::Counterexample => EXIT_COUNTEREXAMPLE,
-                Status::Nondeterministic => EXIT_NONDETERMINISTIC,
+            if reports.len() > 1 {
+                for report in reports {
+                    println!("PostgreSQL {}: {}", report.server_version, status_word(report.status));
+                }
             }
         }
-        Err(error) => fail(&error, format),
+        (OutputFormat::Json, [single]) => println!("{}", report::json(single)),
+        (OutputFormat::Json, reports) => {
+            let worst = reports.iter().map(|r| r.status).max_by_key(|s| severity(*s)).unwrap_or(Status::Converges);
+            let value = serde_json::json!({ "status": worst, "majors": reports.iter().map(|r| r.major).collect::<Vec<_>>(), "reports": reports });
+            println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+        }
+        (OutputFormat::Junit, reports) => print!("{}", report::junit_many(reports)),
+        (OutputFormat::Github, reports) => {
+            for report in reports {
+                print!("{}", report::github(report));
+            }
+        }
+    }
+    let worst = reports.iter().map(|r| r.status).max_by_key(|s| severity(*s)).unwrap_or(Status::Converges);
+    match worst {
+        Status::Converges => EXIT_CONVERGES,
+        Status::Counterexample => EXIT_COUNTEREXAMPLE,
+        Status::Nondeterministic => EXIT_NONDETERMINISTIC,
+    }
+}
+
+fn severity(status: Status) -> u8 {
+    match status {
+        Status::Converges => 0,
+        Status::Nondeterministic => 1,
+        Status::Counterexample => 2,
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Converges => "converges",
+        Status::Counterexample => "counterexample",
+        Status::Nondeterministic => "nondeterministic",
+    }
+}
+
+fn reap() -> u8 {
+    let clusters = pgconverge::runner::embedded::reap_stale_clusters(&pgconverge::runner::embedded::cluster_base_dir());
+    println!("removed {clusters} leftover embedded cluster directories");
+    match pgconverge::runner::container::reap() {
+        Ok(containers) => {
+            println!("removed {containers} leftover containers");
+            EXIT_CONVERGES
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_INFRASTRUCTURE
+        }
     }
 }
 

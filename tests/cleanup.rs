@@ -26,6 +26,7 @@ fn start_check(project: &Path, base: &Path) -> Child {
         .args(["check", project.to_str().unwrap()])
         .env("PGCONVERGE_TMPDIR", base)
         .env_remove("PGCONVERGE_DATABASE_URL")
+        .env("PGCONVERGE_BACKEND", "embedded")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -102,4 +103,60 @@ fn after_sigkill_the_server_dies_and_the_next_run_reaps_the_directory() {
     assert!(cluster.exists(), "a SIGKILLed run cannot clean up after itself");
     assert_eq!(pgconverge::runner::embedded::reap_stale_clusters(base.path()), 1);
     assert!(!cluster.exists());
+}
+
+/// Containers a run started, by the owner-pid label pgconverge puts on every container.
+fn containers_of(pid: u32) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label={}={pid}", pgconverge::runner::container::LABEL_OWNER_PID)])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+}
+
+fn start_container_check(project: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+        .args(["check", project.to_str().unwrap(), "--backend", "container", "--pg", "15", "--no-persist"])
+        .env_remove("PGCONVERGE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_container(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while containers_of(pid).is_empty() {
+        assert!(Instant::now() < deadline, "no container started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the run reach the sleeping migration.
+    std::thread::sleep(Duration::from_secs(3));
+}
+
+#[test]
+fn ctrl_c_removes_the_container_and_sigkill_leaves_one_that_reap_removes() {
+    // Build the local image first if needed, so the timed parts below only start containers.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(pgconverge::runner::container::ensure_local_image(15)).unwrap();
+    let project = sleeping_project();
+
+    let mut interrupted = start_container_check(project.path());
+    let pid = interrupted.id();
+    wait_for_container(pid);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    assert_eq!(wait_exit(&mut interrupted, Duration::from_secs(60)).code(), Some(130));
+    assert!(containers_of(pid).is_empty(), "Ctrl-C left containers behind");
+
+    let mut killed = start_container_check(project.path());
+    let pid = killed.id();
+    wait_for_container(pid);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(!containers_of(pid).is_empty(), "a SIGKILLed run cannot remove its container");
+    let reap = Command::new(env!("CARGO_BIN_EXE_pgconverge")).arg("reap").output().unwrap();
+    assert!(reap.status.success(), "{}", String::from_utf8_lossy(&reap.stderr));
+    assert!(String::from_utf8_lossy(&reap.stdout).contains("leftover containers"));
+    assert!(containers_of(pid).is_empty(), "pgconverge reap left the killed run's container");
 }

@@ -44,8 +44,10 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
         reference: reference.map(PathBuf::from),
         backend: "embedded PostgreSQL 15.18 (/usr/local/bin)".into(),
         server_version: "15.18".into(),
+        major: 15,
         reference_objects: 63,
         seed: None,
+        nondeterministic: vec![],
         verdicts,
     }
 }

@@ -125,7 +125,7 @@ fn io_error(action: &str, message: &str) -> RunnerError {
 }
 
 /// Base directory for clusters: tmpfs when there is one (initdb is 2-3x faster there).
-fn cluster_base_dir() -> PathBuf {
+pub fn cluster_base_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PGCONVERGE_TMPDIR") {
         return PathBuf::from(dir);
     }

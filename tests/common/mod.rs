@@ -20,6 +20,9 @@ pub fn pgconverge_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("PGCONVERGE_DATABASE_URL")
+        // The CLI's `auto` picks a container when a local image exists; these tests mean the
+        // embedded backend (tests/container.rs covers containers).
+        .env("PGCONVERGE_BACKEND", "embedded")
         .envs(env.iter().copied())
         .output()
         .expect("the pgconverge binary runs");
