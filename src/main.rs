@@ -84,6 +84,11 @@ enum Command {
         database_url: Option<String>,
         #[arg(long, value_enum, default_value_t = DumpFormat::Text)]
         format: DumpFormat,
+        /// Dump on this PostgreSQL major (embedded or container, see --backend).
+        #[arg(long = "pg")]
+        major: Option<u32>,
+        #[arg(long, env = "PGCONVERGE_BACKEND", default_value = "auto")]
+        backend: BackendChoice,
     },
     /// Compare two catalogs: each a JSON dump (`dump --format json`) or a project directory. Exit 0 equal, 1 different.
     Diff {
@@ -271,10 +276,10 @@ async fn run(cli: Cli) -> u8 {
             }
             EXIT_CONVERGES
         }
-        Command::Dump { dir, source, from_database, database_url, format } => {
+        Command::Dump { dir, source, from_database, database_url, format, major, backend } => {
             let catalog = match (&from_database, &dir) {
                 (Some(url), _) => pgconverge::dump_url(url).await,
-                (None, Some(dir)) => dump_dir(dir, source, database_url.as_deref()).await,
+                (None, Some(dir)) => dump_dir(dir, source, database_url.as_deref(), backend, major).await,
                 (None, None) => unreachable!("clap requires one of them"),
             };
             match catalog {
@@ -380,8 +385,8 @@ fn reap() -> u8 {
     }
 }
 
-async fn dump_dir(dir: &Path, source: Source, url: Option<&str>) -> Result<Catalog, Error> {
-    let backend = pgconverge::start_backend(url).await?;
+async fn dump_dir(dir: &Path, source: Source, url: Option<&str>, backend: BackendChoice, major: Option<u32>) -> Result<Catalog, Error> {
+    let backend = pgconverge::start_backend_for(backend, url, major, None).await?;
     pgconverge::dump_project(dir, source.into(), backend.as_ref()).await
 }
 
@@ -423,7 +428,7 @@ async fn diff(expected: &Path, found: &Path, source: Source, url: Option<&str>, 
 
 async fn load_catalog(path: &Path, source: Source, url: Option<&str>) -> anyhow::Result<Catalog> {
     if path.is_dir() {
-        return Ok(dump_dir(path, source, url).await?);
+        return Ok(dump_dir(path, source, url, BackendChoice::Auto, None).await?);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     Catalog::from_json(&text).with_context(|| format!("{}: not a pgconverge JSON dump", path.display()))

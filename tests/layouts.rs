@@ -412,15 +412,3 @@ fn init_on_the_existing_fixtures_agrees_with_their_configs() {
     assert_eq!((config.format, config.pattern, config.order), (Some(Format::Sqlx), None, None));
     assert!(outcome.guesses.iter().any(|g| g == "loads: 10 migrations with this config"), "{:#?}", outcome.guesses);
 }
-
-#[test]
-#[ignore]
-fn zz_print_init() {
-    for fixture in layout_fixtures() {
-        let tmp = tempfile::tempdir().unwrap();
-        copy_dir(&fixture, tmp.path());
-        std::fs::remove_file(tmp.path().join("pgconverge.toml")).unwrap();
-        let o = init(tmp.path(), false).unwrap();
-        println!("=== {}\n{}\n---\n{}", fixture.display(), o.guesses.join("\n"), std::fs::read_to_string(&o.config_path).unwrap());
-    }
-}

@@ -33,3 +33,30 @@ fn a_migration_that_needs_16_fails_on_15_only() {
     let failure = &value["reports"][0]["verdicts"][0]["failure"];
     assert_eq!(failure["migration"], "20260401000002_audit_view");
 }
+
+#[test]
+fn diff_across_majors_reports_real_differences_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = |source: &str, major: &str, name: &str, project: &str| {
+        let path = dir.path().join(name);
+        let run = pgconverge(&["dump", project, "--source", source, "--pg", major, "--format", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        std::fs::write(&path, run.stdout).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    // 18 adds NOT NULL constraints to pg_constraint and MAINTAIN to the owner's default
+    // privileges: neither is a difference in the schema.
+    let k12_15 = dump("migrations", "15", "k12-15.json", "fixtures/k12_lms");
+    let k12_18 = dump("migrations", "18", "k12-18.json", "fixtures/k12_lms");
+    let same = pgconverge(&["diff", &k12_15, &k12_18]);
+    assert_eq!((same.code, same.stdout.as_str()), (0, "no differences\n"), "{}", same.stderr);
+    // A real difference still shows across majors.
+    let reference_15 = dump("reference", "15", "dm-15.json", "fixtures/divergent/default_mismatch");
+    let migrations_18 = dump("migrations", "18", "dm-18.json", "fixtures/divergent/default_mismatch");
+    let different = pgconverge(&["diff", &reference_15, &migrations_18]);
+    assert_eq!(different.code, 1);
+    assert_eq!(
+        different.stdout,
+        "column public.ai_provider_configs.status: default 'inactive'::varchar expected, 'active'::varchar found\n"
+    );
+}

@@ -10,7 +10,9 @@ const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, co.conname::text, co.contype::text, pg_get_constraintdef(co.oid), ",
     "co.condeferrable::text, co.condeferred::text, co.convalidated::text ",
     "FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
-    "WHERE co.conrelid <> 0 AND ",
+    // PostgreSQL 18 records NOT NULL as constraints too (contype 'n'); the column's `not_null`
+    // already says it, and leaving them out keeps catalogs of different majors comparable.
+    "WHERE co.conrelid <> 0 AND co.contype <> 'n' AND ",
     user_schema!("n")
 );
 

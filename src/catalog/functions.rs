@@ -13,7 +13,7 @@ const QUERY: &str = concat!(
     "(SELECT 'sfunc ' || a.aggtransfn::regproc::text || ' stype ' || format_type(a.aggtranstype, NULL) ",
     "   || coalesce(' finalfunc ' || nullif(a.aggfinalfn, 0)::regproc::text, '') || coalesce(' initcond ' || a.agginitval, '') ",
     "   FROM pg_aggregate a WHERE a.aggfnoid = p.oid), ",
-    "coalesce(p.proacl, acldefault('f', p.proowner))::text ",
+    "CASE WHEN p.proacl IS NULL OR p.proacl = acldefault('f', p.proowner) THEN NULL ELSE p.proacl::text END ",
     "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384 AND ",
     user_schema!("n"),
     " AND ",

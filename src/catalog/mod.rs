@@ -260,6 +260,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Privileges are listed only where they differ from the owner's defaults (`acldefault`), so a
+/// table nobody granted anything on reads the same on every major (17 added MAINTAIN to the
+/// owner's default privileges).
+///
 /// Filters of user objects shared by the per-kind queries. Several queries also filter on
 /// `oid >= 16384` (FirstNormalObjectId): every object created after initdb has such an OID, and
 /// the filter lets Postgres skip the thousands of built-in rows before any joins.

@@ -6,7 +6,7 @@ use super::{col, not_extension_member, text_rows, user_schema, Object, ObjectKin
 use crate::runner::RunnerError;
 
 const QUERY: &str = concat!(
-    "SELECT n.nspname::text, coalesce(n.nspacl, acldefault('n', n.nspowner))::text ",
+    "SELECT n.nspname::text, CASE WHEN n.nspacl IS NULL OR n.nspacl = acldefault('n', n.nspowner) THEN NULL ELSE n.nspacl::text END ",
     "FROM pg_namespace n WHERE ",
     user_schema!("n"),
     " AND ",

@@ -15,7 +15,7 @@ const QUERY: &str = concat!(
     "   AND d.deptype IN ('a', 'i') LIMIT 1), ",
     "(SELECT d.deptype::text FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid ",
     "   AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' LIMIT 1), ",
-    "coalesce(c.relacl, acldefault('s', c.relowner))::text, c.relpersistence::text ",
+    "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('s', c.relowner) THEN NULL ELSE c.relacl::text END, c.relpersistence::text ",
     "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid >= 16384 AND ",
     user_schema!("n"),
     " AND ",

@@ -12,7 +12,7 @@ const QUERY: &str = concat!(
     "(SELECT string_agg(pn.nspname || '.' || pc.relname, ', ' ORDER BY i.inhseqno) FROM pg_inherits i ",
     "   JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), ",
     "c.relrowsecurity::text, c.relforcerowsecurity::text, array_to_string(c.reloptions, ', '), ",
-    "coalesce(c.relacl, acldefault('r', c.relowner))::text, ",
+    "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner) THEN NULL ELSE c.relacl::text END, ",
     "(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a ",
     "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ",
     "(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_index x ",

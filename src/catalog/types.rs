@@ -24,7 +24,7 @@ const QUERY: &str = concat!(
     "(SELECT format_type(r.rngsubtype, NULL) || ' opclass ' || opc.opcname || coalesce(' collation ' || coll.collname, '') ",
     "   FROM pg_range r JOIN pg_opclass opc ON opc.oid = r.rngsubopc LEFT JOIN pg_collation coll ON coll.oid = r.rngcollation ",
     "   WHERE r.rngtypid = t.oid), ",
-    "coalesce(t.typacl, acldefault('T', t.typowner))::text ",
+    "CASE WHEN t.typacl IS NULL OR t.typacl = acldefault('T', t.typowner) THEN NULL ELSE t.typacl::text END ",
     "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace ",
     "WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd', 'c', 'r') AND ",
     "(t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') AND ",

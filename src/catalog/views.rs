@@ -7,7 +7,7 @@ use crate::runner::RunnerError;
 
 const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, c.relkind::text, pg_get_viewdef(c.oid), ",
-    "array_to_string(c.reloptions, ', '), coalesce(c.relacl, acldefault('r', c.relowner))::text, ",
+    "array_to_string(c.reloptions, ', '), CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner) THEN NULL ELSE c.relacl::text END, ",
     "(SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) ",
     "   FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) ",
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND ",
