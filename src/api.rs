@@ -231,12 +231,19 @@ pub async fn start_backend_for(
     let choice = match (choice, database_url) {
         (BackendChoice::Auto, Some(_)) => BackendChoice::Url,
         (BackendChoice::Auto, None) => {
-            let m = major.unwrap_or_else(default_major);
-            let has_image = match image {
-                Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally(),
-                None => ImageRef::official(m).exists_locally() || ImageRef::local(m).exists_locally(),
-            };
-            if has_image && container::engine_available() {
+            // These ask the docker CLI and wait for it: off the async threads.
+            let image = image.map(str::to_string);
+            let use_container = tokio::task::spawn_blocking(move || {
+                let m = major.unwrap_or_else(default_major);
+                let has_image = match &image {
+                    Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally(),
+                    None => ImageRef::official(m).exists_locally() || ImageRef::local(m).exists_locally(),
+                };
+                has_image && container::engine_available()
+            })
+            .await
+            .unwrap_or(false);
+            if use_container {
                 BackendChoice::Container
             } else {
                 BackendChoice::Embedded

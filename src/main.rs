@@ -63,6 +63,13 @@ enum Command {
         #[command(flatten)]
         server: BackendArgs,
     },
+    /// Detect DIR's layout (format, ordering, ledger, reference, placeholders, roles) and write a pgconverge.toml.
+    Init {
+        dir: PathBuf,
+        /// Overwrite an existing pgconverge.toml.
+        #[arg(long)]
+        force: bool,
+    },
     /// Remove what killed runs left behind: labelled containers and embedded cluster directories whose owner is gone.
     Reap,
     /// Show which backends and PostgreSQL majors are usable here, and why the others are not.
@@ -268,6 +275,21 @@ async fn run(cli: Cli) -> u8 {
             run_check(check, format, database_url, color, &server.majors).await
         }
         Command::Reap => reap(),
+        Command::Init { dir, force } => match pgconverge::init::init(&dir, force) {
+            Ok(outcome) => {
+                for guess in &outcome.guesses {
+                    println!("{guess}");
+                }
+                for file in &outcome.files_written {
+                    println!("wrote {}", file.display());
+                }
+                EXIT_CONVERGES
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                EXIT_INPUT
+            }
+        },
         Command::Doctor { format } => {
             let report = pgconverge::doctor::doctor().await;
             match format {

@@ -37,7 +37,10 @@ pub struct SetupFailure {
 
 impl Preparation {
     pub fn load(project: &Project) -> Result<Preparation, MigrationError> {
-        let setup = project.config.setup.iter().map(|path| Script::read(&project.dir.join(path))).collect::<Result<_, _>>()?;
+        // The same placeholders as in the migrations may stand in the setup files.
+        let setup = crate::migration::layout::with_substitutions(&project.config.substitutions, || {
+            project.config.setup.iter().map(|path| Script::read(&project.dir.join(path))).collect::<Result<Vec<_>, _>>()
+        })?;
         Ok(Preparation { extensions: project.config.extensions.clone(), setup, ledger: project.config.ledger })
     }
 

@@ -157,9 +157,9 @@ fn json_entries(path: &Path, text: &str, key: Option<&str>) -> Result<Vec<(Strin
         };
         // Best effort: the element's position is the next occurrence of its JSON spelling.
         let quoted = serde_json::to_string(name).unwrap_or_default();
-        let offset = text[search_from..].find(&quoted).map_or(0, |i| search_from + i + 1);
+        let offset = text[search_from..].find(&quoted).map_or(0, |i| search_from + i);
         if offset > 0 {
-            search_from = offset;
+            search_from = offset + quoted.len();
         }
         entries.push((name.to_string(), offset));
     }
