@@ -193,8 +193,8 @@ pub async fn start_backend(database_url: Option<&str>) -> Result<Box<dyn Backend
 /// Which kind of server runs the cases.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// A URL when one is given, else a container when the engine answers and has the image,
-    /// else an embedded cluster.
+    /// A container when the engine answers and has the image, else an embedded cluster. (A
+    /// database URL, when one is given, always selects the URL backend.)
     #[default]
     Auto,
     Embedded,
@@ -229,7 +229,8 @@ pub async fn start_backend_for(
 ) -> Result<Box<dyn Backend>, RunnerError> {
     use crate::runner::container::{self, ContainerServer, ImageRef};
     let choice = match (choice, database_url) {
-        (BackendChoice::Auto, Some(_)) => BackendChoice::Url,
+        // A database URL names the server: it wins over any default or environment choice.
+        (_, Some(_)) => BackendChoice::Url,
         (BackendChoice::Auto, None) => {
             // These ask the docker CLI and wait for it: off the async threads.
             let image = image.map(str::to_string);
