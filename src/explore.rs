@@ -187,8 +187,16 @@ impl<'a> Universe<'a> {
         let database = ScratchDatabase::create(backend).await?;
         let mut conn = database.connect().await?;
         prepare(&prep, &mut conn).await?;
-        let mut steps = vec![catalog::dump(&mut conn, &mut canon, &ignore).await?];
-        for migration in migrations {
+        let units = match &project.reference {
+            Some(script) => reference_units(script),
+            None => ReferenceUnits { preamble: vec![], ledger: vec![], units: vec![] },
+        };
+        // Learning from the catalog after every step costs a dump per migration: worth it for
+        // hundreds of migrations, too slow for thousands, where the SQL footprints must do.
+        let per_step = migrations.len() <= CATALOG_STEP_LIMIT;
+        let mut learner = StepLearner::new(migrations.len());
+        let mut previous = catalog::dump(&mut conn, &mut canon, &ignore).await?;
+        for (i, migration) in migrations.iter().enumerate() {
             if apply_migration(&mut conn, migration).await?.is_some() {
                 return Err(RunnerError::Command {
                     program: format!("the canonical run of {}", migration.id()),
@@ -196,20 +204,22 @@ impl<'a> Universe<'a> {
                     output: "it passed the fresh property moments ago; is the migration nondeterministic?".into(),
                 });
             }
-            steps.push(catalog::dump(&mut conn, &mut canon, &ignore).await?);
+            if per_step || i + 1 == migrations.len() {
+                let current = catalog::dump(&mut conn, &mut canon, &ignore).await?;
+                if per_step {
+                    learner.learn(i, &previous, &current, migrations);
+                }
+                previous = current;
+            }
         }
         let _ = conn.close().await;
         database.drop_now().await?;
 
         let mut deps = crate::deps::infer_from_sql(migrations);
-        deps.merge(&infer_from_catalog(&steps, migrations));
+        deps.merge(&learner.graph);
         add_declared(&mut deps, project);
-        let units = match &project.reference {
-            Some(script) => reference_units(script),
-            None => ReferenceUnits { preamble: vec![], ledger: vec![], units: vec![] },
-        };
-        let unit_space = unit_space(&units, &steps);
-        let canonical = steps.pop().unwrap_or_default();
+        let unit_space = if per_step { unit_space(&units, &learner.added) } else { unit_space_from_sql(&units, migrations) };
+        let canonical = previous;
         let space = PlanSpace {
             migrations: migrations.len(),
             deps,
@@ -307,24 +317,41 @@ fn object_key(o: &Object) -> (ObjectKind, &str) {
     (o.kind, o.name.as_str())
 }
 
-/// From the catalog after each step: migration i depends on j when an object i added or
-/// changed belongs to, or mentions by name, an object that j created.
-pub fn infer_from_catalog(steps: &[Catalog], migrations: &[Migration]) -> DependencyGraph {
-    let mut graph = DependencyGraph::new(migrations.len());
-    let mut creator: HashMap<String, usize> = HashMap::new();
-    let qualified = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*").expect("valid regex");
-    for i in 0..migrations.len() {
-        let (before, after) = (&steps[i], &steps[i + 1]);
+/// Above this many migrations the canonical run dumps the catalog only at its end.
+pub const CATALOG_STEP_LIMIT: usize = 400;
+
+/// What the canonical run teaches, one step at a time, keeping only what it needs: migration i
+/// depends on j when an object i added or changed belongs to, or names, an object j created;
+/// and which migration added each object.
+pub struct StepLearner {
+    pub graph: DependencyGraph,
+    creator: HashMap<String, usize>,
+    /// Objects each migration added: (migration, kind, name).
+    pub added: Vec<(usize, ObjectKind, String)>,
+    qualified: regex::Regex,
+}
+
+impl StepLearner {
+    pub fn new(migrations: usize) -> StepLearner {
+        StepLearner {
+            graph: DependencyGraph::new(migrations),
+            creator: HashMap::new(),
+            added: Vec::new(),
+            qualified: regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*").expect("valid regex"),
+        }
+    }
+
+    pub fn learn(&mut self, i: usize, before: &Catalog, after: &Catalog, migrations: &[Migration]) {
         let before_map: HashMap<_, _> = before.objects.iter().map(|o| (object_key(o), o)).collect();
         let touched: Vec<&Object> =
             after.objects.iter().filter(|o| before_map.get(&object_key(o)).is_none_or(|b| *b != *o)).collect();
         for object in &touched {
             let mut mentioned: BTreeSet<String> = object.table.iter().cloned().collect();
             for value in object.attributes.values() {
-                mentioned.extend(qualified.find_iter(value).map(|m| m.as_str().to_string()));
+                mentioned.extend(self.qualified.find_iter(value).map(|m| m.as_str().to_string()));
             }
             for name in mentioned {
-                if let Some(&j) = creator.get(&name) {
+                if let Some(&j) = self.creator.get(&name) {
                     if j != i {
                         let reason = format!(
                             "{} {} (made by {}) uses {name}, created by {}",
@@ -333,37 +360,45 @@ pub fn infer_from_catalog(steps: &[Catalog], migrations: &[Migration]) -> Depend
                             migrations[i].id(),
                             migrations[j].id()
                         );
-                        graph.add(i, j, reason);
+                        self.graph.add(i, j, reason);
                     }
                 }
             }
         }
         for object in touched.iter().filter(|o| !before_map.contains_key(&object_key(o))) {
             let base = object.name.split('(').next().unwrap_or(&object.name).to_string();
-            creator.entry(base).or_insert(i);
+            self.creator.entry(base).or_insert(i);
+            self.added.push((i, object.kind, object.name.clone()));
         }
     }
-    graph
 }
 
-/// Which migration creates each reference unit: the first step that adds an object the unit
+/// Which migration creates each reference unit: the first that added an object the unit
 /// creates; a unit that creates nothing (a `SET DEFAULT`) goes with the latest of its needs.
-fn unit_space(units: &ReferenceUnits, steps: &[Catalog]) -> UnitSpace {
-    let mut added_by: Vec<(usize, &Object)> = Vec::new();
-    for i in 1..steps.len() {
-        let before: HashSet<_> = steps[i - 1].objects.iter().map(object_key).collect();
-        added_by.extend(steps[i].objects.iter().filter(|o| !before.contains(&object_key(o))).map(|o| (i - 1, o)));
-    }
-    let mut creator: Vec<Option<usize>> = units
+fn unit_space(units: &ReferenceUnits, added: &[(usize, ObjectKind, String)]) -> UnitSpace {
+    let creator: Vec<Option<usize>> = units
         .units
         .iter()
         .map(|unit| {
-            unit.creates
-                .iter()
-                .filter_map(|r| added_by.iter().find(|(_, o)| matches_ref(r, o)).map(|(m, _)| *m))
-                .min()
+            unit.creates.iter().filter_map(|r| added.iter().find(|(_, kind, name)| matches_ref(r, *kind, name)).map(|(m, _, _)| *m)).min()
         })
         .collect();
+    finish_unit_space(units, creator)
+}
+
+/// The same from the migrations' SQL footprints alone, for sets too large to dump per step.
+fn unit_space_from_sql(units: &ReferenceUnits, migrations: &[Migration]) -> UnitSpace {
+    let mut first_creator: HashMap<ObjectRef, usize> = HashMap::new();
+    for (i, migration) in migrations.iter().enumerate() {
+        for created in crate::footprint::script_footprint(&migration.up).creates {
+            first_creator.entry(created).or_insert(i);
+        }
+    }
+    let creator = units.units.iter().map(|unit| unit.creates.iter().filter_map(|r| first_creator.get(r).copied()).min()).collect();
+    finish_unit_space(units, creator)
+}
+
+fn finish_unit_space(units: &ReferenceUnits, mut creator: Vec<Option<usize>>) -> UnitSpace {
     for (u, unit) in units.units.iter().enumerate() {
         if creator[u].is_none() && unit.creates.is_empty() {
             creator[u] = unit.depends_on.iter().filter_map(|&d| creator[d]).max();
@@ -372,24 +407,22 @@ fn unit_space(units: &ReferenceUnits, steps: &[Catalog]) -> UnitSpace {
     UnitSpace { creator, depends_on: units.units.iter().map(|u| u.depends_on.clone()).collect() }
 }
 
-fn matches_ref(reference: &ObjectRef, object: &Object) -> bool {
+fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {
     let kind_matches = match reference.kind {
         RefKind::Relation => matches!(
-            object.kind,
+            kind,
             ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence
         ),
-        RefKind::Type => object.kind == ObjectKind::Type,
-        RefKind::Function => object.kind == ObjectKind::Function,
-        RefKind::Constraint => object.kind == ObjectKind::Constraint,
-        RefKind::Trigger => object.kind == ObjectKind::Trigger,
-        RefKind::Policy => object.kind == ObjectKind::Policy,
-        RefKind::Column => object.kind == ObjectKind::Column,
-        RefKind::Schema => object.kind == ObjectKind::Schema,
-        RefKind::Extension => object.kind == ObjectKind::Extension,
+        RefKind::Type => kind == ObjectKind::Type,
+        RefKind::Function => kind == ObjectKind::Function,
+        RefKind::Constraint => kind == ObjectKind::Constraint,
+        RefKind::Trigger => kind == ObjectKind::Trigger,
+        RefKind::Policy => kind == ObjectKind::Policy,
+        RefKind::Column => kind == ObjectKind::Column,
+        RefKind::Schema => kind == ObjectKind::Schema,
+        RefKind::Extension => kind == ObjectKind::Extension,
     };
-    kind_matches
-        && (object.name == reference.name
-            || (reference.kind == RefKind::Function && object.name.starts_with(&format!("{}(", reference.name))))
+    kind_matches && (name == reference.name || (reference.kind == RefKind::Function && name.starts_with(&format!("{}(", reference.name))))
 }
 
 /// One step of a sandboxed case; equal step prefixes leave the database in equal states.
