@@ -29,40 +29,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check that DIR's migrations converge: exit 0 converges, 1 counterexample, 2 input error, 3 infrastructure error, 4 nondeterministic objects.
-    Check {
-        /// The project directory (migrations/, schema.sql, pgconverge.toml).
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
-        /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
-        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        /// Check only these properties (comma-separated: fresh, idempotent, partial, order, interrupt, reversible).
-        #[arg(long, value_delimiter = ',')]
-        properties: Vec<Property>,
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-        #[command(flatten)]
-        explore: ExploreArgs,
-        #[command(flatten)]
-        server: BackendArgs,
-    },
+    Check(CheckArgs),
     /// Rerun only the failing seeds saved under DIR/proptest-regressions (or --regressions); generate no new cases.
-    Replay {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
-        #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        #[arg(long, value_delimiter = ',')]
-        properties: Vec<Property>,
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-        #[command(flatten)]
-        explore: ExploreArgs,
-        #[command(flatten)]
-        server: BackendArgs,
-    },
+    Replay(CheckArgs),
     /// Detect DIR's layout (format, ordering, ledger, reference, placeholders, roles) and write a pgconverge.toml.
     Init {
         dir: PathBuf,
@@ -112,6 +81,37 @@ enum Command {
         #[arg(long)]
         strict_column_order: bool,
     },
+}
+
+/// What `check` and `replay` take.
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The project directory (migrations/, schema.sql, pgconverge.toml).
+    dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+    /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
+    #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Check only these properties (comma-separated: fresh, idempotent, partial, order, interrupt, reversible).
+    #[arg(long, value_delimiter = ',')]
+    properties: Vec<Property>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    explore: ExploreArgs,
+    #[command(flatten)]
+    server: BackendArgs,
+}
+
+impl CheckArgs {
+    async fn run(self, replay_only: bool) -> u8 {
+        let mut check = self.server.apply(self.explore.apply(Check::new(&self.dir).properties(self.properties)));
+        if replay_only {
+            check = check.replay_only();
+        }
+        run_check(check, self.format, self.database_url, self.color, &self.server.majors).await
+    }
 }
 
 /// Which server runs the cases.
@@ -266,14 +266,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { dir, format, database_url, properties, color, explore, server } => {
-            let check = server.apply(explore.apply(Check::new(&dir).properties(properties)));
-            run_check(check, format, database_url, color, &server.majors).await
-        }
-        Command::Replay { dir, format, database_url, properties, color, explore, server } => {
-            let check = server.apply(explore.apply(Check::new(&dir).properties(properties)).replay_only());
-            run_check(check, format, database_url, color, &server.majors).await
-        }
+        Command::Check(args) => args.run(false).await,
+        Command::Replay(args) => args.run(true).await,
         Command::Reap => reap(),
         Command::Init { dir, force } => match pgconverge::init::init(&dir, force) {
             Ok(outcome) => {

@@ -42,13 +42,14 @@ pub fn human(report: &Report, color: bool) -> String {
         out.push_str(&super::table(report, &report.migration_ids));
     }
     let _ = match report.status {
-        Status::Converges => writeln!(out, "\nconverges: {held} properties hold{skipped_note}"),
+        Status::Converges => writeln!(out, "\nconverges: {}{skipped_note}", holds(held)),
         Status::Counterexample => {
             writeln!(out, "\ncounterexample: {failed} of {} properties fail{skipped_note}", report.verdicts.len())
         }
         Status::Nondeterministic => writeln!(
             out,
-            "\nnondeterministic: {held} properties hold{skipped_note}, but {} from run to run",
+            "\nnondeterministic: {}{skipped_note}, but {} from run to run",
+            holds(held),
             match report.nondeterministic.len() {
                 1 => "1 object differs".to_string(),
                 n => format!("{n} objects differ"),
@@ -56,6 +57,15 @@ pub fn human(report: &Report, color: bool) -> String {
         ),
     };
     out
+}
+
+/// `1 property holds`, `2 properties hold`.
+fn holds(n: usize) -> String {
+    if n == 1 {
+        "1 property holds".to_string()
+    } else {
+        format!("{n} properties hold")
+    }
 }
 
 fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool) {
