@@ -512,6 +512,9 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
     /// One case, as proptest sees it: a failure is `Fail`, an unbuildable start state `Reject`,
     /// and a harness failure stops the run (recorded; every later case passes trivially).
     fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
+        if runner::cancelled() && self.infrastructure.is_none() {
+            self.infrastructure = Some(RunnerError::Interrupted);
+        }
         if self.infrastructure.is_some() {
             return Ok(());
         }

@@ -251,11 +251,17 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        // On a worker thread, so that Ctrl-C is seen even while the case runners block theirs.
+        let mut task = tokio::spawn(run(cli));
         tokio::select! {
-            code = run(cli) => code,
-            // Dropping `run` unwinds its guards: scratch databases and clusters are removed.
+            code = &mut task => code.unwrap_or(EXIT_INFRASTRUCTURE),
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("interrupted");
+                // Case runners stop at their next case; the task is cancelled at its next await,
+                // and dropping it unwinds the guards: scratch databases, clusters, containers.
+                pgconverge::runner::cancel();
+                task.abort();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(60), task).await;
                 EXIT_INTERRUPTED
             }
         }

@@ -160,3 +160,28 @@ fn ctrl_c_removes_the_container_and_sigkill_leaves_one_that_reap_removes() {
     assert!(String::from_utf8_lossy(&reap.stdout).contains("leftover containers"));
     assert!(containers_of(pid).is_empty(), "pgconverge reap left the killed run's container");
 }
+
+#[test]
+fn ctrl_c_stops_a_run_that_is_generating_cases() {
+    let base = cluster_base();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+        .args(["check", "fixtures/k12_lms", "--properties", "order", "--cases", "100000", "--jobs", "1", "--no-persist"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PGCONVERGE_TMPDIR", base.path())
+        .env("PGCONVERGE_BACKEND", "embedded")
+        .env_remove("PGCONVERGE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cluster = wait_for_running_server(base.path());
+    // Well into the generated cases (the canonical run and the catalog learning take about a second).
+    std::thread::sleep(Duration::from_secs(5));
+    let server = postmaster_pid(&cluster);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130));
+    assert!(!cluster.exists(), "{} left behind", cluster.display());
+    assert!(!alive(server), "server {server} still running");
+}

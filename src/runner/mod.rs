@@ -37,6 +37,21 @@ pub enum RunnerError {
     InvalidUrl(String),
     #[error("timed out after {0:?}: {1}")]
     Timeout(Duration, String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Set once the user interrupts (Ctrl-C): work that blocks its thread (the case runners) checks
+/// it between cases and stops, so the guards up the stack can clean up. A flag, not a guard.
+static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every running check to stop at the next case.
+pub fn cancel() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
 }
 
 impl RunnerError {
