@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::check::{CheckError, Checker, Property, Report};
+use crate::check::{Checker, Property, Report};
 use crate::explore::{ExploreOptions, Shard};
 use crate::generate::Granularity;
 use crate::project::Project;
-use crate::runner::{self, ApplyOutcome, Backend, EmbeddedCluster, ExistingServer, RunnerError, ScratchDatabase, TransactionMode};
+use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError, ScratchDatabase};
 
 pub use crate::check::CheckError as Error;
 
@@ -307,13 +307,7 @@ pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend)
                     path: dir.join(crate::project::DEFAULT_REFERENCE),
                 }));
             };
-            if let ApplyOutcome::Failed(failure) =
-                runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?
-            {
-                let statement = &script.statements[failure.statement_index];
-                let location = crate::check::failure_location(script, statement, &failure.error);
-                return Err(CheckError::Reference { location, error: failure.error });
-            }
+            crate::check::apply_reference(&mut conn, script).await?;
         }
         DumpSource::Migrations => {
             for migration in &project.migrations.migrations {

@@ -439,12 +439,7 @@ impl<'a> Checker<'a> {
 
     async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
         let (database, mut conn) = self.scratch_database(Purpose::Reference).await?;
-        let outcome = runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?;
-        if let ApplyOutcome::Failed(failure) = outcome {
-            let statement = &script.statements[failure.statement_index];
-            let location = failure_location(script, statement, &failure.error);
-            return Err(CheckError::Reference { location, error: failure.error });
-        }
+        apply_reference(&mut conn, script).await?;
         let catalog = self.dump(&mut conn).await?;
         let _ = conn.close().await;
         database.drop_now().await?;
@@ -570,17 +565,22 @@ fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, a
     Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
 }
 
-/// Runs a migration's down script (in a transaction unless the migration must not run in one).
-async fn apply_down(conn: &mut PgConnection, migration: &Migration, down: &Script) -> Result<Option<Failure>, RunnerError> {
-    let mode = if migration.runs_in_transaction() { TransactionMode::Transaction } else { TransactionMode::Autocommit };
-    match runner::apply_script(conn, down, mode, None).await? {
+/// Runs one of a migration's scripts in `mode`; `Some` when a statement failed, naming the
+/// migration as `id`.
+pub async fn run_migration_script(
+    conn: &mut PgConnection,
+    id: String,
+    script: &Script,
+    mode: TransactionMode,
+) -> Result<Option<Failure>, RunnerError> {
+    match runner::apply_script(conn, script, mode, None).await? {
         ApplyOutcome::Applied => Ok(None),
         ApplyOutcome::Failed(failure) => {
-            let statement = &down.statements[failure.statement_index];
+            let statement = &script.statements[failure.statement_index];
             Ok(Some(Failure::StatementFailed {
-                migration: format!("{} (down)", migration.id()),
+                migration: id,
                 statement: failure.statement_index + 1,
-                location: failure_location(down, statement, &failure.error),
+                location: failure_location(script, statement, &failure.error),
                 sql: statement.sql.clone(),
                 error: failure.error,
             }))
@@ -588,23 +588,34 @@ async fn apply_down(conn: &mut PgConnection, migration: &Migration, down: &Scrip
     }
 }
 
-/// Applies one migration (in a transaction unless it must not run in one). `Some` when a
-/// statement failed.
-pub async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
-    let mode = if migration.runs_in_transaction() { TransactionMode::Transaction } else { TransactionMode::Autocommit };
-    match runner::apply_script(conn, &migration.up, mode, None).await? {
-        ApplyOutcome::Applied => Ok(None),
-        ApplyOutcome::Failed(failure) => {
-            let statement = &migration.up.statements[failure.statement_index];
-            Ok(Some(Failure::StatementFailed {
-                migration: migration.id(),
-                statement: failure.statement_index + 1,
-                location: failure_location(&migration.up, statement, &failure.error),
-                sql: statement.sql.clone(),
-                error: failure.error,
-            }))
-        }
+/// In a transaction unless the migration must not run in one.
+fn migration_mode(migration: &Migration) -> TransactionMode {
+    if migration.runs_in_transaction() {
+        TransactionMode::Transaction
+    } else {
+        TransactionMode::Autocommit
     }
+}
+
+/// Runs a migration's down script.
+async fn apply_down(conn: &mut PgConnection, migration: &Migration, down: &Script) -> Result<Option<Failure>, RunnerError> {
+    run_migration_script(conn, format!("{} (down)", migration.id()), down, migration_mode(migration)).await
+}
+
+/// Applies one migration. `Some` when a statement failed.
+pub async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+    run_migration_script(conn, migration.id(), &migration.up, migration_mode(migration)).await
+}
+
+/// Applies the reference schema statement by statement; a failing statement is an error in the
+/// user's input, named by its position.
+pub async fn apply_reference(conn: &mut PgConnection, script: &Script) -> Result<(), CheckError> {
+    if let ApplyOutcome::Failed(failure) = runner::apply_script(conn, script, TransactionMode::Autocommit, None).await? {
+        let statement = &script.statements[failure.statement_index];
+        let location = failure_location(script, statement, &failure.error);
+        return Err(CheckError::Reference { location, error: failure.error });
+    }
+    Ok(())
 }
 
 /// Where in the file a failed statement went wrong: the server's error position when it gives

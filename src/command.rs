@@ -15,7 +15,7 @@ use crate::config::{CommandConfig, Config};
 use crate::migration::{Location, Script};
 use crate::prepare::{Preparation, Purpose};
 use crate::project::{read_reference, ProjectError, DEFAULT_MIGRATIONS_DIR, DEFAULT_REFERENCE};
-use crate::runner::{self, ApplyOutcome, Backend, PgError, RunnerError, ScratchDatabase, TransactionMode};
+use crate::runner::{self, Backend, PgError, RunnerError, ScratchDatabase};
 
 /// A project whose migrations a command runs.
 #[derive(Debug, Clone)]
@@ -206,13 +206,11 @@ impl Session<'_> {
         if let Some(script) = &self.project.reference {
             let database = self.database().await?;
             let mut conn = database.connect().await?;
-            let outcome = runner::apply_script(&mut conn, script, TransactionMode::Autocommit, None).await?;
+            let applied = crate::check::apply_reference(&mut conn, script).await;
             let _ = conn.close().await;
-            if let ApplyOutcome::Failed(failure) = outcome {
-                let statement = &script.statements[failure.statement_index];
+            if let Err(error) = applied {
                 database.drop_now().await?;
-                let location = crate::check::failure_location(script, statement, &failure.error);
-                return Err(CheckError::Reference { location, error: failure.error });
+                return Err(error);
             }
             let catalog = self.dump(&database).await?;
             database.drop_now().await?;

@@ -762,23 +762,7 @@ async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step,
         }
         Step::Pending(m) => {
             let migration = &migrations[*m];
-            let failure = if sandboxed {
-                match runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, None).await? {
-                    ApplyOutcome::Applied => None,
-                    ApplyOutcome::Failed(f) => {
-                        let statement = &migration.up.statements[f.statement_index];
-                        Some(Failure::StatementFailed {
-                            migration: migration.id(),
-                            statement: f.statement_index + 1,
-                            location: crate::check::failure_location(&migration.up, statement, &f.error),
-                            sql: statement.sql.clone(),
-                            error: f.error,
-                        })
-                    }
-                }
-            } else {
-                apply_migration(conn, migration).await?
-            };
+            let failure = crate::check::run_migration_script(conn, migration.id(), &migration.up, mode(migration)).await?;
             if let Some(failure) = failure {
                 return Ok(Some(CaseOutcome::Failed(failure)));
             }
