@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
-use proptest::strategy::BoxedStrategy;
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{
     Config, FailurePersistence, FileFailurePersistence, PersistedSeed, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
@@ -446,13 +446,50 @@ fn steps(plan: &Plan) -> Vec<Step> {
     steps
 }
 
+/// What a sandboxed step did to the database. An applied migration and the same migration run
+/// as pending leave the same state when they succeed, so they share savepoints and judged states.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum StepKey {
+    Ran(usize),
+    Preexisting(BTreeSet<usize>),
+}
+
+impl StepKey {
+    /// `None` for an interrupted migration, which never runs in the sandbox.
+    fn of(step: &Step) -> Option<StepKey> {
+        match step {
+            Step::Applied(m) | Step::Pending(m) => Some(StepKey::Ran(*m)),
+            Step::Preexisting(units) => Some(StepKey::Preexisting(units.clone())),
+            Step::Interrupted(_) => None,
+        }
+    }
+}
+
+/// The steps a plan runs, as state-changing keys (empty when one cannot run in the sandbox).
+fn step_keys(plan: &Plan) -> Vec<StepKey> {
+    steps(plan).iter().map_while(StepKey::of).collect()
+}
+
+/// A 128-bit digest of a step sequence: the key of a judged state (the sequences themselves
+/// would cost a migration count of words per case, kept for the whole run).
+fn state_digest(keys: &[StepKey]) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        keys.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
 /// A database kept warm for sandboxed cases: one open transaction, a savepoint after every
 /// step, and the steps those savepoints stand for. A case rolls back to the longest prefix it
 /// shares with the previous case and runs only the rest.
 struct Warm {
     database: ScratchDatabase,
     conn: PgConnection,
-    done: Vec<Step>,
+    done: Vec<StepKey>,
     cases_in_transaction: u32,
 }
 
@@ -470,10 +507,12 @@ struct SharedProgress {
 struct CaseRunner<'u, 'a> {
     universe: &'u Universe<'a>,
     runtime: tokio::runtime::Runtime,
-    canon: Canonicalizer,
+    judge: Judge,
     warm: Option<Warm>,
     share_prefixes: bool,
     memo: HashMap<Plan, CaseOutcome>,
+    /// Cases the pre-run ran and counted, not yet seen by proptest.
+    prerun: HashMap<Plan, u32>,
     failures: HashMap<Plan, Failure>,
     warnings: BTreeMap<String, Difference>,
     start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
@@ -494,10 +533,11 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
         Ok(CaseRunner {
             universe,
             runtime,
-            canon: Canonicalizer::new(),
+            judge: Judge::default(),
             warm: None,
             share_prefixes,
             memo: HashMap::new(),
+            prerun: HashMap::new(),
             failures: HashMap::new(),
             warnings: BTreeMap::new(),
             start_states: HashSet::new(),
@@ -512,22 +552,52 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
     /// One case, as proptest sees it: a failure is `Fail`, an unbuildable start state `Reject`,
     /// and a harness failure stops the run (recorded; every later case passes trivially).
     fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
+        // A case the pre-run already ran and counted is only looked up.
+        let counted = match self.prerun.get_mut(&plan) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        };
+        let Some(outcome) = self.evaluate(&plan, expected, !counted) else { return Ok(()) };
+        match outcome {
+            CaseOutcome::Converged { warnings } => {
+                for warning in warnings {
+                    self.warnings.entry(warning.to_string()).or_insert(warning);
+                }
+                Ok(())
+            }
+            CaseOutcome::Failed(failure) => {
+                let reason = summary_line(&failure);
+                self.failures.insert(plan, failure);
+                Err(TestCaseError::fail(reason))
+            }
+            CaseOutcome::Invalid(reason) => Err(TestCaseError::reject(reason)),
+        }
+    }
+
+    /// Runs one case (or looks it up), counting it when `count`; `None` once the run has
+    /// stopped (cancelled, or a harness failure, which is recorded).
+    fn evaluate(&mut self, plan: &Plan, expected: &Catalog, count: bool) -> Option<CaseOutcome> {
         if runner::cancelled() && self.infrastructure.is_none() {
             self.infrastructure = Some(RunnerError::Interrupted);
         }
         if self.infrastructure.is_some() {
-            return Ok(());
+            return None;
         }
-        self.cases += 1;
-        self.start_states.insert((plan.applied.clone(), plan.preexisting.clone(), plan.interrupted.clone()));
-        self.orders.insert(plan.order.clone());
-        let outcome = match self.memo.get(&plan) {
+        if count {
+            self.cases += 1;
+            self.start_states.insert((plan.applied.clone(), plan.preexisting.clone(), plan.interrupted.clone()));
+            self.orders.insert(plan.order.clone());
+        }
+        let outcome = match self.memo.get(plan) {
             Some(outcome) => Ok(outcome.clone()),
             None => {
                 let started = std::time::Instant::now();
                 let universe = self.universe;
-                let (canon, warm, share) = (&mut self.canon, &mut self.warm, self.share_prefixes);
-                let result = self.runtime.block_on(run_case(universe, canon, warm, share, &plan, expected));
+                let (judge, warm, share) = (&mut self.judge, &mut self.warm, self.share_prefixes);
+                let result = self.runtime.block_on(run_case(universe, judge, warm, share, plan, expected));
                 if let Ok((outcome, shared)) = &result {
                     if *shared == 0 {
                         self.unshared_case_times.push(started.elapsed());
@@ -537,24 +607,39 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
                 result.map(|(outcome, _)| outcome)
             }
         };
-        let failed = matches!(outcome, Ok(CaseOutcome::Failed(_)));
-        self.report_progress(failed);
         match outcome {
-            Ok(CaseOutcome::Converged { warnings }) => {
-                for warning in warnings {
-                    self.warnings.entry(warning.to_string()).or_insert(warning);
+            Ok(outcome) => {
+                if count {
+                    self.report_progress(matches!(outcome, CaseOutcome::Failed(_)));
                 }
-                Ok(())
+                Some(outcome)
             }
-            Ok(CaseOutcome::Failed(failure)) => {
-                let reason = summary_line(&failure);
-                self.failures.insert(plan, failure);
-                Err(TestCaseError::fail(reason))
-            }
-            Ok(CaseOutcome::Invalid(reason)) => Err(TestCaseError::reject(reason)),
             Err(error) => {
                 self.infrastructure = Some(error);
-                Ok(())
+                None
+            }
+        }
+    }
+
+    /// Runs, before proptest does, the cases proptest is about to generate, sorted so that
+    /// neighbours share the longest prefixes: proptest then finds each outcome memoized, in its
+    /// own order, and shrinks and persists failures as usual. The cases are generated exactly as
+    /// proptest's runner does (a fresh RNG from the runner's own per case), from a clone of it.
+    /// Stops at the first failure: proptest runs the rest itself.
+    fn prerun(&mut self, strategy: &BoxedStrategy<Plan>, runner: &TestRunner, cases: u32, expected: &Catalog) {
+        let mut generator = runner.clone();
+        let max_rejects = runner.config().max_global_rejects;
+        let (mut passed, mut rejected) = (0u32, 0u32);
+        while passed < cases {
+            let Some(mut batch) = next_cases(strategy, &mut generator, cases - passed) else { return };
+            batch.sort_by_cached_key(step_keys);
+            for plan in batch {
+                *self.prerun.entry(plan.clone()).or_default() += 1;
+                match self.evaluate(&plan, expected, true) {
+                    Some(CaseOutcome::Converged { .. }) => passed += 1,
+                    Some(CaseOutcome::Invalid(_)) if rejected < max_rejects => rejected += 1,
+                    _ => return,
+                }
             }
         }
     }
@@ -592,7 +677,7 @@ fn summary_line(failure: &Failure) -> String {
 /// in a scratch database of its own.
 async fn run_case(
     universe: &Universe<'_>,
-    canon: &mut Canonicalizer,
+    judge_state: &mut Judge,
     warm: &mut Option<Warm>,
     share_prefixes: bool,
     plan: &Plan,
@@ -604,7 +689,7 @@ async fn run_case(
         let database = ScratchDatabase::create(universe.backend).await?;
         let mut conn = database.connect().await?;
         prepare(&universe.prep, &mut conn).await?;
-        let outcome = run_isolated(universe, canon, &mut conn, &database, plan, expected).await;
+        let outcome = run_isolated(universe, judge_state, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
         return outcome.map(|o| (o, 0));
@@ -627,19 +712,23 @@ async fn run_case(
     }
     warm.cases_in_transaction += 1;
     let steps = steps(plan);
-    let shared = if share_prefixes { warm.done.iter().zip(&steps).take_while(|(a, b)| a == b).count() } else { 0 };
+    let keys: Vec<StepKey> = steps.iter().map_while(StepKey::of).collect();
+    // Every step of this sequence succeeded before, and the state it left was judged.
+    let state = state_digest(&keys);
+    if let Some(outcome) = judge_state.judged.get(&state) {
+        return Ok((outcome.clone(), keys.len()));
+    }
+    let shared = if share_prefixes { warm.done.iter().zip(&keys).take_while(|(a, b)| a == b).count() } else { 0 };
     if shared < warm.done.len() || !share_prefixes {
         rollback_to(&mut warm.conn, shared).await?;
         warm.done.truncate(shared);
     }
-    for step in &steps[shared..] {
+    for (step, key) in steps[shared..].iter().zip(&keys[shared..]) {
         let depth = warm.done.len();
-        // Fast path: the whole step in one round trip. Only when that fails is it run again
-        // statement by statement, to name the statement and its position.
-        if run_step_batched(universe, &mut warm.conn, step).await? {
-            let savepoint = format!("SAVEPOINT s{}", depth + 1);
-            sqlx::raw_sql(AssertSqlSafe(savepoint)).execute(&mut warm.conn).await.map_err(|e| RunnerError::db("SAVEPOINT", e))?;
-            warm.done.push(step.clone());
+        // Fast path: the whole step and the savepoint after it in one round trip. Only when that
+        // fails is the step run again statement by statement, to name the statement and its position.
+        if run_step_batched(universe, &mut warm.conn, step, depth + 1).await? {
+            warm.done.push(key.clone());
             continue;
         }
         rollback_to(&mut warm.conn, depth).await?;
@@ -650,9 +739,12 @@ async fn run_case(
         }
         let savepoint = format!("SAVEPOINT s{}", depth + 1);
         sqlx::raw_sql(AssertSqlSafe(savepoint)).execute(&mut warm.conn).await.map_err(|e| RunnerError::db("SAVEPOINT", e))?;
-        warm.done.push(step.clone());
+        warm.done.push(key.clone());
     }
-    let outcome = judge(universe, canon, &mut warm.conn, expected).await?;
+    let outcome = judge(universe, judge_state, &mut warm.conn, expected).await?;
+    if share_prefixes {
+        judge_state.judged.insert(state, outcome.clone());
+    }
     Ok((outcome, shared))
 }
 
@@ -669,7 +761,7 @@ async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), Runne
 /// the pre-existing objects over a separate connection.
 async fn run_isolated(
     universe: &Universe<'_>,
-    canon: &mut Canonicalizer,
+    judge_state: &mut Judge,
     conn: &mut PgConnection,
     database: &ScratchDatabase,
     plan: &Plan,
@@ -691,12 +783,13 @@ async fn run_isolated(
             return Ok(outcome);
         }
     }
-    judge(universe, canon, conn, expected).await
+    judge(universe, judge_state, conn, expected).await
 }
 
-/// Runs a sandboxed step as one multi-statement query; `false` when any statement failed (the
-/// transaction is then aborted, and the caller rolls back to the step's savepoint).
-async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step) -> Result<bool, RunnerError> {
+/// Runs a sandboxed step and then `SAVEPOINT s<savepoint>` as one multi-statement query;
+/// `false` when any statement failed (the transaction is then aborted, and the caller rolls
+/// back to the savepoint before the step).
+async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step, savepoint: usize) -> Result<bool, RunnerError> {
     let migrations = universe.migrations();
     let statements: Vec<&str> = match step {
         Step::Applied(m) | Step::Pending(m) => migrations[*m].up.statements.iter().map(|s| s.sql.as_str()).collect(),
@@ -708,10 +801,9 @@ async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step
         }
         Step::Interrupted(_) => return Ok(false),
     };
-    if statements.is_empty() {
-        return Ok(true);
-    }
-    let batch = statements.join(";\n");
+    let savepoint = format!("SAVEPOINT s{savepoint}");
+    // A newline before each `;`: a statement may end in a `--` comment.
+    let batch = statements.into_iter().chain([savepoint.as_str()]).collect::<Vec<_>>().join("\n;\n");
     match sqlx::raw_sql(AssertSqlSafe(batch)).execute(&mut *conn).await {
         Ok(_) => Ok(true),
         Err(error) => {
@@ -771,9 +863,21 @@ async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step,
     Ok(None)
 }
 
+/// What judging a case needs across cases: the memoized canonicalizer, and how long each
+/// catalog dump took (reported in the verdict's timing).
+#[derive(Default)]
+struct Judge {
+    canon: Canonicalizer,
+    dump_times: Vec<std::time::Duration>,
+    /// Outcomes of sandboxed states already dumped and compared, by [`state_digest`].
+    judged: HashMap<u128, CaseOutcome>,
+}
+
 /// Dumps the catalog and compares it with what the case should end at.
-async fn judge(universe: &Universe<'_>, canon: &mut Canonicalizer, conn: &mut PgConnection, expected: &Catalog) -> Result<CaseOutcome, RunnerError> {
-    let found = catalog::dump(conn, canon, &universe.ignore).await?;
+async fn judge(universe: &Universe<'_>, judge: &mut Judge, conn: &mut PgConnection, expected: &Catalog) -> Result<CaseOutcome, RunnerError> {
+    let started = std::time::Instant::now();
+    let found = catalog::dump(conn, &mut judge.canon, &universe.ignore).await?;
+    judge.dump_times.push(started.elapsed());
     let differences = compare::compare(expected, &found, &universe.compare);
     if compare::has_errors(&differences) {
         let (expected_text, found_text) = compare::involved_text(expected, &found, &differences);
@@ -781,6 +885,19 @@ async fn judge(universe: &Universe<'_>, canon: &mut Canonicalizer, conn: &mut Pg
         return Ok(CaseOutcome::Failed(Failure::Diverged { expected: "the reference".into(), differences, expected_text, found_text }));
     }
     Ok(CaseOutcome::Converged { warnings: differences })
+}
+
+/// The next `count` cases `runner` would generate in `TestRunner::run`, which before each case
+/// replaces the runner's RNG with one seeded from it (`gen_get_seed`, crate-private; `new_rng`
+/// is the same draw). `None` when the strategy gives up.
+fn next_cases<S: Strategy>(strategy: &S, runner: &mut TestRunner, count: u32) -> Option<Vec<S::Value>> {
+    (0..count)
+        .map(|_| {
+            let rng = runner.new_rng();
+            *runner.rng() = rng;
+            strategy.new_tree(runner).ok().map(|tree| tree.current())
+        })
+        .collect()
 }
 
 /// Persists new failures but loads none: the workers after the first save what they find,
@@ -870,6 +987,7 @@ struct WorkerResult {
     orders: HashSet<Vec<usize>>,
     warnings: BTreeMap<String, Difference>,
     unshared_case_times: Vec<std::time::Duration>,
+    dump_times: Vec<std::time::Duration>,
     outcome: Result<Option<(Plan, Failure)>, RunnerError>,
 }
 
@@ -905,11 +1023,15 @@ fn run_worker(
                 orders: HashSet::new(),
                 warnings: BTreeMap::new(),
                 unshared_case_times: vec![],
+                dump_times: vec![],
                 outcome: Err(error),
             }
         }
     };
     state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), shared));
+    if options.share_prefixes {
+        state.prerun(&strategy, &test_runner, cases, expected);
+    }
     let case_runner = RefCell::new(state);
     let result = test_runner.run(&strategy, |plan| case_runner.borrow_mut().test(plan, expected));
     let mut state = case_runner.into_inner();
@@ -932,6 +1054,7 @@ fn run_worker(
         orders: std::mem::take(&mut state.orders),
         warnings: std::mem::take(&mut state.warnings),
         unshared_case_times: std::mem::take(&mut state.unshared_case_times),
+        dump_times: std::mem::take(&mut state.judge.dump_times),
         outcome,
     };
     state.close();
@@ -947,6 +1070,9 @@ pub struct Timing {
     /// The median wall time of a case that shared nothing with an earlier one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_case_ms: Option<f64>,
+    /// The median wall time of one catalog dump (part of every case that was not memoized).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dump_ms: Option<f64>,
     pub jobs: usize,
 }
 
@@ -991,10 +1117,12 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let orders: HashSet<_> = results.iter().flat_map(|r| r.orders.iter().cloned()).collect();
     let mut warnings: BTreeMap<String, Difference> = BTreeMap::new();
     let mut times: Vec<std::time::Duration> = Vec::new();
+    let mut dump_times: Vec<std::time::Duration> = Vec::new();
     let mut first_failure = None;
     for result in results {
         warnings.extend(result.warnings);
         times.extend(result.unshared_case_times);
+        dump_times.extend(result.dump_times);
         // The first worker's failure wins, so a seed gives one answer however the workers race.
         match result.outcome {
             Err(error) => return Err(error),
@@ -1002,12 +1130,16 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
             Ok(_) => {}
         }
     }
-    times.sort();
+    let median_ms = |mut times: Vec<std::time::Duration>| {
+        times.sort();
+        times.get(times.len() / 2).map(|d| d.as_secs_f64() * 1000.0)
+    };
     let elapsed = started.elapsed();
     let timing = Timing {
         elapsed_ms: elapsed.as_secs_f64() * 1000.0,
         amortized_ms: elapsed.as_secs_f64() * 1000.0 / cases.max(1) as f64,
-        per_case_ms: times.get(times.len() / 2).map(|d| d.as_secs_f64() * 1000.0),
+        per_case_ms: median_ms(times),
+        dump_ms: median_ms(dump_times),
         jobs,
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();
@@ -1163,4 +1295,38 @@ fn write_repro(
     let path = dir.join(format!("{}.sql", property.name()));
     std::fs::write(&path, text).map_err(|source| RunnerError::Io { action: format!("write {}", path.display()), source })?;
     Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pre-run only saves time if it runs the very cases proptest then generates: the
+    /// replicated generation must give proptest's own sequence, case for case.
+    #[test]
+    fn pre_generated_cases_are_the_ones_proptest_runs() {
+        let strategy = proptest::collection::vec(0..1000u32, 0..12);
+        let config = Config { cases: 40, failure_persistence: None, ..Config::default() };
+        let seeded = || TestRunner::new_with_rng(config.clone(), rng(7, None, Property::Order, 0));
+        let predicted = next_cases(&strategy, &mut seeded(), 40).expect("vectors always generate");
+        let seen = RefCell::new(Vec::new());
+        seeded()
+            .run(&strategy, |value| {
+                seen.borrow_mut().push(value);
+                Ok(())
+            })
+            .expect("every case passes");
+        assert_eq!(seen.into_inner(), predicted);
+        assert!(predicted.windows(2).any(|w| w[0] != w[1]), "the cases differ from each other");
+    }
+
+    #[test]
+    fn applied_and_pending_runs_of_a_migration_are_one_state() {
+        let applied = Plan { applied: [0, 1].into(), preexisting: Default::default(), interrupted: None, order: vec![2] };
+        let pending = Plan { applied: [0].into(), preexisting: Default::default(), interrupted: None, order: vec![1, 2] };
+        let swapped = Plan { applied: [0].into(), preexisting: Default::default(), interrupted: None, order: vec![2, 1] };
+        assert_eq!(step_keys(&applied), step_keys(&pending));
+        assert_eq!(state_digest(&step_keys(&applied)), state_digest(&step_keys(&pending)));
+        assert_ne!(state_digest(&step_keys(&pending)), state_digest(&step_keys(&swapped)));
+    }
 }

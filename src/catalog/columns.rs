@@ -2,14 +2,13 @@
 //! default, identity, generated expression, collation when it is not the type's, privileges.
 //! Column order is an attribute of the table, compared on its own.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+// A default cannot refer to columns, only a generated column's expression can: deparsing the
+// others without the table (relid 0) skips opening the table for every default.
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, ",
-    "pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text, ",
+    "pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' THEN d.adrelid ELSE 0 END), a.attidentity::text, a.attgenerated::text, ",
     "CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname || '.' || quote_ident(co.collname) END, ",
     "a.attacl::text ",
     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
@@ -22,9 +21,8 @@ const QUERY: &str = concat!(
     not_extension_member!("pg_class", "c.oid")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
@@ -47,5 +45,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("collation", col(&mut r, 7))
                 .attr("acl", col(&mut r, 8))
         })
-        .collect())
+        .collect()
 }

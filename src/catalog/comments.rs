@@ -2,12 +2,9 @@
 //! (OIDs below 16384, FirstNormalObjectId) carry thousands of comments: they are filtered out
 //! before `pg_identify_object`, which is slow, except for schemas (`public` has OID 2200).
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, Object, ObjectKind};
 
-use super::{col, text_rows, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = "SELECT o.type, o.identity, d.description, \
+pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
       (SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = d.objoid) END \
     FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o \
@@ -20,9 +17,8 @@ const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     SELECT o.type, o.identity, d.description, NULL FROM pg_shdescription d, LATERAL pg_identify_object(d.classoid, d.objoid, 0) o \
     WHERE d.classoid = 'pg_database'::regclass AND d.objoid = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .filter_map(|mut r| {
             let kind = col(&mut r, 0)?;
@@ -39,5 +35,5 @@ pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerE
             }
             Some(object)
         })
-        .collect())
+        .collect()
 }

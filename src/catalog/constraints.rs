@@ -1,12 +1,9 @@
 //! Table constraints (primary key, unique, check, foreign key, exclusion, constraint triggers):
 //! definition, deferrability, and whether they were validated (`NOT VALID` matters).
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, co.conname::text, co.contype::text, pg_get_constraintdef(co.oid), ",
     "co.condeferrable::text, co.condeferred::text, co.convalidated::text ",
     "FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
@@ -16,9 +13,8 @@ const QUERY: &str = concat!(
     user_schema!("n")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
@@ -40,5 +36,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("initially_deferred", col(&mut r, 5).filter(|v| v == "true"))
                 .attr("not_valid", col(&mut r, 6).filter(|v| v == "false").map(|_| "true".into()))
         })
-        .collect())
+        .collect()
 }

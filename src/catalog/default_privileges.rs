@@ -1,16 +1,12 @@
 //! Default privileges (`ALTER DEFAULT PRIVILEGES`): a forgotten one is security drift.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, Object, ObjectKind};
 
-use super::{col, text_rows, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = "SELECT pg_get_userbyid(d.defaclrole)::text, coalesce(n.nspname, '*'), d.defaclobjtype::text, d.defaclacl::text \
+pub(super) const QUERY: &str = "SELECT pg_get_userbyid(d.defaclrole)::text, coalesce(n.nspname, '*'), d.defaclobjtype::text, d.defaclacl::text \
     FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace";
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let role = col(&mut r, 0).unwrap_or_default();
@@ -25,5 +21,5 @@ pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerE
             };
             Object::new(ObjectKind::DefaultPrivileges, format!("{role} in {schema} on {on}")).attr("acl", col(&mut r, 3))
         })
-        .collect())
+        .collect()
 }

@@ -1,21 +1,17 @@
 //! Extensions: name, schema, version. Their member objects are not listed one by one.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, Object, ObjectKind};
 
-use super::{col, text_rows, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = "SELECT e.extname::text, n.nspname::text, e.extversion::text \
+pub(super) const QUERY: &str = "SELECT e.extname::text, n.nspname::text, e.extversion::text \
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             Object::new(ObjectKind::Extension, col(&mut r, 0).unwrap_or_default())
                 .attr("schema", col(&mut r, 1))
                 .attr("version", col(&mut r, 2))
         })
-        .collect())
+        .collect()
 }

@@ -2,12 +2,9 @@
 //! SECURITY DEFINER, SET search_path, body) and privileges. Functions a range type creates for
 //! itself (internal dependencies) follow from the type and are skipped.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.prokind::text, ",
     "CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END, ",
     "(SELECT 'sfunc ' || a.aggtransfn::regproc::text || ' stype ' || format_type(a.aggtranstype, NULL) ",
@@ -21,9 +18,8 @@ const QUERY: &str = concat!(
     " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')"
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let kind = match col(&mut r, 1).as_deref() {
@@ -38,5 +34,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("aggregate", col(&mut r, 3))
                 .attr("acl", col(&mut r, 4))
         })
-        .collect())
+        .collect()
 }

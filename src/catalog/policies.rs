@@ -1,11 +1,8 @@
 //! Row-level security policies: command, permissive or restrictive, roles, USING, WITH CHECK.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, p.polname::text, p.polcmd::text, p.polpermissive::text, ",
     "(SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r), ",
     "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) ",
@@ -13,9 +10,8 @@ const QUERY: &str = concat!(
     user_schema!("n")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
@@ -36,5 +32,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("using", col(&mut r, 5).map(|e| canon.expression(&e)))
                 .attr("with_check", col(&mut r, 6).map(|e| canon.expression(&e)))
         })
-        .collect())
+        .collect()
 }

@@ -1,20 +1,16 @@
 //! Rewrite rules other than the `_RETURN` rule every view has.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, r.rulename::text, pg_get_ruledef(r.oid), r.ev_enabled::text ",
     "FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace ",
     "WHERE r.rulename <> '_RETURN' AND ",
     user_schema!("n")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
@@ -24,5 +20,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("definition", col(&mut r, 2).map(|d| canon.statement(&d)))
                 .attr("enabled", col(&mut r, 3).filter(|e| e != "O"))
         })
-        .collect())
+        .collect()
 }

@@ -1,11 +1,8 @@
 //! Schemas (owner-insensitive), with their privileges.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname::text, CASE WHEN n.nspacl IS NULL OR n.nspacl = acldefault('n', n.nspowner) THEN NULL ELSE n.nspacl::text END ",
     "FROM pg_namespace n WHERE ",
     user_schema!("n"),
@@ -13,10 +10,9 @@ const QUERY: &str = concat!(
     not_extension_member!("pg_namespace", "n.oid")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| Object::new(ObjectKind::Schema, col(&mut r, 0).unwrap_or_default()).attr("acl", col(&mut r, 1)))
-        .collect())
+        .collect()
 }

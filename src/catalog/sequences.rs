@@ -1,11 +1,8 @@
 //! Sequences: type and parameters, OWNED BY; never the current value.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
     "s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text, ",
     "(SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_depend d ",
@@ -22,9 +19,8 @@ const QUERY: &str = concat!(
     not_extension_member!("pg_class", "c.oid")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
@@ -49,5 +45,5 @@ pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerE
             }
             object
         })
-        .collect())
+        .collect()
 }

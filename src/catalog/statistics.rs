@@ -1,25 +1,21 @@
 //! Extended statistics objects (`CREATE STATISTICS`).
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, user_schema, Object, ObjectKind};
 
-use super::{col, text_rows, user_schema, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || s.stxname, pg_get_statisticsobjdef(s.oid), tn.nspname || '.' || c.relname ",
     "FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace ",
     "JOIN pg_class c ON c.oid = s.stxrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace WHERE ",
     user_schema!("n")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
             let definition = col(&mut r, 1);
             Object::new(ObjectKind::Statistics, name).attr("definition", definition).of_table(col(&mut r, 2).unwrap_or_default())
         })
-        .collect())
+        .collect()
 }

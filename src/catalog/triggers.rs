@@ -1,20 +1,16 @@
 //! Triggers (not the internal ones behind foreign keys): definition and enabled state.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, t.tgname::text, pg_get_triggerdef(t.oid), t.tgenabled::text ",
     "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
     "WHERE NOT t.tgisinternal AND ",
     user_schema!("n")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
@@ -30,5 +26,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("definition", col(&mut r, 2).map(|d| canon.statement(&d)))
                 .attr("enabled", enabled.map(str::to_string))
         })
-        .collect())
+        .collect()
 }

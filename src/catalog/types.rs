@@ -1,12 +1,9 @@
 //! User-defined types: enums (labels in order), domains, composites, ranges. The implicit array
 //! type of every type and the row type of every table follow from their owners and are skipped.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || t.typname, t.typtype::text, ",
     // 2: enum labels in sort order
     "(SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), ",
@@ -33,9 +30,8 @@ const QUERY: &str = concat!(
     not_extension_member!("pg_type", "t.oid")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let kind = match col(&mut r, 1).as_deref() {
@@ -55,5 +51,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("range", col(&mut r, 8))
                 .attr("acl", col(&mut r, 9))
         })
-        .collect())
+        .collect()
 }

@@ -1,11 +1,8 @@
 //! Views and materialized views: definition, options, privileges.
 
-use sqlx::postgres::PgConnection;
+use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
-use super::{col, not_extension_member, text_rows, user_schema, Canonicalizer, Object, ObjectKind};
-use crate::runner::RunnerError;
-
-const QUERY: &str = concat!(
+pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, c.relkind::text, pg_get_viewdef(c.oid), ",
     "array_to_string(c.reloptions, ', '), CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner) THEN NULL ELSE c.relacl::text END, ",
     "(SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) ",
@@ -16,9 +13,8 @@ const QUERY: &str = concat!(
     not_extension_member!("pg_class", "c.oid")
 );
 
-pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {
-    let rows = text_rows(conn, QUERY).await?;
-    Ok(rows
+pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
+    rows
         .into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
@@ -29,5 +25,5 @@ pub(super) async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer) -> 
                 .attr("acl", col(&mut r, 4))
                 .attr("columns", col(&mut r, 5))
         })
-        .collect())
+        .collect()
 }
