@@ -496,6 +496,21 @@ struct Warm {
 /// Long transactions accumulate subtransactions: start a fresh one now and then.
 const CASES_PER_TRANSACTION: u32 = 500;
 
+type SharedMap<V> = std::sync::Arc<std::sync::Mutex<HashMap<Plan, V>>>;
+
+/// What the workers of one property share: the outcomes of the plans run so far, and the cases
+/// the pre-runs counted.
+#[derive(Default)]
+struct SharedCases {
+    memo: SharedMap<CaseOutcome>,
+    prerun: SharedMap<u32>,
+}
+
+/// A lock that outlives a panicked holder (the maps stay consistent: each update is one insert).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Counters shared by the workers of one property, for the progress bar.
 #[derive(Default)]
 struct SharedProgress {
@@ -510,9 +525,11 @@ struct CaseRunner<'u, 'a> {
     judge: Judge,
     warm: Option<Warm>,
     share_prefixes: bool,
-    memo: HashMap<Plan, CaseOutcome>,
-    /// Cases the pre-run ran and counted, not yet seen by proptest.
-    prerun: HashMap<Plan, u32>,
+    /// Outcomes of the plans run so far, shared by the workers of a property.
+    memo: SharedMap<CaseOutcome>,
+    /// Cases the pre-run ran and counted, not yet seen by proptest (shared: one worker's pre-run
+    /// may run another's cases).
+    prerun: SharedMap<u32>,
     failures: HashMap<Plan, Failure>,
     warnings: BTreeMap<String, Difference>,
     start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
@@ -525,7 +542,7 @@ struct CaseRunner<'u, 'a> {
 }
 
 impl<'u, 'a> CaseRunner<'u, 'a> {
-    fn new(universe: &'u Universe<'a>, share_prefixes: bool) -> Result<Self, RunnerError> {
+    fn new(universe: &'u Universe<'a>, share_prefixes: bool, shared: &SharedCases) -> Result<Self, RunnerError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -536,8 +553,8 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             judge: Judge::default(),
             warm: None,
             share_prefixes,
-            memo: HashMap::new(),
-            prerun: HashMap::new(),
+            memo: shared.memo.clone(),
+            prerun: shared.prerun.clone(),
             failures: HashMap::new(),
             warnings: BTreeMap::new(),
             start_states: HashSet::new(),
@@ -553,7 +570,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
     /// and a harness failure stops the run (recorded; every later case passes trivially).
     fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
         // A case the pre-run already ran and counted is only looked up.
-        let counted = match self.prerun.get_mut(&plan) {
+        let counted = match lock(&self.prerun).get_mut(&plan) {
             Some(n) if *n > 0 => {
                 *n -= 1;
                 true
@@ -591,8 +608,9 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             self.start_states.insert((plan.applied.clone(), plan.preexisting.clone(), plan.interrupted.clone()));
             self.orders.insert(plan.order.clone());
         }
-        let outcome = match self.memo.get(plan) {
-            Some(outcome) => Ok(outcome.clone()),
+        let memoized = lock(&self.memo).get(plan).cloned();
+        let outcome = match memoized {
+            Some(outcome) => Ok(outcome),
             None => {
                 let started = std::time::Instant::now();
                 let universe = self.universe;
@@ -602,7 +620,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
                     if *shared == 0 {
                         self.unshared_case_times.push(started.elapsed());
                     }
-                    self.memo.insert(plan.clone(), outcome.clone());
+                    lock(&self.memo).insert(plan.clone(), outcome.clone());
                 }
                 result.map(|(outcome, _)| outcome)
             }
@@ -621,23 +639,17 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
         }
     }
 
-    /// Runs, before proptest does, the cases proptest is about to generate, sorted so that
-    /// neighbours share the longest prefixes: proptest then finds each outcome memoized, in its
-    /// own order, and shrinks and persists failures as usual. The cases are generated exactly as
-    /// proptest's runner does (a fresh RNG from the runner's own per case), from a clone of it.
-    /// Stops at the first failure: proptest runs the rest itself.
-    fn prerun(&mut self, strategy: &BoxedStrategy<Plan>, runner: &TestRunner, cases: u32, expected: &Catalog) {
-        let mut generator = runner.clone();
-        let max_rejects = runner.config().max_global_rejects;
-        let (mut passed, mut rejected) = (0u32, 0u32);
-        while passed < cases {
-            let Some(mut batch) = next_cases(strategy, &mut generator, cases - passed) else { return };
-            batch.sort_by_cached_key(step_keys);
-            for plan in batch {
-                *self.prerun.entry(plan.clone()).or_default() += 1;
-                match self.evaluate(&plan, expected, true) {
-                    Some(CaseOutcome::Converged { .. }) => passed += 1,
-                    Some(CaseOutcome::Invalid(_)) if rejected < max_rejects => rejected += 1,
+    /// Runs blocks of the cases the workers' proptest runners are about to generate, sorted so
+    /// that neighbours share the longest prefixes (see [`presorted_blocks`]), taking the next
+    /// block not yet taken until none is left. Proptest then finds each outcome memoized, in its
+    /// own order, and shrinks and persists failures as usual. Stops at the first failure:
+    /// proptest runs the rest itself.
+    fn prerun(&mut self, blocks: &[Vec<Plan>], next_block: &std::sync::atomic::AtomicUsize, expected: &Catalog) {
+        while let Some(block) = blocks.get(next_block.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            for plan in block {
+                *lock(&self.prerun).entry(plan.clone()).or_default() += 1;
+                match self.evaluate(plan, expected, true) {
+                    Some(CaseOutcome::Converged { .. }) | Some(CaseOutcome::Invalid(_)) => {}
                     _ => return,
                 }
             }
@@ -887,6 +899,26 @@ async fn judge(universe: &Universe<'_>, judge: &mut Judge, conn: &mut PgConnecti
     Ok(CaseOutcome::Converged { warnings: differences })
 }
 
+/// Blocks of cases per worker: small enough that the workers' loads even out (each takes the
+/// next block when it is done with one), large enough that a block's cases share prefixes.
+const BLOCKS_PER_WORKER: usize = 8;
+
+/// The cases every worker's proptest runner will generate first (one per case it must pass),
+/// pooled, sorted by their steps so that neighbours share the longest prefixes, and cut into
+/// contiguous blocks that the workers take in turn: each runs a block in its own warm database,
+/// and the sharing is nearly that of one sorted run however many workers there are.
+fn presorted_blocks(universe: &Universe<'_>, property: Property, options: &ExploreOptions, seed: u64, worker_cases: &[u32]) -> Vec<Vec<Plan>> {
+    let Some(strategy) = strategy(universe, property) else { return Vec::new() };
+    let mut pooled: Vec<Plan> = Vec::new();
+    for (worker, &cases) in worker_cases.iter().enumerate() {
+        let mut runner = TestRunner::new_with_rng(config(options, property, worker, cases), rng(seed, options.shard, property, worker));
+        pooled.extend(next_cases(&strategy, &mut runner, cases).unwrap_or_default());
+    }
+    pooled.sort_by_cached_key(step_keys);
+    let blocks = if worker_cases.len() > 1 { worker_cases.len() * BLOCKS_PER_WORKER } else { 1 };
+    pooled.chunks(pooled.len().div_ceil(blocks).max(1)).map(<[Plan]>::to_vec).collect()
+}
+
 /// The next `count` cases `runner` would generate in `TestRunner::run`, which before each case
 /// replaces the runner's RNG with one seeded from it (`gen_get_seed`, crate-private; `new_rng`
 /// is the same draw). `None` when the strategy gives up.
@@ -1000,21 +1032,41 @@ fn strategy(universe: &Universe<'_>, property: Property) -> Option<BoxedStrategy
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Waits at the barrier when dropped, so a worker that returns early (or panics) still lets the
+/// others past the end of the pre-runs.
+struct ArriveOnDrop<'b>(&'b std::sync::Barrier);
+
+impl Drop for ArriveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
+}
+
+/// Where a worker stands in its property's run.
+struct WorkerContext<'c> {
+    worker: usize,
+    cases: u32,
+    seed: u64,
+    progress: std::sync::Arc<SharedProgress>,
+    target: u32,
+    cases_shared: &'c SharedCases,
+    blocks: &'c [Vec<Plan>],
+    next_block: &'c std::sync::atomic::AtomicUsize,
+    prerun_done: &'c std::sync::Barrier,
+}
+
 fn run_worker(
     universe: &Universe<'_>,
     property: Property,
     options: &ExploreOptions,
-    worker: usize,
-    cases: u32,
     expected: &Catalog,
-    shared: std::sync::Arc<SharedProgress>,
-    target: u32,
+    context: WorkerContext<'_>,
 ) -> WorkerResult {
+    let WorkerContext { worker, cases, seed, progress, target, cases_shared, blocks, next_block, prerun_done } = context;
+    let arrival = ArriveOnDrop(prerun_done);
     let strategy = strategy(universe, property).expect("only generated properties reach a worker");
-    let seed = options.seed.unwrap_or_else(random_seed);
     let mut test_runner = TestRunner::new_with_rng(config(options, property, worker, cases), rng(seed, options.shard, property, worker));
-    let mut state = match CaseRunner::new(universe, options.share_prefixes) {
+    let mut state = match CaseRunner::new(universe, options.share_prefixes, cases_shared) {
         Ok(state) => state,
         Err(error) => {
             return WorkerResult {
@@ -1028,10 +1080,10 @@ fn run_worker(
             }
         }
     };
-    state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), shared));
-    if options.share_prefixes {
-        state.prerun(&strategy, &test_runner, cases, expected);
-    }
+    state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), progress));
+    state.prerun(blocks, next_block, expected);
+    // Every worker's slice is run before any proptest run starts looking outcomes up.
+    drop(arrival);
     let case_runner = RefCell::new(state);
     let result = test_runner.run(&strategy, |plan| case_runner.borrow_mut().test(plan, expected));
     let mut state = case_runner.into_inner();
@@ -1090,13 +1142,28 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let total = total_cases(options);
     let jobs = options.jobs.max(1).min(total.max(1) as usize);
     let shared = std::sync::Arc::new(SharedProgress::default());
+    let seed = options.seed.unwrap_or_else(random_seed);
+    // Split the cases evenly; the first workers take the remainder.
+    let worker_cases: Vec<u32> = (0..jobs).map(|w| total / jobs as u32 + u32::from((w as u32) < total % jobs as u32)).collect();
+    let blocks = if options.share_prefixes { presorted_blocks(universe, property, options, seed, &worker_cases) } else { Vec::new() };
+    let next_block = std::sync::atomic::AtomicUsize::new(0);
+    let cases_shared = SharedCases::default();
+    let prerun_done = std::sync::Barrier::new(jobs);
     let results: Vec<WorkerResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs)
             .map(|worker| {
-                // Split the cases evenly; the first workers take the remainder.
-                let cases = total / jobs as u32 + u32::from((worker as u32) < total % jobs as u32);
-                let shared = shared.clone();
-                scope.spawn(move || run_worker(universe, property, options, worker, cases, expected, shared, total))
+                let context = WorkerContext {
+                    worker,
+                    cases: worker_cases[worker],
+                    seed,
+                    progress: shared.clone(),
+                    target: total,
+                    cases_shared: &cases_shared,
+                    blocks: &blocks,
+                    next_block: &next_block,
+                    prerun_done: &prerun_done,
+                };
+                scope.spawn(move || run_worker(universe, property, options, expected, context))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
