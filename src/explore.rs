@@ -899,6 +899,13 @@ async fn judge(universe: &Universe<'_>, judge: &mut Judge, conn: &mut PgConnecti
     Ok(CaseOutcome::Converged { warnings: differences })
 }
 
+/// Whether the property's regressions file holds a saved seed (a `cc <seed>` line).
+fn has_saved_seeds(options: &ExploreOptions, property: Property) -> bool {
+    regressions_file(options, property)
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .is_some_and(|text| text.lines().any(|line| line.starts_with("cc ")))
+}
+
 /// Blocks of cases per worker: small enough that the workers' loads even out (each takes the
 /// next block when it is done with one), large enough that a block's cases share prefixes.
 const BLOCKS_PER_WORKER: usize = 8;
@@ -1145,7 +1152,9 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let seed = options.seed.unwrap_or_else(random_seed);
     // Split the cases evenly; the first workers take the remainder.
     let worker_cases: Vec<u32> = (0..jobs).map(|w| total / jobs as u32 + u32::from((w as u32) < total % jobs as u32)).collect();
-    let blocks = if options.share_prefixes { presorted_blocks(universe, property, options, seed, &worker_cases) } else { Vec::new() };
+    // Saved failures replay first, before any new case: with seeds saved, proptest goes first.
+    let presort = options.share_prefixes && !has_saved_seeds(options, property);
+    let blocks = if presort { presorted_blocks(universe, property, options, seed, &worker_cases) } else { Vec::new() };
     let next_block = std::sync::atomic::AtomicUsize::new(0);
     let cases_shared = SharedCases::default();
     let prerun_done = std::sync::Barrier::new(jobs);
@@ -1385,6 +1394,21 @@ mod tests {
             .expect("every case passes");
         assert_eq!(seen.into_inner(), predicted);
         assert!(predicted.windows(2).any(|w| w[0] != w[1]), "the cases differ from each other");
+    }
+
+    /// Saved failures replay before new cases: a regressions file with a seed turns the
+    /// pre-run off; one with only proptest's header comments does not.
+    #[test]
+    fn a_saved_seed_lets_proptest_go_first() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let options = ExploreOptions { regressions: Some(dir.path().to_path_buf()), ..ExploreOptions::default() };
+        let file = regressions_file(&options, Property::Order).expect("a regressions directory gives a file");
+        assert!(!has_saved_seeds(&options, Property::Order), "no file yet");
+        std::fs::write(&file, "# Seeds for failure cases proptest has generated in the past.\n").expect("write");
+        assert!(!has_saved_seeds(&options, Property::Order));
+        std::fs::write(&file, "# header\ncc 0123abcd # shrinks to Plan { .. }\n").expect("write");
+        assert!(has_saved_seeds(&options, Property::Order));
+        assert!(!has_saved_seeds(&options, Property::Partial), "each property has its own file");
     }
 
     #[test]
