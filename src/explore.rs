@@ -490,17 +490,30 @@ struct Warm {
     database: ScratchDatabase,
     conn: PgConnection,
     done: Vec<StepKey>,
-    cases_in_transaction: u32,
+    /// Cases run in this database (all in its one transaction).
+    cases: u32,
+}
+
+impl Warm {
+    async fn close(self) -> Result<(), RunnerError> {
+        let _ = self.conn.close().await;
+        self.database.drop_now().await
+    }
+}
+
+/// A scratch database of the harness's own, prepared for migrations, and a connection to it.
+async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+    let database = ScratchDatabase::create(universe.backend).await?;
+    let mut conn = database.connect().await?;
+    prepare(&universe.prep, &mut conn).await?;
+    Ok((database, conn))
 }
 
 /// Every case leaves its rolled-back catalog rows behind as dead tuples, and every catalog scan
 /// of later cases wades through them (on k12 the dump grew from 4.1 ms to 8.9 ms over 180
 /// cases; VACUUM frees the space but scans still read the pages): every this many cases the
-/// warm database is dropped and a fresh one made.
+/// warm database is dropped and a fresh one made. That also keeps its one transaction short.
 const CASES_PER_DATABASE: u32 = 64;
-
-/// Long transactions accumulate subtransactions: start a fresh one now and then.
-const CASES_PER_TRANSACTION: u32 = 500;
 
 type SharedMap<V> = std::sync::Arc<std::sync::Mutex<HashMap<Plan, V>>>;
 
@@ -673,10 +686,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
 
     fn close(mut self) {
         if let Some(warm) = self.warm.take() {
-            self.runtime.block_on(async {
-                let _ = warm.conn.close().await;
-                let _ = warm.database.drop_now().await;
-            });
+            let _ = self.runtime.block_on(warm.close());
         }
     }
 }
@@ -704,45 +714,34 @@ async fn run_case(
     let sandboxed = plan.interrupted.is_none()
         && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
     if !sandboxed {
-        let database = ScratchDatabase::create(universe.backend).await?;
-        let mut conn = database.connect().await?;
-        prepare(&universe.prep, &mut conn).await?;
+        let (database, mut conn) = prepared_database(universe).await?;
         let outcome = run_isolated(universe, judge_state, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
         return outcome.map(|o| (o, 0));
     }
-    // A warm database that has run enough cases is replaced (see CASES_PER_DATABASE).
-    if warm.as_ref().is_some_and(|w| w.cases_in_transaction >= CASES_PER_DATABASE) {
-        if let Some(old) = warm.take() {
-            let _ = old.conn.close().await;
-            old.database.drop_now().await?;
-        }
-    }
-    if warm.is_none() {
-        let database = ScratchDatabase::create(universe.backend).await?;
-        let mut conn = database.connect().await?;
-        prepare(&universe.prep, &mut conn).await?;
-        control(&mut conn, "BEGIN").await?;
-        control(&mut conn, "SAVEPOINT s0").await?;
-        *warm = Some(Warm { database, conn, done: Vec::new(), cases_in_transaction: 0 });
-    }
-    let warm = warm.as_mut().expect("warm database just made");
-    if warm.cases_in_transaction >= CASES_PER_TRANSACTION {
-        control(&mut warm.conn, "ROLLBACK").await?;
-        control(&mut warm.conn, "BEGIN").await?;
-        control(&mut warm.conn, "SAVEPOINT s0").await?;
-        warm.done.clear();
-        warm.cases_in_transaction = 0;
-    }
-    warm.cases_in_transaction += 1;
     let steps = steps(plan);
     let keys: Vec<StepKey> = steps.iter().map_while(StepKey::of).collect();
-    // Every step of this sequence succeeded before, and the state it left was judged.
+    // Every step of this sequence succeeded before, and the state it left was judged: no
+    // database work at all.
     let state = state_digest(&keys);
     if let Some(outcome) = judge_state.judged.get(&state) {
         return Ok((outcome.clone(), keys.len()));
     }
+    // A warm database that has run enough cases is replaced (see CASES_PER_DATABASE).
+    if warm.as_ref().is_some_and(|w| w.cases >= CASES_PER_DATABASE) {
+        if let Some(old) = warm.take() {
+            old.close().await?;
+        }
+    }
+    if warm.is_none() {
+        let (database, mut conn) = prepared_database(universe).await?;
+        control(&mut conn, "BEGIN").await?;
+        control(&mut conn, "SAVEPOINT s0").await?;
+        *warm = Some(Warm { database, conn, done: Vec::new(), cases: 0 });
+    }
+    let warm = warm.as_mut().expect("warm database just made");
+    warm.cases += 1;
     let shared = if share_prefixes { warm.done.iter().zip(&keys).take_while(|(a, b)| a == b).count() } else { 0 };
     if shared < warm.done.len() || !share_prefixes {
         rollback_to(&mut warm.conn, shared).await?;
@@ -927,12 +926,12 @@ const BLOCKS_PER_WORKER: usize = 8;
 /// pooled, sorted by their steps so that neighbours share the longest prefixes, and cut into
 /// contiguous blocks that the workers take in turn: each runs a block in its own warm database,
 /// and the sharing is nearly that of one sorted run however many workers there are.
-fn presorted_blocks(universe: &Universe<'_>, property: Property, options: &ExploreOptions, seed: u64, worker_cases: &[u32]) -> Vec<Vec<Plan>> {
+fn presorted_blocks(universe: &Universe<'_>, property: Property, runners: &[TestRunner], worker_cases: &[u32]) -> Vec<Vec<Plan>> {
     let Some(strategy) = strategy(universe, property) else { return Vec::new() };
     let mut pooled: Vec<Plan> = Vec::new();
-    for (worker, &cases) in worker_cases.iter().enumerate() {
-        let mut runner = TestRunner::new_with_rng(config(options, property, worker, cases), rng(seed, options.shard, property, worker));
-        pooled.extend(next_cases(&strategy, &mut runner, cases).unwrap_or_default());
+    for (runner, &cases) in runners.iter().zip(worker_cases) {
+        // A clone: the worker's own runner must start from the same RNG state.
+        pooled.extend(next_cases(&strategy, &mut runner.clone(), cases).unwrap_or_default());
     }
     pooled.sort_by_cached_key(step_keys);
     let blocks = if worker_cases.len() > 1 { worker_cases.len() * BLOCKS_PER_WORKER } else { 1 };
@@ -1064,9 +1063,8 @@ impl Drop for ArriveOnDrop<'_> {
 
 /// Where a worker stands in its property's run.
 struct WorkerContext<'c> {
-    worker: usize,
-    cases: u32,
-    seed: u64,
+    /// The worker's proptest runner (its configuration and its own RNG stream).
+    test_runner: TestRunner,
     progress: std::sync::Arc<SharedProgress>,
     target: u32,
     cases_shared: &'c SharedCases,
@@ -1082,10 +1080,9 @@ fn run_worker(
     expected: &Catalog,
     context: WorkerContext<'_>,
 ) -> WorkerResult {
-    let WorkerContext { worker, cases, seed, progress, target, cases_shared, blocks, next_block, prerun_done } = context;
+    let WorkerContext { mut test_runner, progress, target, cases_shared, blocks, next_block, prerun_done } = context;
     let arrival = ArriveOnDrop(prerun_done);
     let strategy = strategy(universe, property).expect("only generated properties reach a worker");
-    let mut test_runner = TestRunner::new_with_rng(config(options, property, worker, cases), rng(seed, options.shard, property, worker));
     let mut state = match CaseRunner::new(universe, options.share_prefixes, cases_shared) {
         Ok(state) => state,
         Err(error) => {
@@ -1167,17 +1164,19 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let worker_cases: Vec<u32> = (0..jobs).map(|w| total / jobs as u32 + u32::from((w as u32) < total % jobs as u32)).collect();
     // Saved failures replay first, before any new case: with seeds saved, proptest goes first.
     let presort = options.share_prefixes && !has_saved_seeds(options, property);
-    let blocks = if presort { presorted_blocks(universe, property, options, seed, &worker_cases) } else { Vec::new() };
+    let runners: Vec<TestRunner> = (0..jobs)
+        .map(|worker| TestRunner::new_with_rng(config(options, property, worker, worker_cases[worker]), rng(seed, options.shard, property, worker)))
+        .collect();
+    let blocks = if presort { presorted_blocks(universe, property, &runners, &worker_cases) } else { Vec::new() };
     let next_block = std::sync::atomic::AtomicUsize::new(0);
     let cases_shared = SharedCases::default();
     let prerun_done = std::sync::Barrier::new(jobs);
     let results: Vec<WorkerResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|worker| {
+        let handles: Vec<_> = runners
+            .into_iter()
+            .map(|test_runner| {
                 let context = WorkerContext {
-                    worker,
-                    cases: worker_cases[worker],
-                    seed,
+                    test_runner,
                     progress: shared.clone(),
                     target: total,
                     cases_shared: &cases_shared,

@@ -2,7 +2,7 @@
 //! (OIDs below 16384, FirstNormalObjectId) carry thousands of comments: they are filtered out
 //! before `pg_identify_object`, which is slow, except for schemas (`public` has OID 2200).
 
-use super::{col, TextRow, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, Object, ObjectKind};
 
 pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
@@ -17,7 +17,7 @@ pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     SELECT o.type, o.identity, d.description, NULL FROM pg_shdescription d, LATERAL pg_identify_object(d.classoid, d.objoid, 0) o \
     WHERE d.classoid = 'pg_database'::regclass AND d.objoid = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .filter_map(|mut r| {

@@ -1,11 +1,11 @@
 //! Default privileges (`ALTER DEFAULT PRIVILEGES`): a forgotten one is security drift.
 
-use super::{col, TextRow, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, Object, ObjectKind};
 
 pub(super) const QUERY: &str = "SELECT pg_get_userbyid(d.defaclrole)::text, coalesce(n.nspname, '*'), d.defaclobjtype::text, d.defaclacl::text \
     FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace";
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| {

@@ -1,11 +1,11 @@
 //! Extensions: name, schema, version. Their member objects are not listed one by one.
 
-use super::{col, TextRow, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, Object, ObjectKind};
 
 pub(super) const QUERY: &str = "SELECT e.extname::text, n.nspname::text, e.extversion::text \
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| {

@@ -307,8 +307,11 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| RunnerError::db("read and set search_path", e))?;
-    let saved = |i: usize| settings.first().and_then(|row| row.try_get::<String, _>(i).ok()).unwrap_or_default();
-    let (search_path, jit, version) = (saved(0), saved(1), saved(2));
+    let saved = |i: usize| -> Result<String, RunnerError> {
+        let row = settings.first().ok_or_else(|| RunnerError::db("read search_path", sqlx::Error::RowNotFound))?;
+        row.try_get::<String, _>(i).map_err(|e| RunnerError::db("read search_path", e))
+    };
+    let (search_path, jit, version) = (saved(0)?, saved(1)?, saved(2)?);
     let result = dump_objects(conn, canon).await;
     let restore = format!(
         "SELECT pg_catalog.set_config('search_path', {}, false), pg_catalog.set_config('jit', {}, false)",
@@ -319,24 +322,31 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     Ok(Catalog::from_objects(Some(version), result?).without(ignore))
 }
 
-/// The per-kind queries, in dump order, with how many columns each returns.
-const QUERIES: [(ObjectKind, &str, usize); 16] = [
-    (ObjectKind::Schema, schemas::QUERY, 2),
-    (ObjectKind::Extension, extensions::QUERY, 3),
-    (ObjectKind::Type, types::QUERY, 10),
-    (ObjectKind::Sequence, sequences::QUERY, 12),
-    (ObjectKind::Table, tables::QUERY, 13),
-    (ObjectKind::Column, columns::QUERY, 9),
-    (ObjectKind::Constraint, constraints::QUERY, 7),
-    (ObjectKind::Index, indexes::QUERY, 6),
-    (ObjectKind::View, views::QUERY, 6),
-    (ObjectKind::Function, functions::QUERY, 5),
-    (ObjectKind::Trigger, triggers::QUERY, 4),
-    (ObjectKind::Rule, rules::QUERY, 4),
-    (ObjectKind::Policy, policies::QUERY, 7),
-    (ObjectKind::Statistics, statistics::QUERY, 3),
-    (ObjectKind::DefaultPrivileges, default_privileges::QUERY, 4),
-    (ObjectKind::Comment, comments::QUERY, 4),
+/// One object kind's query: how many columns it returns, and what turns its rows into objects.
+struct Kind {
+    query: &'static str,
+    columns: usize,
+    objects: fn(Vec<TextRow>, &mut Canonicalizer) -> Vec<Object>,
+}
+
+/// The per-kind queries, in dump order.
+const QUERIES: [Kind; 16] = [
+    Kind { query: schemas::QUERY, columns: 2, objects: schemas::objects },
+    Kind { query: extensions::QUERY, columns: 3, objects: extensions::objects },
+    Kind { query: types::QUERY, columns: 10, objects: types::objects },
+    Kind { query: sequences::QUERY, columns: 12, objects: sequences::objects },
+    Kind { query: tables::QUERY, columns: 13, objects: tables::objects },
+    Kind { query: columns::QUERY, columns: 9, objects: columns::objects },
+    Kind { query: constraints::QUERY, columns: 7, objects: constraints::objects },
+    Kind { query: indexes::QUERY, columns: 6, objects: indexes::objects },
+    Kind { query: views::QUERY, columns: 6, objects: views::objects },
+    Kind { query: functions::QUERY, columns: 5, objects: functions::objects },
+    Kind { query: triggers::QUERY, columns: 4, objects: triggers::objects },
+    Kind { query: rules::QUERY, columns: 4, objects: rules::objects },
+    Kind { query: policies::QUERY, columns: 7, objects: policies::objects },
+    Kind { query: statistics::QUERY, columns: 3, objects: statistics::objects },
+    Kind { query: default_privileges::QUERY, columns: 4, objects: default_privileges::objects },
+    Kind { query: comments::QUERY, columns: 4, objects: comments::objects },
 ];
 
 /// All per-kind queries as one: `SELECT i, ARRAY[its columns as text] FROM (query i)`, glued
@@ -347,7 +357,7 @@ fn combined_query() -> &'static str {
         QUERIES
             .iter()
             .enumerate()
-            .map(|(i, (_, query, columns))| {
+            .map(|(i, Kind { query, columns, .. })| {
                 let names: Vec<String> = (0..*columns).map(|c| format!("c{c}")).collect();
                 let array: Vec<String> = names.iter().map(|n| format!("q.{n}::text")).collect();
                 format!("SELECT {i}, ARRAY[{}] FROM ({query}) AS q({})", array.join(", "), names.join(", "))
@@ -370,25 +380,10 @@ async fn dump_objects(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Res
             rows.push(row);
         }
     }
-    let mut by_kind = by_kind.into_iter();
-    let mut next = || by_kind.next().unwrap_or_default();
     let mut objects = Vec::new();
-    objects.extend(schemas::objects(next()));
-    objects.extend(extensions::objects(next()));
-    objects.extend(types::objects(next(), canon));
-    objects.extend(sequences::objects(next()));
-    objects.extend(tables::objects(next()));
-    objects.extend(columns::objects(next(), canon));
-    objects.extend(constraints::objects(next(), canon));
-    objects.extend(indexes::objects(next(), canon));
-    objects.extend(views::objects(next(), canon));
-    objects.extend(functions::objects(next(), canon));
-    objects.extend(triggers::objects(next(), canon));
-    objects.extend(rules::objects(next(), canon));
-    objects.extend(policies::objects(next(), canon));
-    objects.extend(statistics::objects(next()));
-    objects.extend(default_privileges::objects(next()));
-    objects.extend(comments::objects(next()));
+    for (kind, rows) in QUERIES.iter().zip(by_kind) {
+        objects.extend((kind.objects)(rows, canon));
+    }
     Ok(objects)
 }
 
@@ -403,13 +398,14 @@ mod tests {
     /// Each query's declared column count is what it selects (the combined query names them).
     #[test]
     fn declared_column_counts_match_the_queries() {
-        for (kind, query, columns) in QUERIES {
+        for (kind, Kind { query, columns, .. }) in QUERIES.iter().enumerate() {
+            let (query, columns) = (*query, *columns);
             let parsed = pg_query::parse(query, 0).expect("a catalog query parses");
             let stmt = parsed.protobuf.stmts[0].stmt.as_ref().and_then(|n| n.node.as_ref());
-            let Some(pg_query::NodeEnum::SelectStmt(select)) = stmt else { panic!("{kind}: not a SELECT") };
+            let Some(pg_query::NodeEnum::SelectStmt(select)) = stmt else { panic!("query {kind}: not a SELECT") };
             // A UNION's columns are its first branch's.
             let first = select.larg.as_ref().map_or(select.as_ref(), |l| l.as_ref());
-            assert_eq!(first.target_list.len(), columns, "{kind}");
+            assert_eq!(first.target_list.len(), columns, "query {kind}");
         }
         assert!(pg_query::parse(combined_query(), 0).is_ok());
     }

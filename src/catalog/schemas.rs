@@ -1,6 +1,6 @@
 //! Schemas (owner-insensitive), with their privileges.
 
-use super::{col, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname::text, CASE WHEN n.nspacl IS NULL OR n.nspacl = acldefault('n', n.nspowner) THEN NULL ELSE n.nspacl::text END ",
@@ -10,7 +10,7 @@ pub(super) const QUERY: &str = concat!(
     not_extension_member!("pg_namespace", "n.oid")
 );
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| Object::new(ObjectKind::Schema, col(&mut r, 0).unwrap_or_default()).attr("acl", col(&mut r, 1)))

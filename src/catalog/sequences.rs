@@ -1,6 +1,6 @@
 //! Sequences: type and parameters, OWNED BY; never the current value.
 
-use super::{col, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
@@ -19,7 +19,7 @@ pub(super) const QUERY: &str = concat!(
     not_extension_member!("pg_class", "c.oid")
 );
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| {

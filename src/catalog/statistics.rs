@@ -1,6 +1,6 @@
 //! Extended statistics objects (`CREATE STATISTICS`).
 
-use super::{col, TextRow, user_schema, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || s.stxname, pg_get_statisticsobjdef(s.oid), tn.nspname || '.' || c.relname ",
@@ -9,7 +9,7 @@ pub(super) const QUERY: &str = concat!(
     user_schema!("n")
 );
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| {

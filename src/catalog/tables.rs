@@ -1,7 +1,7 @@
 //! Tables: kind (ordinary, partitioned, foreign), persistence, partitioning, inheritance, RLS
 //! flags, storage options, privileges, and their column order (compared on its own).
 
-use super::{col, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, c.relkind::text, c.relpersistence::text, ",
@@ -23,7 +23,7 @@ pub(super) const QUERY: &str = concat!(
     not_extension_member!("pg_class", "c.oid")
 );
 
-pub(super) fn objects(rows: Vec<TextRow>) -> Vec<Object> {
+pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
     rows
         .into_iter()
         .map(|mut r| {
