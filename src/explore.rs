@@ -501,6 +501,103 @@ impl Warm {
     }
 }
 
+/// A worker's warm database, the next one being made, and the retired ones still being dropped.
+/// Replacing a database costs a case's time several times over (`DROP DATABASE` forces a
+/// checkpoint, about 50 ms on k12; a new one takes its creation, a connection, planning the
+/// catalog query and filling the server's caches), so both ends run as tasks of the worker's
+/// runtime while the worker goes on with its cases.
+#[derive(Default)]
+struct WarmSlot {
+    current: Option<Warm>,
+    /// Warm databases used so far (made, and run cases in).
+    used: u32,
+    next: Option<tokio::task::JoinHandle<Result<Warm, RunnerError>>>,
+    retiring: Vec<tokio::task::JoinHandle<Result<(), RunnerError>>>,
+}
+
+/// When the current warm database has run this many cases, the next one starts being made.
+const MAKE_NEXT_AFTER: u32 = CASES_PER_DATABASE - CASES_PER_DATABASE / 4;
+
+impl WarmSlot {
+    /// The current warm database, replacing it first when it has run enough cases (see
+    /// [`CASES_PER_DATABASE`]), and starting on the next one when it is nearly there.
+    async fn warm(&mut self, universe: &Universe<'_>) -> Result<&mut Warm, RunnerError> {
+        if self.current.as_ref().is_some_and(|w| w.cases >= CASES_PER_DATABASE) {
+            self.retire().await?;
+        }
+        if self.current.is_none() {
+            let fresh = match self.next.take() {
+                Some(made) => made.await.unwrap_or_else(|e| Err(join_error("make a warm database", e)))?,
+                None => fresh_warm(universe.backend.admin_options(), universe.prep.clone()).await?,
+            };
+            self.current = Some(fresh);
+            self.used += 1;
+        }
+        let warm = self.current.as_mut().expect("warm database just made");
+        if warm.cases == MAKE_NEXT_AFTER && self.next.is_none() {
+            self.next = Some(tokio::spawn(fresh_warm(universe.backend.admin_options(), universe.prep.clone())));
+        }
+        Ok(warm)
+    }
+
+    /// Starts dropping the current database in the background. A drop that failed is an error
+    /// here (at the next retirement) or in [`WarmSlot::close`], as if it had been awaited.
+    async fn retire(&mut self) -> Result<(), RunnerError> {
+        let (finished, pending): (Vec<_>, Vec<_>) = self.retiring.drain(..).partition(|drop| drop.is_finished());
+        self.retiring = pending;
+        for drop in finished {
+            joined(drop).await?;
+        }
+        if let Some(old) = self.current.take() {
+            self.retiring.push(tokio::spawn(old.close()));
+        }
+        Ok(())
+    }
+
+    /// Drops the current and the next database and waits for every retired one's drop; the
+    /// first error wins.
+    async fn close(&mut self) -> Result<(), RunnerError> {
+        let mut result = match self.current.take() {
+            Some(warm) => warm.close().await,
+            None => Ok(()),
+        };
+        if let Some(next) = self.next.take() {
+            let closed = match next.await {
+                Ok(Ok(warm)) => warm.close().await,
+                Ok(Err(error)) => Err(error),
+                Err(e) => Err(join_error("make a warm database", e)),
+            };
+            result = result.and(closed);
+        }
+        for drop in std::mem::take(&mut self.retiring) {
+            let dropped = joined(drop).await;
+            result = result.and(dropped);
+        }
+        result
+    }
+}
+
+async fn joined(task: tokio::task::JoinHandle<Result<(), RunnerError>>) -> Result<(), RunnerError> {
+    task.await.unwrap_or_else(|e| Err(join_error("drop a retired scratch database", e)))
+}
+
+fn join_error(action: &str, error: tokio::task::JoinError) -> RunnerError {
+    RunnerError::Io { action: action.into(), source: std::io::Error::other(error.to_string()) }
+}
+
+/// A new warm database: created, prepared, in its one transaction at savepoint `s0`, after a
+/// first dump that planned the catalog query and filled the server's caches (the first dump on
+/// a connection costs several later ones). Owns what it needs, to run as a task of its own.
+async fn fresh_warm(admin: sqlx::postgres::PgConnectOptions, prep: Preparation) -> Result<Warm, RunnerError> {
+    let database = ScratchDatabase::create_on(admin).await?;
+    let mut conn = database.connect().await?;
+    prepare(&prep, &mut conn).await?;
+    control(&mut conn, "BEGIN").await?;
+    control(&mut conn, "SAVEPOINT s0").await?;
+    catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
+    Ok(Warm { database, conn, done: Vec::new(), cases: 0 })
+}
+
 /// A scratch database of the harness's own, prepared for migrations, and a connection to it.
 async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
     let database = ScratchDatabase::create(universe.backend).await?;
@@ -542,7 +639,7 @@ struct CaseRunner<'u, 'a> {
     universe: &'u Universe<'a>,
     runtime: tokio::runtime::Runtime,
     judge: Judge,
-    warm: Option<Warm>,
+    warm: WarmSlot,
     share_prefixes: bool,
     /// Outcomes of the plans run so far, shared by the workers of a property.
     memo: SharedMap<CaseOutcome>,
@@ -570,7 +667,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             universe,
             runtime,
             judge: Judge::default(),
-            warm: None,
+            warm: WarmSlot::default(),
             share_prefixes,
             memo: shared.memo.clone(),
             prerun: shared.prerun.clone(),
@@ -685,9 +782,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
     }
 
     fn close(mut self) {
-        if let Some(warm) = self.warm.take() {
-            let _ = self.runtime.block_on(warm.close());
-        }
+        let _ = self.runtime.block_on(self.warm.close());
     }
 }
 
@@ -706,7 +801,7 @@ fn summary_line(failure: &Failure) -> String {
 async fn run_case(
     universe: &Universe<'_>,
     judge_state: &mut Judge,
-    warm: &mut Option<Warm>,
+    slot: &mut WarmSlot,
     share_prefixes: bool,
     plan: &Plan,
     expected: &Catalog,
@@ -728,19 +823,7 @@ async fn run_case(
     if let Some(outcome) = judge_state.judged.get(&state) {
         return Ok((outcome.clone(), keys.len()));
     }
-    // A warm database that has run enough cases is replaced (see CASES_PER_DATABASE).
-    if warm.as_ref().is_some_and(|w| w.cases >= CASES_PER_DATABASE) {
-        if let Some(old) = warm.take() {
-            old.close().await?;
-        }
-    }
-    if warm.is_none() {
-        let (database, mut conn) = prepared_database(universe).await?;
-        control(&mut conn, "BEGIN").await?;
-        control(&mut conn, "SAVEPOINT s0").await?;
-        *warm = Some(Warm { database, conn, done: Vec::new(), cases: 0 });
-    }
-    let warm = warm.as_mut().expect("warm database just made");
+    let warm = slot.warm(universe).await?;
     warm.cases += 1;
     let shared = if share_prefixes { warm.done.iter().zip(&keys).take_while(|(a, b)| a == b).count() } else { 0 };
     if shared < warm.done.len() || !share_prefixes {
@@ -1039,6 +1122,7 @@ struct WorkerResult {
     warnings: BTreeMap<String, Difference>,
     unshared_case_times: Vec<std::time::Duration>,
     dump_times: Vec<std::time::Duration>,
+    warm_databases: u32,
     outcome: Result<Option<(Plan, Failure)>, RunnerError>,
 }
 
@@ -1093,6 +1177,7 @@ fn run_worker(
                 warnings: BTreeMap::new(),
                 unshared_case_times: vec![],
                 dump_times: vec![],
+                warm_databases: 0,
                 outcome: Err(error),
             }
         }
@@ -1124,6 +1209,7 @@ fn run_worker(
         warnings: std::mem::take(&mut state.warnings),
         unshared_case_times: std::mem::take(&mut state.unshared_case_times),
         dump_times: std::mem::take(&mut state.judge.dump_times),
+        warm_databases: state.warm.used,
         outcome,
     };
     state.close();
@@ -1142,6 +1228,10 @@ pub struct Timing {
     /// The median wall time of one catalog dump (part of every case that was not memoized).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dump_ms: Option<f64>,
+    /// States judged: cases whose end state was dumped and compared (the rest were memoized).
+    pub judged: usize,
+    /// Warm databases used: each worker replaces its own every 64 cases.
+    pub warm_databases: u32,
     pub jobs: usize,
 }
 
@@ -1206,8 +1296,10 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let mut warnings: BTreeMap<String, Difference> = BTreeMap::new();
     let mut times: Vec<std::time::Duration> = Vec::new();
     let mut dump_times: Vec<std::time::Duration> = Vec::new();
+    let mut warm_databases = 0;
     let mut first_failure = None;
     for result in results {
+        warm_databases += result.warm_databases;
         warnings.extend(result.warnings);
         times.extend(result.unshared_case_times);
         dump_times.extend(result.dump_times);
@@ -1223,11 +1315,14 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
         times.get(times.len() / 2).map(|d| d.as_secs_f64() * 1000.0)
     };
     let elapsed = started.elapsed();
+    let judged = dump_times.len();
     let timing = Timing {
         elapsed_ms: elapsed.as_secs_f64() * 1000.0,
         amortized_ms: elapsed.as_secs_f64() * 1000.0 / cases.max(1) as f64,
         per_case_ms: median_ms(times),
         dump_ms: median_ms(dump_times),
+        judged,
+        warm_databases,
         jobs,
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();

@@ -77,3 +77,37 @@ fn diff_of_two_directories() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stdout.contains("table public.lti_registrations: expected, not found"), "{}", run.stdout);
 }
+
+/// A project directory holding only `schema.sql` (and a no-op migration).
+fn project_with_reference(sql: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schema.sql"), sql).unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_noop.sql"), "SELECT 1;\n").unwrap();
+    dir
+}
+
+/// Column order is read from the columns (dropped ones skipped, names quoted as needed), and a
+/// key's index is compared through its constraint plus its storage options.
+#[test]
+fn column_order_and_key_index_options_are_compared() {
+    let reference = project_with_reference(
+        "CREATE TABLE t (id int, \"Name\" text, gone int, email text, CONSTRAINT t_pkey PRIMARY KEY (id) WITH (fillfactor = 70));\n\
+         ALTER TABLE t DROP COLUMN gone;\n",
+    );
+    let same = project_with_reference("CREATE TABLE t (id int PRIMARY KEY WITH (fillfactor = 70), \"Name\" text, email text);\n");
+    let other = project_with_reference("CREATE TABLE t (id int PRIMARY KEY, email text, \"Name\" text);\n");
+    let [reference, same, other] = [&reference, &same, &other].map(|d| d.path().to_str().unwrap().to_string());
+
+    let dump = pgconverge(&["dump", &reference]);
+    assert_eq!(dump.code, 0, "{}", dump.stderr);
+    assert!(dump.stdout.contains("  column_order: id, \"Name\", email\n"), "{}", dump.stdout);
+    assert!(dump.stdout.contains("index public.t_pkey\n  constraint: t_pkey\n  options: fillfactor=70\n"), "{}", dump.stdout);
+
+    let run = pgconverge(&["diff", &reference, &same, "--source", "reference"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "no differences\n"), "{}", run.stderr);
+    let run = pgconverge(&["diff", &reference, &other, "--source", "reference"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("table public.t: column_order"), "{}", run.stdout);
+    assert!(run.stdout.contains("index public.t_pkey: options"), "{}", run.stdout);
+}

@@ -2,7 +2,7 @@
 //! leaves everything else on the server as it was.
 
 use pgconverge::runner::{Backend, EmbeddedCluster};
-use pgconverge::Check;
+use pgconverge::{Check, Property};
 use sqlx::{Connection, Executor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,6 +34,35 @@ async fn url_backend_leaves_no_database_behind_and_touches_no_other() {
     let mut own = sqlx::PgConnection::connect_with(&cluster.admin_options().database("users_own_db")).await.unwrap();
     let kept: i32 = sqlx::query_scalar("SELECT id FROM precious").fetch_one(&mut own).await.unwrap();
     assert_eq!(kept, 42);
+}
+
+/// A worker replaces its warm database every 64 judged cases, making the next one and dropping
+/// the old one in the background: every one of them is gone when the check returns, and the
+/// verdict is the one a check with fewer cases gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_warm_databases_are_all_dropped() {
+    let cluster = EmbeddedCluster::start().await.unwrap();
+    let url = format!("postgres://postgres@localhost/postgres?host={}&port=5432", cluster.dir().display());
+    let mut admin = sqlx::PgConnection::connect_with(&cluster.admin_options()).await.unwrap();
+    let report = Check::new("fixtures/k12_lms")
+        .database_url(url)
+        .properties([Property::Order])
+        .cases(400)
+        .seed(7)
+        .jobs(1)
+        .no_persistence()
+        .run_async()
+        .await
+        .unwrap();
+    assert!(report.converges());
+    let timing = report.verdicts.iter().find_map(|v| v.timing.clone()).expect("the order property's timing");
+    assert!(timing.warm_databases >= 3, "{timing:?}");
+    assert!(timing.judged > 128, "{timing:?}");
+    let leftovers: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'pgconverge%'")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
 //! Table columns: type (`format_type`, so `varchar` and `character varying` agree), NOT NULL,
 //! default, identity, generated expression, collation when it is not the type's, privileges.
-//! Column order is an attribute of the table, compared on its own.
+//! Column order is an attribute of the table, compared on its own, read from these rows.
+
+use std::collections::HashMap;
 
 use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
@@ -10,7 +12,7 @@ pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, ",
     "pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' THEN d.adrelid ELSE 0 END), a.attidentity::text, a.attgenerated::text, ",
     "CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname || '.' || quote_ident(co.collname) END, ",
-    "a.attacl::text ",
+    "a.attacl::text, a.attnum::text, quote_ident(a.attname) ",
     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
     "JOIN pg_type t ON t.oid = a.atttypid ",
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ",
@@ -20,6 +22,25 @@ pub(super) const QUERY: &str = concat!(
     " AND ",
     not_extension_member!("pg_class", "c.oid")
 );
+
+/// Each table's columns, quoted, in their order (`id, "Name", email`): the table's
+/// `column_order`. Read here rather than by a subquery per table.
+pub(super) fn column_order(rows: &[TextRow]) -> HashMap<String, String> {
+    let mut positions: HashMap<&str, Vec<(i32, &str)>> = HashMap::new();
+    for row in rows {
+        let field = |i: usize| row.get(i).and_then(Option::as_deref);
+        if let (Some(table), Some(attnum), Some(quoted)) = (field(0), field(9).and_then(|n| n.parse().ok()), field(10)) {
+            positions.entry(table).or_default().push((attnum, quoted));
+        }
+    }
+    positions
+        .into_iter()
+        .map(|(table, mut columns)| {
+            columns.sort_unstable();
+            (table.to_string(), columns.into_iter().map(|(_, name)| name).collect::<Vec<_>>().join(", "))
+        })
+        .collect()
+}
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
     rows

@@ -5,15 +5,16 @@ use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Obje
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
     "s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text, ",
-    "(SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_depend d ",
-    "   JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace ",
-    "   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid ",
-    "   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass ",
-    "   AND d.deptype IN ('a', 'i') LIMIT 1), ",
-    "(SELECT d.deptype::text FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid ",
-    "   AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' LIMIT 1), ",
+    "tn.nspname || '.' || tc.relname || '.' || a.attname, CASE WHEN d.deptype = 'i' THEN 'i' END, ",
     "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('s', c.relowner) THEN NULL ELSE c.relacl::text END, c.relpersistence::text ",
-    "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid >= 16384 AND ",
+    "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
+    // The column that owns the sequence (OWNED BY, serial, identity): joins, not a subquery
+    // per sequence. A sequence has at most one owner.
+    "LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass ",
+    "   AND d.deptype IN ('a', 'i') ",
+    "LEFT JOIN pg_class tc ON tc.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace ",
+    "LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid ",
+    "WHERE c.oid >= 16384 AND ",
     user_schema!("n"),
     " AND ",
     not_extension_member!("pg_class", "c.oid")

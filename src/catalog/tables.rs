@@ -1,5 +1,8 @@
 //! Tables: kind (ordinary, partitioned, foreign), persistence, partitioning, inheritance, RLS
-//! flags, storage options, privileges, and their column order (compared on its own).
+//! flags, storage options, privileges, and their column order (compared on its own; read from
+//! the columns' rows, see [`attach_column_order`]).
+
+use std::collections::HashMap;
 
 use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
@@ -10,8 +13,6 @@ pub(super) const QUERY: &str = concat!(
     "   JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid), ",
     "c.relrowsecurity::text, c.relforcerowsecurity::text, array_to_string(c.reloptions, ', '), ",
     "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner) THEN NULL ELSE c.relacl::text END, ",
-    "(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a ",
-    "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ",
     // (only for a table that says it uses an index: one lookup fewer per table)
     "CASE WHEN c.relreplident = 'i' THEN (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_index x ",
     "   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = c.oid AND x.indisreplident) END, ",
@@ -37,10 +38,10 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
                 Some("t") => "temporary",
                 _ => "permanent",
             };
-            let replica_identity = match col(&mut r, 12).as_deref() {
+            let replica_identity = match col(&mut r, 11).as_deref() {
                 Some("n") => Some("nothing".to_string()),
                 Some("f") => Some("full".to_string()),
-                Some("i") => col(&mut r, 11).map(|cols| format!("index ({cols})")),
+                Some("i") => col(&mut r, 10).map(|cols| format!("index ({cols})")),
                 _ => None, // default: the primary key
             };
             Object::new(ObjectKind::Table, col(&mut r, 0).unwrap_or_default())
@@ -53,8 +54,16 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
                 .attr("force_row_security", col(&mut r, 7).filter(|v| v == "true"))
                 .attr("options", col(&mut r, 8))
                 .attr("acl", col(&mut r, 9))
-                .attr("column_order", col(&mut r, 10))
                 .attr("replica_identity", replica_identity)
         })
         .collect()
+}
+
+/// Sets each table's `column_order` (see `columns::column_order`).
+pub(super) fn attach_column_order(objects: &mut [Object], mut column_order: HashMap<String, String>) {
+    for table in objects.iter_mut().filter(|o| o.kind == ObjectKind::Table) {
+        if let Some(order) = column_order.remove(&table.name).filter(|o| !o.is_empty()) {
+            table.attributes.insert("column_order".to_string(), order);
+        }
+    }
 }
