@@ -506,8 +506,9 @@ impl Warm {
 /// checkpoint, about 50 ms on k12; a new one takes its creation, a connection, planning the
 /// catalog query and filling the server's caches), so both ends run as tasks of the worker's
 /// runtime while the worker goes on with its cases.
-#[derive(Default)]
 struct WarmSlot {
+    /// Cases a warm database runs before it is replaced (see [`CASES_PER_DATABASE`]).
+    cases_per_database: u32,
     current: Option<Warm>,
     /// Warm databases used so far (made, and run cases in).
     used: u32,
@@ -515,14 +516,16 @@ struct WarmSlot {
     retiring: Vec<tokio::task::JoinHandle<Result<(), RunnerError>>>,
 }
 
-/// When the current warm database has run this many cases, the next one starts being made.
-const MAKE_NEXT_AFTER: u32 = CASES_PER_DATABASE - CASES_PER_DATABASE / 4;
-
 impl WarmSlot {
-    /// The current warm database, replacing it first when it has run enough cases (see
-    /// [`CASES_PER_DATABASE`]), and starting on the next one when it is nearly there.
+    fn new(share_prefixes: bool) -> WarmSlot {
+        let cases_per_database = if share_prefixes { CASES_PER_DATABASE } else { UNSHARED_CASES_PER_DATABASE };
+        WarmSlot { cases_per_database, current: None, used: 0, next: None, retiring: Vec::new() }
+    }
+
+    /// The current warm database, replacing it first when it has run enough cases, and
+    /// starting on the next one when it is three quarters there.
     async fn warm(&mut self, universe: &Universe<'_>) -> Result<&mut Warm, RunnerError> {
-        if self.current.as_ref().is_some_and(|w| w.cases >= CASES_PER_DATABASE) {
+        if self.current.as_ref().is_some_and(|w| w.cases >= self.cases_per_database) {
             self.retire().await?;
         }
         if self.current.is_none() {
@@ -534,7 +537,7 @@ impl WarmSlot {
             self.used += 1;
         }
         let warm = self.current.as_mut().expect("warm database just made");
-        if warm.cases == MAKE_NEXT_AFTER && self.next.is_none() {
+        if warm.cases == self.cases_per_database - self.cases_per_database / 4 && self.next.is_none() {
             self.next = Some(tokio::spawn(fresh_warm(universe.backend.admin_options(), universe.prep.clone())));
         }
         Ok(warm)
@@ -612,6 +615,10 @@ async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, 
 /// warm database is dropped and a fresh one made. That also keeps its one transaction short.
 const CASES_PER_DATABASE: u32 = 64;
 
+/// The same without shared prefixes (`--no-share`): every case runs all its steps and leaves
+/// them all behind as dead rows, and a fresh database forfeits no shared prefix.
+const UNSHARED_CASES_PER_DATABASE: u32 = 16;
+
 type SharedMap<V> = std::sync::Arc<std::sync::Mutex<HashMap<Plan, V>>>;
 
 /// What the workers of one property share: the outcomes of the plans run so far, and the cases
@@ -667,7 +674,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             universe,
             runtime,
             judge: Judge::default(),
-            warm: WarmSlot::default(),
+            warm: WarmSlot::new(share_prefixes),
             share_prefixes,
             memo: shared.memo.clone(),
             prerun: shared.prerun.clone(),
