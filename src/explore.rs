@@ -528,17 +528,18 @@ impl WarmSlot {
         if self.current.as_ref().is_some_and(|w| w.cases >= self.cases_per_database) {
             self.retire().await?;
         }
+        let make = || fresh_warm(universe.backend.admin_options(), universe.prep.clone());
         if self.current.is_none() {
             let fresh = match self.next.take() {
-                Some(made) => made.await.unwrap_or_else(|e| Err(join_error("make a warm database", e)))?,
-                None => fresh_warm(universe.backend.admin_options(), universe.prep.clone()).await?,
+                Some(made) => joined(made, "make a warm database").await?,
+                None => make().await?,
             };
             self.current = Some(fresh);
             self.used += 1;
         }
         let warm = self.current.as_mut().expect("warm database just made");
         if warm.cases == self.cases_per_database - self.cases_per_database / 4 && self.next.is_none() {
-            self.next = Some(tokio::spawn(fresh_warm(universe.backend.admin_options(), universe.prep.clone())));
+            self.next = Some(tokio::spawn(make()));
         }
         Ok(warm)
     }
@@ -549,7 +550,7 @@ impl WarmSlot {
         let (finished, pending): (Vec<_>, Vec<_>) = self.retiring.drain(..).partition(|drop| drop.is_finished());
         self.retiring = pending;
         for drop in finished {
-            joined(drop).await?;
+            joined(drop, "drop a retired scratch database").await?;
         }
         if let Some(old) = self.current.take() {
             self.retiring.push(tokio::spawn(old.close()));
@@ -565,47 +566,42 @@ impl WarmSlot {
             None => Ok(()),
         };
         if let Some(next) = self.next.take() {
-            let closed = match next.await {
-                Ok(Ok(warm)) => warm.close().await,
-                Ok(Err(error)) => Err(error),
-                Err(e) => Err(join_error("make a warm database", e)),
+            let closed = match joined(next, "make a warm database").await {
+                Ok(warm) => warm.close().await,
+                Err(error) => Err(error),
             };
             result = result.and(closed);
         }
         for drop in std::mem::take(&mut self.retiring) {
-            let dropped = joined(drop).await;
+            let dropped = joined(drop, "drop a retired scratch database").await;
             result = result.and(dropped);
         }
         result
     }
 }
 
-async fn joined(task: tokio::task::JoinHandle<Result<(), RunnerError>>) -> Result<(), RunnerError> {
-    task.await.unwrap_or_else(|e| Err(join_error("drop a retired scratch database", e)))
-}
-
-fn join_error(action: &str, error: tokio::task::JoinError) -> RunnerError {
-    RunnerError::Io { action: action.into(), source: std::io::Error::other(error.to_string()) }
+/// A background task's result; a task that panicked or was cancelled is an error of `action`.
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T, RunnerError>>, action: &str) -> Result<T, RunnerError> {
+    task.await.unwrap_or_else(|e| Err(RunnerError::Io { action: action.into(), source: std::io::Error::other(e.to_string()) }))
 }
 
 /// A new warm database: created, prepared, in its one transaction at savepoint `s0`, after a
 /// first dump that planned the catalog query and filled the server's caches (the first dump on
 /// a connection costs several later ones). Owns what it needs, to run as a task of its own.
 async fn fresh_warm(admin: sqlx::postgres::PgConnectOptions, prep: Preparation) -> Result<Warm, RunnerError> {
-    let database = ScratchDatabase::create_on(admin).await?;
-    let mut conn = database.connect().await?;
-    prepare(&prep, &mut conn).await?;
+    let (database, mut conn) = prepared_database(admin, &prep).await?;
     control(&mut conn, "BEGIN").await?;
     control(&mut conn, "SAVEPOINT s0").await?;
     catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
     Ok(Warm { database, conn, done: Vec::new(), cases: 0 })
 }
 
-/// A scratch database of the harness's own, prepared for migrations, and a connection to it.
-async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
-    let database = ScratchDatabase::create(universe.backend).await?;
+/// A scratch database of the harness's own, created over `admin` (the backend's
+/// [`Backend::admin_options`]), prepared for migrations, and a connection to it.
+async fn prepared_database(admin: sqlx::postgres::PgConnectOptions, prep: &Preparation) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+    let database = ScratchDatabase::create_on(admin).await?;
     let mut conn = database.connect().await?;
-    prepare(&universe.prep, &mut conn).await?;
+    prepare(prep, &mut conn).await?;
     Ok((database, conn))
 }
 
@@ -816,7 +812,7 @@ async fn run_case(
     let sandboxed = plan.interrupted.is_none()
         && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
     if !sandboxed {
-        let (database, mut conn) = prepared_database(universe).await?;
+        let (database, mut conn) = prepared_database(universe.backend.admin_options(), &universe.prep).await?;
         let outcome = run_isolated(universe, judge_state, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
@@ -1237,7 +1233,7 @@ pub struct Timing {
     pub dump_ms: Option<f64>,
     /// States judged: cases whose end state was dumped and compared (the rest were memoized).
     pub judged: usize,
-    /// Warm databases used: each worker replaces its own every 64 cases.
+    /// Warm databases used: each worker replaces its own every 64 cases (16 with `--no-share`).
     pub warm_databases: u32,
     pub jobs: usize,
 }

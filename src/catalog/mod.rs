@@ -113,10 +113,15 @@ impl Object {
 
     /// Sets an attribute; `None` and empty values are left out, so "absent" has one spelling.
     pub fn attr(mut self, key: &str, value: Option<String>) -> Object {
+        self.set_attr(key, value);
+        self
+    }
+
+    /// [`Object::attr`] on an object already built.
+    pub fn set_attr(&mut self, key: &str, value: Option<String>) {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
             self.attributes.insert(key.to_string(), value);
         }
-        self
     }
 
     /// `table public.users`.

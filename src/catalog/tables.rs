@@ -62,8 +62,7 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
 /// Sets each table's `column_order` (see `columns::column_order`).
 pub(super) fn attach_column_order(objects: &mut [Object], mut column_order: HashMap<String, String>) {
     for table in objects.iter_mut().filter(|o| o.kind == ObjectKind::Table) {
-        if let Some(order) = column_order.remove(&table.name).filter(|o| !o.is_empty()) {
-            table.attributes.insert("column_order".to_string(), order);
-        }
+        let order = column_order.remove(&table.name);
+        table.set_attr("column_order", order);
     }
 }
