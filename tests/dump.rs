@@ -111,3 +111,17 @@ fn column_order_and_key_index_options_are_compared() {
     assert!(run.stdout.contains("table public.t: column_order"), "{}", run.stdout);
     assert!(run.stdout.contains("index public.t_pkey: options"), "{}", run.stdout);
 }
+
+/// An extension's members (citext's type, its functions and operators) are represented by the
+/// extension alone; a column of its type is still a column.
+#[test]
+fn extension_members_are_represented_by_their_extension() {
+    let project = project_with_reference("CREATE EXTENSION citext;\nCREATE TABLE t (e citext);\n");
+    let dump = pgconverge(&["dump", project.path().to_str().unwrap()]);
+    assert_eq!(dump.code, 0, "{}", dump.stderr);
+    assert!(dump.stdout.contains("extension citext\n  schema: public\n"), "{}", dump.stdout);
+    assert!(dump.stdout.contains("column public.t.e\n  type: public.citext\n"), "{}", dump.stdout);
+    for member in ["type public.citext", "function public.", "operator public."] {
+        assert!(!dump.stdout.contains(member), "{member} in\n{}", dump.stdout);
+    }
+}

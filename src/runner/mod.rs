@@ -39,6 +39,9 @@ pub enum RunnerError {
     Timeout(Duration, String),
     #[error("interrupted")]
     Interrupted,
+    /// The catalog query's rows were not what the dump expects (a harness fault).
+    #[error("dump the catalog: {0}")]
+    Catalog(String),
 }
 
 /// Set once the user interrupts (Ctrl-C): work that blocks its thread (the case runners) checks
