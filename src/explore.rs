@@ -490,7 +490,7 @@ struct Warm {
     database: ScratchDatabase,
     conn: PgConnection,
     done: Vec<StepKey>,
-    /// Cases run in this database (all in its one transaction).
+    /// Cases run in the current transaction.
     cases: u32,
 }
 
@@ -499,100 +499,66 @@ impl Warm {
         let _ = self.conn.close().await;
         self.database.drop_now().await
     }
+
+    /// Rolls the transaction back, vacuums the database and opens a new transaction at `s0`
+    /// (see [`CASES_PER_TRANSACTION`]). The connection keeps its caches.
+    async fn recycle(&mut self) -> Result<(), RunnerError> {
+        control(&mut self.conn, "ROLLBACK").await?;
+        self.done.clear();
+        control(&mut self.conn, "VACUUM").await?;
+        control(&mut self.conn, "BEGIN").await?;
+        control(&mut self.conn, "SAVEPOINT s0").await?;
+        self.cases = 0;
+        Ok(())
+    }
 }
 
-/// A worker's warm database, the next one being made, and the retired ones still being dropped.
-/// Replacing a database costs a case's time several times over (`DROP DATABASE` forces a
-/// checkpoint, about 50 ms on k12; a new one takes its creation, a connection, planning the
-/// catalog query and filling the server's caches), so both ends run as tasks of the worker's
-/// runtime while the worker goes on with its cases.
+/// A worker's warm database, made on its first sandboxed case and recycled every
+/// [`CASES_PER_TRANSACTION`] cases.
 struct WarmSlot {
-    /// Cases a warm database runs before it is replaced (see [`CASES_PER_DATABASE`]).
-    cases_per_database: u32,
+    cases_per_transaction: u32,
     current: Option<Warm>,
-    /// Warm databases used so far (made, and run cases in).
+    /// Warm databases made (one, unless the worker ran no sandboxed case).
     used: u32,
-    next: Option<tokio::task::JoinHandle<Result<Warm, RunnerError>>>,
-    retiring: Vec<tokio::task::JoinHandle<Result<(), RunnerError>>>,
+    /// Times the warm database was recycled.
+    recycled: u32,
 }
 
 impl WarmSlot {
     fn new(share_prefixes: bool) -> WarmSlot {
-        let cases_per_database = if share_prefixes { CASES_PER_DATABASE } else { UNSHARED_CASES_PER_DATABASE };
-        WarmSlot { cases_per_database, current: None, used: 0, next: None, retiring: Vec::new() }
+        let cases_per_transaction = if share_prefixes { CASES_PER_TRANSACTION } else { UNSHARED_CASES_PER_TRANSACTION };
+        WarmSlot { cases_per_transaction, current: None, used: 0, recycled: 0 }
     }
 
-    /// The current warm database, replacing it first when it has run enough cases, and
-    /// starting on the next one when it is three quarters there.
+    /// The warm database, made first if there is none yet, recycled first when its transaction
+    /// has run enough cases.
     async fn warm(&mut self, universe: &Universe<'_>) -> Result<&mut Warm, RunnerError> {
-        if self.current.as_ref().is_some_and(|w| w.cases >= self.cases_per_database) {
-            self.retire().await?;
-        }
-        let make = || fresh_warm(universe.backend.admin_options(), universe.prep.clone());
         if self.current.is_none() {
-            let fresh = match self.next.take() {
-                Some(made) => joined(made, "make a warm database").await?,
-                None => make().await?,
-            };
-            self.current = Some(fresh);
+            self.current = Some(fresh_warm(universe.backend.admin_options(), &universe.prep).await?);
             self.used += 1;
         }
         let warm = self.current.as_mut().expect("warm database just made");
-        if warm.cases == self.cases_per_database - self.cases_per_database / 4 && self.next.is_none() {
-            self.next = Some(tokio::spawn(make()));
+        if warm.cases >= self.cases_per_transaction {
+            warm.recycle().await?;
+            self.recycled += 1;
         }
         Ok(warm)
     }
 
-    /// Starts dropping the current database in the background. A drop that failed is an error
-    /// here (at the next retirement) or in [`WarmSlot::close`], as if it had been awaited.
-    async fn retire(&mut self) -> Result<(), RunnerError> {
-        let (finished, pending): (Vec<_>, Vec<_>) = self.retiring.drain(..).partition(|drop| drop.is_finished());
-        self.retiring = pending;
-        for drop in finished {
-            joined(drop, "drop a retired scratch database").await?;
-        }
-        if let Some(old) = self.current.take() {
-            self.retiring.push(tokio::spawn(old.close()));
-        }
-        Ok(())
-    }
-
-    /// Drops the current and the next database and waits for every retired one's drop; the
-    /// first error wins.
+    /// Drops the warm database.
     async fn close(&mut self) -> Result<(), RunnerError> {
-        let mut result = match self.current.take() {
+        match self.current.take() {
             Some(warm) => warm.close().await,
             None => Ok(()),
-        };
-        if let Some(next) = self.next.take() {
-            let closed = match joined(next, "make a warm database").await {
-                Ok(warm) => warm.close().await,
-                Err(error) => Err(error),
-            };
-            result = result.and(closed);
         }
-        for drop in std::mem::take(&mut self.retiring) {
-            let dropped = joined(drop, "drop a retired scratch database").await;
-            result = result.and(dropped);
-        }
-        result
     }
 }
 
-/// A background task's result; a task that panicked or was cancelled is an error of `action`.
-async fn joined<T>(task: tokio::task::JoinHandle<Result<T, RunnerError>>, action: &str) -> Result<T, RunnerError> {
-    task.await.unwrap_or_else(|e| Err(RunnerError::Io { action: action.into(), source: std::io::Error::other(e.to_string()) }))
-}
-
-/// A new warm database: created, prepared, in its one transaction at savepoint `s0`, after a
-/// first dump that planned the catalog query and filled the server's caches (the first dump on
-/// a connection costs several later ones). Owns what it needs, to run as a task of its own.
-async fn fresh_warm(admin: sqlx::postgres::PgConnectOptions, prep: Preparation) -> Result<Warm, RunnerError> {
-    let (database, mut conn) = prepared_database(admin, &prep).await?;
+/// A new warm database: created, prepared, in its one transaction at savepoint `s0`.
+async fn fresh_warm(admin: sqlx::postgres::PgConnectOptions, prep: &Preparation) -> Result<Warm, RunnerError> {
+    let (database, mut conn) = prepared_database(admin, prep).await?;
     control(&mut conn, "BEGIN").await?;
     control(&mut conn, "SAVEPOINT s0").await?;
-    catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
     Ok(Warm { database, conn, done: Vec::new(), cases: 0 })
 }
 
@@ -607,13 +573,15 @@ async fn prepared_database(admin: sqlx::postgres::PgConnectOptions, prep: &Prepa
 
 /// Every case leaves its rolled-back catalog rows behind as dead tuples, and every catalog scan
 /// of later cases wades through them (on k12 the dump grew from 4.1 ms to 8.9 ms over 180
-/// cases; VACUUM frees the space but scans still read the pages): every this many cases the
-/// warm database is dropped and a fresh one made. That also keeps its one transaction short.
-const CASES_PER_DATABASE: u32 = 64;
+/// cases). Every this many cases the warm database's transaction is rolled back and the
+/// database vacuumed (about 40 ms on k12). That is cheaper than a new database, which costs
+/// `CREATE DATABASE`, `DROP DATABASE` (a forced checkpoint) and a new connection with cold
+/// caches, and it also keeps the one transaction short.
+const CASES_PER_TRANSACTION: u32 = 64;
 
 /// The same without shared prefixes (`--no-share`): every case runs all its steps and leaves
-/// them all behind as dead rows, and a fresh database forfeits no shared prefix.
-const UNSHARED_CASES_PER_DATABASE: u32 = 16;
+/// them all behind as dead rows.
+const UNSHARED_CASES_PER_TRANSACTION: u32 = 16;
 
 type SharedMap<V> = std::sync::Arc<std::sync::Mutex<HashMap<Plan, V>>>;
 
@@ -1126,6 +1094,7 @@ struct WorkerResult {
     unshared_case_times: Vec<std::time::Duration>,
     dump_times: Vec<std::time::Duration>,
     warm_databases: u32,
+    recycled: u32,
     outcome: Result<Option<(Plan, Failure)>, RunnerError>,
 }
 
@@ -1181,6 +1150,7 @@ fn run_worker(
                 unshared_case_times: vec![],
                 dump_times: vec![],
                 warm_databases: 0,
+                recycled: 0,
                 outcome: Err(error),
             }
         }
@@ -1213,6 +1183,7 @@ fn run_worker(
         unshared_case_times: std::mem::take(&mut state.unshared_case_times),
         dump_times: std::mem::take(&mut state.judge.dump_times),
         warm_databases: state.warm.used,
+        recycled: state.warm.recycled,
         outcome,
     };
     state.close();
@@ -1233,8 +1204,11 @@ pub struct Timing {
     pub dump_ms: Option<f64>,
     /// States judged: cases whose end state was dumped and compared (the rest were memoized).
     pub judged: usize,
-    /// Warm databases used: each worker replaces its own every 64 cases (16 with `--no-share`).
+    /// Warm databases used: one per worker that ran a sandboxed case.
     pub warm_databases: u32,
+    /// Times a warm database was recycled: its transaction rolled back and the database
+    /// vacuumed, every 64 cases of a worker (16 with `--no-share`).
+    pub recycled: u32,
     pub jobs: usize,
 }
 
@@ -1300,9 +1274,11 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let mut times: Vec<std::time::Duration> = Vec::new();
     let mut dump_times: Vec<std::time::Duration> = Vec::new();
     let mut warm_databases = 0;
+    let mut recycled = 0;
     let mut first_failure = None;
     for result in results {
         warm_databases += result.warm_databases;
+        recycled += result.recycled;
         warnings.extend(result.warnings);
         times.extend(result.unshared_case_times);
         dump_times.extend(result.dump_times);
@@ -1326,6 +1302,7 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
         dump_ms: median_ms(dump_times),
         judged,
         warm_databases,
+        recycled,
         jobs,
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();

@@ -220,7 +220,7 @@ fn generated() -> Report {
         statement,
     );
     partial.cases = 12;
-    partial.timing = Some(Timing { elapsed_ms: 1234.5678, amortized_ms: 102.9, per_case_ms: Some(250.0), dump_ms: Some(3.5), judged: 9, warm_databases: 4, jobs: 4 });
+    partial.timing = Some(Timing { elapsed_ms: 1234.5678, amortized_ms: 102.9, per_case_ms: Some(250.0), dump_ms: Some(3.5), judged: 9, warm_databases: 4, recycled: 2, jobs: 4 });
     partial.case = Some(CaseReport {
         description: partial.summary.clone(),
         applied: vec![],
