@@ -518,8 +518,6 @@ impl Warm {
 struct WarmSlot {
     cases_per_transaction: u32,
     current: Option<Warm>,
-    /// Warm databases made (one, unless the worker ran no sandboxed case).
-    used: u32,
     /// Times the warm database was recycled.
     recycled: u32,
 }
@@ -527,15 +525,19 @@ struct WarmSlot {
 impl WarmSlot {
     fn new(share_prefixes: bool) -> WarmSlot {
         let cases_per_transaction = if share_prefixes { CASES_PER_TRANSACTION } else { UNSHARED_CASES_PER_TRANSACTION };
-        WarmSlot { cases_per_transaction, current: None, used: 0, recycled: 0 }
+        WarmSlot { cases_per_transaction, current: None, recycled: 0 }
+    }
+
+    /// Warm databases made: one, unless the worker ran no sandboxed case.
+    fn databases(&self) -> u32 {
+        u32::from(self.current.is_some())
     }
 
     /// The warm database, made first if there is none yet, recycled first when its transaction
     /// has run enough cases.
     async fn warm(&mut self, universe: &Universe<'_>) -> Result<&mut Warm, RunnerError> {
         if self.current.is_none() {
-            self.current = Some(fresh_warm(universe.backend.admin_options(), &universe.prep).await?);
-            self.used += 1;
+            self.current = Some(fresh_warm(universe).await?);
         }
         let warm = self.current.as_mut().expect("warm database just made");
         if warm.cases >= self.cases_per_transaction {
@@ -555,19 +557,18 @@ impl WarmSlot {
 }
 
 /// A new warm database: created, prepared, in its one transaction at savepoint `s0`.
-async fn fresh_warm(admin: sqlx::postgres::PgConnectOptions, prep: &Preparation) -> Result<Warm, RunnerError> {
-    let (database, mut conn) = prepared_database(admin, prep).await?;
+async fn fresh_warm(universe: &Universe<'_>) -> Result<Warm, RunnerError> {
+    let (database, mut conn) = prepared_database(universe).await?;
     control(&mut conn, "BEGIN").await?;
     control(&mut conn, "SAVEPOINT s0").await?;
     Ok(Warm { database, conn, done: Vec::new(), cases: 0 })
 }
 
-/// A scratch database of the harness's own, created over `admin` (the backend's
-/// [`Backend::admin_options`]), prepared for migrations, and a connection to it.
-async fn prepared_database(admin: sqlx::postgres::PgConnectOptions, prep: &Preparation) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
-    let database = ScratchDatabase::create_on(admin).await?;
+/// A scratch database of the harness's own, prepared for migrations, and a connection to it.
+async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+    let database = ScratchDatabase::create(universe.backend).await?;
     let mut conn = database.connect().await?;
-    prepare(prep, &mut conn).await?;
+    prepare(&universe.prep, &mut conn).await?;
     Ok((database, conn))
 }
 
@@ -780,7 +781,7 @@ async fn run_case(
     let sandboxed = plan.interrupted.is_none()
         && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
     if !sandboxed {
-        let (database, mut conn) = prepared_database(universe.backend.admin_options(), &universe.prep).await?;
+        let (database, mut conn) = prepared_database(universe).await?;
         let outcome = run_isolated(universe, judge_state, &mut conn, &database, plan, expected).await;
         let _ = conn.close().await;
         database.drop_now().await?;
@@ -1182,7 +1183,7 @@ fn run_worker(
         warnings: std::mem::take(&mut state.warnings),
         unshared_case_times: std::mem::take(&mut state.unshared_case_times),
         dump_times: std::mem::take(&mut state.judge.dump_times),
-        warm_databases: state.warm.used,
+        warm_databases: state.warm.databases(),
         recycled: state.warm.recycled,
         outcome,
     };

@@ -308,35 +308,41 @@ pub(crate) fn col(row: &mut TextRow, i: usize) -> Option<String> {
     row.get_mut(i).and_then(Option::take)
 }
 
-/// Dumps every user object of the database `conn` is connected to, in three round trips. The
-/// session's search_path is set to `pg_catalog` while dumping (so every name comes out
-/// schema-qualified), JIT is turned off (the combined query costs enough to trigger it, and
-/// compiling takes longer than running), and so is parallel query (which would interleave the
-/// kinds' rows, see [`dump_objects`]); all three are restored after.
+/// The session settings a dump changes, and what to; each is restored after. search_path
+/// `pg_catalog` makes every name come out schema-qualified. JIT is off: the combined query costs
+/// enough to trigger it, and compiling takes longer than running. Parallel query is off: it
+/// would interleave the kinds' rows (see [`dump_objects`]).
+const DUMP_SETTINGS: [(&str, &str); 3] = [("search_path", "pg_catalog"), ("jit", "off"), ("max_parallel_workers_per_gather", "0")];
+
+/// One simple query of two statements: the first reads the server version and the
+/// [`DUMP_SETTINGS`] as they are, the second sets them.
+fn read_and_set_settings() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let read: Vec<String> = DUMP_SETTINGS.iter().map(|(name, _)| format!("current_setting('{name}')")).collect();
+        let set: Vec<String> = DUMP_SETTINGS.iter().map(|(name, value)| format!("pg_catalog.set_config('{name}', '{value}', false)")).collect();
+        format!("SELECT current_setting('server_version'), {}; SELECT {}", read.join(", "), set.join(", "))
+    })
+}
+
+/// Dumps every user object of the database `conn` is connected to, in three round trips, with
+/// the [`DUMP_SETTINGS`] in force.
 pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &IgnoreRules) -> Result<Catalog, RunnerError> {
-    // One simple query of two statements: the first row holds the settings as they were.
-    let settings = sqlx::raw_sql(
-        "SELECT current_setting('search_path'), current_setting('jit'), current_setting('server_version'), \
-                current_setting('max_parallel_workers_per_gather'); \
-         SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), pg_catalog.set_config('jit', 'off', false), \
-                pg_catalog.set_config('max_parallel_workers_per_gather', '0', false), ''",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| RunnerError::db("read and set search_path", e))?;
+    let settings = sqlx::raw_sql(AssertSqlSafe(read_and_set_settings()))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read and set search_path", e))?;
     let saved = |i: usize| -> Result<String, RunnerError> {
         let row = settings.first().ok_or_else(|| RunnerError::db("read search_path", sqlx::Error::RowNotFound))?;
         row.try_get::<String, _>(i).map_err(|e| RunnerError::db("read search_path", e))
     };
-    let (search_path, jit, version, parallel) = (saved(0)?, saved(1)?, saved(2)?, saved(3)?);
+    let version = saved(0)?;
+    let mut restore = Vec::with_capacity(DUMP_SETTINGS.len());
+    for (i, (name, _)) in DUMP_SETTINGS.iter().enumerate() {
+        restore.push(format!("pg_catalog.set_config('{name}', {}, false)", quote_literal(&saved(i + 1)?)));
+    }
     let result = dump_objects(conn, canon).await;
-    let restore = format!(
-        "SELECT pg_catalog.set_config('search_path', {}, false), pg_catalog.set_config('jit', {}, false), \
-                pg_catalog.set_config('max_parallel_workers_per_gather', {}, false)",
-        quote_literal(&search_path),
-        quote_literal(&jit),
-        quote_literal(&parallel)
-    );
+    let restore = format!("SELECT {}", restore.join(", "));
     sqlx::raw_sql(AssertSqlSafe(restore)).execute(&mut *conn).await.map_err(|e| RunnerError::db("restore search_path", e))?;
     Ok(Catalog::from_objects(Some(version), result?).without(ignore))
 }
@@ -403,17 +409,16 @@ async fn dump_objects(conn: &mut PgConnection, canon: &mut Canonicalizer) -> Res
         };
         built.push(kind, row, canon)?;
     }
-    drop(rows);
     built.finish(canon)
 }
 
 /// Builds each kind's objects once all of its rows are in (see [`dump_objects`]).
 #[derive(Default)]
 struct KindBuilder {
+    /// The kind whose rows are coming in. Kinds arrive in increasing order, so a row of a kind
+    /// below it arrived out of order.
     current: Option<usize>,
     rows: Vec<TextRow>,
-    /// The highest kind built so far; a row of a kind at or below it arrived out of order.
-    done: Option<usize>,
     objects: Vec<Object>,
     column_order: Option<std::collections::HashMap<String, String>>,
 }
@@ -421,10 +426,10 @@ struct KindBuilder {
 impl KindBuilder {
     fn push(&mut self, kind: usize, row: TextRow, canon: &mut Canonicalizer) -> Result<(), RunnerError> {
         if self.current != Some(kind) {
-            self.build(canon);
-            if self.done.is_some_and(|done| kind <= done) {
+            if self.current.is_some_and(|current| kind < current) {
                 return Err(RunnerError::Catalog(format!("the catalog query returned the rows of kind {kind} out of order")));
             }
+            self.build(canon);
             self.current = Some(kind);
         }
         self.rows.push(row);
@@ -439,7 +444,6 @@ impl KindBuilder {
             self.column_order = Some(columns::column_order(&rows));
         }
         self.objects.extend((query.objects)(rows, canon));
-        self.done = Some(kind);
     }
 
     fn finish(mut self, canon: &mut Canonicalizer) -> Result<Vec<Object>, RunnerError> {

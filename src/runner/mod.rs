@@ -116,12 +116,7 @@ pub const DATABASE_PREFIX: &str = "pgconverge_";
 
 impl ScratchDatabase {
     pub async fn create(backend: &dyn Backend) -> Result<ScratchDatabase, RunnerError> {
-        ScratchDatabase::create_on(backend.admin_options()).await
-    }
-
-    /// Creates a scratch database over `admin`, the backend's [`Backend::admin_options`] (owned,
-    /// so that a task of its own can make the database).
-    pub async fn create_on(admin: PgConnectOptions) -> Result<ScratchDatabase, RunnerError> {
+        let admin = backend.admin_options();
         let n = DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{DATABASE_PREFIX}{}_{}_{n}", std::process::id(), random_suffix());
         let mut conn = connect(&admin, "connect to the server").await?;
