@@ -79,6 +79,9 @@ pub enum VerdictStatus {
     Fail,
     /// Not applicable to this project (no re-entrant migrations), or blocked by an earlier failure.
     Skipped,
+    /// Could not run all of its cases (start states that could not be built, or the server
+    /// failed part way): what it covered is in the summary, and it proves nothing beyond that.
+    Incomplete,
 }
 
 /// Why a property does not hold: the counterexample.
@@ -134,6 +137,8 @@ pub enum Status {
     Counterexample,
     /// Every property holds, but some objects differ from one run of the same SQL to the next.
     Nondeterministic,
+    /// No property fails, but at least one could not run all of its cases (exit 3).
+    Incomplete,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,13 +164,16 @@ pub struct Report {
     /// finding of their own, left out of every comparison.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nondeterministic: Vec<String>,
+    /// What the reader should know about how the project was read (files left out on purpose).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub verdicts: Vec<Verdict>,
 }
 
 impl Report {
     /// Every property holds (nondeterministic objects, a finding of their own, aside).
     pub fn converges(&self) -> bool {
-        self.status != Status::Counterexample
+        matches!(self.status, Status::Converges | Status::Nondeterministic)
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
@@ -201,6 +209,9 @@ pub struct Checker<'a> {
     ignore: IgnoreRules,
     compare: CompareOptions,
     prep: Preparation,
+    /// Objects found to differ between two runs of the same steps while a property compared
+    /// catalogs part way through the history (see [`Checker::stable_differences`]).
+    unstable: BTreeSet<(catalog::ObjectKind, String)>,
 }
 
 impl<'a> Checker<'a> {
@@ -212,6 +223,7 @@ impl<'a> Checker<'a> {
             ignore: IgnoreRules::new(project.config.ignore.clone()),
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
             prep: Preparation::default(),
+            unstable: BTreeSet::new(),
         }
     }
 
@@ -260,7 +272,8 @@ impl<'a> Checker<'a> {
             verdicts.push(fresh.verdict.clone());
         }
         if wanted(Property::Idempotent) {
-            verdicts.push(self.idempotent(&mut conn, fresh.catalog.as_ref()).await?);
+            let verdict = self.idempotent(&mut conn, fresh.catalog.as_ref()).await.map_err(CheckError::from);
+            verdicts.push(undecided_is_incomplete(Property::Idempotent, verdict)?);
         }
         let _ = conn.close().await;
         database.drop_now().await?;
@@ -303,17 +316,21 @@ impl<'a> Checker<'a> {
                     .map_err(|_| RunnerError::Io {
                         action: format!("run the {property} property"),
                         source: std::io::Error::other("the case runner panicked"),
-                    })??;
-                    verdicts.push(verdict);
+                    })?;
+                    verdicts.push(undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
                 }
             }
         }
         if wanted(Property::Reversible) {
-            verdicts.push(self.reversible(explicit(Property::Reversible)).await?);
+            let verdict = self.reversible(explicit(Property::Reversible)).await;
+            verdicts.push(undecided_is_incomplete(Property::Reversible, verdict)?);
         }
         verdicts.sort_by_key(|v| v.property);
+        nondeterministic.extend(std::mem::take(&mut self.unstable));
         let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
             Status::Counterexample
+        } else if verdicts.iter().any(|v| v.status == VerdictStatus::Incomplete) {
+            Status::Incomplete
         } else if !nondeterministic.is_empty() {
             Status::Nondeterministic
         } else {
@@ -334,6 +351,7 @@ impl<'a> Checker<'a> {
             reference_objects,
             seed,
             nondeterministic,
+            notes: unlisted_note(self.project),
             verdicts,
         })
     }
@@ -363,7 +381,18 @@ impl<'a> Checker<'a> {
                     return Ok(fail(Property::Reversible, summary, failure, cases));
                 }
                 let after = self.dump(&mut conn).await?;
-                let differences = compare::compare(&before, &after, &self.compare);
+                let mut differences = compare::compare(&before, &after, &self.compare);
+                if compare::has_errors(&differences) {
+                    // The same up and down once more: what differs between the two runs froze
+                    // something like now(), and is not what the down failed to restore.
+                    let again = match apply_migration(&mut conn, migration).await? {
+                        None if apply_down(&mut conn, migration, down).await?.is_none() => Some(self.dump(&mut conn).await?),
+                        _ => None,
+                    };
+                    if let Some(again) = again {
+                        differences = self.stable_differences(differences, &after, &again);
+                    }
+                }
                 if compare::has_errors(&differences) {
                     let summary = format!("{} up then down does not restore the catalog", migration.id());
                     let against = format!("the catalog before {} ran", migration.id());
@@ -377,7 +406,7 @@ impl<'a> Checker<'a> {
             before = self.dump(&mut conn).await?;
         }
         let mut summary =
-            format!("{}: up then down restores the catalog", plural(with_down, "migration with a down"));
+            format!("{} with a down: up then down restores the catalog", plural(with_down, "migration"));
         if with_down == migrations.len() {
             cases += 1;
             for migration in migrations.iter().rev() {
@@ -431,6 +460,16 @@ impl<'a> Checker<'a> {
             }
         }
         Ok(Ok(self.dump(conn).await?))
+    }
+
+    /// `differences` without the objects that differ between `first` and `second`, two runs of
+    /// the same steps from the same state: those are nondeterministic at this point (a view
+    /// that froze `'now'`, replaced later in the history), reported as such, not as a failure.
+    fn stable_differences(&mut self, mut differences: Vec<Difference>, first: &Catalog, second: &Catalog) -> Vec<Difference> {
+        let unstable: BTreeSet<(catalog::ObjectKind, String)> = differing_objects(first, second, &self.compare).into_iter().collect();
+        differences.retain(|d| !unstable.contains(&(d.kind, d.object.clone())));
+        self.unstable.extend(unstable);
+        differences
     }
 
     async fn dump(&mut self, conn: &mut PgConnection) -> Result<Catalog, RunnerError> {
@@ -510,7 +549,18 @@ impl<'a> Checker<'a> {
             }
         }
         let after = self.dump(conn).await?;
-        let differences = compare::compare(before, &after, &self.compare);
+        let mut differences = compare::compare(before, &after, &self.compare);
+        if !differences.is_empty() {
+            // Re-run once more: what differs between the two re-runs froze something like now().
+            let mut again_ok = true;
+            for migration in &reentrant {
+                again_ok &= apply_migration(conn, migration).await?.is_none();
+            }
+            if again_ok {
+                let again = self.dump(conn).await?;
+                differences = self.stable_differences(differences, &after, &again);
+            }
+        }
         if differences.is_empty() {
             let summary = format!(
                 "{} re-run on the migrated database: all succeeded and the catalog is unchanged",
@@ -526,6 +576,43 @@ impl<'a> Checker<'a> {
             Ok(fail(Property::Idempotent, summary, diverged(before, &after, differences, "the catalog before the re-run"), 1))
         }
     }
+}
+
+/// A property the server stopped part way is incomplete, so the verdicts before it (and any
+/// counterexample) are still reported; only an interruption ends the whole check.
+fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckError>) -> Result<Verdict, CheckError> {
+    match verdict {
+        Err(CheckError::Infrastructure(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
+            property,
+            status: VerdictStatus::Incomplete,
+            summary: format!("could not be decided: {error}"),
+            cases: 0,
+            failure: None,
+            case: None,
+            timing: None,
+            warnings: vec![],
+        }),
+        other => other,
+    }
+}
+
+/// Says which files `manifest_unlisted = "ignore"` left out, so nothing is skipped silently.
+fn unlisted_note(project: &Project) -> Vec<String> {
+    let unlisted = &project.migrations.unlisted;
+    if unlisted.is_empty() {
+        return vec![];
+    }
+    let shown: Vec<String> = unlisted
+        .iter()
+        .take(5)
+        .map(|p| p.strip_prefix(&project.migrations.dir).unwrap_or(p).display().to_string())
+        .collect();
+    let more = if unlisted.len() > shown.len() { format!(" and {} more", unlisted.len() - shown.len()) } else { String::new() };
+    vec![format!(
+        "{} not listed in a manifest and left out (manifest_unlisted = \"ignore\"): {}{more}",
+        plural(unlisted.len(), "file"),
+        shown.join(", ")
+    )]
 }
 
 /// The objects two catalogs of the same SQL disagree on.

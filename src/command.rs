@@ -241,7 +241,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
     let prep = Preparation::load(&crate::project::Project {
         dir: project.dir.clone(),
         config: project.config.clone(),
-        migrations: crate::migration::MigrationSet { dir: project.dir.clone(), format: crate::migration::Format::Plain, migrations: vec![] },
+        migrations: crate::migration::MigrationSet { dir: project.dir.clone(), format: crate::migration::Format::Plain, migrations: vec![], unlisted: vec![] },
         reference: None,
         reentrant: Default::default(),
     })
@@ -314,6 +314,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
         reference_objects: expected.map_or(0, |c| c.objects.len()),
         seed: None,
         nondeterministic: vec![],
+        notes: vec![],
         verdicts,
     })
 }

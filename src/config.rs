@@ -59,6 +59,9 @@ pub struct Config {
     pub manifest: Option<String>,
     /// With a JSON manifest: the key that holds the ordered list (default: the top-level array).
     pub manifest_key: Option<String>,
+    /// With `order = "manifest"`: what a migration file its manifest does not list means,
+    /// `error` (the default) or `ignore` (it is not a migration: left out, and reported).
+    pub manifest_unlisted: Option<ManifestUnlisted>,
     /// SQL files run on every fresh database before anything else (roles, schemas, extensions).
     #[serde(default)]
     pub setup: Vec<PathBuf>,
@@ -83,6 +86,14 @@ pub enum Order {
     Numeric,
     Lexical,
     Manifest,
+}
+
+/// What a migration file that its manifest does not list means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestUnlisted {
+    Error,
+    Ignore,
 }
 
 /// The migration ledgers pgconverge can create before the first migration.

@@ -626,6 +626,8 @@ struct CaseRunner<'u, 'a> {
     /// Wall time of cases that shared no prefix with an earlier one and were not memoized.
     unshared_case_times: Vec<std::time::Duration>,
     infrastructure: Option<RunnerError>,
+    /// Cases whose start state could not be built, and the first reason.
+    unbuildable: (u64, Option<String>),
     progress: Option<(ProgressSink, Property, u32, std::time::Instant, std::sync::Arc<SharedProgress>)>,
 }
 
@@ -650,12 +652,15 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             cases: 0,
             unshared_case_times: Vec::new(),
             infrastructure: None,
+            unbuildable: (0, None),
             progress: None,
         })
     }
 
-    /// One case, as proptest sees it: a failure is `Fail`, an unbuildable start state `Reject`,
-    /// and a harness failure stops the run (recorded; every later case passes trivially).
+    /// One case, as proptest sees it: a failure is `Fail`; an unbuildable start state passes
+    /// here (it is counted, and makes the verdict incomplete: a reject would let proptest abort
+    /// the whole run, losing what it found); a harness failure stops the run (recorded; every
+    /// later case passes trivially).
     fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
         // A case the pre-run already ran and counted is only looked up.
         let counted = match lock(&self.prerun).get_mut(&plan) {
@@ -678,7 +683,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
                 self.failures.insert(plan, failure);
                 Err(TestCaseError::fail(reason))
             }
-            CaseOutcome::Invalid(reason) => Err(TestCaseError::reject(reason)),
+            CaseOutcome::Invalid(_) => Ok(()),
         }
     }
 
@@ -717,6 +722,10 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             Ok(outcome) => {
                 if count {
                     self.report_progress(matches!(outcome, CaseOutcome::Failed(_)));
+                    if let CaseOutcome::Invalid(reason) = &outcome {
+                        self.unbuildable.0 += 1;
+                        self.unbuildable.1.get_or_insert_with(|| reason.clone());
+                    }
                 }
                 Some(outcome)
             }
@@ -1096,6 +1105,8 @@ struct WorkerResult {
     dump_times: Vec<std::time::Duration>,
     warm_databases: u32,
     recycled: u32,
+    /// Cases whose start state could not be built, and the first reason.
+    unbuildable: (u64, Option<String>),
     outcome: Result<Option<(Plan, Failure)>, RunnerError>,
 }
 
@@ -1152,6 +1163,7 @@ fn run_worker(
                 dump_times: vec![],
                 warm_databases: 0,
                 recycled: 0,
+                unbuildable: (0, None),
                 outcome: Err(error),
             }
         }
@@ -1185,6 +1197,7 @@ fn run_worker(
         dump_times: std::mem::take(&mut state.judge.dump_times),
         warm_databases: state.warm.databases(),
         recycled: state.warm.recycled,
+        unbuildable: std::mem::take(&mut state.unbuildable),
         outcome,
     };
     state.close();
@@ -1277,18 +1290,27 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let mut warm_databases = 0;
     let mut recycled = 0;
     let mut first_failure = None;
+    let mut first_error = None;
+    let (mut unbuildable, mut unbuildable_reason) = (0, None);
     for result in results {
         warm_databases += result.warm_databases;
         recycled += result.recycled;
         warnings.extend(result.warnings);
         times.extend(result.unshared_case_times);
         dump_times.extend(result.dump_times);
+        unbuildable += result.unbuildable.0;
+        unbuildable_reason = unbuildable_reason.or(result.unbuildable.1);
         // The first worker's failure wins, so a seed gives one answer however the workers race.
         match result.outcome {
-            Err(error) => return Err(error),
+            Err(error) => first_error = first_error.or(Some(error)),
             Ok(Some(found)) if first_failure.is_none() => first_failure = Some(found),
             Ok(_) => {}
         }
+    }
+    // A counterexample one worker found stands even when another worker's server failed: an
+    // infrastructure fault never hides a finding (and never is one).
+    if let (Some(error), None) = (first_error, &first_failure) {
+        return Err(error);
     }
     let median_ms = |mut times: Vec<std::time::Duration>| {
         times.sort();
@@ -1308,6 +1330,21 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();
     let verdict = match first_failure {
+        None if unbuildable > 0 => Verdict {
+            property,
+            status: VerdictStatus::Incomplete,
+            summary: format!(
+                "{}; {} of {cases} could not build their start state and proved nothing (first: {}); a dependency pgconverge does not see: declare it under [dependencies] in pgconverge.toml",
+                coverage(property, cases - unbuildable, start_states.len(), orders.len()),
+                plural(unbuildable as usize, "case"),
+                unbuildable_reason.unwrap_or_default()
+            ),
+            cases,
+            failure: None,
+            case: None,
+            timing: Some(timing),
+            warnings,
+        },
         None => Verdict {
             property,
             status: VerdictStatus::Pass,

@@ -378,6 +378,8 @@ async fn run_check(mut check: Check, format: OutputFormat, url: Option<String>, 
         Status::Converges => EXIT_CONVERGES,
         Status::Counterexample => EXIT_COUNTEREXAMPLE,
         Status::Nondeterministic => EXIT_NONDETERMINISTIC,
+        // Could not decide: some property did not run all of its cases.
+        Status::Incomplete => EXIT_INFRASTRUCTURE,
     }
 }
 
@@ -385,7 +387,8 @@ fn severity(status: Status) -> u8 {
     match status {
         Status::Converges => 0,
         Status::Nondeterministic => 1,
-        Status::Counterexample => 2,
+        Status::Incomplete => 2,
+        Status::Counterexample => 3,
     }
 }
 
@@ -394,6 +397,7 @@ fn status_word(status: Status) -> &'static str {
         Status::Converges => "converges",
         Status::Counterexample => "counterexample",
         Status::Nondeterministic => "nondeterministic",
+        Status::Incomplete => "incomplete",
     }
 }
 

@@ -32,6 +32,8 @@ fn ids(list: &[&str]) -> Vec<String> {
 fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdicts: Vec<Verdict>) -> Report {
     let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
         Status::Counterexample
+    } else if verdicts.iter().any(|v| v.status == VerdictStatus::Incomplete) {
+        Status::Incomplete
     } else {
         Status::Converges
     };
@@ -48,6 +50,7 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
         reference_objects: 63,
         seed: None,
         nondeterministic: vec![],
+        notes: vec![],
         verdicts,
     }
 }
@@ -435,7 +438,31 @@ fn all_reports() -> Vec<(&'static str, Report)> {
         ("diverged", diverged()),
         ("generated", generated()),
         ("special_characters", special_characters()),
+        ("incomplete", incomplete()),
     ]
+}
+
+/// A property that could not build its start states: an `<error>`, not a pass or a failure.
+fn incomplete() -> Report {
+    let partial = verdict(
+        Property::Partial,
+        VerdictStatus::Incomplete,
+        "200 cases converged from 40 distinct start states; 56 of 256 cases could not build their start state and proved nothing (first: applied migration 2_b failed: relation \"a\" does not exist)",
+    );
+    report("fixtures/k12_lms", &["1_a", "2_b"], None, vec![verdict(Property::Fresh, VerdictStatus::Pass, "2 migrations applied"), partial])
+}
+
+#[test]
+fn an_incomplete_property_is_neither_a_pass_nor_a_counterexample() {
+    let report = incomplete();
+    assert!(!report.converges());
+    let human = pgconverge::report::human(&report, false);
+    assert!(human.contains("  inc.  partial"), "{human}");
+    assert!(human.contains("\nincomplete: 1 property could not run all of its cases; 1 property holds"), "{human}");
+    let github = pgconverge::report::github(&report);
+    assert!(github.contains("::error title=pgconverge partial incomplete::200 cases converged"), "{github}");
+    let parsed = check_junit(&junit(&report));
+    assert_eq!(case(&parsed, "partial")["outcome"], "error");
 }
 
 fn case<'a>(parsed: &'a Value, property: &str) -> &'a Value {
@@ -451,7 +478,7 @@ fn junit_is_well_formed_and_structurally_valid() {
         assert_eq!(suite["attributes"]["tests"], report.verdicts.len().to_string(), "{name}");
         assert_eq!(suite["attributes"]["failures"], count(VerdictStatus::Fail), "{name}");
         assert_eq!(suite["attributes"]["skipped"], count(VerdictStatus::Skipped), "{name}");
-        assert_eq!(suite["attributes"]["errors"], "0", "{name}");
+        assert_eq!(suite["attributes"]["errors"], count(VerdictStatus::Incomplete), "{name}");
         assert_eq!(suite["properties"]["server_version"], "15.18", "{name}");
         let project = report.project.display().to_string();
         assert_eq!(suite["name"], format!("pgconverge {project} (PostgreSQL 15.18)"), "{name}");
@@ -462,6 +489,7 @@ fn junit_is_well_formed_and_structurally_valid() {
                 VerdictStatus::Pass => "pass",
                 VerdictStatus::Fail => "failure",
                 VerdictStatus::Skipped => "skipped",
+                VerdictStatus::Incomplete => "error",
             };
             assert_eq!(case["outcome"], outcome, "{name} {}", verdict.property);
         }

@@ -44,7 +44,7 @@ use super::manifest::{Manifest, DEFAULT_MANIFEST};
 use super::pattern::FilePattern;
 use super::version::{natural_parts, Part, SortKey};
 use super::{Format, Location, Migration, MigrationError, MigrationSet};
-use crate::config::{Config, Order, CONFIG_FILE};
+use crate::config::{Config, ManifestUnlisted, Order, CONFIG_FILE};
 
 /// How a project's migration files are laid out (the layout keys of `pgconverge.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct Layout {
     pub order: Option<Order>,
     pub manifest: Option<String>,
     pub manifest_key: Option<String>,
+    /// What a migration file that its manifest does not list means (`manifest_unlisted`).
+    pub manifest_unlisted: Option<ManifestUnlisted>,
     pub substitutions: BTreeMap<String, String>,
     /// The config file errors about these keys name (default `pgconverge.toml`).
     pub config_file: PathBuf,
@@ -67,6 +69,7 @@ impl Default for Layout {
             order: None,
             manifest: None,
             manifest_key: None,
+            manifest_unlisted: None,
             substitutions: BTreeMap::new(),
             config_file: PathBuf::from(CONFIG_FILE),
         }
@@ -81,6 +84,7 @@ impl Layout {
             order: config.order,
             manifest: config.manifest.clone(),
             manifest_key: config.manifest_key.clone(),
+            manifest_unlisted: config.manifest_unlisted,
             substitutions: config.substitutions.clone(),
             config_file: PathBuf::from(CONFIG_FILE),
         }
@@ -126,6 +130,9 @@ impl Layout {
         if self.manifest_key.is_some() && self.effective_order() != Order::Manifest {
             return Err(self.config_error("manifest_key", "`manifest_key` needs order = \"manifest\"".into()));
         }
+        if self.manifest_unlisted.is_some() && self.effective_order() != Order::Manifest {
+            return Err(self.config_error("manifest_unlisted", "`manifest_unlisted` needs order = \"manifest\"".into()));
+        }
         self.pattern
             .as_deref()
             .map(|p| FilePattern::compile(p).map_err(|message| self.config_error("pattern", message)))
@@ -159,6 +166,11 @@ impl MigrationSet {
     pub fn load_layout(dir: &Path, layout: &Layout) -> Result<MigrationSet, MigrationError> {
         let pattern = layout.check()?;
         let result = with_substitutions(&layout.substitutions, || load_unchecked(dir, layout, pattern.as_ref()));
+        // Every file left unlisted: nothing to check is an input error, not a vacuous pass.
+        let result = result.and_then(|set| match set.migrations.is_empty() {
+            true => Err(MigrationError::Empty { path: dir.to_path_buf(), format: set.format }),
+            false => Ok(set),
+        });
         result.map_err(|error| match error {
             MigrationError::Syntax { location, message } if layout.shifts_lines() => MigrationError::Syntax {
                 location,
@@ -174,12 +186,12 @@ impl MigrationSet {
 fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) -> Result<MigrationSet, MigrationError> {
     let label = layout.format.unwrap_or(Format::Plain);
     if let Some(pattern) = pattern {
-        let migrations = load_pattern(dir, layout, pattern)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations });
+        let (migrations, unlisted) = load_pattern(dir, layout, pattern)?;
+        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted });
     }
     if matches!(layout.format, None | Some(Format::Plain)) && is_nested(dir)? {
-        let migrations = load_nested(dir, layout)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations });
+        let (migrations, unlisted) = load_nested(dir, layout)?;
+        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted });
     }
     let mut set = MigrationSet::load(dir, layout.format)?;
     match layout.effective_order() {
@@ -188,6 +200,7 @@ fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) ->
         Order::Manifest => {
             let listings: Vec<Listing> = set.migrations.iter().map(|m| flat_listing(&set.format, m)).collect();
             let keys = manifest_keys(dir, layout, &listings, false)?;
+            set.unlisted = unlisted_files(&listings, &keys);
             set.migrations = sort_by_keys(std::mem::take(&mut set.migrations), keys);
         }
     }
@@ -212,10 +225,20 @@ fn flat_listing(format: &Format, m: &Migration) -> Listing {
     Listing { ids, extras }
 }
 
-fn sort_by_keys<T>(items: Vec<T>, keys: Vec<(Vec<Part>, usize)>) -> Vec<T> {
-    let mut keyed: Vec<_> = keys.into_iter().zip(items).collect();
+/// A migration's place: (directory key, position in its manifest); `None` for a file its
+/// manifest does not list (only with `manifest_unlisted = "ignore"`).
+type ManifestKey = Option<(Vec<Part>, usize)>;
+
+/// The items in key order, without the unlisted ones.
+fn sort_by_keys<T>(items: Vec<T>, keys: Vec<ManifestKey>) -> Vec<T> {
+    let mut keyed: Vec<_> = keys.into_iter().zip(items).filter_map(|(key, item)| Some((key?, item))).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, item)| item).collect()
+}
+
+/// The up files the manifests leave out (and `manifest_unlisted = "ignore"` skips).
+fn unlisted_files(listings: &[Listing], keys: &[ManifestKey]) -> Vec<PathBuf> {
+    listings.iter().zip(keys).filter(|(_, key)| key.is_none()).map(|(listing, _)| listing.ids[0].clone()).collect()
 }
 
 /// Sort keys (directory key, position) from the manifests. A manifest in `dir` covers every
@@ -225,21 +248,21 @@ fn manifest_keys(
     layout: &Layout,
     listings: &[Listing],
     per_dir: bool,
-) -> Result<Vec<(Vec<Part>, usize)>, MigrationError> {
+) -> Result<Vec<ManifestKey>, MigrationError> {
     let top = dir.join(layout.manifest_name());
     if top.is_file() || !per_dir {
         if !top.is_file() {
             return Err(missing_manifest(&top, "the migrations directory"));
         }
         let positions = positions_in(dir, &top, layout, listings)?;
-        return Ok(positions.into_iter().map(|p| (Vec::new(), p)).collect());
+        return Ok(positions.into_iter().map(|p| p.map(|p| (Vec::new(), p))).collect());
     }
     let mut groups: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
     for (i, listing) in listings.iter().enumerate() {
         let parent = listing.ids[0].parent().unwrap_or(dir).to_path_buf();
         groups.entry(parent).or_default().push(i);
     }
-    let mut keys = vec![(Vec::new(), 0); listings.len()];
+    let mut keys: Vec<ManifestKey> = vec![None; listings.len()];
     for (group_dir, members) in groups {
         let manifest = group_dir.join(layout.manifest_name());
         if !manifest.is_file() {
@@ -250,7 +273,7 @@ fn manifest_keys(
         let positions = positions_in(&group_dir, &manifest, layout, &group)?;
         let dir_key = layout.dir_key(&relative(dir, &group_dir));
         for (&i, position) in members.iter().zip(positions) {
-            keys[i] = (dir_key.clone(), position);
+            keys[i] = position.map(|p| (dir_key.clone(), p));
         }
     }
     Ok(keys)
@@ -265,8 +288,9 @@ fn missing_manifest(path: &Path, which: &str) -> MigrationError {
     }
 }
 
-/// Each listing's position in the manifest at `path`, whose entries are relative to `base`.
-fn positions_in(base: &Path, path: &Path, layout: &Layout, listings: &[Listing]) -> Result<Vec<usize>, MigrationError> {
+/// Each listing's position in the manifest at `path`, whose entries are relative to `base`;
+/// `None` for an unlisted one when `manifest_unlisted = "ignore"`, an error otherwise.
+fn positions_in(base: &Path, path: &Path, layout: &Layout, listings: &[Listing]) -> Result<Vec<Option<usize>>, MigrationError> {
     let manifest = Manifest::read(path, layout.manifest_key.as_deref())?;
     manifest.check_listed_exist(base)?;
     let mut by_path: BTreeMap<PathBuf, (usize, bool)> = BTreeMap::new();
@@ -300,11 +324,12 @@ fn positions_in(base: &Path, path: &Path, layout: &Layout, listings: &[Listing])
             }
         }
     }
-    positions
-        .into_iter()
-        .zip(listings)
-        .map(|(position, listing)| position.ok_or_else(|| manifest.unlisted(&listing.ids[0])))
-        .collect()
+    if layout.manifest_unlisted != Some(ManifestUnlisted::Ignore) {
+        if let Some((_, listing)) = positions.iter().zip(listings).find(|(position, _)| position.is_none()) {
+            return Err(manifest.unlisted(&listing.ids[0]));
+        }
+    }
+    Ok(positions)
 }
 
 /// `path` relative to `base`, with `/` separators.
@@ -330,7 +355,8 @@ fn walk_sql(dir: &Path) -> Result<Vec<(String, PathBuf)>, MigrationError> {
     Ok(found)
 }
 
-fn load_pattern(dir: &Path, layout: &Layout, pattern: &FilePattern) -> Result<Vec<Migration>, MigrationError> {
+/// The migrations, and the files the manifests leave out (see [`sort_by_keys`]).
+fn load_pattern(dir: &Path, layout: &Layout, pattern: &FilePattern) -> Result<(Vec<Migration>, Vec<PathBuf>), MigrationError> {
     let sql = walk_sql(dir)?;
     if sql.is_empty() {
         return Err(MigrationError::Unrecognized {
@@ -353,13 +379,15 @@ fn load_pattern(dir: &Path, layout: &Layout, pattern: &FilePattern) -> Result<Ve
         candidates.push(Candidate { key, version: matched.version, name: matched.name, path, role: matched.role });
     }
     let mut pairs = files::pair_candidates(dir, layout.format.unwrap_or(Format::Plain), candidates)?;
+    let mut unlisted = Vec::new();
     if layout.effective_order() == Order::Manifest {
         let listings: Vec<Listing> =
             pairs.iter().map(|p| Listing { ids: vec![p.up.clone()], extras: p.down.iter().cloned().collect() }).collect();
         let keys = manifest_keys(dir, layout, &listings, true)?;
+        unlisted = unlisted_files(&listings, &keys);
         pairs = sort_by_keys(pairs, keys);
     }
-    files::load_pairs(pairs, |_, _| None)
+    Ok((files::load_pairs(pairs, |_, _| None)?, unlisted))
 }
 
 /// Nested version directories: no `.sql` file at the top level, no diesel migration directory,
@@ -388,7 +416,7 @@ struct NestedFile {
     down: Option<PathBuf>,
 }
 
-fn load_nested(dir: &Path, layout: &Layout) -> Result<Vec<Migration>, MigrationError> {
+fn load_nested(dir: &Path, layout: &Layout) -> Result<(Vec<Migration>, Vec<PathBuf>), MigrationError> {
     let mut found = Vec::new();
     let mut dirs: Vec<(Vec<Part>, String)> = Vec::new();
     for entry in files::list_dir(dir)?.into_iter().filter(|e| e.is_dir) {
@@ -409,10 +437,13 @@ fn load_nested(dir: &Path, layout: &Layout) -> Result<Vec<Migration>, MigrationE
             });
         }
     }
-    let keys: Vec<(Vec<Part>, usize)> = if layout.effective_order() == Order::Manifest {
+    let mut unlisted = Vec::new();
+    let keys: Vec<ManifestKey> = if layout.effective_order() == Order::Manifest {
         let listings: Vec<Listing> =
             found.iter().map(|f| Listing { ids: vec![f.up.clone()], extras: f.down.iter().cloned().collect() }).collect();
-        manifest_keys(dir, layout, &listings, true)?
+        let keys = manifest_keys(dir, layout, &listings, true)?;
+        unlisted = unlisted_files(&listings, &keys);
+        keys
     } else {
         // Name order inside each directory; `position` is the index in name order.
         let mut keys = Vec::with_capacity(found.len());
@@ -420,7 +451,7 @@ fn load_nested(dir: &Path, layout: &Layout) -> Result<Vec<Migration>, MigrationE
             let mut same_dir: Vec<&NestedFile> = found.iter().filter(|g| g.dir_name == f.dir_name).collect();
             same_dir.sort_by_key(|g| layout.dir_key(&files::file_name(&g.up)));
             let position = same_dir.iter().position(|g| g.up == f.up).unwrap_or(0);
-            keys.push((layout.dir_key(&f.dir_name), position));
+            keys.push(Some((layout.dir_key(&f.dir_name), position)));
         }
         keys
     };
@@ -434,7 +465,7 @@ fn load_nested(dir: &Path, layout: &Layout) -> Result<Vec<Migration>, MigrationE
         let version = format!("{}/{:0width$}", f.dir_name, n);
         pairs.push(Pair { version, name: f.stem, up: f.up, down: f.down });
     }
-    files::load_pairs(pairs, |_, _| None)
+    Ok((files::load_pairs(pairs, |_, _| None)?, unlisted))
 }
 
 /// The migrations of one version directory: `X.sql` or `X.up.sql`, with `X.down.sql` as down.
@@ -632,6 +663,38 @@ mod tests {
         ]);
         let set = MigrationSet::load_layout(dir.path(), &with(|l| l.order = Some(Order::Manifest))).unwrap();
         assert_eq!((set.format, ids(&set)), (Format::Diesel, vec!["2_b".to_string(), "1_a".to_string()]));
+    }
+
+    /// A version whose manifest lists only a combined file, and one whose manifest lists
+    /// nothing: an error by default, left out and reported with `manifest_unlisted = "ignore"`.
+    #[test]
+    fn unlisted_files_are_an_error_or_deliberately_left_out() {
+        let dir = layout(&[
+            ("v1/a.sql", "SELECT 1;"),
+            ("v1/b.sql", "SELECT 1;"),
+            ("v1/combined.sql", "SELECT 1;"),
+            ("v1/manifest.json", r#"["combined.sql"]"#),
+            ("v2/c.sql", "SELECT 1;"),
+            ("v2/manifest.json", "[]"),
+            ("v3/d.sql", "SELECT 1;"),
+            ("v3/manifest.json", r#"["d.sql"]"#),
+        ]);
+        let strict = with(|l| l.order = Some(Order::Manifest));
+        let err = MigrationSet::load_layout(dir.path(), &strict).unwrap_err().to_string();
+        assert!(err.contains("a.sql: not listed in the manifest") && err.contains("manifest_unlisted = \"ignore\""), "{err}");
+        let ignore = with(|l| {
+            l.order = Some(Order::Manifest);
+            l.manifest_unlisted = Some(ManifestUnlisted::Ignore);
+        });
+        let set = MigrationSet::load_layout(dir.path(), &ignore).unwrap();
+        assert_eq!(ids(&set), vec!["v1/001_combined", "v3/001_d"]);
+        let unlisted: Vec<String> = set.unlisted.iter().map(|p| relative(dir.path(), p)).collect();
+        assert_eq!(unlisted, vec!["v1/a.sql", "v1/b.sql", "v2/c.sql"]);
+        let nothing = layout(&[("v1/a.sql", "SELECT 1;"), ("v1/manifest.json", "[]")]);
+        let err = MigrationSet::load_layout(nothing.path(), &ignore).unwrap_err();
+        assert!(matches!(err, MigrationError::Empty { .. }), "{err}");
+        let misplaced = with(|l| l.manifest_unlisted = Some(ManifestUnlisted::Ignore));
+        assert!(MigrationSet::load_layout(dir.path(), &misplaced).unwrap_err().to_string().contains("needs order"));
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Manifest {
         MigrationError::Unrecognized {
             path: file.to_path_buf(),
             message: format!(
-                "not listed in the manifest {} (order = \"manifest\"); list it, or remove the file",
+                "not listed in the manifest {} (order = \"manifest\"); list it, remove the file, or set manifest_unlisted = \"ignore\" if unlisted files are deliberately not migrations",
                 self.path.display()
             ),
         }

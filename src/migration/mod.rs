@@ -242,6 +242,8 @@ pub struct MigrationSet {
     pub dir: PathBuf,
     pub format: Format,
     pub migrations: Vec<Migration>,
+    /// Migration files their manifest does not list, left out (`manifest_unlisted = "ignore"`).
+    pub unlisted: Vec<PathBuf>,
 }
 
 impl MigrationSet {
@@ -252,7 +254,7 @@ impl MigrationSet {
             None => detect_format(dir)?,
         };
         let migrations = load_format(dir, format)?;
-        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations })
+        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new() })
     }
 }
 

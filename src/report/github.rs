@@ -41,6 +41,10 @@ pub fn github(report: &Report) -> String {
             let message = failure_text(verdict, Detail::Brief);
             write_command(&mut out, "error", &properties, message.trim_end());
         }
+        if verdict.status == VerdictStatus::Incomplete {
+            let title = format!("pgconverge {} incomplete", verdict.property);
+            write_command(&mut out, "error", &[("title", title)], &verdict.summary);
+        }
         for warning in &verdict.warnings {
             let title = format!("pgconverge {}", verdict.property);
             write_command(&mut out, "warning", &[("title", title)], &warning.to_string());
@@ -57,6 +61,12 @@ fn summary(report: &Report) -> String {
     let skipped = count(VerdictStatus::Skipped);
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     let mut line = match report.converges() {
+        false if report.status == crate::check::Status::Incomplete => format!(
+            "{}: incomplete: {} of {} properties could not run all of their cases{skipped_note}",
+            suite_name(report),
+            count(VerdictStatus::Incomplete),
+            report.verdicts.len()
+        ),
         true => format!("{}: converges: {} properties hold{skipped_note}", suite_name(report), count(VerdictStatus::Pass)),
         false => format!(
             "{}: counterexample: {} of {} properties fail{skipped_note}",

@@ -14,9 +14,13 @@ pub fn human(report: &Report, color: bool) -> String {
     let _ = writeln!(out, "pgconverge check {}", report.project.display());
     let _ = writeln!(
         out,
-        "  {} migrations ({}), {reference}, {}\n",
+        "  {} migrations ({}), {reference}, {}",
         report.migrations, report.format, report.backend
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    out.push('\n');
     let width = report.verdicts.iter().map(|v| v.property.name().len()).max().unwrap_or(0);
     for verdict in &report.verdicts {
         write_verdict(&mut out, verdict, width, color);
@@ -24,6 +28,7 @@ pub fn human(report: &Report, color: bool) -> String {
     let held = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Pass).count();
     let failed = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail).count();
     let skipped = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Skipped).count();
+    let incomplete = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Incomplete).count();
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     if let Some(seed) = report.seed {
         let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
@@ -46,6 +51,12 @@ pub fn human(report: &Report, color: bool) -> String {
         Status::Counterexample => {
             writeln!(out, "\ncounterexample: {failed} of {} properties fail{skipped_note}", report.verdicts.len())
         }
+        Status::Incomplete => writeln!(
+            out,
+            "\nincomplete: {} could not run all of its cases; {}{skipped_note}",
+            if incomplete == 1 { "1 property".to_string() } else { format!("{incomplete} properties") },
+            holds(held)
+        ),
         Status::Nondeterministic => writeln!(
             out,
             "\nnondeterministic: {}{skipped_note}, but {} from run to run",
@@ -73,6 +84,7 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
         VerdictStatus::Pass => "ok  ",
         VerdictStatus::Fail => "FAIL",
         VerdictStatus::Skipped => "skip",
+        VerdictStatus::Incomplete => "inc.",
     };
     let _ = writeln!(out, "  {mark}  {:width$}  {}", verdict.property.name(), verdict.summary);
     if let Some(timing) = &verdict.timing {

@@ -33,8 +33,9 @@ pub fn junit_many(reports: &[Report]) -> String {
     // `testsuites` has no `skipped` attribute in junit-10.xsd.
     let _ = writeln!(
         out,
-        "<testsuites name=\"pgconverge\" tests=\"{tests}\" failures=\"{}\" errors=\"0\">",
-        count(VerdictStatus::Fail)
+        "<testsuites name=\"pgconverge\" tests=\"{tests}\" failures=\"{}\" errors=\"{}\">",
+        count(VerdictStatus::Fail),
+        count(VerdictStatus::Incomplete)
     );
     for report in reports {
         write_suite(&mut out, report);
@@ -52,10 +53,11 @@ fn write_suite(out: &mut String, report: &Report) {
     let count = |status: VerdictStatus| report.verdicts.iter().filter(|v| v.status == status).count();
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
         escape_attribute(&suite_name(report)),
         report.verdicts.len(),
         count(VerdictStatus::Fail),
+        count(VerdictStatus::Incomplete),
         count(VerdictStatus::Skipped),
     );
     let mut properties: Vec<(&str, String)> = vec![
@@ -72,7 +74,11 @@ fn write_suite(out: &mut String, report: &Report) {
     if let Some(seed) = report.seed {
         properties.push(("seed", seed.to_string()));
     }
-    let status = if report.converges() { "converges" } else { "counterexample" };
+    let status = match report.status {
+        crate::check::Status::Counterexample => "counterexample",
+        crate::check::Status::Incomplete => "incomplete",
+        crate::check::Status::Converges | crate::check::Status::Nondeterministic => "converges",
+    };
     properties.push(("status", status.to_string()));
     out.push_str("    <properties>\n");
     for (name, value) in properties {
@@ -104,6 +110,9 @@ fn write_case(out: &mut String, verdict: &Verdict, classname: &str) {
         VerdictStatus::Pass => {}
         VerdictStatus::Skipped => {
             let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape_attribute(&verdict.summary));
+        }
+        VerdictStatus::Incomplete => {
+            let _ = writeln!(out, "      <error message=\"{}\" type=\"incomplete\"/>", escape_attribute(&verdict.summary));
         }
         VerdictStatus::Fail => {
             let kind = match &verdict.failure {

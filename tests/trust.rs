@@ -1,0 +1,73 @@
+//! Verdicts a team can act on without a second look: what looks like a failure but is not one
+//! (nondeterminism part way through a history), a property that cannot run all of its cases
+//! (incomplete, never a pass and never lost), and files a manifest leaves out on purpose.
+
+mod common;
+
+use common::pgconverge;
+
+/// A view froze `'now'` in the middle of the history and a later migration replaced it: the
+/// reversible property compares catalogs part way through, where two runs of the same down
+/// differ only in the frozen timestamp. That is nondeterminism (exit 4), not a counterexample.
+#[test]
+fn nondeterminism_part_way_through_a_history_is_not_a_counterexample() {
+    let run = pgconverge(&["check", "fixtures/nondeterministic_midway", "--format", "json", "--cases", "16", "--no-persist"]);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["status"], "nondeterministic");
+    assert_eq!(report["nondeterministic"], serde_json::json!(["view public.stamp"]));
+    let reversible = report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == "reversible").unwrap();
+    assert_eq!(reversible["status"], "pass", "{reversible}");
+    assert_eq!(reversible["cases"], 4, "three up/down pairs and the whole set undone");
+}
+
+/// A start state that cannot be built (a dependency hidden in dynamic SQL) makes the property
+/// incomplete: exit 3 and the reason, never a pass, and never a proptest abort that loses the
+/// other verdicts. With the order property beside it, its counterexample still decides (exit 1).
+#[test]
+fn unbuildable_start_states_make_a_property_incomplete_not_a_pass_or_an_abort() {
+    let dir = "fixtures/divergent/dynamic_sql_dependency";
+    let run = pgconverge(&["check", dir, "--properties", "fresh,partial", "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["status"], "incomplete");
+    let verdicts = report["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts[0]["status"], "pass", "fresh is still reported");
+    assert_eq!(verdicts[1]["status"], "incomplete");
+    let summary = verdicts[1]["summary"].as_str().unwrap();
+    assert!(summary.contains("could not build their start state") && summary.contains("relation \"settings\" does not exist"), "{summary}");
+
+    let human = pgconverge(&["check", dir, "--properties", "partial,order", "--cases", "64", "--seed", "1", "--no-persist"]);
+    assert_eq!(human.code, 1, "the order counterexample decides: {}", human.stdout);
+    assert!(human.stdout.contains("  inc.  partial") && human.stdout.contains("  FAIL  order"), "{}", human.stdout);
+}
+
+/// `manifest_unlisted = "ignore"`: files a manifest deliberately leaves out are not migrations,
+/// and the report says which were left out (never a silent skip).
+#[test]
+fn files_a_manifest_leaves_out_on_purpose_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("pgconverge.toml", "order = \"manifest\"\nmanifest_unlisted = \"ignore\"\n");
+    write("migrations/v1/manifest.json", r#"["combined.sql"]"#);
+    write("migrations/v1/combined.sql", "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY);\n");
+    write("migrations/v1/a.sql", "CREATE TABLE a (id int PRIMARY KEY);\n");
+    write("migrations/v1/b.sql", "CREATE TABLE b (id int PRIMARY KEY);\n");
+    write("migrations/v2/manifest.json", r#"["c.sql"]"#);
+    write("migrations/v2/c.sql", "CREATE TABLE c (a_id int REFERENCES a);\n");
+    let project = root.to_str().unwrap();
+    let run = pgconverge(&["check", project, "--properties", "fresh,order", "--cases", "8", "--no-persist"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("2 migrations (plain)"), "{}", run.stdout);
+    assert!(run.stdout.contains("note: 2 files not listed in a manifest and left out (manifest_unlisted = \"ignore\"): v1/a.sql, v1/b.sql"), "{}", run.stdout);
+
+    write("pgconverge.toml", "order = \"manifest\"\n");
+    let strict = pgconverge(&["check", project, "--no-persist"]);
+    assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
+    assert!(strict.stderr.contains("not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
+}
