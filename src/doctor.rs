@@ -39,12 +39,43 @@ pub struct FoundBinaries {
     /// `installed` (PATH, /usr/lib/postgresql, pg_config, PGCONVERGE_PG_BIN) or `fetched`
     /// (scripts/fetch-postgres, in the cache).
     pub source: &'static str,
+    /// The extensions this build can create (its `extension/*.control` files), sorted: a
+    /// migration that needs one it lacks cannot be checked on it.
+    pub extensions: Vec<String>,
 }
 
 impl FoundBinaries {
     fn new(binaries: &ServerBinaries, source: &'static str) -> FoundBinaries {
-        FoundBinaries { version: binaries.version.clone(), major: binaries.major, bin_dir: binaries.bin_dir.clone(), source }
+        let extensions = available_extensions(&binaries.bin_dir);
+        FoundBinaries { version: binaries.version.clone(), major: binaries.major, bin_dir: binaries.bin_dir.clone(), source, extensions }
     }
+}
+
+/// The extensions a server build ships: the `.control` files of its share directory, found
+/// next to the real `postgres` binary (`../share/postgresql/extension`, `../share/extension`, or
+/// Debian's `/usr/share/postgresql/<major>/extension` for `/usr/lib/postgresql/<major>/bin`).
+fn available_extensions(bin_dir: &std::path::Path) -> Vec<String> {
+    let real_bin = std::fs::canonicalize(bin_dir.join("postgres")).ok().and_then(|p| p.parent().map(PathBuf::from));
+    let bin = real_bin.unwrap_or_else(|| bin_dir.to_path_buf());
+    let mut candidates = vec![bin.join("../share/postgresql/extension"), bin.join("../share/extension")];
+    if let (Some(major), Some("postgresql")) = (
+        bin.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()),
+        bin.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).and_then(|n| n.to_str()),
+    ) {
+        candidates.push(PathBuf::from(format!("/usr/share/postgresql/{major}/extension")));
+    }
+    for dir in candidates {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".control").map(str::to_string))
+            .collect();
+        if !names.is_empty() {
+            names.sort();
+            return names;
+        }
+    }
+    Vec::new()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,6 +298,11 @@ impl fmt::Display for DoctorReport {
         writeln!(f, "embedded: {}", verdict(e.usable, &e.why_not))?;
         for b in &e.binaries {
             writeln!(f, "  {:<10} PostgreSQL {} in {}", b.source, b.version, b.bin_dir.display())?;
+            let extensions = match b.extensions.len() {
+                0 => "none found".to_string(),
+                n => format!("{n}: {}", b.extensions.join(", ")),
+            };
+            writeln!(f, "  {:<10}   extensions {extensions}", "")?;
         }
         let fetched: Vec<u32> = e.binaries.iter().filter(|b| b.source == "fetched").map(|b| b.major).collect();
         let fetchable: Vec<String> = e.fetchable_majors.iter().filter(|m| !fetched.contains(m)).map(u32::to_string).collect();

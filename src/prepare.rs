@@ -52,7 +52,15 @@ impl Preparation {
     pub async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
         for extension in &self.extensions {
             let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
-            execute(conn, sql, &format!("create extension {extension}")).await?;
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
+                // A missing extension is its own error; any other is the server's.
+                let error = runner::classify(error, &format!("create extension {extension} (`extensions` in pgconverge.toml)"))?;
+                return Err(RunnerError::Command {
+                    program: format!("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml)"),
+                    status: error.code,
+                    output: error.message,
+                });
+            }
         }
         for script in &self.setup {
             for statement in &script.statements {

@@ -71,3 +71,40 @@ fn files_a_manifest_leaves_out_on_purpose_are_reported() {
     assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
     assert!(strict.stderr.contains("not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
 }
+
+/// A migration that needs an extension the server build lacks is the machine's setup, not a
+/// counterexample: exit 3 naming the extension, whether a migration or `extensions` asks for it.
+/// (`pg_no_such_extension` stands for pgcrypto on a build without contrib.)
+#[test]
+fn a_missing_extension_is_an_infrastructure_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("migrations")).unwrap();
+    std::fs::write(root.join("migrations/1_ext.sql"), "CREATE EXTENSION IF NOT EXISTS pg_no_such_extension;\n").unwrap();
+    std::fs::write(root.join("migrations/2_t.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    let project = root.to_str().unwrap();
+    for config in ["", "extensions = [\"pg_no_such_extension\"]\n"] {
+        std::fs::write(root.join("pgconverge.toml"), config).unwrap();
+        let run = pgconverge(&["check", project, "--format", "json", "--no-persist"]);
+        assert_eq!(run.code, 3, "{config:?}: {}{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON error");
+        assert_eq!(report["error"], "infrastructure");
+        let message = report["message"].as_str().unwrap();
+        assert!(message.starts_with("extension \"pg_no_such_extension\" is not available on this server"), "{message}");
+        assert!(message.contains("pgconverge doctor") && !message.contains(" at line "), "{message}");
+    }
+}
+
+/// `doctor` lists what each usable server build can create, read from its control files.
+#[test]
+fn doctor_lists_each_server_builds_extensions() {
+    let run = pgconverge(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON doctor report");
+    let binaries = report["embedded"]["binaries"].as_array().unwrap();
+    assert!(!binaries.is_empty(), "{}", run.stdout);
+    for build in binaries.iter().filter(|b| b["source"] == "installed") {
+        let extensions: Vec<&str> = build["extensions"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+        assert!(extensions.contains(&"plpgsql"), "every build has plpgsql: {build}");
+    }
+}

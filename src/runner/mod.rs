@@ -31,8 +31,16 @@ pub enum RunnerError {
     Command { program: String, status: String, output: String },
     #[error("the server did not become ready within {0:?}; log tail:\n{1}")]
     NotReady(Duration, String),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", server_message(.source))]
     Database { context: String, #[source] source: sqlx::Error },
+    /// A migration, the reference or `extensions` needs an extension this server does not
+    /// ship: a setup problem of the machine, never a counterexample.
+    #[error(
+        "extension \"{extension}\" is not available on this server ({detail}); that is the machine's setup, not a finding: \
+         use a server that has it (Debian/Ubuntu: install the server's contrib package), another major with --pg N, or \
+         --database-url; `pgconverge doctor` lists each usable server's extensions"
+    )]
+    ExtensionUnavailable { extension: String, detail: String },
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("timed out after {0:?}: {1}")]
@@ -223,8 +231,45 @@ fn is_infrastructure_sqlstate(code: &str) -> bool {
     ["08", "53", "57", "58", "XX"].iter().any(|class| code.starts_with(class))
 }
 
+/// A server error as the user needs it: its message and SQLSTATE, without the driver's "error
+/// returned from database" and the server's own source line.
+fn server_message(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) => format!("{} (SQLSTATE {})", pg.message(), pg.code()),
+            None => db.message().to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The extension a server error says is missing: `extension "x" is not available` (0A000,
+/// PostgreSQL 15 and later) or `could not open extension control file ".../x.control"` (58P01).
+fn unavailable_extension(pg: &PgDatabaseError) -> Option<String> {
+    let quoted = |text: &str, before: &str, after: &str| -> Option<String> {
+        let start = text.find(before)? + before.len();
+        let end = start + text[start..].find(after)?;
+        Some(text[start..end].to_string())
+    };
+    match pg.code() {
+        "0A000" => quoted(pg.message(), "extension \"", "\" is not available"),
+        "58P01" if pg.message().contains("extension control file") => {
+            let path = quoted(pg.message(), "file \"", "\"")?;
+            Some(path.rsplit('/').next()?.trim_end_matches(".control").to_string())
+        }
+        _ => None,
+    }
+}
+
 /// Splits a driver error into "the statement failed" (a verdict) and "the harness failed".
+/// A missing extension is the machine's setup, so it is the harness's failure too.
 pub fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
+    if let sqlx::Error::Database(db) = &error {
+        if let Some((pg, extension)) = db.try_downcast_ref::<PgDatabaseError>().and_then(|pg| Some((pg, unavailable_extension(pg)?))) {
+            let detail = pg.detail().unwrap_or(pg.message()).trim_end_matches('.').to_string();
+            return Err(RunnerError::ExtensionUnavailable { extension, detail });
+        }
+    }
     match &error {
         sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
             Some(pg) if !is_infrastructure_sqlstate(pg.code()) => Ok(PgError {
