@@ -7,7 +7,7 @@ use crate::check::{Checker, Property, Report};
 use crate::explore::{ExploreOptions, Shard};
 use crate::generate::Granularity;
 use crate::project::Project;
-use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError, ScratchDatabase};
+use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 
 pub use crate::check::CheckError as Error;
 
@@ -295,41 +295,14 @@ pub enum DumpSource {
     Migrations,
 }
 
-/// The canonical catalog of a project's reference or of its migrations.
+/// The canonical catalog of a project's reference or of its migrations, prepared exactly as
+/// `check` prepares them: extensions, setup files (whose objects are left out unless
+/// `setup_in_result`), the ledger table, and the config's `ignore` globs.
 pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend) -> Result<Catalog, Error> {
     let project = Project::load(dir)?;
-    let database = ScratchDatabase::create(backend).await?;
-    let mut conn = database.connect().await?;
-    match source {
-        DumpSource::Reference => {
-            let Some(script) = &project.reference else {
-                return Err(Error::Project(crate::project::ProjectError::MissingReference {
-                    path: dir.join(crate::project::DEFAULT_REFERENCE),
-                }));
-            };
-            crate::check::apply_reference(&mut conn, script).await?;
-        }
-        DumpSource::Migrations => {
-            for migration in &project.migrations.migrations {
-                if let Some(failure) = crate::check::apply_migration(&mut conn, migration).await? {
-                    let message = match &failure {
-                        crate::check::Failure::StatementFailed { location, error, .. } => format!("{location}: {error}"),
-                        crate::check::Failure::Diverged { .. } => "diverged".to_string(),
-                    };
-                    return Err(Error::Infrastructure(RunnerError::Command {
-                        program: format!("migration {}", migration.id()),
-                        status: "failed".into(),
-                        output: message,
-                    }));
-                }
-            }
-        }
-    }
-    let ignore = IgnoreRules::new(project.config.ignore.clone());
-    let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &ignore).await?;
-    drop(conn);
-    database.drop_now().await?;
-    Ok(catalog)
+    let mut checker = crate::check::Checker::new(&project, backend);
+    checker.prepare().await?;
+    checker.dump_source(source == DumpSource::Migrations).await
 }
 
 /// The canonical catalog of an existing database, read in a read-only transaction.

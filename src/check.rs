@@ -190,6 +190,8 @@ pub enum CheckError {
     Reference { location: Location, error: PgError },
     #[error("{location}: a setup file does not apply: {error}")]
     Setup { location: Location, error: PgError },
+    #[error("{location}: migration {migration} fails on an empty database after the migrations before it: {error}")]
+    Migration { migration: String, location: Location, error: PgError },
     #[error("{0}")]
     Infrastructure(#[from] RunnerError),
 }
@@ -197,7 +199,7 @@ pub enum CheckError {
 impl CheckError {
     /// True for errors in the user's input (exit 2); false for the harness's own failures (exit 3).
     pub fn is_input_error(&self) -> bool {
-        matches!(self, CheckError::Project(_) | CheckError::Reference { .. } | CheckError::Setup { .. })
+        matches!(self, CheckError::Project(_) | CheckError::Reference { .. } | CheckError::Setup { .. } | CheckError::Migration { .. })
     }
 }
 
@@ -233,13 +235,8 @@ impl<'a> Checker<'a> {
     pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
         let explicit = |p: Property| properties.contains(&p);
         let wanted = |p: Property| properties.is_empty() || explicit(p);
-        self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         let version = runner::server_version(self.backend).await?;
-        if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
-            // What the setup files create is not part of the compared result.
-            let baseline = self.baseline().await?;
-            self.ignore.exact.extend(baseline.objects.iter().map(|o| (o.kind, o.name.clone())));
-        }
+        self.prepare().await?;
         let mut nondeterministic = BTreeSet::new();
         let reference = match &self.project.reference {
             Some(script) => {
@@ -354,6 +351,40 @@ impl<'a> Checker<'a> {
             notes: unlisted_note(self.project),
             verdicts,
         })
+    }
+
+    /// Loads the preparation (extensions, setup files, ledger) and leaves what the setup files
+    /// create out of every comparison: the same for `check`, `dump` and `diff`.
+    pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
+        self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
+        if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
+            // What the setup files create is not part of the compared result.
+            let baseline = self.baseline().await?;
+            self.ignore.exact.extend(baseline.objects.iter().map(|o| (o.kind, o.name.clone())));
+        }
+        Ok(())
+    }
+
+    /// The catalog of the project's reference (`migrations` false) or of its migrations in
+    /// order, on a scratch database prepared as `check` prepares it. Call [`Checker::prepare`]
+    /// first. A migration that fails is the user's input to fix (exit 2), as is a reference
+    /// that does not apply.
+    pub(crate) async fn dump_source(&mut self, migrations: bool) -> Result<Catalog, CheckError> {
+        if !migrations {
+            let script = self.project.reference.as_ref().ok_or_else(|| ProjectError::MissingReference {
+                path: self.project.dir.join(crate::project::DEFAULT_REFERENCE),
+            })?;
+            return self.reference_catalog(script).await;
+        }
+        let (database, mut conn) = self.scratch_database(Purpose::Migrations).await?;
+        let outcome = self.canonical_run(&mut conn).await;
+        let _ = conn.close().await;
+        database.drop_now().await?;
+        match outcome? {
+            Ok(catalog) => Ok(catalog),
+            Err((migration, Failure::StatementFailed { location, error, .. })) => Err(CheckError::Migration { migration, location, error }),
+            Err((migration, Failure::Diverged { .. })) => unreachable!("a canonical run of {migration} fails by a statement or not at all"),
+        }
     }
 
     /// Up then down, for each migration that has a down, restores the catalog as it was before

@@ -108,3 +108,31 @@ fn doctor_lists_each_server_builds_extensions() {
         assert!(extensions.contains(&"plpgsql"), "every build has plpgsql: {build}");
     }
 }
+
+/// `dump` and `diff` prepare a scratch database exactly as `check` does (setup files, ledger,
+/// extensions), and a migration that fails there is the user's input to fix: exit 2 at its
+/// file:line:col, not an infrastructure error.
+#[test]
+fn dump_and_diff_prepare_like_check_and_a_failing_migration_is_input() {
+    for dir in ["fixtures/layouts/templated", "fixtures/layouts/ledger_trigger"] {
+        let run = pgconverge(&["dump", dir, "--source", "migrations"]);
+        assert_eq!(run.code, 0, "{dir}: {}{}", run.stdout, run.stderr);
+        assert!(!run.stdout.contains("role app_reader") && !run.stdout.contains("__diesel_schema_migrations"), "{dir}: setup and ledger objects are left out:\n{}", run.stdout);
+        let diff = pgconverge(&["diff", dir, dir, "--source", "migrations"]);
+        assert_eq!(diff.code, 0, "{dir}: {}{}", diff.stdout, diff.stderr);
+    }
+    let templated = pgconverge(&["dump", "fixtures/layouts/templated", "--source", "migrations"]);
+    assert!(templated.stdout.contains("myapp."), "{}", templated.stdout);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_a.sql"), "CREATE TABLE a (id int);\n").unwrap();
+    std::fs::write(dir.path().join("migrations/2_b.sql"), "-- needs c\nCREATE VIEW b AS\n  SELECT * FROM c;\n").unwrap();
+    let project = dir.path().to_str().unwrap();
+    for args in [vec!["dump", project, "--source", "migrations"], vec!["diff", project, project, "--source", "migrations"]] {
+        let run = pgconverge(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("migrations/2_b.sql:3:17: migration 2_b fails"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("relation \"c\" does not exist"), "{}", run.stderr);
+    }
+}
