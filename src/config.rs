@@ -62,6 +62,10 @@ pub struct Config {
     /// With `order = "manifest"`: what a migration file its manifest does not list means,
     /// `error` (the default) or `ignore` (it is not a migration: left out, and reported).
     pub manifest_unlisted: Option<ManifestUnlisted>,
+    /// Whether the migrator runs a pending migration older than one already applied: diesel,
+    /// sqlx, dbmate, Rails and Alembic do; golang-migrate (its ledger is one version number)
+    /// and Flyway (unless `outOfOrder`) do not. Default: false for golang-migrate and flyway.
+    pub out_of_order: Option<bool>,
     /// SQL files run on every fresh database before anything else (roles, schemas, extensions).
     #[serde(default)]
     pub setup: Vec<PathBuf>,

@@ -232,6 +232,7 @@ impl<'a> Universe<'a> {
                 .collect(),
             units: unit_space,
             granularity,
+            in_order_only: !project.runs_out_of_order(),
         };
         Ok(Universe {
             project,
@@ -1113,7 +1114,7 @@ struct WorkerResult {
 fn strategy(universe: &Universe<'_>, property: Property) -> Option<BoxedStrategy<Plan>> {
     match property {
         Property::Partial => Some(generate::partial_plans(universe.space.clone())),
-        Property::Order => Some(generate::order_plans(universe.space.clone())),
+        Property::Order => generate::order_plans(universe.space.clone()),
         Property::Interrupt => generate::interrupt_plans(universe.space.clone()),
         _ => None,
     }
@@ -1234,7 +1235,14 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
         _ => &universe.reference,
     };
     if strategy(universe, property).is_none() {
-        return Ok(skipped(property, "no migration runs outside a transaction".into()));
+        let why = match property {
+            Property::Order => format!(
+                "not applicable: {} applies migrations in version order only (out_of_order = false), so there is no other order",
+                universe.project.migrations.format
+            ),
+            _ => "no migration runs outside a transaction".into(),
+        };
+        return Ok(skipped(property, why));
     }
     let started = std::time::Instant::now();
     let total = total_cases(options);

@@ -64,6 +64,17 @@ impl Project {
         Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant })
     }
 
+    /// Whether the project's migrator runs a pending migration older than one already applied
+    /// (`out_of_order`; by default not for golang-migrate and Flyway, by format or ledger).
+    pub fn runs_out_of_order(&self) -> bool {
+        use crate::config::Ledger;
+        use crate::migration::Format;
+        self.config.out_of_order.unwrap_or(
+            !matches!(self.migrations.format, Format::GolangMigrate | Format::Flyway)
+                && !matches!(self.config.ledger, Some(Ledger::GolangMigrate | Ledger::Flyway)),
+        )
+    }
+
     pub fn reference_path(&self) -> Option<&Path> {
         self.reference.as_ref().map(|r| r.path.as_path())
     }

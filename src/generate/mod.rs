@@ -130,6 +130,10 @@ pub struct PlanSpace {
     pub resumable: Vec<(usize, usize)>,
     pub units: UnitSpace,
     pub granularity: Granularity,
+    /// The migrator never runs a migration older than one already applied (golang-migrate, whose
+    /// ledger is one version number; Flyway without outOfOrder): applied sets are prefixes of
+    /// the canonical order, and the pending migrations run in that order.
+    pub in_order_only: bool,
 }
 
 impl PlanSpace {
@@ -236,9 +240,16 @@ fn selected(mask: &[bool]) -> BTreeSet<usize> {
     mask.iter().enumerate().filter(|(_, &on)| on).map(|(i, _)| i).collect()
 }
 
-/// Start states for the *partial* property: any applied set, any pre-existing set, canonical order.
+/// Start states for the *partial* property: any applied set (a prefix, for an in-order-only
+/// migrator), any pre-existing set, canonical order.
 pub fn partial_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
     let zeros = vec![0u32; space.migrations];
+    if space.in_order_only {
+        // The prefix length shrinks toward nothing applied.
+        return (0..=space.migrations, mask(space.preexisting_mask_len()))
+            .prop_map(move |(applied, preexisting)| space.plan((0..applied).collect(), space.chosen_units(&preexisting), &zeros))
+            .boxed();
+    }
     (mask(space.migrations), mask(space.preexisting_mask_len()))
         .prop_map(move |(applied, preexisting)| space.plan(selected(&applied), space.chosen_units(&preexisting), &zeros))
         .boxed()
@@ -249,17 +260,21 @@ pub fn partial_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
 /// any dependency-respecting order. The pending set is the largest part of the mask whose
 /// dependents are all pending too, so turning a mask bit off never adds a pending migration:
 /// shrinking reaches the fewest pending migrations, and priorities shrink toward zero, which is
-/// the canonical order.
-pub fn order_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
+/// the canonical order. `None` for an in-order-only migrator: it has no other order.
+pub fn order_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
+    if space.in_order_only {
+        return None;
+    }
     // Mostly-pending masks: the whole set from an empty database stays a common case.
     let pending_mask = proptest::collection::vec(proptest::bool::weighted(0.85), space.migrations);
-    (pending_mask, proptest::collection::vec(any::<u32>(), space.migrations))
+    let strategy = (pending_mask, proptest::collection::vec(any::<u32>(), space.migrations))
         .prop_map(move |(pending, priorities)| {
             let pending = space.upward_closed_part(selected(&pending));
             let applied: BTreeSet<usize> = (0..space.migrations).filter(|m| !pending.contains(m)).collect();
             space.plan(applied, BTreeSet::new(), &priorities)
         })
-        .boxed()
+        .boxed();
+    Some(strategy)
 }
 
 /// Interruptions for the *interrupt* property: one non-transactional migration stopped after
@@ -275,6 +290,10 @@ pub fn interrupt_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
             let (migration, statements) = space.resumable[which.index(space.resumable.len())];
             let statements_done = after.index(statements.max(1)) + 1;
             let mut applied = selected(&applied);
+            if space.in_order_only {
+                // Everything before the interrupted migration, and nothing after it.
+                applied = (0..migration).collect();
+            }
             applied.extend(space.deps.depends_on(migration).iter().copied());
             // Whatever depends on the interrupted migration cannot have run yet.
             applied.retain(|&m| m != migration && !space.deps.dependency_closure(&[m].into()).contains(&migration));
@@ -306,7 +325,7 @@ mod tests {
             creator: vec![Some(1), Some(1), Some(3), Some(0)],
             depends_on: vec![[3].into(), [0].into(), BTreeSet::new(), BTreeSet::new()],
         };
-        PlanSpace { migrations: 4, deps, reentrant: [1, 3].into(), resumable: vec![(3, 2)], units, granularity }
+        PlanSpace { migrations: 4, deps, reentrant: [1, 3].into(), resumable: vec![(3, 2)], units, granularity, in_order_only: false }
     }
 
     proptest! {
@@ -330,7 +349,7 @@ mod tests {
         }
 
         #[test]
-        fn orders_respect_dependencies(plan in order_plans(space(Granularity::Migration))) {
+        fn orders_respect_dependencies(plan in order_plans(space(Granularity::Migration)).unwrap()) {
             let space = space(Granularity::Migration);
             prop_assert!(space.deps.respects(&plan.order));
             prop_assert_eq!(plan.order.len() + plan.applied.len(), 4);
@@ -346,6 +365,30 @@ mod tests {
             prop_assert!(!plan.applied.contains(&3));
             prop_assert!(plan.order.contains(&3));
         }
+
+        /// An in-order-only migrator (golang-migrate) only ever has a prefix applied, runs the
+        /// rest in canonical order, and has no order property.
+        #[test]
+        fn in_order_only_states_are_prefixes_in_canonical_order(plan in partial_plans(in_order(Granularity::Migration))) {
+            let applied: Vec<usize> = plan.applied.iter().copied().collect();
+            prop_assert_eq!(applied.clone(), (0..applied.len()).collect::<Vec<_>>());
+            prop_assert!(plan.is_canonical_order() && plan.out_of_order_pairs().is_empty(), "{:?}", plan);
+        }
+
+        #[test]
+        fn in_order_only_interruptions_follow_a_prefix(plan in interrupt_plans(in_order(Granularity::Migration)).unwrap()) {
+            prop_assert_eq!(plan.applied.clone(), BTreeSet::from([0, 1, 2]));
+            prop_assert_eq!(plan.order.clone(), vec![3]);
+        }
+    }
+
+    fn in_order(granularity: Granularity) -> PlanSpace {
+        PlanSpace { in_order_only: true, ..space(granularity) }
+    }
+
+    #[test]
+    fn an_in_order_only_migrator_has_no_order_property() {
+        assert!(order_plans(in_order(Granularity::Migration)).is_none());
     }
 
     #[test]
@@ -374,7 +417,7 @@ mod tests {
         assert!(simplest.applied.is_empty() && simplest.preexisting.is_empty(), "{simplest:?}");
         assert_eq!(simplest.order, vec![0, 1, 2, 3]);
         // Orders shrink toward nothing pending (all applied), in canonical order.
-        let mut tree = order_plans(space(Granularity::Migration)).new_tree(&mut runner).unwrap();
+        let mut tree = order_plans(space(Granularity::Migration)).unwrap().new_tree(&mut runner).unwrap();
         while tree.simplify() {}
         assert!(tree.current().order.is_empty(), "{:?}", tree.current());
     }
