@@ -348,7 +348,7 @@ impl<'a> Checker<'a> {
             reference_objects,
             seed,
             nondeterministic,
-            notes: unlisted_note(self.project),
+            notes: left_out_notes(self.project),
             verdicts,
         })
     }
@@ -627,23 +627,25 @@ fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckErr
     }
 }
 
-/// Says which files `manifest_unlisted = "ignore"` left out, so nothing is skipped silently.
-fn unlisted_note(project: &Project) -> Vec<String> {
-    let unlisted = &project.migrations.unlisted;
-    if unlisted.is_empty() {
-        return vec![];
-    }
-    let shown: Vec<String> = unlisted
-        .iter()
-        .take(5)
-        .map(|p| p.strip_prefix(&project.migrations.dir).unwrap_or(p).display().to_string())
-        .collect();
-    let more = if unlisted.len() > shown.len() { format!(" and {} more", unlisted.len() - shown.len()) } else { String::new() };
-    vec![format!(
-        "{} not listed in a manifest and left out (manifest_unlisted = \"ignore\"): {}{more}",
-        plural(unlisted.len(), "file"),
-        shown.join(", ")
-    )]
+/// Says which files were left out (unlisted in a manifest, or SQL the migrator never runs), so
+/// nothing is skipped silently.
+fn left_out_notes(project: &Project) -> Vec<String> {
+    let set = &project.migrations;
+    let note = |files: &[PathBuf], why: &str| -> Option<String> {
+        if files.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = files.iter().take(5).map(|p| p.strip_prefix(&set.dir).unwrap_or(p).display().to_string()).collect();
+        let more = if files.len() > shown.len() { format!(" and {} more", files.len() - shown.len()) } else { String::new() };
+        Some(format!("{} {why}: {}{more}", plural(files.len(), "file"), shown.join(", ")))
+    };
+    [
+        note(&set.unlisted, "not listed in a manifest and left out (manifest_unlisted = \"ignore\")"),
+        note(&set.stray, &format!("beside the migration directories, which {} never runs, left out", set.format)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The objects two catalogs of the same SQL disagree on.

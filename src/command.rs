@@ -241,7 +241,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
     let prep = Preparation::load(&crate::project::Project {
         dir: project.dir.clone(),
         config: project.config.clone(),
-        migrations: crate::migration::MigrationSet { dir: project.dir.clone(), format: crate::migration::Format::Plain, migrations: vec![], unlisted: vec![] },
+        migrations: crate::migration::MigrationSet { dir: project.dir.clone(), format: crate::migration::Format::Plain, migrations: vec![], unlisted: vec![], stray: vec![] },
         reference: None,
         reentrant: Default::default(),
     })

@@ -16,22 +16,28 @@ static DIR_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d[\d-]*)_(.*
 const PATTERN: &str = "<version>_<name>/up.sql";
 
 pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+    load_with_stray(dir).map(|(migrations, _)| migrations)
+}
+
+/// The migrations, and the `.sql` files beside the migration directories: diesel never runs
+/// those (a data script kept next to the migrations), so they are left out and reported.
+pub fn load_with_stray(dir: &Path) -> Result<(Vec<Migration>, Vec<std::path::PathBuf>), MigrationError> {
     let mut candidates = Vec::new();
+    let mut stray = Vec::new();
     for entry in files::list_dir(dir)? {
-        if let Some(candidate) = candidate(&entry)? {
+        if entry.is_sql_file() {
+            stray.push(entry.path.clone());
+        } else if let Some(candidate) = candidate(&entry)? {
             candidates.push(candidate);
         }
     }
     let pairs = files::pair_candidates(dir, Format::Diesel, candidates)?;
-    pairs.iter().map(load_migration).collect()
+    Ok((pairs.iter().map(load_migration).collect::<Result<_, _>>()?, stray))
 }
 
 /// A migration directory as a candidate; other entries are ignored unless they hold SQL that
 /// would otherwise be skipped.
 fn candidate(entry: &Entry) -> Result<Option<Candidate>, MigrationError> {
-    if entry.is_sql_file() {
-        return Err(files::unrecognized(&entry.path, Format::Diesel, PATTERN));
-    }
     if !entry.is_dir {
         return Ok(None);
     }
@@ -163,13 +169,23 @@ mod tests {
     }
 
     #[test]
-    fn stray_sql_is_an_error() {
-        for stray in ["schema.sql", "1_a/extra.sql", "notes/x.sql"] {
+    fn stray_sql_in_a_directory_is_an_error() {
+        for stray in ["1_a/extra.sql", "notes/x.sql"] {
             let dir = layout(&[("1_a/up.sql", "SELECT 1;"), (stray, "SELECT 1;")]);
             let err = load(dir.path()).unwrap_err();
             assert!(matches!(err, MigrationError::Unrecognized { .. }), "{err}");
             assert!(err.to_string().contains(stray), "{stray}: {err}");
         }
+    }
+
+    /// diesel reads only migration directories: a `.sql` file beside them (crates.io keeps a
+    /// data script there) is never run, so it is left out, and named for the report.
+    #[test]
+    fn sql_beside_the_migration_directories_is_left_out_and_named() {
+        let dir = layout(&[("1_a/up.sql", "SELECT 1;"), ("data_backfill.sql", "SELECT 1;")]);
+        let (migrations, stray) = load_with_stray(dir.path()).unwrap();
+        assert_eq!(migrations.len(), 1);
+        assert_eq!(stray, vec![dir.path().join("data_backfill.sql")]);
     }
 
     #[test]

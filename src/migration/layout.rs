@@ -187,11 +187,11 @@ fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) ->
     let label = layout.format.unwrap_or(Format::Plain);
     if let Some(pattern) = pattern {
         let (migrations, unlisted) = load_pattern(dir, layout, pattern)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted });
+        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted, stray: Vec::new() });
     }
     if matches!(layout.format, None | Some(Format::Plain)) && is_nested(dir)? {
         let (migrations, unlisted) = load_nested(dir, layout)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted });
+        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted, stray: Vec::new() });
     }
     let mut set = MigrationSet::load(dir, layout.format)?;
     match layout.effective_order() {

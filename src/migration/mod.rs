@@ -244,6 +244,9 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Migration files their manifest does not list, left out (`manifest_unlisted = "ignore"`).
     pub unlisted: Vec<PathBuf>,
+    /// SQL files the format's own migrator never runs (a `.sql` file beside diesel's migration
+    /// directories), left out and reported.
+    pub stray: Vec<PathBuf>,
 }
 
 impl MigrationSet {
@@ -253,8 +256,11 @@ impl MigrationSet {
             Some(format) => format,
             None => detect_format(dir)?,
         };
-        let migrations = load_format(dir, format)?;
-        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new() })
+        let (migrations, stray) = match format {
+            Format::Diesel => diesel::load_with_stray(dir)?,
+            _ => (load_format(dir, format)?, Vec::new()),
+        };
+        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new(), stray })
     }
 }
 
