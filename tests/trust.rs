@@ -43,33 +43,37 @@ fn unbuildable_start_states_make_a_property_incomplete_not_a_pass_or_an_abort() 
 }
 
 /// `manifest_unlisted = "ignore"`: files a manifest deliberately leaves out are not migrations,
-/// and the report says which were left out (never a silent skip).
+/// and the report says which were left out (never a silent skip); without it they are an error.
 #[test]
 fn files_a_manifest_leaves_out_on_purpose_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let write = |path: &str, text: &str| {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("pgconverge.toml", "order = \"manifest\"\nmanifest_unlisted = \"ignore\"\n");
-    write("migrations/v1/manifest.json", r#"["combined.sql"]"#);
-    write("migrations/v1/combined.sql", "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY);\n");
-    write("migrations/v1/a.sql", "CREATE TABLE a (id int PRIMARY KEY);\n");
-    write("migrations/v1/b.sql", "CREATE TABLE b (id int PRIMARY KEY);\n");
-    write("migrations/v2/manifest.json", r#"["c.sql"]"#);
-    write("migrations/v2/c.sql", "CREATE TABLE c (a_id int REFERENCES a);\n");
-    let project = root.to_str().unwrap();
-    let run = pgconverge(&["check", project, "--properties", "fresh,order", "--cases", "8", "--no-persist"]);
+    let run = pgconverge(&["check", "fixtures/manifest_unlisted", "--properties", "fresh,order", "--cases", "8", "--no-persist"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("2 migrations (plain)"), "{}", run.stdout);
     assert!(run.stdout.contains("note: 2 files not listed in a manifest and left out (manifest_unlisted = \"ignore\"): v1/a.sql, v1/b.sql"), "{}", run.stdout);
 
-    write("pgconverge.toml", "order = \"manifest\"\n");
-    let strict = pgconverge(&["check", project, "--no-persist"]);
+    let copy = copy_fixture("fixtures/manifest_unlisted");
+    std::fs::write(copy.path().join("pgconverge.toml"), "order = \"manifest\"\n").unwrap();
+    let strict = pgconverge(&["check", copy.path().to_str().unwrap(), "--no-persist"]);
     assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
-    assert!(strict.stderr.contains("not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
+    assert!(strict.stderr.contains("v1/a.sql: not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
+}
+
+/// A copy of a fixture in a temporary directory, to vary its config.
+fn copy_fixture(fixture: &str) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture), dir.path());
+    dir
 }
 
 /// A migration that needs an extension the server build lacks is the machine's setup, not a
@@ -77,20 +81,17 @@ fn files_a_manifest_leaves_out_on_purpose_are_reported() {
 /// (`pg_no_such_extension` stands for pgcrypto on a build without contrib.)
 #[test]
 fn a_missing_extension_is_an_infrastructure_error_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("migrations")).unwrap();
-    std::fs::write(root.join("migrations/1_ext.sql"), "CREATE EXTENSION IF NOT EXISTS pg_no_such_extension;\n").unwrap();
-    std::fs::write(root.join("migrations/2_t.sql"), "CREATE TABLE t (id int);\n").unwrap();
-    let project = root.to_str().unwrap();
-    for config in ["", "extensions = [\"pg_no_such_extension\"]\n"] {
-        std::fs::write(root.join("pgconverge.toml"), config).unwrap();
+    let expect = common::expectation(std::path::Path::new("fixtures/missing_extension"));
+    let expected = common::expected_str(&expect, "error").unwrap();
+    let copy = copy_fixture("fixtures/missing_extension");
+    std::fs::write(copy.path().join("pgconverge.toml"), "extensions = [\"pg_no_such_extension\"]\n").unwrap();
+    for project in ["fixtures/missing_extension", copy.path().to_str().unwrap()] {
         let run = pgconverge(&["check", project, "--format", "json", "--no-persist"]);
-        assert_eq!(run.code, 3, "{config:?}: {}{}", run.stdout, run.stderr);
+        assert_eq!(run.code, 3, "{project}: {}{}", run.stdout, run.stderr);
         let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON error");
         assert_eq!(report["error"], "infrastructure");
         let message = report["message"].as_str().unwrap();
-        assert!(message.starts_with("extension \"pg_no_such_extension\" is not available on this server"), "{message}");
+        assert!(message.starts_with(expected), "{message}");
         assert!(message.contains("pgconverge doctor") && !message.contains(" at line "), "{message}");
     }
 }
@@ -143,19 +144,7 @@ fn dump_and_diff_prepare_like_check_and_a_failing_migration_is_input() {
 /// `out_of_order = true` says the migrator does run them, and then the same set fails `order`.
 #[test]
 fn an_in_order_only_migrator_gets_no_orders_it_cannot_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("migrations")).unwrap();
-    let files = [
-        ("1_create_status.up.sql", "CREATE TYPE status AS ENUM ('draft');\n"),
-        ("2_add_published.up.sql", "ALTER TYPE status ADD VALUE 'published';\n"),
-        ("3_add_archived.up.sql", "ALTER TYPE status ADD VALUE 'archived';\n"),
-    ];
-    for (name, sql) in files {
-        std::fs::write(root.join("migrations").join(name), sql).unwrap();
-    }
-    let project = root.to_str().unwrap();
-    let run = pgconverge(&["check", project, "--format", "json", "--cases", "32", "--seed", "1", "--no-persist"]);
+    let run = pgconverge(&["check", "fixtures/in_order_only", "--format", "json", "--cases", "32", "--seed", "1", "--no-persist"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["format"], "golang-migrate");
@@ -164,8 +153,9 @@ fn an_in_order_only_migrator_gets_no_orders_it_cannot_run() {
     assert_eq!(verdict("order")["status"], "skipped");
     assert!(verdict("order")["summary"].as_str().unwrap().contains("version order only"), "{}", verdict("order"));
 
-    std::fs::write(root.join("pgconverge.toml"), "out_of_order = true\n").unwrap();
-    let run = pgconverge(&["check", project, "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
+    let copy = copy_fixture("fixtures/in_order_only");
+    std::fs::write(copy.path().join("pgconverge.toml"), "out_of_order = true\n").unwrap();
+    let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let failed: Vec<&str> = report["verdicts"].as_array().unwrap().iter().filter(|v| v["status"] == "fail").filter_map(|v| v["property"].as_str()).collect();
