@@ -5,6 +5,7 @@
 //! table it belongs to (if any) and its attributes as canonical text, so `compare` can diff any
 //! kind the same way. The model does not depend on the order objects were created in.
 
+mod array_casts;
 mod canonical;
 mod columns;
 mod comments;
