@@ -325,7 +325,7 @@ pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend)
             }
         }
     }
-    let ignore = IgnoreRules::new(project.config.ignore.clone());
+    let ignore = IgnoreRules::for_config(&project.config);
     let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &ignore).await?;
     drop(conn);
     database.drop_now().await?;
