@@ -42,6 +42,10 @@ pub const CONVERGING_FIXTURES: &[&str] = &[
     "fixtures/branches",
     "fixtures/reversible",
     "fixtures/concurrent_resumable",
+    "fixtures/grants_in_another_order",
+    "fixtures/policy_roles_in_another_order",
+    "fixtures/pg_dump_varchar_in",
+    "fixtures/pg_dump_round_trip",
 ];
 
 /// The case directories under `fixtures/<group>`, sorted (relative to the package root).
