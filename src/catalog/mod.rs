@@ -228,9 +228,9 @@ pub struct IgnoreRules {
     pub exact: std::collections::BTreeSet<(ObjectKind, String)>,
     /// What the setup files create, as they create it: each object is left out while it is
     /// unchanged, so a migration that changes one (the `public` schema's grants) is compared.
-    pub setup: BTreeMap<(ObjectKind, String), Object>,
+    pub(crate) setup: BTreeMap<(ObjectKind, String), Object>,
     /// Owners are compared (`compare_owners = true`); otherwise dumps leave them out.
-    pub compare_owners: bool,
+    pub(crate) compare_owners: bool,
 }
 
 impl IgnoreRules {
@@ -239,7 +239,7 @@ impl IgnoreRules {
     }
 
     /// The rules a project's `pgconverge.toml` sets: its `ignore` globs and `compare_owners`.
-    pub fn for_config(config: &crate::config::Config) -> IgnoreRules {
+    pub(crate) fn for_config(config: &crate::config::Config) -> IgnoreRules {
         IgnoreRules { compare_owners: config.compare_owners, ..IgnoreRules::new(config.ignore.clone()) }
     }
 
@@ -260,7 +260,7 @@ impl IgnoreRules {
     /// the other kept it as changed, so the difference reads as the attribute that changed (the
     /// `public` schema's grants) rather than as an object that appeared. `None` when there is
     /// nothing to put back.
-    pub fn with_changed_setup_objects(&self, expected: &Catalog, found: &Catalog) -> Option<(Catalog, Catalog)> {
+    pub(crate) fn with_changed_setup_objects(&self, expected: &Catalog, found: &Catalog) -> Option<(Catalog, Catalog)> {
         let missing_from = |side: &Catalog, other: &Catalog| -> Vec<Object> {
             other
                 .objects
