@@ -222,7 +222,7 @@ impl<'a> Checker<'a> {
             project,
             backend,
             canon: Canonicalizer::new(),
-            ignore: IgnoreRules::new(project.config.ignore.clone()),
+            ignore: IgnoreRules::for_config(&project.config),
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
             prep: Preparation::default(),
             unstable: BTreeSet::new(),
@@ -358,9 +358,10 @@ impl<'a> Checker<'a> {
     pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
         self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
-            // What the setup files create is not part of the compared result.
+            // What the setup files create is not part of the compared result while it is as
+            // they made it (an empty database's `public` schema and `plpgsql` included).
             let baseline = self.baseline().await?;
-            self.ignore.exact.extend(baseline.objects.iter().map(|o| (o.kind, o.name.clone())));
+            self.ignore.setup.extend(baseline.objects.into_iter().map(|o| ((o.kind, o.name.clone()), o)));
         }
         Ok(())
     }
@@ -536,7 +537,9 @@ impl<'a> Checker<'a> {
                 vec![],
             ),
             Some(reference) => {
-                let differences = compare::compare(reference, &catalog, &self.compare);
+                let restored = self.ignore.with_changed_setup_objects(reference, &catalog);
+                let (reference, found) = restored.as_ref().map_or((reference, &catalog), |(e, f)| (e, f));
+                let differences = compare::compare(reference, found, &self.compare);
                 let against = self.project.reference_path().map(|p| p.display().to_string()).unwrap_or_default();
                 if compare::has_errors(&differences) {
                     let summary = format!(
@@ -544,7 +547,7 @@ impl<'a> Checker<'a> {
                         plural(migrations.len(), "migration"),
                         plural(differences.iter().filter(|d| d.severity == Severity::Error).count(), "difference")
                     );
-                    fail(Property::Fresh, summary, diverged(reference, &catalog, differences, &against), 1)
+                    fail(Property::Fresh, summary, diverged(reference, found, differences, &against), 1)
                 } else {
                     let summary = format!(
                         "{} applied in order to an empty database; the catalog equals {against} ({})",

@@ -250,7 +250,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
         project,
         backend,
         canon: Canonicalizer::new(),
-        ignore: IgnoreRules::new(project.config.ignore.clone()),
+        ignore: IgnoreRules::for_config(&project.config),
         compare: CompareOptions { strict_column_order: project.config.strict_column_order },
         prep,
     };

@@ -39,6 +39,10 @@ pub struct Config {
     /// A column-order difference fails instead of warning.
     #[serde(default)]
     pub strict_column_order: bool,
+    /// Owners of schemas, tables, sequences, views, types, functions, collations and
+    /// extensions are compared (otherwise left out of dumps).
+    #[serde(default)]
+    pub compare_owners: bool,
     /// Extensions created in every scratch database before anything else runs.
     #[serde(default)]
     pub extensions: Vec<String>,
@@ -177,12 +181,15 @@ format = "golang-migrate"
 idempotent = ["1", "2"]
 ignore = ["public.tmp_*"]
 strict_column_order = true
+compare_owners = true
 extensions = ["pgcrypto"]
 "#;
         let config = Config::parse(Path::new("pgconverge.toml"), text).unwrap();
         assert_eq!(config.format, Some(Format::GolangMigrate));
         assert_eq!(config.idempotent, Idempotent::Versions(vec!["1".into(), "2".into()]));
         assert!(config.strict_column_order);
+        assert!(config.compare_owners);
+        assert!(!Config::default().compare_owners);
         let all = Config::parse(Path::new("p.toml"), "idempotent = true").unwrap();
         assert_eq!(all.idempotent, Idempotent::All(true));
     }

@@ -3,18 +3,11 @@
 
 mod common;
 
-use common::{expectation, expected_str, fixture_cases, pgconverge};
+use common::{expectation, expected_str, fixture_cases, pgconverge, CONVERGING_FIXTURES};
 
 #[test]
 fn converging_fixtures_exit_0() {
-    for dir in [
-        "fixtures/k12_lms",
-        "fixtures/spelling_variants",
-        "fixtures/column_order_relaxed",
-        "fixtures/branches",
-        "fixtures/reversible",
-        "fixtures/concurrent_resumable",
-    ] {
+    for &dir in CONVERGING_FIXTURES {
         let run = pgconverge(&["check", dir, "--cases", "32", "--no-persist"]);
         assert_eq!(run.code, 0, "{dir}:\n{}\n{}", run.stdout, run.stderr);
         assert!(run.stdout.contains("\nconverges: "), "{dir}:\n{}", run.stdout);

@@ -56,8 +56,10 @@ impl Canonicalizer {
     }
 }
 
-/// Parses and deparses `text` in the wrapper its shape needs; `None` when pg_query cannot
-/// round-trip it (then the server's own text, whitespace-collapsed, is kept).
+/// Parses and deparses `text` in the wrapper its shape needs, with the spellings Postgres
+/// stores differently when it reads them back made one (see [`super::array_casts`]); `None`
+/// when pg_query cannot round-trip it (then the server's own text, whitespace-collapsed, is
+/// kept).
 fn deparse(shape: Shape, text: &str) -> Option<String> {
     let text = text.trim().trim_end_matches(';');
     let (prefix, wrapped) = match shape {
@@ -65,7 +67,9 @@ fn deparse(shape: Shape, text: &str) -> Option<String> {
         Shape::Statement => ("", text.to_string()),
         Shape::TableConstraint => (CONSTRAINT_PREFIX, format!("{CONSTRAINT_PREFIX}{text}")),
     };
-    let deparsed = pg_query::parse(&wrapped, 0).ok()?.deparse(Default::default()).ok()?;
+    let mut tree = pg_query::parse(&wrapped, 0).ok()?.protobuf;
+    super::array_casts::push_array_casts_into_elements(&mut tree);
+    let deparsed = pg_query::deparse(&tree, Default::default()).ok()?;
     deparsed.strip_prefix(prefix).map(str::to_string)
 }
 
@@ -100,6 +104,38 @@ mod tests {
             c.statement("create index i on public.t using btree (a);")
         );
         assert_eq!(c.memoized(), 4, "one entry per distinct input text");
+    }
+
+    /// What Postgres prints for `col IN ('a', 'b')` on a varchar column, and what it stores
+    /// and prints after reading that text back from a pg_dump, are one canonical text, in a
+    /// constraint, an expression and a statement alike.
+    #[test]
+    fn a_cast_of_an_array_is_a_cast_of_its_elements() {
+        let mut c = Canonicalizer::new();
+        let created = "CHECK (((status)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[])))";
+        let reloaded = "CHECK (((status)::text = ANY (ARRAY[('a'::character varying)::text, ('b'::character varying)::text])))";
+        assert_eq!(c.constraint(created), c.constraint(reloaded));
+        assert_eq!(c.constraint(created), "CHECK (status::text = ANY(ARRAY['a'::varchar::text, 'b'::varchar::text]))");
+        let created = "((status)::text <> ALL ((ARRAY['x'::character varying])::text[]))";
+        let reloaded = "((status)::text <> ALL (ARRAY[('x'::character varying)::text]))";
+        assert_eq!(c.expression(created), c.expression(reloaded));
+        let created = "CREATE INDEX i ON public.t USING btree (id) WHERE ((status)::text = ANY ((ARRAY['a'::character varying])::text[]))";
+        let reloaded = "CREATE INDEX i ON public.t USING btree (id) WHERE ((status)::text = ANY (ARRAY[('a'::character varying)::text]))";
+        assert_eq!(c.statement(created), c.statement(reloaded));
+        // Untyped elements take the type; an element already of that type gets no second cast.
+        assert_eq!(c.expression("ARRAY['a', 'b'::text]::text[]"), c.expression("ARRAY['a'::text, 'b'::text]"));
+    }
+
+    /// Only the spelling changes: other values, other types, and the casts whose meaning
+    /// depends on the whole array (empty, a type modifier) stay apart.
+    #[test]
+    fn a_cast_of_an_array_keeps_what_differs() {
+        let mut c = Canonicalizer::new();
+        assert_ne!(c.expression("ARRAY['a'::varchar]::text[]"), c.expression("ARRAY['b'::varchar::text]"));
+        assert_ne!(c.expression("ARRAY[1]::bigint[]"), c.expression("ARRAY[1::integer]"));
+        assert_eq!(c.expression("ARRAY[]::text[]"), "ARRAY[]::text[]");
+        assert_eq!(c.expression("ARRAY['ab']::varchar(1)[]"), "ARRAY['ab']::varchar(1)[]");
+        assert_eq!(c.expression("ARRAY[ARRAY[1]]::bigint[]"), "ARRAY[ARRAY[1]]::bigint[]");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Table constraints (primary key, unique, check, foreign key, exclusion, constraint triggers):
-//! definition, deferrability, and whether they were validated (`NOT VALID` matters).
+//! definition, deferrability, whether they were validated (`NOT VALID` matters), and whether
+//! they exist only through inheritance.
 
 use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, co.conname::text, co.contype::text, pg_get_constraintdef(co.oid), ",
-    "co.condeferrable::text, co.condeferred::text, co.convalidated::text ",
+    "co.condeferrable::text, co.condeferred::text, co.convalidated::text, co.conislocal::text ",
     "FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
     // PostgreSQL 18 records NOT NULL as constraints too (contype 'n'); the column's `not_null`
     // already says it, and leaving them out keeps catalogs of different majors comparable.
@@ -35,6 +36,31 @@ pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Obje
                 .attr("deferrable", col(&mut r, 4).filter(|v| v == "true"))
                 .attr("initially_deferred", col(&mut r, 5).filter(|v| v == "true"))
                 .attr("not_valid", col(&mut r, 6).filter(|v| v == "false").map(|_| "true".into()))
+                // A child's own copy of an inherited constraint survives the parent's DROP
+                // CONSTRAINT; an only-inherited one does not.
+                .attr("inherited_only", col(&mut r, 7).filter(|local| local == "false").map(|_| "true".into()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A constraint a child only inherits differs from the child's own copy of it.
+    #[test]
+    fn an_only_inherited_constraint_says_so() {
+        let row = |conislocal: &str| -> TextRow {
+            ["public.child", "positive", "c", "CHECK ((amount > 0))", "false", "false", "true", conislocal]
+                .iter()
+                .map(|c| Some(c.to_string()))
+                .collect()
+        };
+        let mut canon = Canonicalizer::new();
+        let own = objects(vec![row("true")], &mut canon).remove(0);
+        let inherited = objects(vec![row("false")], &mut canon).remove(0);
+        assert!(!own.attributes.contains_key("inherited_only"), "{own:?}");
+        assert_eq!(inherited.attributes.get("inherited_only").map(String::as_str), Some("true"));
+        assert_eq!(own.attributes.get("definition"), inherited.attributes.get("definition"));
+    }
 }

@@ -1,5 +1,6 @@
 //! Default privileges (`ALTER DEFAULT PRIVILEGES`): a forgotten one is security drift.
 
+use super::acl::canonical_acl;
 use super::{col, Canonicalizer, TextRow, Object, ObjectKind};
 
 pub(super) const QUERY: &str = "SELECT pg_get_userbyid(d.defaclrole)::text, coalesce(n.nspname, '*'), d.defaclobjtype::text, d.defaclacl::text \
@@ -19,7 +20,7 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
                 Some("n") => "schemas",
                 _ => "other",
             };
-            Object::new(ObjectKind::DefaultPrivileges, format!("{role} in {schema} on {on}")).attr("acl", col(&mut r, 3))
+            Object::new(ObjectKind::DefaultPrivileges, format!("{role} in {schema} on {on}")).attr("acl", col(&mut r, 3).map(|a| canonical_acl(&a)))
         })
         .collect()
 }

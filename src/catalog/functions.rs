@@ -2,6 +2,7 @@
 //! SECURITY DEFINER, SET search_path, body) and privileges. Functions a range type creates for
 //! itself (internal dependencies) follow from the type and are skipped.
 
+use super::acl::canonical_acl;
 use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
@@ -10,7 +11,7 @@ pub(super) const QUERY: &str = concat!(
     "(SELECT 'sfunc ' || a.aggtransfn::regproc::text || ' stype ' || format_type(a.aggtranstype, NULL) ",
     "   || coalesce(' finalfunc ' || nullif(a.aggfinalfn, 0)::regproc::text, '') || coalesce(' initcond ' || a.agginitval, '') ",
     "   FROM pg_aggregate a WHERE a.aggfnoid = p.oid), ",
-    "CASE WHEN p.proacl IS NULL OR p.proacl = acldefault('f', p.proowner) THEN NULL ELSE p.proacl::text END ",
+    "CASE WHEN p.proacl IS NULL OR p.proacl = acldefault('f', p.proowner) THEN NULL ELSE p.proacl::text END, pg_get_userbyid(p.proowner)::text ",
     "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384 AND ",
     user_schema!("n"),
     " AND ",
@@ -32,7 +33,8 @@ pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Obje
                 .attr("kind", Some(kind.to_string()))
                 .attr("definition", col(&mut r, 2).map(|d| canon.statement(&d)))
                 .attr("aggregate", col(&mut r, 3))
-                .attr("acl", col(&mut r, 4))
+                .attr("acl", col(&mut r, 4).map(|a| canonical_acl(&a)))
+                .attr("owner", col(&mut r, 5))
         })
         .collect()
 }

@@ -5,7 +5,10 @@
 //! table it belongs to (if any) and its attributes as canonical text, so `compare` can diff any
 //! kind the same way. The model does not depend on the order objects were created in.
 
+mod acl;
+mod array_casts;
 mod canonical;
+mod collations;
 mod columns;
 mod comments;
 mod constraints;
@@ -41,6 +44,7 @@ use crate::runner::RunnerError;
 pub enum ObjectKind {
     Schema,
     Extension,
+    Collation,
     Type,
     Sequence,
     Table,
@@ -63,6 +67,7 @@ impl ObjectKind {
         match self {
             ObjectKind::Schema => "schema",
             ObjectKind::Extension => "extension",
+            ObjectKind::Collation => "collation",
             ObjectKind::Type => "type",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Table => "table",
@@ -173,8 +178,14 @@ impl Catalog {
         self.objects.iter().map(Object::render).collect()
     }
 
-    /// Drops the objects `ignore` matches, and those that belong to a matched table.
+    /// Drops the objects `ignore` matches, and those that belong to a matched table; and the
+    /// owners, unless `ignore` compares them.
     pub fn without(mut self, ignore: &IgnoreRules) -> Catalog {
+        if !ignore.compare_owners {
+            for object in &mut self.objects {
+                object.attributes.remove(OWNER);
+            }
+        }
         self.objects.retain(|o| !ignore.matches(o));
         self
     }
@@ -187,6 +198,9 @@ impl Catalog {
         serde_json::from_str(text)
     }
 }
+
+/// The attribute that names an object's owner, compared only with `compare_owners = true`.
+pub(crate) const OWNER: &str = "owner";
 
 /// The migration ledgers of common tools: the harness never compares them.
 pub const LEDGER_TABLES: &[&str] = &[
@@ -210,17 +224,28 @@ pub const LEDGER_TABLES: &[&str] = &[
 pub struct IgnoreRules {
     pub globs: Vec<String>,
     pub keep_ledgers: bool,
-    /// Exact objects left out: what the setup files create, and nondeterministic objects.
+    /// Exact objects left out: nondeterministic objects.
     pub exact: std::collections::BTreeSet<(ObjectKind, String)>,
+    /// What the setup files create, as they create it: each object is left out while it is
+    /// unchanged, so a migration that changes one (the `public` schema's grants) is compared.
+    pub(crate) setup: BTreeMap<(ObjectKind, String), Object>,
+    /// Owners are compared (`compare_owners = true`); otherwise dumps leave them out.
+    pub(crate) compare_owners: bool,
 }
 
 impl IgnoreRules {
     pub fn new(globs: Vec<String>) -> IgnoreRules {
-        IgnoreRules { globs, keep_ledgers: false, exact: Default::default() }
+        IgnoreRules { globs, ..IgnoreRules::default() }
+    }
+
+    /// The rules a project's `pgconverge.toml` sets: its `ignore` globs and `compare_owners`.
+    pub(crate) fn for_config(config: &crate::config::Config) -> IgnoreRules {
+        IgnoreRules { compare_owners: config.compare_owners, ..IgnoreRules::new(config.ignore.clone()) }
     }
 
     pub fn matches(&self, object: &Object) -> bool {
-        if self.exact.contains(&(object.kind, object.name.clone())) {
+        let key = (object.kind, object.name.clone());
+        if self.exact.contains(&key) || self.setup.get(&key) == Some(object) {
             return true;
         }
         let subject_names = [Some(object.name.as_str()), object.table.as_deref()];
@@ -229,6 +254,29 @@ impl IgnoreRules {
                 && object.attributes.get("owned_by").is_some_and(|owner| self.matches_name(table_of_column(owner))))
             || (object.kind == ObjectKind::Comment
                 && object.attributes.get("on").is_some_and(|target| self.matches_name(target)))
+    }
+
+    /// Two catalogs with each setup object that one side left out as unchanged put back where
+    /// the other kept it as changed, so the difference reads as the attribute that changed (the
+    /// `public` schema's grants) rather than as an object that appeared. `None` when there is
+    /// nothing to put back.
+    pub(crate) fn with_changed_setup_objects(&self, expected: &Catalog, found: &Catalog) -> Option<(Catalog, Catalog)> {
+        let missing_from = |side: &Catalog, other: &Catalog| -> Vec<Object> {
+            other
+                .objects
+                .iter()
+                .filter(|o| side.get(o.kind, &o.name).is_none())
+                .filter_map(|o| self.setup.get(&(o.kind, o.name.clone())).cloned())
+                .collect()
+        };
+        let (to_expected, to_found) = (missing_from(expected, found), missing_from(found, expected));
+        if to_expected.is_empty() && to_found.is_empty() {
+            return None;
+        }
+        let joined = |side: &Catalog, more: Vec<Object>| {
+            Catalog::from_objects(side.server_version.clone(), side.objects.iter().cloned().chain(more).collect())
+        };
+        Some((joined(expected, to_expected), joined(found, to_found)))
     }
 
     fn matches_name(&self, qualified: &str) -> bool {
@@ -355,17 +403,18 @@ struct Kind {
 }
 
 /// The per-kind queries, in dump order.
-const QUERIES: [Kind; 16] = [
-    Kind { query: schemas::QUERY, columns: 2, objects: schemas::objects },
-    Kind { query: extensions::QUERY, columns: 3, objects: extensions::objects },
-    Kind { query: types::QUERY, columns: 10, objects: types::objects },
-    Kind { query: sequences::QUERY, columns: 12, objects: sequences::objects },
-    Kind { query: tables::QUERY, columns: 12, objects: tables::objects },
-    Kind { query: columns::QUERY, columns: 11, objects: columns::objects },
-    Kind { query: constraints::QUERY, columns: 7, objects: constraints::objects },
+const QUERIES: [Kind; 17] = [
+    Kind { query: schemas::QUERY, columns: 3, objects: schemas::objects },
+    Kind { query: extensions::QUERY, columns: 4, objects: extensions::objects },
+    Kind { query: collations::QUERY, columns: 4, objects: collations::objects },
+    Kind { query: types::QUERY, columns: 11, objects: types::objects },
+    Kind { query: sequences::QUERY, columns: 13, objects: sequences::objects },
+    Kind { query: tables::QUERY, columns: 13, objects: tables::objects },
+    Kind { query: columns::QUERY, columns: 14, objects: columns::objects },
+    Kind { query: constraints::QUERY, columns: 8, objects: constraints::objects },
     Kind { query: indexes::QUERY, columns: 7, objects: indexes::objects },
-    Kind { query: views::QUERY, columns: 6, objects: views::objects },
-    Kind { query: functions::QUERY, columns: 5, objects: functions::objects },
+    Kind { query: views::QUERY, columns: 7, objects: views::objects },
+    Kind { query: functions::QUERY, columns: 6, objects: functions::objects },
     Kind { query: triggers::QUERY, columns: 4, objects: triggers::objects },
     Kind { query: rules::QUERY, columns: 4, objects: rules::objects },
     Kind { query: policies::QUERY, columns: 7, objects: policies::objects },
@@ -376,7 +425,7 @@ const QUERIES: [Kind; 16] = [
 
 /// All per-kind queries as one: `SELECT i, ARRAY[its columns as text] FROM (query i)`, glued
 /// with UNION ALL after their shared CTE. One round trip and one cached plan per dump instead
-/// of sixteen.
+/// of seventeen.
 fn combined_query() -> &'static str {
     static COMBINED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     COMBINED.get_or_init(|| {
@@ -513,6 +562,38 @@ mod tests {
         assert!(rules.matches(&Object::new(ObjectKind::Table, "audit.log")));
         assert!(!rules.matches(&Object::new(ObjectKind::Column, "public.users.schema_migrations").of_table("public.users")));
         assert!(!rules.matches(&Object::new(ObjectKind::Table, "public.users")));
+    }
+
+    /// Owners are read always and kept only when the project compares them.
+    #[test]
+    fn owners_are_left_out_unless_compared() {
+        let table = Object::new(ObjectKind::Table, "public.t").attr(OWNER, Some("app".into()));
+        let catalog = Catalog::from_objects(None, vec![table]);
+        let without = catalog.clone().without(&IgnoreRules::default());
+        assert_eq!(without.render(), "table public.t\n");
+        let compared = catalog.without(&IgnoreRules { compare_owners: true, ..IgnoreRules::default() });
+        assert_eq!(compared.render(), "table public.t\n  owner: app\n");
+    }
+
+    /// What the setup made is left out while unchanged; changed, it is compared, and the other
+    /// side gets the setup's version back, so the difference is the attribute that changed.
+    #[test]
+    fn setup_objects_are_left_out_by_value() {
+        let public = |acl: &str| Object::new(ObjectKind::Schema, "public").attr("acl", Some(acl.into()));
+        let as_made = public("{=U/pg_database_owner,pg_database_owner=UC/pg_database_owner}");
+        let changed = public("{pg_database_owner=UC/pg_database_owner}");
+        let mut rules = IgnoreRules::default();
+        rules.setup.insert((ObjectKind::Schema, "public".into()), as_made.clone());
+        assert!(rules.matches(&as_made));
+        assert!(!rules.matches(&changed));
+
+        let reference = Catalog::from_objects(None, vec![as_made.clone()]).without(&rules);
+        let migrated = Catalog::from_objects(None, vec![changed.clone()]).without(&rules);
+        assert!(reference.objects.is_empty());
+        assert_eq!(migrated.objects, [changed.clone()]);
+        let (expected, found) = rules.with_changed_setup_objects(&reference, &migrated).expect("public is put back");
+        assert_eq!((expected.objects, found.objects), (vec![as_made], vec![changed]));
+        assert!(rules.with_changed_setup_objects(&reference, &reference).is_none());
     }
 
     #[test]

@@ -4,7 +4,9 @@ use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, p.polname::text, p.polcmd::text, p.polpermissive::text, ",
-    "(SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END, ', ' ORDER BY 1) FROM unnest(p.polroles) r), ",
+    // Roles sorted by name: polroles keeps them in the order the policy listed them.
+    "(SELECT string_agg(role, ', ' ORDER BY role) FROM (SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END AS role ",
+    "   FROM unnest(p.polroles) r) roles), ",
     "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) ",
     "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ",
     user_schema!("n")

@@ -1,12 +1,14 @@
 //! Sequences: type and parameters, OWNED BY; never the current value.
 
+use super::acl::canonical_acl;
 use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
     "s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text, ",
     "tn.nspname || '.' || tc.relname || '.' || a.attname, CASE WHEN d.deptype = 'i' THEN 'i' END, ",
-    "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('s', c.relowner) THEN NULL ELSE c.relacl::text END, c.relpersistence::text ",
+    "CASE WHEN c.relacl IS NULL OR c.relacl = acldefault('s', c.relowner) THEN NULL ELSE c.relacl::text END, c.relpersistence::text, ",
+    "pg_get_userbyid(c.relowner)::text ",
     "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
     // The column that owns the sequence (OWNED BY, serial, identity): joins, not a subquery
     // per sequence. A sequence has at most one owner.
@@ -35,7 +37,8 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
                 .attr("max", col(&mut r, 5))
                 .attr("cache", col(&mut r, 6))
                 .attr("cycle", col(&mut r, 7))
-                .attr("acl", col(&mut r, 10))
+                .attr("acl", col(&mut r, 10).map(|a| canonical_acl(&a)))
+                .attr("owner", col(&mut r, 12))
                 .attr("unlogged", col(&mut r, 11).filter(|p| p == "u").map(|_| "true".into()))
                 .attr("identity_of", owned_by.clone().filter(|_| identity));
             if !identity {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::acl::canonical_acl;
 use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
 
 pub(super) const QUERY: &str = concat!(
@@ -16,7 +17,7 @@ pub(super) const QUERY: &str = concat!(
     // (only for a table that says it uses an index: one lookup fewer per table)
     "CASE WHEN c.relreplident = 'i' THEN (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_index x ",
     "   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = c.oid AND x.indisreplident) END, ",
-    "c.relreplident::text ",
+    "c.relreplident::text, pg_get_userbyid(c.relowner)::text ",
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ",
     "WHERE c.relkind IN ('r', 'p', 'f') AND ",
     user_schema!("n"),
@@ -53,7 +54,8 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
                 .attr("row_security", col(&mut r, 6).filter(|v| v == "true"))
                 .attr("force_row_security", col(&mut r, 7).filter(|v| v == "true"))
                 .attr("options", col(&mut r, 8))
-                .attr("acl", col(&mut r, 9))
+                .attr("acl", col(&mut r, 9).map(|a| canonical_acl(&a)))
+                .attr("owner", col(&mut r, 12))
                 .attr("replica_identity", replica_identity)
         })
         .collect()

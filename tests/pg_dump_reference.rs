@@ -1,0 +1,83 @@
+//! A reference made by `pg_dump --schema-only` (Rails' `structure.sql` is one) describes the
+//! same schema as the migrations it was dumped from, even where pg_dump spells an expression
+//! in a way Postgres stores differently when it reads it back (a `varchar` column's
+//! `CHECK (col IN (...))` comes back as `ANY (ARRAY[('a'::varchar)::text, ...])`). Every
+//! converging fixture must therefore converge against a real pg_dump of its own migrated
+//! database.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{pgconverge, CONVERGING_FIXTURES};
+use pgconverge::prepare::{Preparation, Purpose};
+use pgconverge::runner::{Backend, EmbeddedCluster};
+use pgconverge::Project;
+use sqlx::Connection;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations() {
+    let cluster = EmbeddedCluster::start().await.unwrap();
+    let url = format!("postgres://postgres@localhost/postgres?host={}&port=5432", cluster.dir().display());
+    let mut admin = sqlx::PgConnection::connect_with(&cluster.admin_options()).await.unwrap();
+    let mut problems = Vec::new();
+    for (i, &fixture) in CONVERGING_FIXTURES.iter().enumerate() {
+        let project = Project::load(Path::new(fixture)).unwrap();
+        let database = format!("migrated_{i}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database} TEMPLATE template0"))).execute(&mut admin).await.unwrap();
+        let mut conn = sqlx::PgConnection::connect_with(&cluster.admin_options().database(&database)).await.unwrap();
+        // The fixture's own preparation (extensions, setup, ledger) and its migrations, in order.
+        let preparation = Preparation::load(&project).unwrap();
+        assert!(preparation.apply(&mut conn, Purpose::Migrations).await.unwrap().is_none(), "{fixture}: setup failed");
+        for migration in &project.migrations.migrations {
+            let failure = pgconverge::check::apply_migration(&mut conn, migration).await.unwrap();
+            assert!(failure.is_none(), "{fixture}: {} failed: {failure:?}", migration.id());
+        }
+        conn.close().await.unwrap();
+
+        let dump = pg_dump(&cluster, &database);
+        let copy = copy_of(Path::new(fixture));
+        let reference = project.config.reference.clone().unwrap_or_else(|| "schema.sql".into());
+        std::fs::write(copy.path().join(reference), &dump).unwrap();
+        let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--properties", "fresh", "--database-url", &url, "--no-persist"]);
+        if run.code != 0 {
+            problems.push(format!("{fixture} against its pg_dump: exit {}\n{}{}", run.code, run.stdout, run.stderr));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// `pg_dump --schema-only` of one database of the cluster, by the pg_dump installed next to the
+/// cluster's server (`/usr/local/bin` may hold only links to the server's own programs).
+fn pg_dump(cluster: &EmbeddedCluster, database: &str) -> String {
+    let binaries = cluster.binaries();
+    let server = std::fs::canonicalize(binaries.bin_dir.join("postgres")).unwrap();
+    let pg_dump = server.with_file_name("pg_dump");
+    let library_path = std::env::join_paths(&binaries.lib_dirs).unwrap();
+    let output = Command::new(&pg_dump)
+        .args(["--schema-only", "--host", cluster.dir().to_str().unwrap(), "--port", "5432", "--username", "postgres", database])
+        .env("LD_LIBRARY_PATH", library_path)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", pg_dump.display()));
+    assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A copy of a fixture directory, in a temporary directory.
+fn copy_of(fixture: &Path) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(fixture, dir.path());
+    dir
+}
