@@ -134,10 +134,14 @@ impl DependencyGraph {
 }
 
 /// B depends on A (A before B in canonical order) when B references, alters or drops something
-/// that A created (the latest creator before B). Two more rules keep reorderings runnable:
-/// a migration that drops an object depends on the earlier migrations that used or altered it
-/// since it was created, and one that creates an object depends on the migration that dropped
-/// it before. Two migrations that only alter the same object do not depend on each other.
+/// that A created (the latest creator before B). Columns count as objects: a view, index,
+/// check, trigger, policy, function body or data statement that names a column depends on the
+/// migration that added it. Two more rules keep reorderings runnable: a migration that drops or
+/// renames an object (RENAME, SET SCHEMA) depends on the earlier migrations that used or altered
+/// it under that name since it was created, and one that creates an object depends on the
+/// migration that dropped or renamed it before. The new name of a rename is created by it, so
+/// its later users depend on the rename. Two migrations that only alter the same object do not
+/// depend on each other.
 pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
     let mut graph = DependencyGraph::new(migrations.len());
     let mut history = History::default();
@@ -149,7 +153,7 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
             .iter()
             .map(|o| (o, "references"))
             .chain(footprint.alters.iter().map(|o| (o, "alters")))
-            .chain(footprint.drops.iter().map(|o| (o, "drops")))
+            .chain(footprint.drops.iter().map(|o| (o, if footprint.renamed.contains(o) { "renames" } else { "drops" })))
         {
             if let Some(&j) = history.creator.get(object) {
                 let (noun, name) = (history.noun(object), &object.name);
@@ -157,15 +161,17 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
             }
         }
         for object in &footprint.drops {
+            let verb = if footprint.renamed.contains(object) { "renames" } else { "drops" };
             for &j in history.users.get(object).into_iter().flatten() {
                 let (noun, name) = (history.noun(object), &object.name);
-                graph.add(i, j, format!("drops {noun} {name} used by {}", migrations[j].id()));
+                graph.add(i, j, format!("{verb} {noun} {name} used by {}", migrations[j].id()));
             }
         }
         for object in &footprint.creates {
-            if let Some(&j) = history.dropper.get(object) {
+            if let Some(&(j, renamed)) = history.dropper.get(object) {
                 let (noun, name) = (history.noun(object), &object.name);
-                graph.add(i, j, format!("recreates {noun} {name} dropped by {}", migrations[j].id()));
+                let verb = if renamed { "renamed away" } else { "dropped" };
+                graph.add(i, j, format!("recreates {noun} {name} {verb} by {}", migrations[j].id()));
             }
         }
         history.record(i, &footprint, &analysis);
@@ -180,8 +186,8 @@ struct History {
     creator: HashMap<ObjectRef, usize>,
     /// The migrations that referenced or altered each object since it was last created.
     users: HashMap<ObjectRef, Vec<usize>>,
-    /// The latest migration that dropped each object.
-    dropper: HashMap<ObjectRef, usize>,
+    /// The latest migration that dropped (or renamed away) each object, and whether it renamed.
+    dropper: HashMap<ObjectRef, (usize, bool)>,
     /// How to call each created object in a reason ("table", "index", ...).
     nouns: HashMap<ObjectRef, &'static str>,
 }
@@ -192,7 +198,7 @@ impl History {
             self.users.entry(object.clone()).or_default().push(i);
         }
         for object in &footprint.drops {
-            self.dropper.insert(object.clone(), i);
+            self.dropper.insert(object.clone(), (i, footprint.renamed.contains(object)));
             self.users.remove(object);
         }
         for object in &footprint.creates {
@@ -340,6 +346,95 @@ mod tests {
         assert_eq!(edges(&graph), [vec![], vec![0], vec![0], vec![0, 1, 2], vec![3], vec![4]]);
         assert_eq!(graph.reason(3, 1), Some("drops table public.t used by 2_m2"));
         assert_eq!(graph.reason(4, 3), Some("recreates table public.t dropped by 4_m4"));
+    }
+
+    fn fixture(name: &str) -> Vec<Migration> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name).join("migrations");
+        MigrationSet::load(&dir, None).expect("the fixture loads").migrations
+    }
+
+    /// Each migration's dependencies, by migration name.
+    fn named_edges(set: &[Migration], graph: &DependencyGraph) -> BTreeMap<String, Vec<String>> {
+        (0..set.len())
+            .filter(|&i| !graph.depends_on(i).is_empty())
+            .map(|i| (set[i].name.clone(), graph.depends_on(i).iter().map(|&j| set[j].name.clone()).collect()))
+            .collect()
+    }
+
+    fn expected(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        pairs.iter().map(|(m, deps)| (m.to_string(), deps.iter().map(|d| d.to_string()).collect())).collect()
+    }
+
+    #[test]
+    fn what_names_an_added_column_depends_on_the_migration_that_added_it() {
+        let set = fixture("column_dependencies");
+        let graph = infer_from_sql(&set);
+        assert_eq!(
+            named_edges(&set, &graph),
+            expected(&[
+                ("add_balance", &["create_accounts"]),
+                ("add_email_and_owner", &["create_accounts"]),
+                ("add_updated_at", &["create_accounts"]),
+                ("create_rich_accounts_view", &["create_accounts", "add_balance"]),
+                ("add_balance_cents", &["create_accounts", "add_balance"]),
+                ("index_lower_email", &["create_accounts", "add_balance", "add_email_and_owner"]),
+                ("check_balance", &["create_accounts", "add_balance"]),
+                ("touch_trigger", &["create_accounts", "add_balance"]),
+                ("owner_policy", &["create_accounts", "add_email_and_owner"]),
+            ])
+        );
+        let id = |name: &str| set.iter().find(|m| m.name == name).map(Migration::id).unwrap_or_default();
+        let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+        assert_eq!(
+            graph.reason(index("create_rich_accounts_view"), index("add_balance")),
+            Some(format!("references column public.accounts.balance created by {}", id("add_balance")).as_str())
+        );
+    }
+
+    #[test]
+    fn renames_come_after_the_users_of_the_old_name_and_before_those_of_the_new() {
+        let set = fixture("renames_and_data");
+        let graph = infer_from_sql(&set);
+        assert_eq!(
+            named_edges(&set, &graph),
+            expected(&[
+                ("seed_admin", &["create_user_"]),
+                ("clean_users", &["create_user_"]),
+                ("rename_user_to_users", &["create_user_", "seed_admin", "clean_users"]),
+                ("trim_titles", &["create_products"]),
+                ("rename_title_to_name", &["create_products", "trim_titles"]),
+                ("merge_signup_event", &["create_events"]),
+                ("archive_events", &["create_events", "merge_signup_event"]),
+                ("add_settings_scope", &["create_settings"]),
+                ("create_scoped_setting", &["create_settings", "add_settings_scope"]),
+                ("rename_settings_value", &["create_settings", "add_settings_scope", "create_scoped_setting"]),
+            ])
+        );
+        let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+        let id = |name: &str| set[index(name)].id();
+        assert_eq!(
+            graph.reason(index("rename_user_to_users"), index("seed_admin")),
+            Some(format!("renames table public.user_ used by {}", id("seed_admin")).as_str())
+        );
+        assert_eq!(
+            graph.reason(index("rename_title_to_name"), index("trim_titles")),
+            Some(format!("renames column public.products.title used by {}", id("trim_titles")).as_str())
+        );
+    }
+
+    #[test]
+    fn users_of_a_new_name_depend_on_the_rename_and_the_old_name_can_be_reused_after_it() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE user_ (id int, full_name text);",
+            "ALTER TABLE user_ RENAME TO users;",
+            "ALTER TABLE users RENAME COLUMN full_name TO name;",
+            "CREATE VIEW names AS SELECT name FROM users;",
+            "CREATE TABLE user_ (id int);",
+            "ALTER INDEX IF EXISTS old_idx RENAME TO new_idx;",
+        ]));
+        assert_eq!(edges(&graph), [vec![], vec![0], vec![1], vec![1, 2], vec![1], vec![]]);
+        assert_eq!(graph.reason(3, 2), Some("references column public.users.name created by 3_m3"));
+        assert_eq!(graph.reason(4, 1), Some("recreates table public.user_ renamed away by 2_m2"));
     }
 
     #[test]

@@ -14,6 +14,8 @@ fn converging_fixtures_exit_0() {
         "fixtures/branches",
         "fixtures/reversible",
         "fixtures/concurrent_resumable",
+        "fixtures/column_dependencies",
+        "fixtures/renames_and_data",
     ] {
         let run = pgconverge(&["check", dir, "--cases", "32", "--no-persist"]);
         assert_eq!(run.code, 0, "{dir}:\n{}\n{}", run.stdout, run.stderr);
