@@ -179,6 +179,73 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
     graph
 }
 
+/// A dependency the server recorded in `pg_depend`: `dependent` (as `pg_describe_object` says
+/// it: "rule _RETURN on view v", "index i", "default value for column c of table t") needs
+/// `referenced`, named the way [`crate::catalog`] names objects: `schema.table.column` for a
+/// column, `schema.name` for a relation, type or function (without arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CatalogEdge {
+    pub(crate) dependent: String,
+    pub(crate) referenced: String,
+    /// The relation of a referenced column (`schema.table`), when the reference is a column.
+    pub(crate) relation: Option<String>,
+}
+
+/// The `pg_depend` rows of objects newer than `after_oid` that point at user relations, columns,
+/// types and functions. Normal and automatic dependencies only: internal ones bind objects made
+/// together (a view and its rule, a table and its row type). Object IDs grow monotonically in a
+/// cluster (until they wrap after 4 billion), so the objects a migration creates have IDs above
+/// every one that existed before it, and `after_oid` = the largest before the migration picks
+/// exactly its new dependencies. Every name is schema-qualified: a migration may have moved
+/// search_path.
+const NEW_DEPENDENCIES: &str = "\
+SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), \
+       COALESCE(rn.nspname || '.' || rc.relname, tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname), \
+       ra.attname::text \
+FROM pg_catalog.pg_depend d \
+LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
+LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
+LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
+WHERE d.objid::pg_catalog.int8 > $1 AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
+  AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
+                       'pg_catalog.pg_proc'::pg_catalog.regclass) \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
+
+/// The largest object ID `pg_depend` holds as a dependent (0 on an empty table).
+const LATEST_DEPENDENT: &str = "SELECT COALESCE(pg_catalog.max(objid::pg_catalog.int8), 0) FROM pg_catalog.pg_depend";
+
+/// The dependencies recorded for objects created since `after_oid` (see [`NEW_DEPENDENCIES`]),
+/// and the largest dependent object ID now, for the next call.
+pub(crate) async fn catalog_edges_since(
+    conn: &mut sqlx::postgres::PgConnection,
+    after_oid: i64,
+) -> Result<(Vec<CatalogEdge>, i64), crate::runner::RunnerError> {
+    use crate::runner::RunnerError;
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(NEW_DEPENDENCIES)
+        .bind(after_oid)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let latest: i64 =
+        sqlx::query_scalar(LATEST_DEPENDENT).fetch_one(&mut *conn).await.map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let edges = rows
+        .into_iter()
+        .filter_map(|(dependent, referenced, column)| {
+            let (dependent, referenced) = (dependent?, referenced?);
+            Some(match column {
+                Some(column) => CatalogEdge { dependent, referenced: format!("{referenced}.{column}"), relation: Some(referenced) },
+                None => CatalogEdge { dependent, referenced, relation: None },
+            })
+        })
+        .collect();
+    Ok((edges, latest))
+}
+
 /// What the migrations so far did to each object.
 #[derive(Default)]
 struct History {
