@@ -183,7 +183,7 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
 /// it: "rule _RETURN on view v", "index i", "default value for column c of table t") needs
 /// `referenced`, named the way [`crate::catalog`] names objects: `schema.table.column` for a
 /// column, `schema.name` for a relation, type or function (without arguments).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CatalogEdge {
     pub(crate) dependent: String,
     pub(crate) referenced: String,
@@ -191,13 +191,15 @@ pub(crate) struct CatalogEdge {
     pub(crate) relation: Option<String>,
 }
 
-/// The `pg_depend` rows of objects newer than `after_oid` that point at user relations, columns,
-/// types and functions. Normal and automatic dependencies only: internal ones bind objects made
-/// together (a view and its rule, a table and its row type). Object IDs grow monotonically in a
-/// cluster (until they wrap after 4 billion), so the objects a migration creates have IDs above
-/// every one that existed before it, and `after_oid` = the largest before the migration picks
-/// exactly its new dependencies. Every name is schema-qualified: a migration may have moved
-/// search_path.
+/// The `pg_depend` rows of objects newer than `after_oid`, and of every table column, that point
+/// at user relations, columns, types and functions. Normal and automatic dependencies only:
+/// internal ones bind objects made together (a view and its rule, a table and its row type).
+/// Object IDs grow monotonically in a cluster (until they wrap after 4 billion), so the objects
+/// a migration creates have IDs above every one that existed before it, and `after_oid` = the
+/// largest before the migration picks its new dependencies; a column added to an older table
+/// has that table's ID, so columns (few rows: only types that are not built in) always come and
+/// the caller keeps the ones it has seen. Every name is schema-qualified: a migration may have
+/// moved search_path.
 const NEW_DEPENDENCIES: &str = "\
 SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), \
        COALESCE(rn.nspname || '.' || rc.relname, tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname), \
@@ -210,7 +212,8 @@ LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catal
 LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
 LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
 LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
-WHERE d.objid::pg_catalog.int8 > $1 AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
+WHERE (d.objid::pg_catalog.int8 > $1 OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0)) \
+  AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
   AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
                        'pg_catalog.pg_proc'::pg_catalog.regclass) \
   AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
