@@ -1166,17 +1166,9 @@ impl<'a> Collector<'a> {
     }
 
     fn range_var_reference(&mut self, rv: &Value, ctes: &BTreeSet<String>) {
-        let schema = rv["schemaname"].as_str().unwrap_or_default();
-        let name = rv["relname"].as_str().unwrap_or_default();
-        let catalog_table = schema.is_empty() && name.starts_with("pg_");
-        if name.is_empty() || is_system_schema(schema) || catalog_table || (schema.is_empty() && ctes.contains(name)) {
-            return;
+        if let Some((_, table)) = self.scope_relation(rv, ctes) {
+            self.refer(RefKind::Relation, table);
         }
-        let schema = match (schema, rv["relpersistence"].as_str()) {
-            ("", Some("t")) => "pg_temp",
-            (schema, _) => schema,
-        };
-        self.refer(RefKind::Relation, self.qualify(schema, name));
     }
 
     fn type_reference(&mut self, type_name: &Value) {
@@ -1850,7 +1842,8 @@ fn target_list_names(stmt: &Value, path: &[&str]) -> Vec<String> {
         nodes = nodes
             .into_iter()
             .flat_map(|n| {
-                let inner = if n.get("node").is_some() { n["node"].as_object().and_then(|o| o.values().next()).unwrap_or(n) } else { n };
+                // A list element is a `{"node": {"Tag": {...}}}` wrapper; a typed field is not.
+                let inner = n["node"].as_object().and_then(|o| o.values().next()).unwrap_or(n);
                 match &inner[*step] {
                     Value::Array(items) => items.iter().collect::<Vec<_>>(),
                     Value::Null => vec![],
