@@ -104,7 +104,7 @@ pub struct Footprint {
     /// DROP, and the old name of a RENAME or SET SCHEMA: the name is gone after the statement.
     pub drops: BTreeSet<ObjectRef>,
     /// The drops that are old names of a RENAME or SET SCHEMA (for messages).
-    pub renamed: BTreeSet<ObjectRef>,
+    pub(crate) renamed: BTreeSet<ObjectRef>,
     /// Every other name used.
     pub references: BTreeSet<ObjectRef>,
     /// A PL/pgSQL EXECUTE (in a `DO` block) whose SQL is not a literal: the footprint may be
