@@ -134,10 +134,14 @@ impl DependencyGraph {
 }
 
 /// B depends on A (A before B in canonical order) when B references, alters or drops something
-/// that A created (the latest creator before B). Two more rules keep reorderings runnable:
-/// a migration that drops an object depends on the earlier migrations that used or altered it
-/// since it was created, and one that creates an object depends on the migration that dropped
-/// it before. Two migrations that only alter the same object do not depend on each other.
+/// that A created (the latest creator before B). Columns count as objects: a view, index,
+/// check, trigger, policy, function body or data statement that names a column depends on the
+/// migration that added it. Two more rules keep reorderings runnable: a migration that drops or
+/// renames an object (RENAME, SET SCHEMA) depends on the earlier migrations that used or altered
+/// it under that name since it was created, and one that creates an object depends on the
+/// migration that dropped or renamed it before. The new name of a rename is created by it, so
+/// its later users depend on the rename. Two migrations that only alter the same object do not
+/// depend on each other.
 pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
     let mut graph = DependencyGraph::new(migrations.len());
     let mut history = History::default();
@@ -149,7 +153,7 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
             .iter()
             .map(|o| (o, "references"))
             .chain(footprint.alters.iter().map(|o| (o, "alters")))
-            .chain(footprint.drops.iter().map(|o| (o, "drops")))
+            .chain(footprint.drops.iter().map(|o| (o, if footprint.renamed.contains(o) { "renames" } else { "drops" })))
         {
             if let Some(&j) = history.creator.get(object) {
                 let (noun, name) = (history.noun(object), &object.name);
@@ -157,20 +161,92 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
             }
         }
         for object in &footprint.drops {
+            let verb = if footprint.renamed.contains(object) { "renames" } else { "drops" };
             for &j in history.users.get(object).into_iter().flatten() {
                 let (noun, name) = (history.noun(object), &object.name);
-                graph.add(i, j, format!("drops {noun} {name} used by {}", migrations[j].id()));
+                graph.add(i, j, format!("{verb} {noun} {name} used by {}", migrations[j].id()));
             }
         }
         for object in &footprint.creates {
-            if let Some(&j) = history.dropper.get(object) {
+            if let Some(&(j, renamed)) = history.dropper.get(object) {
                 let (noun, name) = (history.noun(object), &object.name);
-                graph.add(i, j, format!("recreates {noun} {name} dropped by {}", migrations[j].id()));
+                let verb = if renamed { "renamed away" } else { "dropped" };
+                graph.add(i, j, format!("recreates {noun} {name} {verb} by {}", migrations[j].id()));
             }
         }
         history.record(i, &footprint, &analysis);
     }
     graph
+}
+
+/// A dependency the server recorded in `pg_depend`: `dependent` (as `pg_describe_object` says
+/// it: "rule _RETURN on view v", "index i", "default value for column c of table t") needs
+/// `referenced`, named the way [`crate::catalog`] names objects: `schema.table.column` for a
+/// column, `schema.name` for a relation, type or function (without arguments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CatalogEdge {
+    pub(crate) dependent: String,
+    pub(crate) referenced: String,
+    /// The relation of a referenced column (`schema.table`), when the reference is a column.
+    pub(crate) relation: Option<String>,
+}
+
+/// The `pg_depend` rows of objects newer than `after_oid`, and of every table column, that point
+/// at user relations, columns, types and functions. Normal and automatic dependencies only:
+/// internal ones bind objects made together (a view and its rule, a table and its row type).
+/// Object IDs grow monotonically in a cluster (until they wrap after 4 billion), so the objects
+/// a migration creates have IDs above every one that existed before it, and `after_oid` = the
+/// largest before the migration picks its new dependencies; a column added to an older table
+/// has that table's ID, so columns (few rows: only types that are not built in) always come and
+/// the caller keeps the ones it has seen. Every name is schema-qualified: a migration may have
+/// moved search_path.
+const NEW_DEPENDENCIES: &str = "\
+SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), \
+       COALESCE(rn.nspname || '.' || rc.relname, tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname), \
+       ra.attname::text \
+FROM pg_catalog.pg_depend d \
+LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
+LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
+LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
+WHERE (d.objid::pg_catalog.int8 > $1 OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0)) \
+  AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
+  AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
+                       'pg_catalog.pg_proc'::pg_catalog.regclass) \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
+
+/// The largest object ID `pg_depend` holds as a dependent (0 on an empty table).
+const LATEST_DEPENDENT: &str = "SELECT COALESCE(pg_catalog.max(objid::pg_catalog.int8), 0) FROM pg_catalog.pg_depend";
+
+/// The dependencies recorded for objects created since `after_oid` (see [`NEW_DEPENDENCIES`]),
+/// and the largest dependent object ID now, for the next call.
+pub(crate) async fn catalog_edges_since(
+    conn: &mut sqlx::postgres::PgConnection,
+    after_oid: i64,
+) -> Result<(Vec<CatalogEdge>, i64), crate::runner::RunnerError> {
+    use crate::runner::RunnerError;
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(NEW_DEPENDENCIES)
+        .bind(after_oid)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let latest: i64 =
+        sqlx::query_scalar(LATEST_DEPENDENT).fetch_one(&mut *conn).await.map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let edges = rows
+        .into_iter()
+        .filter_map(|(dependent, referenced, column)| {
+            let (dependent, referenced) = (dependent?, referenced?);
+            Some(match column {
+                Some(column) => CatalogEdge { dependent, referenced: format!("{referenced}.{column}"), relation: Some(referenced) },
+                None => CatalogEdge { dependent, referenced, relation: None },
+            })
+        })
+        .collect();
+    Ok((edges, latest))
 }
 
 /// What the migrations so far did to each object.
@@ -180,8 +256,8 @@ struct History {
     creator: HashMap<ObjectRef, usize>,
     /// The migrations that referenced or altered each object since it was last created.
     users: HashMap<ObjectRef, Vec<usize>>,
-    /// The latest migration that dropped each object.
-    dropper: HashMap<ObjectRef, usize>,
+    /// The latest migration that dropped (or renamed away) each object, and whether it renamed.
+    dropper: HashMap<ObjectRef, (usize, bool)>,
     /// How to call each created object in a reason ("table", "index", ...).
     nouns: HashMap<ObjectRef, &'static str>,
 }
@@ -192,7 +268,7 @@ impl History {
             self.users.entry(object.clone()).or_default().push(i);
         }
         for object in &footprint.drops {
-            self.dropper.insert(object.clone(), i);
+            self.dropper.insert(object.clone(), (i, footprint.renamed.contains(object)));
             self.users.remove(object);
         }
         for object in &footprint.creates {
@@ -340,6 +416,95 @@ mod tests {
         assert_eq!(edges(&graph), [vec![], vec![0], vec![0], vec![0, 1, 2], vec![3], vec![4]]);
         assert_eq!(graph.reason(3, 1), Some("drops table public.t used by 2_m2"));
         assert_eq!(graph.reason(4, 3), Some("recreates table public.t dropped by 4_m4"));
+    }
+
+    fn fixture(name: &str) -> Vec<Migration> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name).join("migrations");
+        MigrationSet::load(&dir, None).expect("the fixture loads").migrations
+    }
+
+    /// Each migration's dependencies, by migration name.
+    fn named_edges(set: &[Migration], graph: &DependencyGraph) -> BTreeMap<String, Vec<String>> {
+        (0..set.len())
+            .filter(|&i| !graph.depends_on(i).is_empty())
+            .map(|i| (set[i].name.clone(), graph.depends_on(i).iter().map(|&j| set[j].name.clone()).collect()))
+            .collect()
+    }
+
+    fn expected(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        pairs.iter().map(|(m, deps)| (m.to_string(), deps.iter().map(|d| d.to_string()).collect())).collect()
+    }
+
+    #[test]
+    fn what_names_an_added_column_depends_on_the_migration_that_added_it() {
+        let set = fixture("column_dependencies");
+        let graph = infer_from_sql(&set);
+        assert_eq!(
+            named_edges(&set, &graph),
+            expected(&[
+                ("add_balance", &["create_accounts"]),
+                ("add_email_and_owner", &["create_accounts"]),
+                ("add_updated_at", &["create_accounts"]),
+                ("create_rich_accounts_view", &["create_accounts", "add_balance"]),
+                ("add_balance_cents", &["create_accounts", "add_balance"]),
+                ("index_lower_email", &["create_accounts", "add_balance", "add_email_and_owner"]),
+                ("check_balance", &["create_accounts", "add_balance"]),
+                ("touch_trigger", &["create_accounts", "add_balance"]),
+                ("owner_policy", &["create_accounts", "add_email_and_owner"]),
+            ])
+        );
+        let id = |name: &str| set.iter().find(|m| m.name == name).map(Migration::id).unwrap_or_default();
+        let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+        assert_eq!(
+            graph.reason(index("create_rich_accounts_view"), index("add_balance")),
+            Some(format!("references column public.accounts.balance created by {}", id("add_balance")).as_str())
+        );
+    }
+
+    #[test]
+    fn renames_come_after_the_users_of_the_old_name_and_before_those_of_the_new() {
+        let set = fixture("renames_and_data");
+        let graph = infer_from_sql(&set);
+        assert_eq!(
+            named_edges(&set, &graph),
+            expected(&[
+                ("seed_admin", &["create_user_"]),
+                ("clean_users", &["create_user_"]),
+                ("rename_user_to_users", &["create_user_", "seed_admin", "clean_users"]),
+                ("trim_titles", &["create_products"]),
+                ("rename_title_to_name", &["create_products", "trim_titles"]),
+                ("merge_signup_event", &["create_events"]),
+                ("archive_events", &["create_events", "merge_signup_event"]),
+                ("add_settings_scope", &["create_settings"]),
+                ("create_scoped_setting", &["create_settings", "add_settings_scope"]),
+                ("rename_settings_value", &["create_settings", "add_settings_scope", "create_scoped_setting"]),
+            ])
+        );
+        let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+        let id = |name: &str| set[index(name)].id();
+        assert_eq!(
+            graph.reason(index("rename_user_to_users"), index("seed_admin")),
+            Some(format!("renames table public.user_ used by {}", id("seed_admin")).as_str())
+        );
+        assert_eq!(
+            graph.reason(index("rename_title_to_name"), index("trim_titles")),
+            Some(format!("renames column public.products.title used by {}", id("trim_titles")).as_str())
+        );
+    }
+
+    #[test]
+    fn users_of_a_new_name_depend_on_the_rename_and_the_old_name_can_be_reused_after_it() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE user_ (id int, full_name text);",
+            "ALTER TABLE user_ RENAME TO users;",
+            "ALTER TABLE users RENAME COLUMN full_name TO name;",
+            "CREATE VIEW names AS SELECT name FROM users;",
+            "CREATE TABLE user_ (id int);",
+            "ALTER INDEX IF EXISTS old_idx RENAME TO new_idx;",
+        ]));
+        assert_eq!(edges(&graph), [vec![], vec![0], vec![1], vec![1, 2], vec![1], vec![]]);
+        assert_eq!(graph.reason(3, 2), Some("references column public.users.name created by 3_m3"));
+        assert_eq!(graph.reason(4, 1), Some("recreates table public.user_ renamed away by 2_m2"));
     }
 
     #[test]

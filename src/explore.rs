@@ -196,6 +196,12 @@ impl<'a> Universe<'a> {
         let per_step = migrations.len() <= CATALOG_STEP_LIMIT;
         let mut learner = StepLearner::new(migrations.len());
         let mut previous = catalog::dump(&mut conn, &mut canon, &ignore).await?;
+        let mut latest_oid = 0;
+        if per_step {
+            let (existing, latest) = crate::deps::catalog_edges_since(&mut conn, i64::MAX).await?;
+            learner.seen_edges.extend(existing);
+            latest_oid = latest;
+        }
         for (i, migration) in migrations.iter().enumerate() {
             if apply_migration(&mut conn, migration).await?.is_some() {
                 return Err(RunnerError::Command {
@@ -208,6 +214,9 @@ impl<'a> Universe<'a> {
                 let current = catalog::dump(&mut conn, &mut canon, &ignore).await?;
                 if per_step {
                     learner.learn(i, &previous, &current, migrations);
+                    let (edges, latest) = crate::deps::catalog_edges_since(&mut conn, latest_oid).await?;
+                    learner.learn_catalog_edges(i, &edges, migrations);
+                    latest_oid = latest;
                 }
                 previous = current;
             }
@@ -322,14 +331,17 @@ fn object_key(o: &Object) -> (ObjectKind, &str) {
 pub const CATALOG_STEP_LIMIT: usize = 400;
 
 /// What the canonical run teaches, one step at a time, keeping only what it needs: migration i
-/// depends on j when an object i added or changed belongs to, or names, an object j created;
-/// and which migration added each object.
+/// depends on j when an object i added or changed belongs to, or names, an object j created,
+/// or when the server recorded (pg_depend) that an object i created needs a relation, column,
+/// type or function j created; and which migration added each object.
 pub struct StepLearner {
     pub graph: DependencyGraph,
     creator: HashMap<String, usize>,
     /// Objects each migration added: (migration, kind, name).
     pub added: Vec<(usize, ObjectKind, String)>,
     qualified: regex::Regex,
+    /// The pg_depend edges seen so far (see [`crate::deps::catalog_edges_since`]).
+    seen_edges: HashSet<crate::deps::CatalogEdge>,
 }
 
 impl StepLearner {
@@ -338,6 +350,7 @@ impl StepLearner {
             graph: DependencyGraph::new(migrations),
             creator: HashMap::new(),
             added: Vec::new(),
+            seen_edges: HashSet::new(),
             qualified: regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*").expect("valid regex"),
         }
     }
@@ -370,6 +383,33 @@ impl StepLearner {
             let base = object.name.split('(').next().unwrap_or(&object.name).to_string();
             self.creator.entry(base).or_insert(i);
             self.added.push((i, object.kind, object.name.clone()));
+        }
+    }
+
+    /// The dependencies the server recorded for the objects migration `i` created (after
+    /// [`StepLearner::learn`] for the same step): `i` needs the migration that created each
+    /// referenced object, or added each referenced column. A column the catalog does not list
+    /// (a view's) stands for its relation.
+    pub(crate) fn learn_catalog_edges(&mut self, i: usize, edges: &[crate::deps::CatalogEdge], migrations: &[Migration]) {
+        for edge in edges {
+            if !self.seen_edges.insert(edge.clone()) {
+                continue;
+            }
+            let known = |name: &str| self.creator.get(name).copied();
+            let (j, what) = match (known(&edge.referenced), &edge.relation) {
+                (Some(j), Some(_)) => (j, format!("column {}, added by", edge.referenced)),
+                (Some(j), None) => (j, format!("{}, created by", edge.referenced)),
+                (None, Some(relation)) => match known(relation) {
+                    Some(j) => (j, format!("{}, created by", relation)),
+                    None => continue,
+                },
+                (None, None) => continue,
+            };
+            if j != i {
+                let reason =
+                    format!("{} (made by {}) depends on {what} {}", edge.dependent, migrations[i].id(), migrations[j].id());
+                self.graph.add(i, j, reason);
+            }
         }
     }
 }
@@ -1509,6 +1549,94 @@ fn write_repro(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The edges pg_depend alone gives on a canonical run of `migrations`, step by step as
+    /// [`Universe::build`] reads them (the catalog diff only says which migration created what).
+    async fn catalog_only_edges(migrations: &[Migration]) -> StepLearner {
+        let cluster = runner::EmbeddedCluster::start().await.expect("an embedded cluster");
+        let database = ScratchDatabase::create(&cluster).await.expect("a scratch database");
+        let mut conn = database.connect().await.expect("a connection");
+        let (mut canon, ignore) = (Canonicalizer::new(), IgnoreRules::default());
+        let mut learner = StepLearner::new(migrations.len());
+        let mut previous = catalog::dump(&mut conn, &mut canon, &ignore).await.expect("a dump");
+        let (existing, mut latest) = crate::deps::catalog_edges_since(&mut conn, i64::MAX).await.expect("pg_depend");
+        let mut catalog_only = StepLearner::new(migrations.len());
+        catalog_only.seen_edges.extend(existing);
+        for (i, migration) in migrations.iter().enumerate() {
+            assert!(apply_migration(&mut conn, migration).await.expect("runs").is_none(), "{}", migration.id());
+            let current = catalog::dump(&mut conn, &mut canon, &ignore).await.expect("a dump");
+            learner.learn(i, &previous, &current, migrations);
+            catalog_only.creator.clone_from(&learner.creator);
+            let (edges, now) = crate::deps::catalog_edges_since(&mut conn, latest).await.expect("pg_depend");
+            catalog_only.learn_catalog_edges(i, &edges, migrations);
+            (previous, latest) = (current, now);
+        }
+        drop(conn);
+        database.drop_now().await.expect("dropped");
+        catalog_only
+    }
+
+    /// The server's own record of dependencies (pg_depend), learned step by step on the
+    /// canonical run of `fixtures/column_dependencies`: every object over an added column
+    /// depends on the migration that added it, whatever the SQL says.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pg_depend_gives_column_dependencies_step_by_step() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/column_dependencies/migrations");
+        let migrations = crate::migration::MigrationSet::load(&dir, None).expect("the fixture loads").migrations;
+        let catalog_only = catalog_only_edges(&migrations).await;
+        let index = |name: &str| migrations.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
+        let needs = |name: &str| -> Vec<&str> {
+            catalog_only.graph.depends_on(index(name)).iter().map(|&j| migrations[j].name.as_str()).collect()
+        };
+        assert_eq!(needs("add_balance"), Vec::<&str>::new(), "a column of a table is no pg_depend entry");
+        assert_eq!(needs("create_rich_accounts_view"), ["create_accounts", "add_balance"]);
+        assert_eq!(needs("add_balance_cents"), ["add_balance"]);
+        assert_eq!(needs("index_lower_email"), ["create_accounts", "add_balance", "add_email_and_owner"]);
+        assert_eq!(needs("check_balance"), ["add_balance"]);
+        assert_eq!(needs("touch_trigger"), ["create_accounts", "add_balance"]);
+        assert_eq!(needs("owner_policy"), ["create_accounts", "add_email_and_owner"]);
+        let reason = catalog_only.graph.reason(index("create_rich_accounts_view"), index("add_balance")).unwrap_or_default();
+        assert!(
+            reason.contains("depends on column public.accounts.balance, added by 20260401000002_add_balance"),
+            "{reason}"
+        );
+    }
+
+    /// A column added to an older table keeps the table's object ID, so its dependency on a type
+    /// is found although no new object holds it; and each edge counts once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pg_depend_gives_the_type_of_a_column_added_later() {
+        let sqls = [
+            "CREATE TYPE mood AS ENUM ('ok');",
+            "CREATE TABLE t (id int);",
+            "ALTER TABLE t ADD COLUMN m mood;",
+            "ALTER TABLE t ADD COLUMN n int;",
+        ];
+        let migrations: Vec<Migration> = sqls
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| Migration {
+                version: (i + 1).to_string(),
+                name: format!("m{}", i + 1),
+                up: Script::parse(
+                    std::path::Path::new(&format!("{}_m.sql", i + 1)),
+                    sql.to_string(),
+                    crate::migration::Span { start: 0, end: sql.len() },
+                )
+                .expect("valid SQL"),
+                down: None,
+                no_transaction: None,
+                repeatable: false,
+            })
+            .collect();
+        let catalog_only = catalog_only_edges(&migrations).await;
+        let needs: Vec<Vec<usize>> = (0..4).map(|i| catalog_only.graph.depends_on(i).iter().copied().collect()).collect();
+        assert_eq!(needs, [vec![], vec![], vec![0], vec![]]);
+        assert_eq!(
+            catalog_only.graph.reason(2, 0),
+            Some("column m of table t (made by 3_m3) depends on public.mood, created by 1_m1")
+        );
+    }
 
     /// The pre-run only saves time if it runs the very cases proptest then generates: the
     /// replicated generation must give proptest's own sequence, case for case.

@@ -99,10 +99,12 @@ pub struct Footprint {
     /// columns, row type, implicit sequences and constraint indexes a CREATE TABLE makes),
     /// CREATE TRIGGER/POLICY, the new name of a RENAME.
     pub creates: BTreeSet<ObjectRef>,
-    /// ALTER TABLE x (x, and the column it names), ALTER TYPE, ALTER SEQUENCE, COMMENT ON, GRANT,
-    /// the old name of a RENAME.
+    /// ALTER TABLE x (x, and the column it names), ALTER TYPE, ALTER SEQUENCE, COMMENT ON, GRANT.
     pub alters: BTreeSet<ObjectRef>,
+    /// DROP, and the old name of a RENAME or SET SCHEMA: the name is gone after the statement.
     pub drops: BTreeSet<ObjectRef>,
+    /// The drops that are old names of a RENAME or SET SCHEMA (for messages).
+    pub(crate) renamed: BTreeSet<ObjectRef>,
     /// Every other name used.
     pub references: BTreeSet<ObjectRef>,
     /// A PL/pgSQL EXECUTE (in a `DO` block) whose SQL is not a literal: the footprint may be
@@ -134,6 +136,7 @@ impl Footprint {
             self.references.remove(&object);
             self.drops.insert(object);
         }
+        self.renamed.extend(next.renamed);
         self.creates.extend(next.creates);
         self.dynamic_sql |= next.dynamic_sql;
     }
@@ -398,6 +401,7 @@ impl<'a> Collector<'a> {
         fp.creates.extend(inner.footprint.creates);
         fp.alters.extend(inner.footprint.alters);
         fp.drops.extend(inner.footprint.drops);
+        fp.renamed.extend(inner.footprint.renamed);
         fp.references.extend(inner.footprint.references);
         fp.dynamic_sql |= inner.footprint.dynamic_sql;
         self.analysis.nouns.extend(inner.nouns);
@@ -925,7 +929,7 @@ impl<'a> Collector<'a> {
             (O::ObjectSchema, _) => (RefKind::Schema, s.subname.clone(), s.newname.clone()),
             (_, Some(t)) if relation_kind(objtype).is_some() => {
                 if has_row_type(objtype) {
-                    self.alter(RefKind::Type, t.full());
+                    self.rename_away(ObjectRef::new(RefKind::Type, t.full()));
                     self.create(RefKind::Type, t.sibling(&s.newname), "row type");
                 }
                 (RefKind::Relation, t.full(), t.sibling(&s.newname))
@@ -938,8 +942,14 @@ impl<'a> Collector<'a> {
         };
         let noun = object_noun(objtype, kind);
         self.label(format!("rename {noun} {old}"));
-        self.alter(kind, old);
+        self.rename_away(ObjectRef::new(kind, old));
         self.create(kind, new, noun);
+    }
+
+    /// The old name of a RENAME or SET SCHEMA: gone after the statement, like a drop.
+    fn rename_away(&mut self, old: ObjectRef) {
+        self.analysis.footprint.renamed.insert(old.clone());
+        self.drop_object(old);
     }
 
     fn grant(&mut self, s: &pb::GrantStmt) {
@@ -971,7 +981,11 @@ impl<'a> Collector<'a> {
         self.label(format!("set schema of {} {}", object_noun(objtype, object.kind), object.name));
         self.refer(RefKind::Schema, s.newschema.clone());
         let kind = object.kind;
-        self.drop_object(object);
+        if has_row_type(objtype) {
+            self.rename_away(ObjectRef::new(RefKind::Type, object.name.clone()));
+            self.create(RefKind::Type, format!("{}.{base}", s.newschema), "row type");
+        }
+        self.rename_away(object);
         self.create(kind, format!("{}.{base}", s.newschema), object_noun(objtype, kind));
     }
 
@@ -1034,6 +1048,97 @@ impl<'a> Collector<'a> {
         let mut lookups = Vec::new();
         self.walk(&tree, &ctes, &mut lookups);
         self.catalog_lookups(&lookups);
+        self.column_references(&tree, &ctes);
+    }
+
+    /// The columns a statement names, resolved against the relations it names: `alias.c` and
+    /// `table.c` to that relation; an unqualified `c` to every relation of the statement (one
+    /// of them has it; the columns the others lack are never created, so they add no
+    /// dependency); `NEW.c`, `OLD.c` and `EXCLUDED.c` to the statement's relations (a trigger's
+    /// table, an upsert's target). Target lists (INSERT columns, UPDATE SET, MERGE, COPY, a
+    /// trigger's `UPDATE OF`, `JOIN ... USING`) name columns of their statement's relation.
+    fn column_references(&mut self, tree: &Value, ctes: &BTreeSet<String>) {
+        let mut scope = ColumnScope::default();
+        self.collect_scope(tree, ctes, &mut scope);
+        let creates = &self.analysis.footprint.creates;
+        scope.relations.retain(|(_, table)| !creates.contains(&ObjectRef::new(RefKind::Relation, table.clone())));
+        let tables: BTreeSet<&String> = scope.relations.iter().map(|(_, t)| t).collect();
+        let mut columns: BTreeSet<String> = scope.targeted;
+        for parts in &scope.column_refs {
+            match parts.as_slice() {
+                [column] => columns.extend(tables.iter().map(|t| format!("{t}.{column}"))),
+                [qualifier, column] => {
+                    let named: Vec<&String> =
+                        scope.relations.iter().filter(|(q, _)| q == qualifier).map(|(_, t)| t).collect();
+                    if !named.is_empty() {
+                        columns.extend(named.iter().map(|t| format!("{t}.{column}")));
+                    } else if matches!(qualifier.as_str(), "new" | "old" | "excluded") {
+                        columns.extend(tables.iter().map(|t| format!("{t}.{column}")));
+                    }
+                }
+                [.., schema, table, column] if !is_system_schema(schema) => {
+                    columns.insert(format!("{schema}.{table}.{column}"));
+                }
+                _ => {}
+            }
+        }
+        for column in columns {
+            self.refer(RefKind::Column, column);
+        }
+    }
+
+    /// The relations (by every qualifier that names them), column references and target-list
+    /// columns of a parse tree in JSON form.
+    fn collect_scope(&self, value: &Value, ctes: &BTreeSet<String>, scope: &mut ColumnScope) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|item| self.collect_scope(item, ctes, scope)),
+            Value::Object(map) => {
+                if map.contains_key("relname") && map.contains_key("inh") {
+                    if let Some((name, table)) = self.scope_relation(value, ctes) {
+                        if let Some(alias) = value["alias"]["aliasname"].as_str().filter(|a| !a.is_empty()) {
+                            scope.relations.push((alias.to_string(), table.clone()));
+                        }
+                        scope.relations.push((name, table));
+                    }
+                }
+                if let Some(fields) = map.get("ColumnRef").map(|c| &c["fields"]) {
+                    // `t.*` and `*` name no column.
+                    let parts = json_strings(fields);
+                    if fields.as_array().is_some_and(|f| f.len() == parts.len()) && !parts.is_empty() {
+                        scope.column_refs.push(parts);
+                    }
+                }
+                for (statement, lists) in TARGET_LISTS {
+                    let Some(stmt) = map.get(*statement) else { continue };
+                    let Some((_, table)) = self.scope_relation(&stmt["relation"], ctes) else { continue };
+                    for path in *lists {
+                        for name in target_list_names(stmt, path) {
+                            scope.targeted.insert(format!("{table}.{name}"));
+                        }
+                    }
+                }
+                if let Some(using) = map.get("JoinExpr").map(|j| json_strings(&j["using_clause"])) {
+                    scope.column_refs.extend(using.into_iter().map(|c| vec![c]));
+                }
+                map.values().for_each(|v| self.collect_scope(v, ctes, scope));
+            }
+            _ => {}
+        }
+    }
+
+    /// A range variable's relation name and qualified table, unless it is a catalog or a CTE.
+    fn scope_relation(&self, rv: &Value, ctes: &BTreeSet<String>) -> Option<(String, String)> {
+        let schema = rv["schemaname"].as_str().unwrap_or_default();
+        let name = rv["relname"].as_str().unwrap_or_default();
+        let catalog_table = schema.is_empty() && name.starts_with("pg_");
+        if name.is_empty() || is_system_schema(schema) || catalog_table || (schema.is_empty() && ctes.contains(name)) {
+            return None;
+        }
+        let schema = match (schema, rv["relpersistence"].as_str()) {
+            ("", Some("t")) => "pg_temp",
+            (schema, _) => schema,
+        };
+        Some((name.to_string(), self.qualify(schema, name)))
     }
 
     fn walk(&mut self, value: &Value, ctes: &BTreeSet<String>, lookups: &mut Vec<(String, String)>) {
@@ -1061,17 +1166,9 @@ impl<'a> Collector<'a> {
     }
 
     fn range_var_reference(&mut self, rv: &Value, ctes: &BTreeSet<String>) {
-        let schema = rv["schemaname"].as_str().unwrap_or_default();
-        let name = rv["relname"].as_str().unwrap_or_default();
-        let catalog_table = schema.is_empty() && name.starts_with("pg_");
-        if name.is_empty() || is_system_schema(schema) || catalog_table || (schema.is_empty() && ctes.contains(name)) {
-            return;
+        if let Some((_, table)) = self.scope_relation(rv, ctes) {
+            self.refer(RefKind::Relation, table);
         }
-        let schema = match (schema, rv["relpersistence"].as_str()) {
-            ("", Some("t")) => "pg_temp",
-            (schema, _) => schema,
-        };
-        self.refer(RefKind::Relation, self.qualify(schema, name));
     }
 
     fn type_reference(&mut self, type_name: &Value) {
@@ -1715,6 +1812,60 @@ fn collect_column_refs(value: &Value, columns: &mut BTreeSet<String>) {
     }
 }
 
+/// What [`Collector::column_references`] resolves.
+#[derive(Default)]
+struct ColumnScope {
+    /// `(qualifier, schema.table)`: each relation under its name and under its alias.
+    relations: Vec<(String, String)>,
+    /// The name parts of every column reference.
+    column_refs: Vec<Vec<String>>,
+    /// `schema.table.column` named by target lists.
+    targeted: BTreeSet<String>,
+}
+
+/// Statements whose target lists name columns of the statement's `relation`, and where the
+/// lists are (JSON paths; the last step lists `ResTarget`s, `IndexElem`s or strings).
+const TARGET_LISTS: &[(&str, &[&[&str]])] = &[
+    ("InsertStmt", &[&["cols"], &["on_conflict_clause", "target_list"], &["on_conflict_clause", "infer", "index_elems"]]),
+    ("UpdateStmt", &[&["target_list"]]),
+    ("MergeStmt", &[&["merge_when_clauses", "target_list"]]),
+    ("CopyStmt", &[&["attlist"]]),
+    ("CreateTrigStmt", &[&["columns"]]),
+    ("IndexStmt", &[&["index_including_params"]]),
+];
+
+/// The column names of a target list at `path` below `stmt` (a path step over an array takes
+/// every element).
+fn target_list_names(stmt: &Value, path: &[&str]) -> Vec<String> {
+    let mut nodes = vec![stmt];
+    for step in path {
+        nodes = nodes
+            .into_iter()
+            .flat_map(|n| {
+                // A list element is a `{"node": {"Tag": {...}}}` wrapper; a typed field is not.
+                let inner = n["node"].as_object().and_then(|o| o.values().next()).unwrap_or(n);
+                match &inner[*step] {
+                    Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                    Value::Null => vec![],
+                    other => vec![other],
+                }
+            })
+            .collect();
+    }
+    nodes
+        .into_iter()
+        .filter_map(|n| {
+            let node = &n["node"];
+            node["ResTarget"]["name"]
+                .as_str()
+                .or_else(|| node["IndexElem"]["name"].as_str())
+                .or_else(|| node["String"]["sval"].as_str())
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 // ----- built-ins -----
 
 /// Unqualified type names that resolve to `pg_catalog` (the grammar qualifies SQL-standard
@@ -1833,7 +1984,17 @@ mod tests {
              WHERE deleted_at IS NULL",
         );
         assert_eq!(names(&fp.creates), ["relation app.idx_email"]);
-        assert_eq!(names(&fp.references), ["schema app", "relation app.accounts", "column app.accounts.tenant_id"]);
+        assert_eq!(
+            names(&fp.references),
+            [
+                "schema app",
+                "relation app.accounts",
+                "column app.accounts.deleted_at",
+                "column app.accounts.email",
+                "column app.accounts.tenant_id"
+            ],
+            "the expression's and the predicate's columns too"
+        );
         let info = &analyze_script(&script("CREATE UNIQUE INDEX i ON t (a, b); CREATE INDEX ON t (c)")).statements;
         assert_eq!(
             info[0].keys.unique,
@@ -1906,18 +2067,21 @@ mod tests {
         assert_eq!(alters("GRANT SELECT, INSERT ON t, app.u TO bob"), ["relation app.u", "relation public.t"]);
         assert_eq!(alters("GRANT USAGE ON SCHEMA app TO bob"), ["schema app"]);
 
+        // A rename drops the old name (its users must run first) and creates the new one.
         let fp = statement_footprint("ALTER TABLE a RENAME TO b");
         assert_eq!(
-            (names(&fp.alters), names(&fp.creates)),
+            (names(&fp.drops), names(&fp.creates)),
             (
                 vec!["relation public.a".into(), "type public.a".into()],
                 vec!["relation public.b".into(), "type public.b".into()]
             )
         );
+        assert_eq!(fp.renamed, fp.drops);
+        assert!(fp.alters.is_empty());
         let fp = statement_footprint("ALTER TABLE t RENAME COLUMN a TO b");
         assert_eq!(
-            (names(&fp.alters), names(&fp.creates)),
-            (vec!["relation public.t".into(), "column public.t.a".into()], vec!["column public.t.b".into()])
+            (names(&fp.alters), names(&fp.drops), names(&fp.creates)),
+            (vec!["relation public.t".into()], vec!["column public.t.a".into()], vec!["column public.t.b".into()])
         );
 
         let fp = statement_footprint("DROP TABLE IF EXISTS a, app.b CASCADE");
@@ -1936,8 +2100,9 @@ mod tests {
              SELECT r.*, c.name FROM recent r JOIN customers c ON c.id = r.customer_id JOIN pg_class p ON true",
         );
         assert!(has(&fp.creates, "relation public.recent_orders"));
-        assert_eq!(names(&fp.references), ["relation public.customers", "relation public.orders"]);
-        let refs = |sql: &str| names(&statement_footprint(sql).references);
+        let relations = |fp: &Footprint| names(&fp.references).into_iter().filter(|n| n.starts_with("relation ")).collect::<Vec<_>>();
+        assert_eq!(relations(&fp), ["relation public.customers", "relation public.orders"]);
+        let refs = |sql: &str| relations(&statement_footprint(sql));
         assert_eq!(
             refs("INSERT INTO audit_log (id) SELECT id FROM events"),
             ["relation public.audit_log", "relation public.events"]
@@ -1948,8 +2113,139 @@ mod tests {
         );
         assert_eq!(refs("DELETE FROM sessions WHERE expires_at < now()"), ["relation public.sessions"]);
         assert_eq!(
-            refs("SELECT normalize_email(email) FROM information_schema.tables"),
+            names(&statement_footprint("SELECT normalize_email(email) FROM information_schema.tables").references),
             ["function public.normalize_email"]
+        );
+    }
+
+    /// The columns of `fp.references`, without the kind.
+    fn columns(fp: &Footprint) -> Vec<String> {
+        fp.references.iter().filter(|o| o.kind == RefKind::Column).map(|o| o.name.clone()).collect()
+    }
+
+    #[test]
+    fn views_resolve_columns_by_alias_and_unqualified_names_against_every_relation() {
+        let fp = statement_footprint(
+            "CREATE VIEW rich AS SELECT a.id, balance, o.total FROM accounts a JOIN app.orders o USING (account_id) \
+             WHERE a.balance > 0 AND EXISTS (SELECT 1 FROM notes n WHERE n.account_id = a.id)",
+        );
+        assert_eq!(
+            columns(&fp),
+            [
+                "app.orders.account_id",
+                "app.orders.balance",
+                "app.orders.total",
+                "public.accounts.account_id",
+                "public.accounts.balance",
+                "public.accounts.id",
+                "public.notes.account_id",
+                "public.notes.balance",
+            ]
+        );
+        // `t.*` and `*` name no column; a CTE's and a subquery's columns are not a table's.
+        let fp = statement_footprint(
+            "CREATE VIEW v AS WITH w AS (SELECT id FROM t) SELECT t.*, w.id, s.x FROM t, w, (SELECT 1 AS x) s",
+        );
+        assert_eq!(columns(&fp), ["public.t.id"]);
+        assert!(!has(&fp.references, "column public.rich.id"), "the view's own columns are not references");
+    }
+
+    #[test]
+    fn generated_columns_checks_and_index_expressions_read_columns_of_their_table() {
+        let fp = statement_footprint(
+            "ALTER TABLE accounts ADD COLUMN cents bigint GENERATED ALWAYS AS ((balance * 100)::bigint) STORED",
+        );
+        assert_eq!(columns(&fp), ["public.accounts.balance"]);
+        assert!(has(&fp.creates, "column public.accounts.cents"));
+        let fp = statement_footprint("ALTER TABLE accounts ADD CONSTRAINT ok CHECK (balance >= 0 AND email <> '')");
+        assert_eq!(columns(&fp), ["public.accounts.balance", "public.accounts.email"]);
+        let fp = statement_footprint("CREATE INDEX i ON accounts (lower(email)) INCLUDE (name) WHERE balance > 0");
+        assert_eq!(columns(&fp), ["public.accounts.balance", "public.accounts.email", "public.accounts.name"]);
+        let fp = statement_footprint("ALTER TABLE accounts ALTER COLUMN code TYPE int USING code_text::int");
+        assert_eq!(columns(&fp), ["public.accounts.code_text"]);
+        // Columns the same CREATE TABLE makes are its own.
+        let fp = statement_footprint("CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a * 2) STORED, CHECK (a > 0))");
+        assert!(columns(&fp).is_empty(), "{:?}", columns(&fp));
+    }
+
+    #[test]
+    fn trigger_columns_and_when_clauses_and_policies_name_columns_of_their_table() {
+        let fp = statement_footprint(
+            "CREATE TRIGGER tr BEFORE UPDATE OF balance, email ON accounts FOR EACH ROW \
+             WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION touch()",
+        );
+        assert_eq!(columns(&fp), ["public.accounts.balance", "public.accounts.email", "public.accounts.status"]);
+        let fp = statement_footprint(
+            "CREATE POLICY p ON docs USING (owner = current_user) WITH CHECK (tenant_id = current_tenant())",
+        );
+        assert_eq!(columns(&fp), ["public.docs.owner", "public.docs.tenant_id"]);
+    }
+
+    #[test]
+    fn data_statements_name_the_columns_they_write_and_read() {
+        let cols = |sql: &str| columns(&statement_footprint(sql));
+        assert_eq!(
+            cols("INSERT INTO users (id, email) VALUES (1, 'x') ON CONFLICT (email) DO UPDATE SET seen = EXCLUDED.seen"),
+            ["public.users.email", "public.users.id", "public.users.seen"]
+        );
+        assert_eq!(
+            cols("UPDATE user_ SET full_name = initcap(nick) WHERE full_name IS NULL"),
+            ["public.user_.full_name", "public.user_.nick"]
+        );
+        assert_eq!(cols("DELETE FROM user_ WHERE email = ''"), ["public.user_.email"]);
+        assert_eq!(
+            cols("MERGE INTO events e USING (VALUES (1, 'x')) AS v (id, kind) ON e.id = v.id \
+                  WHEN MATCHED THEN UPDATE SET seen_at = now() WHEN NOT MATCHED THEN INSERT (id, kind) VALUES (v.id, v.kind)"),
+            ["public.events.id", "public.events.kind", "public.events.seen_at"]
+        );
+        assert_eq!(cols("COPY app.events (id, kind) FROM STDIN"), ["app.events.id", "app.events.kind"]);
+        let fp = statement_footprint("TRUNCATE app.events, logs");
+        assert_eq!(names(&fp.references), ["schema app", "relation app.events", "relation public.logs"]);
+    }
+
+    #[test]
+    fn do_block_selects_and_function_bodies_name_columns() {
+        let fp = statement_footprint(
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM products WHERE title <> btrim(title)) THEN \
+             UPDATE products SET title = btrim(title); END IF; END $$",
+        );
+        assert_eq!(columns(&fp), ["public.products.title"]);
+        let fp = statement_footprint(
+            "CREATE FUNCTION f(p_scope text) RETURNS text LANGUAGE sql STABLE \
+             AS $$ SELECT value FROM settings WHERE scope = p_scope $$",
+        );
+        assert_eq!(columns(&fp), ["public.settings.p_scope", "public.settings.scope", "public.settings.value"]);
+        let fp = statement_footprint(
+            "CREATE FUNCTION g(p_id bigint) RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; \
+             BEGIN SELECT s.label INTO v FROM app.stock s WHERE s.id = p_id; RETURN v; END $$",
+        );
+        // A variable is taken for a column of every relation too: a column never created adds no
+        // dependency.
+        assert_eq!(columns(&fp), ["app.stock.id", "app.stock.label", "app.stock.p_id"]);
+    }
+
+    #[test]
+    fn renames_and_set_schema_drop_the_old_name_and_create_the_new() {
+        let renamed = |sql: &str| {
+            let fp = statement_footprint(sql);
+            assert_eq!(fp.renamed, fp.drops, "{sql}");
+            (names(&fp.drops), names(&fp.creates))
+        };
+        let pair = |old: &[&str], new: &[&str]| {
+            (old.iter().map(|s| s.to_string()).collect::<Vec<_>>(), new.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(renamed("ALTER VIEW v RENAME TO w"), pair(&["relation public.v", "type public.v"], &["relation public.w", "type public.w"]));
+        assert_eq!(renamed("ALTER INDEX app.i RENAME TO j"), pair(&["relation app.i"], &["relation app.j"]));
+        assert_eq!(renamed("ALTER SEQUENCE s RENAME TO s2"), pair(&["relation public.s"], &["relation public.s2"]));
+        assert_eq!(renamed("ALTER TYPE mood RENAME TO feeling"), pair(&["type public.mood"], &["type public.feeling"]));
+        assert_eq!(
+            renamed("ALTER TABLE t RENAME CONSTRAINT c TO d"),
+            pair(&["constraint public.t.c"], &["constraint public.t.d"])
+        );
+        assert_eq!(renamed("ALTER SCHEMA app RENAME TO core"), pair(&["schema app"], &["schema core"]));
+        assert_eq!(
+            renamed("ALTER TABLE events SET SCHEMA archive"),
+            pair(&["relation public.events", "type public.events"], &["relation archive.events", "type archive.events"])
         );
     }
 
@@ -1962,7 +2258,10 @@ mod tests {
         assert_eq!(names(&fp.references), ["relation public.users", "function public.set_updated_at"]);
         let fp = statement_footprint("CREATE POLICY p ON docs USING (tenant_id = current_tenant())");
         assert_eq!(names(&fp.creates), ["policy public.docs.p"]);
-        assert_eq!(names(&fp.references), ["relation public.docs", "function public.current_tenant"]);
+        assert_eq!(
+            names(&fp.references),
+            ["relation public.docs", "function public.current_tenant", "column public.docs.tenant_id"]
+        );
     }
 
     #[test]
@@ -1979,7 +2278,7 @@ mod tests {
         let fp = statement_footprint(
             "CREATE FUNCTION active_users() RETURNS SETOF users LANGUAGE sql AS 'SELECT * FROM users WHERE active'",
         );
-        assert_eq!(names(&fp.references), ["relation public.users", "type public.users"]);
+        assert_eq!(names(&fp.references), ["relation public.users", "type public.users", "column public.users.active"]);
     }
 
     #[test]

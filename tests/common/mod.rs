@@ -48,6 +48,8 @@ pub const CONVERGING_FIXTURES: &[&str] = &[
     "fixtures/pg_dump_round_trip",
     "fixtures/manifest_unlisted",
     "fixtures/in_order_only",
+    "fixtures/column_dependencies",
+    "fixtures/renames_and_data",
 ];
 
 /// The case directories under `fixtures/<group>`, sorted (relative to the package root).
