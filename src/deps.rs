@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use serde::Serialize;
 
-use crate::footprint::{analyze_script, Footprint, ObjectRef, ScriptAnalysis};
+use crate::footprint::{analyze_script, Footprint, ObjectRef, RefKind, ScriptAnalysis};
 use crate::migration::Migration;
 
 /// Which migrations depend on which, with a readable reason per edge.
@@ -173,6 +173,22 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
                 let verb = if renamed { "renamed away" } else { "dropped" };
                 graph.add(i, j, format!("recreates {noun} {name} {verb} by {}", migrations[j].id()));
             }
+            // CREATE OR REPLACE, or CREATE ... IF NOT EXISTS, of what an earlier migration made
+            // (and nobody dropped since): the later definition supersedes the earlier one, so
+            // the other order leaves the earlier one in place (or fails).
+            if let Some(j) = history.live_creator(object) {
+                let (noun, name) = (history.noun(object), &object.name);
+                graph.add(i, j, format!("redefines {noun} {name} created by {}", migrations[j].id()));
+            }
+        }
+        // A column one migration changed (its type, default, nullability) is what later users
+        // and later changes of that column build on: ALTER COLUMN TYPE after DROP DEFAULT, a
+        // view over a column whose type an earlier migration changed. Two ADD COLUMNs on one
+        // table still commute: adding a column is not changing one.
+        for object in footprint.references.iter().chain(&footprint.alters).filter(|o| o.kind == RefKind::Column) {
+            if let Some(&j) = history.column_changer.get(object) {
+                graph.add(i, j, format!("uses column {} changed by {}", object.name, migrations[j].id()));
+            }
         }
         history.record(i, &footprint, &analysis);
     }
@@ -219,6 +235,40 @@ WHERE (d.objid::pg_catalog.int8 > $1 OR (d.classid = 'pg_catalog.pg_class'::pg_c
   AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
   AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
 
+/// Every normal or automatic `pg_depend` row from one object to a user relation, column, type or
+/// function: the dependent as (classid, objid, objsubid), the referenced object by name (a
+/// column as `schema.table.column`). What vanishes between two steps is what the step stopped
+/// using (see [`live_edges`]).
+const LIVE_DEPENDENCIES: &str = "\
+SELECT d.classid::pg_catalog.int8, d.objid::pg_catalog.int8, d.objsubid, \
+       COALESCE(rn.nspname || '.' || rc.relname || COALESCE('.' || ra.attname, ''), tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname) \
+FROM pg_catalog.pg_depend d \
+LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
+LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
+LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
+LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
+WHERE d.refobjid >= 16384 AND d.objid >= 16384 AND d.deptype IN ('n', 'a') \
+  AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
+                       'pg_catalog.pg_proc'::pg_catalog.regclass) \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
+  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
+
+/// A live `pg_depend` row: the dependent object's (classid, objid, objsubid), and the name of
+/// what it needs.
+pub(crate) type LiveEdge = ((i64, i64, i32), String);
+
+/// Every live dependency on a user object (see [`LIVE_DEPENDENCIES`]).
+pub(crate) async fn live_edges(conn: &mut sqlx::postgres::PgConnection) -> Result<std::collections::HashSet<LiveEdge>, crate::runner::RunnerError> {
+    let rows: Vec<(i64, i64, i32, Option<String>)> = sqlx::query_as(LIVE_DEPENDENCIES)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| crate::runner::RunnerError::db("read pg_depend", e))?;
+    Ok(rows.into_iter().filter_map(|(class, object, sub, referenced)| Some(((class, object, sub), referenced?))).collect())
+}
+
 /// The largest object ID `pg_depend` holds as a dependent (0 on an empty table).
 const LATEST_DEPENDENT: &str = "SELECT COALESCE(pg_catalog.max(objid::pg_catalog.int8), 0) FROM pg_catalog.pg_depend";
 
@@ -260,6 +310,8 @@ struct History {
     dropper: HashMap<ObjectRef, (usize, bool)>,
     /// How to call each created object in a reason ("table", "index", ...).
     nouns: HashMap<ObjectRef, &'static str>,
+    /// The latest migration that altered each column (ALTER COLUMN ...).
+    column_changer: HashMap<ObjectRef, usize>,
 }
 
 impl History {
@@ -267,15 +319,35 @@ impl History {
         for object in footprint.references.iter().chain(&footprint.alters) {
             self.users.entry(object.clone()).or_default().push(i);
         }
+        for object in footprint.alters.iter().filter(|o| o.kind == RefKind::Column) {
+            self.column_changer.insert(object.clone(), i);
+        }
         for object in &footprint.drops {
             self.dropper.insert(object.clone(), (i, footprint.renamed.contains(object)));
             self.users.remove(object);
+            self.column_changer.remove(object);
+            if object.kind == RefKind::Relation {
+                self.column_changer.retain(|column, _| column.table().as_deref() != Some(object.name.as_str()));
+            }
         }
         for object in &footprint.creates {
             self.creator.insert(object.clone(), i);
             self.users.remove(object);
+            self.column_changer.remove(object);
             self.nouns.insert(object.clone(), analysis.noun(object));
         }
+    }
+
+    /// The latest migration that created `object`, unless it was dropped (or renamed away)
+    /// since, nor its table (a column, constraint, trigger or policy goes with its table).
+    fn live_creator(&self, object: &ObjectRef) -> Option<usize> {
+        let created = *self.creator.get(object)?;
+        let table = object.table().filter(|_| object.kind != RefKind::Relation).map(|t| ObjectRef::new(RefKind::Relation, t));
+        let gone = [Some(object), table.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|o| self.dropper.get(o).is_some_and(|&(dropped, _)| dropped >= created));
+        (!gone).then_some(created)
     }
 
     fn noun(&self, object: &ObjectRef) -> &'static str {
@@ -505,6 +577,44 @@ mod tests {
         assert_eq!(edges(&graph), [vec![], vec![0], vec![1], vec![1, 2], vec![1], vec![]]);
         assert_eq!(graph.reason(3, 2), Some("references column public.users.name created by 3_m3"));
         assert_eq!(graph.reason(4, 1), Some("recreates table public.user_ renamed away by 2_m2"));
+    }
+
+    /// A later full definition of the same object supersedes the earlier one (atuin redefines
+    /// its trigger function in three migrations; crates.io recreates an index IF NOT EXISTS):
+    /// the other order would leave the earlier definition, so it is a dependency, not an order
+    /// to explore. After a drop, the drop is what the new definition needs.
+    #[test]
+    fn a_redefinition_depends_on_the_definition_it_replaces() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE history (id int, user_id int);",
+            "CREATE FUNCTION count_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;",
+            "CREATE OR REPLACE FUNCTION count_history() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;",
+            "CREATE INDEX IF NOT EXISTS history_user ON history (user_id);",
+            "CREATE INDEX IF NOT EXISTS history_user ON history (user_id);",
+            "DROP INDEX history_user;",
+            "CREATE INDEX IF NOT EXISTS history_user ON history (user_id, id);",
+        ]));
+        assert_eq!(graph.reason(2, 1), Some("redefines function public.count_history created by 2_m2"));
+        assert_eq!(graph.reason(4, 3), Some("redefines index public.history_user created by 4_m4"));
+        assert!(graph.depends_on(6).contains(&5) && !graph.depends_on(6).contains(&4), "{:?}", edges(&graph));
+    }
+
+    /// A change to a column (type, default, nullability) is what later changes and later users
+    /// of that column build on (crates.io: ALTER COLUMN token TYPE bytea needs the earlier DROP
+    /// DEFAULT; a materialized view over a column whose type changed). Adding columns commutes.
+    #[test]
+    fn later_uses_of_a_changed_column_depend_on_the_change() {
+        let graph = infer_from_sql(&migrations(&[
+            "CREATE TABLE api_tokens (id int PRIMARY KEY, token text DEFAULT 'x');",
+            "ALTER TABLE api_tokens ALTER COLUMN token DROP DEFAULT;",
+            "ALTER TABLE api_tokens ALTER COLUMN token TYPE bytea USING decode(token, 'escape');",
+            "CREATE MATERIALIZED VIEW recent_tokens AS SELECT id, token FROM api_tokens;",
+            "ALTER TABLE api_tokens ADD COLUMN a int;",
+            "ALTER TABLE api_tokens ADD COLUMN b int;",
+        ]));
+        assert_eq!(graph.reason(2, 1), Some("uses column public.api_tokens.token changed by 2_m2"));
+        assert!(graph.depends_on(3).contains(&2), "{:?}", edges(&graph));
+        assert_eq!(edges(&graph)[4..], [vec![0], vec![0]]);
     }
 
     #[test]

@@ -197,10 +197,12 @@ impl<'a> Universe<'a> {
         let mut learner = StepLearner::new(migrations.len());
         let mut previous = catalog::dump(&mut conn, &mut canon, &ignore).await?;
         let mut latest_oid = 0;
+        let mut live = HashSet::new();
         if per_step {
             let (existing, latest) = crate::deps::catalog_edges_since(&mut conn, i64::MAX).await?;
             learner.seen_edges.extend(existing);
             latest_oid = latest;
+            live = crate::deps::live_edges(&mut conn).await?;
         }
         for (i, migration) in migrations.iter().enumerate() {
             if apply_migration(&mut conn, migration).await?.is_some() {
@@ -217,6 +219,9 @@ impl<'a> Universe<'a> {
                     let (edges, latest) = crate::deps::catalog_edges_since(&mut conn, latest_oid).await?;
                     learner.learn_catalog_edges(i, &edges, migrations);
                     latest_oid = latest;
+                    let now = crate::deps::live_edges(&mut conn).await?;
+                    learner.learn_released(i, &live, &now);
+                    live = now;
                 }
                 previous = current;
             }
@@ -342,6 +347,10 @@ pub struct StepLearner {
     qualified: regex::Regex,
     /// The pg_depend edges seen so far (see [`crate::deps::catalog_edges_since`]).
     seen_edges: HashSet<crate::deps::CatalogEdge>,
+    /// The latest step that removed each object (by name, without a function's arguments).
+    removed_by: HashMap<String, usize>,
+    /// The steps after which something no longer depended on an object (by name).
+    released_by: HashMap<String, Vec<usize>>,
 }
 
 impl StepLearner {
@@ -351,6 +360,8 @@ impl StepLearner {
             creator: HashMap::new(),
             added: Vec::new(),
             seen_edges: HashSet::new(),
+            removed_by: HashMap::new(),
+            released_by: HashMap::new(),
             qualified: regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*").expect("valid regex"),
         }
     }
@@ -379,10 +390,50 @@ impl StepLearner {
                 }
             }
         }
+        let base = |name: &str| name.split('(').next().unwrap_or(name).to_string();
+        let after_map: HashMap<_, _> = after.objects.iter().map(|o| (object_key(o), o)).collect();
         for object in touched.iter().filter(|o| !before_map.contains_key(&object_key(o))) {
-            let base = object.name.split('(').next().unwrap_or(&object.name).to_string();
-            self.creator.entry(base).or_insert(i);
+            self.creator.entry(base(&object.name)).or_insert(i);
             self.added.push((i, object.kind, object.name.clone()));
+            // Back after an earlier step removed it (directly, or with the column its index
+            // was on): this step re-creates what that step took away.
+            if let Some(&j) = self.removed_by.get(&base(&object.name)) {
+                let reason = format!("{} {} (made again by {}) was removed by {}", object.kind, object.name, migrations[i].id(), migrations[j].id());
+                self.graph.add(i, j, reason);
+            }
+        }
+        // Removing what an earlier step stopped using (a trigger moved off a function, a
+        // constraint on a column dropped before the column) only works after that step: the
+        // other order fails on the dependent, or removes it first. Removed: gone from the
+        // catalog, or dropped by the SQL and made again (a function redefined by DROP + CREATE).
+        let mut removed: BTreeSet<String> = BTreeSet::new();
+        for gone in before.objects.iter().filter(|o| !after_map.contains_key(&object_key(o))) {
+            // What a step removes, an earlier step made (the SQL does not always say which:
+            // an unnamed index gets its name from the server).
+            if let Some(&j) = self.creator.get(&base(&gone.name)).filter(|&&j| j != i) {
+                let reason = format!("{} {} (removed by {}) was created by {}", gone.kind, gone.name, migrations[i].id(), migrations[j].id());
+                self.graph.add(i, j, reason);
+            }
+            removed.insert(base(&gone.name));
+            self.removed_by.insert(base(&gone.name), i);
+        }
+        removed.extend(crate::footprint::script_footprint(&migrations[i].up).drops.into_iter().map(|o| o.name));
+        for name in removed {
+            for &j in self.released_by.get(&name).into_iter().flatten().filter(|&&j| j != i) {
+                let reason = format!("removes {name} ({}), which was still used until {}", migrations[i].id(), migrations[j].id());
+                self.graph.add(i, j, reason);
+            }
+        }
+    }
+
+    /// The dependencies (pg_depend rows) that vanished at step `i`, after [`StepLearner::learn`]
+    /// for the same step: `i` stopped using what they named.
+    pub(crate) fn learn_released(&mut self, i: usize, before: &HashSet<crate::deps::LiveEdge>, after: &HashSet<crate::deps::LiveEdge>) {
+        for (_, referenced) in before.difference(after) {
+            let steps = self.released_by.entry(referenced.clone()).or_default();
+            if steps.last() != Some(&i) {
+                steps.push(i);
+            }
         }
     }
 
