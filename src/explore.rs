@@ -1327,10 +1327,13 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     };
     if strategy(universe, property).is_none() {
         let why = match property {
-            Property::Order => format!(
-                "not applicable: {} applies migrations in version order only (out_of_order = false), so there is no other order",
-                universe.project.migrations.format
-            ),
+            Property::Order => match universe.project.config.out_of_order {
+                Some(false) => "not applicable: out_of_order = false (migrations run in version order only), so there is no other order".into(),
+                _ => format!(
+                    "not applicable: {} applies migrations in version order only, so there is no other order (out_of_order = true if yours does not)",
+                    universe.project.migrations.format
+                ),
+            },
             _ => "no migration runs outside a transaction".into(),
         };
         return Ok(skipped(property, why));
