@@ -475,7 +475,10 @@ fn unit_space(units: &ReferenceUnits, added: &[(usize, ObjectKind, String)]) -> 
             unit.creates.iter().filter_map(|r| added.iter().find(|(_, kind, name)| matches_ref(r, *kind, name)).map(|(m, _, _)| *m)).min()
         })
         .collect();
-    finish_unit_space(units, creator)
+    let column_adder: HashMap<&str, usize> =
+        added.iter().rev().filter(|(_, kind, _)| *kind == ObjectKind::Column).map(|(m, _, name)| (name.as_str(), *m)).collect();
+    let needs = units.units.iter().map(|unit| unit.columns.iter().filter_map(|c| column_adder.get(c.name.as_str()).copied()).collect()).collect();
+    finish_unit_space(units, creator, needs)
 }
 
 /// The same from the migrations' SQL footprints alone, for sets too large to dump per step.
@@ -487,16 +490,29 @@ fn unit_space_from_sql(units: &ReferenceUnits, migrations: &[Migration]) -> Unit
         }
     }
     let creator = units.units.iter().map(|unit| unit.creates.iter().filter_map(|r| first_creator.get(r).copied()).min()).collect();
-    finish_unit_space(units, creator)
+    let needs = units.units.iter().map(|unit| unit.columns.iter().filter_map(|c| first_creator.get(c).copied()).collect()).collect();
+    finish_unit_space(units, creator, needs)
 }
 
-fn finish_unit_space(units: &ReferenceUnits, mut creator: Vec<Option<usize>>) -> UnitSpace {
+/// `needs`: the migrations that add the columns each unit names (see [`UnitSpace::needs_migrations`]).
+fn finish_unit_space(units: &ReferenceUnits, mut creator: Vec<Option<usize>>, needs: Vec<BTreeSet<usize>>) -> UnitSpace {
     for (u, unit) in units.units.iter().enumerate() {
         if creator[u].is_none() && unit.creates.is_empty() {
             creator[u] = unit.depends_on.iter().filter_map(|&d| creator[d]).max();
         }
     }
-    UnitSpace { creator, depends_on: units.units.iter().map(|u| u.depends_on.clone()).collect() }
+    // A unit that a migration creates needs nothing that migration itself adds.
+    let needs_migrations: Vec<BTreeSet<usize>> = needs
+        .into_iter()
+        .zip(&creator)
+        .map(|(mut needs, made_by)| {
+            if let Some(m) = made_by {
+                needs.remove(m);
+            }
+            needs
+        })
+        .collect();
+    UnitSpace { creator, depends_on: units.units.iter().map(|u| u.depends_on.clone()).collect(), needs_migrations }
 }
 
 fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {

@@ -37,6 +37,9 @@ pub struct ReferenceUnit {
     pub creates: BTreeSet<ObjectRef>,
     /// The earlier units this one needs.
     pub depends_on: BTreeSet<usize>,
+    /// The columns it names (a view's, an index's): a table built by its migrations has only the
+    /// columns those added, so the unit also needs the migrations that add these.
+    pub columns: BTreeSet<ObjectRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +97,14 @@ pub fn reference_units(script: &Script) -> ReferenceUnits {
             label: info.label.clone().unwrap_or_else(|| format!("statement at line {}", script.statements[i].line)),
             creates: info.footprint.creates.clone(),
             depends_on,
+            columns: info
+                .footprint
+                .references
+                .iter()
+                .chain(&info.footprint.alters)
+                .filter(|o| o.kind == crate::footprint::RefKind::Column && !info.footprint.creates.contains(o))
+                .cloned()
+                .collect(),
         });
     }
     result

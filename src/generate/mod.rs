@@ -103,6 +103,8 @@ pub struct UnitSpace {
     pub creator: Vec<Option<usize>>,
     /// Units each unit needs.
     pub depends_on: Vec<BTreeSet<usize>>,
+    /// Migrations each unit needs besides its units: those that add the columns it names.
+    pub needs_migrations: Vec<BTreeSet<usize>>,
 }
 
 impl UnitSpace {
@@ -153,6 +155,10 @@ impl PlanSpace {
         loop {
             let mut grown = false;
             for unit in preexisting.clone() {
+                // A column a migration added exists only once that migration ran.
+                for &m in self.units.needs_migrations.get(unit).into_iter().flatten() {
+                    grown |= applied.insert(m);
+                }
                 for &needed in &self.units.depends_on[unit] {
                     match self.units.creator[needed] {
                         Some(m) if applied.contains(&m) => {}
@@ -324,6 +330,7 @@ mod tests {
         let units = UnitSpace {
             creator: vec![Some(1), Some(1), Some(3), Some(0)],
             depends_on: vec![[3].into(), [0].into(), BTreeSet::new(), BTreeSet::new()],
+            needs_migrations: vec![BTreeSet::new(); 4],
         };
         PlanSpace { migrations: 4, deps, reentrant: [1, 3].into(), resumable: vec![(3, 2)], units, granularity, in_order_only: false }
     }
@@ -406,6 +413,17 @@ mod tests {
         let (applied, preexisting) = space.close(BTreeSet::new(), [1].into());
         assert_eq!(preexisting, [0, 1].into());
         assert_eq!(applied, [0].into(), "unit 0 needs unit 3, created by non-re-entrant migration 0");
+    }
+
+    /// A pre-existing view over a column that a later migration added needs that migration: a
+    /// table its migrations built has only the columns they added.
+    #[test]
+    fn a_preexisting_unit_brings_the_migrations_that_add_its_columns() {
+        let mut space = space(Granularity::Object);
+        space.units.needs_migrations[1] = [2].into();
+        let (applied, preexisting) = space.close(BTreeSet::new(), [1].into());
+        assert_eq!(applied, [0, 1, 2].into(), "2 and what it needs; 1 made unit 1 itself");
+        assert!(preexisting.is_empty(), "{preexisting:?}");
     }
 
     #[test]
