@@ -37,7 +37,7 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
         conn.close().await.unwrap();
 
         let dump = pg_dump(&cluster, &database);
-        let copy = copy_of(Path::new(fixture));
+        let copy = common::copy_of(Path::new(fixture));
         let reference = project.config.reference.clone().unwrap_or_else(|| "schema.sql".into());
         std::fs::write(copy.path().join(reference), &dump).unwrap();
         let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--properties", "fresh", "--database-url", &url, "--no-persist"]);
@@ -62,22 +62,4 @@ fn pg_dump(cluster: &EmbeddedCluster, database: &str) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", pg_dump.display()));
     assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// A copy of a fixture directory, in a temporary directory.
-fn copy_of(fixture: &Path) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap().flatten() {
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(fixture, dir.path());
-    dir
 }

@@ -51,29 +51,11 @@ fn files_a_manifest_leaves_out_on_purpose_are_reported() {
     assert!(run.stdout.contains("2 migrations (plain)"), "{}", run.stdout);
     assert!(run.stdout.contains("note: 2 files not listed in a manifest and left out (manifest_unlisted = \"ignore\"): v1/a.sql, v1/b.sql"), "{}", run.stdout);
 
-    let copy = copy_fixture("fixtures/manifest_unlisted");
+    let copy = common::copy_of(std::path::Path::new("fixtures/manifest_unlisted"));
     std::fs::write(copy.path().join("pgconverge.toml"), "order = \"manifest\"\n").unwrap();
     let strict = pgconverge(&["check", copy.path().to_str().unwrap(), "--no-persist"]);
     assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
     assert!(strict.stderr.contains("v1/a.sql: not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
-}
-
-/// A copy of a fixture in a temporary directory, to vary its config.
-fn copy_fixture(fixture: &str) -> tempfile::TempDir {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap().flatten() {
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture), dir.path());
-    dir
 }
 
 /// A migration that needs an extension the server build lacks is the machine's setup, not a
@@ -83,7 +65,7 @@ fn copy_fixture(fixture: &str) -> tempfile::TempDir {
 fn a_missing_extension_is_an_infrastructure_error_naming_it() {
     let expect = common::expectation(std::path::Path::new("fixtures/missing_extension"));
     let expected = common::expected_str(&expect, "error").unwrap();
-    let copy = copy_fixture("fixtures/missing_extension");
+    let copy = common::copy_of(std::path::Path::new("fixtures/missing_extension"));
     std::fs::write(copy.path().join("pgconverge.toml"), "extensions = [\"pg_no_such_extension\"]\n").unwrap();
     for project in ["fixtures/missing_extension", copy.path().to_str().unwrap()] {
         let run = pgconverge(&["check", project, "--format", "json", "--no-persist"]);
@@ -153,7 +135,7 @@ fn an_in_order_only_migrator_gets_no_orders_it_cannot_run() {
     assert_eq!(verdict("order")["status"], "skipped");
     assert!(verdict("order")["summary"].as_str().unwrap().contains("version order only"), "{}", verdict("order"));
 
-    let copy = copy_fixture("fixtures/in_order_only");
+    let copy = common::copy_of(std::path::Path::new("fixtures/in_order_only"));
     std::fs::write(copy.path().join("pgconverge.toml"), "out_of_order = true\n").unwrap();
     let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);

@@ -75,3 +75,21 @@ pub fn expectation(case: &Path) -> toml::Table {
 pub fn expected_str<'a>(table: &'a toml::Table, key: &str) -> Option<&'a str> {
     table.get(key).and_then(|v| v.as_str())
 }
+
+/// A copy of a fixture directory, in a temporary directory (to vary its config or reference).
+pub fn copy_of(fixture: &Path) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(fixture, dir.path());
+    dir
+}
