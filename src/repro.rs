@@ -106,7 +106,12 @@ fn write_check(out: &mut String, difference: &Difference) {
             );
         }
         None => {
-            let _ = writeln!(out, "-- the difference pgconverge found (compare with `pgconverge dump`): {}", difference);
+            // A difference can span lines (a function's body): every line stays a comment, so
+            // the script still runs with psql.
+            let text = format!("the difference pgconverge found (compare with `pgconverge dump`): {difference}");
+            for line in text.lines() {
+                let _ = writeln!(out, "-- {line}");
+            }
         }
     }
 }
@@ -140,4 +145,30 @@ fn constraint_exists(qualified: &str) -> Option<String> {
         literal(&table),
         literal(&name)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{Change, Severity};
+
+    /// A difference whose text spans lines is commented line by line: no line of it is SQL.
+    #[test]
+    fn a_multi_line_difference_is_commented_on_every_line() {
+        let difference = Difference {
+            kind: ObjectKind::Function,
+            object: "public.f()".into(),
+            change: Change::Attribute {
+                attribute: "definition".into(),
+                expected: Some("CREATE FUNCTION public.f() RETURNS int\nLANGUAGE sql AS $$ SELECT 1 $$".into()),
+                found: Some("CREATE FUNCTION public.f() RETURNS int\nLANGUAGE sql AS $$ SELECT 2 $$".into()),
+            },
+            severity: Severity::Error,
+            dependents: 0,
+        };
+        let mut out = String::new();
+        write_check(&mut out, &difference);
+        assert!(out.lines().count() > 1, "{out}");
+        assert!(out.lines().all(|line| line.starts_with("-- ")), "{out}");
+    }
 }
