@@ -1317,6 +1317,24 @@ impl<'a> Collector<'a> {
 // ----- PL/pgSQL -----
 
 /// A `DO` body as a function PL/pgSQL's parser accepts, quoted with a tag the body lacks.
+/// Whether a `DO` block commits or rolls back inside its body (a batched backfill): Postgres
+/// allows that only when the block does not run inside a transaction block.
+pub(crate) fn do_block_ends_transactions(s: &pb::DoStmt) -> bool {
+    let body = def_elem(&s.args, "as").and_then(node_string);
+    let language = def_elem(&s.args, "language").and_then(node_string).unwrap_or("plpgsql");
+    let (Some(body), true) = (body, language.eq_ignore_ascii_case("plpgsql")) else { return false };
+    fn has_transaction_control(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .any(|(key, v)| key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback" || has_transaction_control(v)),
+            Value::Array(items) => items.iter().any(has_transaction_control),
+            _ => false,
+        }
+    }
+    plpgsql_json::parse(&wrap_plpgsql(body)).is_some_and(|tree| has_transaction_control(&tree))
+}
+
 fn wrap_plpgsql(body: &str) -> String {
     let mut tag = "$pgconverge$".to_string();
     let mut n = 0;

@@ -47,6 +47,7 @@ fn refused_node(node: &NodeEnum) -> Option<&'static str> {
         NodeEnum::AlterDatabaseStmt(s) if s.options.iter().any(|o| def_named(o, "tablespace")) => {
             Some("ALTER DATABASE SET TABLESPACE")
         }
+        NodeEnum::DoStmt(s) if crate::footprint::do_block_ends_transactions(s) => Some("a DO block that COMMITs or ROLLBACKs"),
         _ => None,
     }
 }
@@ -122,6 +123,9 @@ mod tests {
             ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY", "ALTER TABLE ... DETACH PARTITION CONCURRENTLY"),
             ("CLUSTER", "CLUSTER"),
             ("ALTER DATABASE d SET TABLESPACE s", "ALTER DATABASE SET TABLESPACE"),
+            // A batched backfill (supabase/storage's migrations do this).
+            ("DO $$ BEGIN LOOP EXIT WHEN true; COMMIT; END LOOP; END $$", "a DO block that COMMITs or ROLLBACKs"),
+            ("DO $$ BEGIN IF false THEN ROLLBACK; END IF; END $$", "a DO block that COMMITs or ROLLBACKs"),
         ];
         for (sql, what) in cases {
             let expected = format!("line 1: {what} cannot run inside a transaction block");
@@ -142,6 +146,8 @@ mod tests {
             "CLUSTER t USING t_id",
             "ALTER DATABASE d SET work_mem = '8MB'",
             "DO $$ BEGIN PERFORM 1; END $$",
+            "DO $$ BEGIN RAISE NOTICE 'COMMIT;'; END $$",
+            "DO $$ BEGIN EXECUTE 'SELECT 1'; EXCEPTION WHEN others THEN NULL; END $$",
         ] {
             assert_eq!(detect(sql), None, "{sql}");
         }
