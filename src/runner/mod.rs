@@ -264,15 +264,13 @@ fn unavailable_extension(pg: &PgDatabaseError) -> Option<String> {
 /// Splits a driver error into "the statement failed" (a verdict) and "the harness failed".
 /// A missing extension is the machine's setup, so it is the harness's failure too.
 pub fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
-    if let sqlx::Error::Database(db) = &error {
-        if let Some((pg, extension)) = db.try_downcast_ref::<PgDatabaseError>().and_then(|pg| Some((pg, unavailable_extension(pg)?))) {
-            let detail = pg.detail().unwrap_or(pg.message()).trim_end_matches('.').to_string();
-            return Err(RunnerError::ExtensionUnavailable { extension, detail });
-        }
-    }
     match &error {
-        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
-            Some(pg) if !is_infrastructure_sqlstate(pg.code()) => Ok(PgError {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>().map(|pg| (pg, unavailable_extension(pg))) {
+            Some((pg, Some(extension))) => {
+                let detail = pg.detail().unwrap_or(pg.message()).trim_end_matches('.').to_string();
+                Err(RunnerError::ExtensionUnavailable { extension, detail })
+            }
+            Some((pg, None)) if !is_infrastructure_sqlstate(pg.code()) => Ok(PgError {
                 code: pg.code().to_string(),
                 message: pg.message().to_string(),
                 detail: pg.detail().map(str::to_string),
