@@ -195,6 +195,33 @@ pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
     graph
 }
 
+/// The `pg_depend` rows with what they reference joined by kind (relation and column, type,
+/// function): the FROM part both dependency queries share.
+macro_rules! user_object_dependencies {
+    () => {
+        "FROM pg_catalog.pg_depend d \
+         LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
+         LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+         LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
+         LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
+         LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
+         LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
+         LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace "
+    };
+}
+
+/// Normal and automatic dependencies on user relations, columns, types and functions: the
+/// conditions both dependency queries share, after their own first WHERE condition.
+macro_rules! user_object_dependency_filter {
+    () => {
+        "AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
+         AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
+                              'pg_catalog.pg_proc'::pg_catalog.regclass) \
+         AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
+         AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'"
+    };
+}
+
 /// A dependency the server recorded in `pg_depend`: `dependent` (as `pg_describe_object` says
 /// it: "rule _RETURN on view v", "index i", "default value for column c of table t") needs
 /// `referenced`, named the way [`crate::catalog`] names objects: `schema.table.column` for a
@@ -216,45 +243,26 @@ pub(crate) struct CatalogEdge {
 /// has that table's ID, so columns (few rows: only types that are not built in) always come and
 /// the caller keeps the ones it has seen. Every name is schema-qualified: a migration may have
 /// moved search_path.
-const NEW_DEPENDENCIES: &str = "\
-SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), \
-       COALESCE(rn.nspname || '.' || rc.relname, tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname), \
-       ra.attname::text \
-FROM pg_catalog.pg_depend d \
-LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
-LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
-LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
-LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
-WHERE (d.objid::pg_catalog.int8 > $1 OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0)) \
-  AND d.refobjid >= 16384 AND d.deptype IN ('n', 'a') \
-  AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
-                       'pg_catalog.pg_proc'::pg_catalog.regclass) \
-  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
-  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
+const NEW_DEPENDENCIES: &str = concat!(
+    "SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), \
+            COALESCE(rn.nspname || '.' || rc.relname, tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname), \
+            ra.attname::text ",
+    user_object_dependencies!(),
+    "WHERE (d.objid::pg_catalog.int8 > $1 OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0)) ",
+    user_object_dependency_filter!()
+);
 
 /// Every normal or automatic `pg_depend` row from one object to a user relation, column, type or
 /// function: the dependent as (classid, objid, objsubid), the referenced object by name (a
 /// column as `schema.table.column`). What vanishes between two steps is what the step stopped
 /// using (see [`live_edges`]).
-const LIVE_DEPENDENCIES: &str = "\
-SELECT d.classid::pg_catalog.int8, d.objid::pg_catalog.int8, d.objsubid, \
-       COALESCE(rn.nspname || '.' || rc.relname || COALESCE('.' || ra.attname, ''), tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname) \
-FROM pg_catalog.pg_depend d \
-LEFT JOIN pg_catalog.pg_class rc ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND rc.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
-LEFT JOIN pg_catalog.pg_attribute ra ON d.refobjsubid > 0 AND ra.attrelid = rc.oid AND ra.attnum = d.refobjsubid \
-LEFT JOIN pg_catalog.pg_type rt ON d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND rt.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = rt.typnamespace \
-LEFT JOIN pg_catalog.pg_proc rp ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND rp.oid = d.refobjid \
-LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = rp.pronamespace \
-WHERE d.refobjid >= 16384 AND d.objid >= 16384 AND d.deptype IN ('n', 'a') \
-  AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, \
-                       'pg_catalog.pg_proc'::pg_catalog.regclass) \
-  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema') \
-  AND COALESCE(rn.nspname, tn.nspname, pn.nspname) !~ '^pg_(toast|temp_|toast_temp_)'";
+const LIVE_DEPENDENCIES: &str = concat!(
+    "SELECT d.classid::pg_catalog.int8, d.objid::pg_catalog.int8, d.objsubid, \
+            COALESCE(rn.nspname || '.' || rc.relname || COALESCE('.' || ra.attname, ''), tn.nspname || '.' || rt.typname, pn.nspname || '.' || rp.proname) ",
+    user_object_dependencies!(),
+    "WHERE d.objid >= 16384 ",
+    user_object_dependency_filter!()
+);
 
 /// A live `pg_depend` row: the dependent object's (classid, objid, objsubid), and the name of
 /// what it needs.
@@ -615,6 +623,15 @@ mod tests {
         assert_eq!(graph.reason(2, 1), Some("uses column public.api_tokens.token changed by 2_m2"));
         assert!(graph.depends_on(3).contains(&2), "{:?}", edges(&graph));
         assert_eq!(edges(&graph)[4..], [vec![0], vec![0]]);
+    }
+
+    /// The two pg_depend queries are built from shared parts: both must still be one valid SELECT.
+    #[test]
+    fn the_dependency_queries_parse() {
+        for query in [NEW_DEPENDENCIES, LIVE_DEPENDENCIES] {
+            let parsed = pg_query::parse(query, 0).unwrap_or_else(|e| panic!("{e}: {query}"));
+            assert_eq!(parsed.protobuf.stmts.len(), 1);
+        }
     }
 
     #[test]
