@@ -3,13 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::check::{Checker, Property, Report};
-use crate::explore::{ExploreOptions, Shard};
+use crate::engine::{Checker};
+use crate::model::{Property, Report};
+use crate::engine::explore::ExploreOptions;
+use crate::model::Shard;
 use crate::generate::Granularity;
 use crate::project::Project;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 
-pub use crate::check::CheckError as Error;
+pub use crate::engine::CheckError as Error;
 
 /// Checks the project in `dir` with every property, on a throwaway embedded cluster (or the
 /// server in `PGCONVERGE_DATABASE_URL`). For a `#[test]`:
@@ -125,8 +127,8 @@ impl Check {
     }
 
     /// Called after every generated case (for a progress bar).
-    pub fn progress(mut self, sink: impl Fn(&crate::explore::Progress) + Send + Sync + 'static) -> Check {
-        self.explore.progress = Some(crate::explore::ProgressSink(std::sync::Arc::new(sink)));
+    pub fn progress(mut self, sink: impl Fn(&crate::engine::explore::Progress) + Send + Sync + 'static) -> Check {
+        self.explore.progress = Some(crate::engine::explore::ProgressSink(std::sync::Arc::new(sink)));
         self
     }
 
@@ -160,11 +162,11 @@ impl Check {
 
     pub async fn run_async(&self) -> Result<Report, Error> {
         // Input errors come before any server is started.
-        let config = crate::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
-        if config.runner == Some(crate::config::RunnerKind::Command) {
-            let project = crate::command::CommandProject::load(&self.dir, config)?;
+        let config = crate::project::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
+        if config.runner == Some(crate::project::config::RunnerKind::Command) {
+            let project = crate::engine::command::CommandProject::load(&self.dir, config)?;
             let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
-            return crate::command::check(&project, backend.as_ref(), &self.properties).await;
+            return crate::engine::command::check(&project, backend.as_ref(), &self.properties).await;
         }
         let project = Project::load(&self.dir)?;
         let mut explore = self.explore.clone();
@@ -300,7 +302,7 @@ pub enum DumpSource {
 /// `setup_in_result`), the ledger table, and the config's `ignore` globs.
 pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend) -> Result<Catalog, Error> {
     let project = Project::load(dir)?;
-    let mut checker = crate::check::Checker::new(&project, backend);
+    let mut checker = crate::engine::Checker::new(&project, backend);
     checker.prepare().await?;
     checker.dump_source(source == DumpSource::Migrations).await
 }

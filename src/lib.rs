@@ -2,27 +2,22 @@
 //! ends at exactly the reference schema, and its re-entrant migrations can run again without
 //! changing anything.
 //!
-//! The pipeline: [`migration`] reads the files (never a database), [`runner`] owns every
-//! Postgres connection behind the [`runner::Backend`] trait, [`catalog`] dumps `pg_catalog`
-//! into a sorted model, [`compare`] diffs two models, [`check`] runs the properties, and
-//! [`report`] writes the results. The library never prints and never exits.
+//! The pipeline, one module a stage: [`project`] reads the directory and `pgconverge.toml`,
+//! [`migration`] reads the migration files (never a database), [`analysis`] infers what each
+//! statement touches and the dependencies between migrations, [`generate`] builds the start
+//! states and orders, [`engine`] runs the properties, [`runner`] owns every Postgres server and
+//! connection, [`catalog`] dumps `pg_catalog` into a sorted model, [`compare`] diffs two
+//! models, [`model`] holds the verdicts, and [`report`] writes them. The library never prints
+//! and never exits.
 
+pub mod analysis;
 pub mod catalog;
-pub mod check;
-pub mod command;
 pub mod compare;
-pub mod config;
-pub mod deps;
-pub mod doctor;
-pub mod explore;
-pub mod footprint;
+pub mod engine;
 pub mod generate;
-pub mod init;
 pub mod migration;
-pub mod prepare;
+pub mod model;
 pub mod project;
-pub mod reference_units;
-pub mod repro;
 pub mod report;
 pub mod runner;
 
@@ -30,7 +25,7 @@ mod api;
 
 pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, Check, DumpSource, Error};
 pub use catalog::{Catalog, Object, ObjectKind};
-pub use check::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 pub use compare::{compare, Difference};
 pub use migration::{Format, Migration, MigrationSet};
+pub use model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 pub use project::Project;

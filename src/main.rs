@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use pgconverge::check::Property;
-use pgconverge::explore::Shard;
-use pgconverge::generate::Granularity;
+use pgconverge::model::Property;
+use pgconverge::model::Shard;
+use pgconverge::model::Granularity;
 use pgconverge::{compare, report, BackendChoice, Catalog, Check, DumpSource, Error, Status};
 
 /// A catalog dump allocates a string per catalog value; mimalloc made the 1,000-table dump
@@ -280,7 +280,7 @@ async fn run(cli: Cli) -> u8 {
         Command::Check(args) => args.run(false).await,
         Command::Replay(args) => args.run(true).await,
         Command::Reap => reap(),
-        Command::Init { dir, force } => match pgconverge::init::init(&dir, force) {
+        Command::Init { dir, force } => match pgconverge::project::init::init(&dir, force) {
             Ok(outcome) => {
                 for guess in &outcome.guesses {
                     println!("{guess}");
@@ -296,7 +296,7 @@ async fn run(cli: Cli) -> u8 {
             }
         },
         Command::Doctor { format } => {
-            let report = pgconverge::doctor::doctor().await;
+            let report = pgconverge::runner::doctor::doctor().await;
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("serializable")),
                 _ => print!("{report}"),
@@ -480,9 +480,9 @@ fn fail(error: &Error, format: OutputFormat) -> u8 {
 }
 
 /// A one-line progress bar on stderr, drawn only once a property has run for two seconds.
-fn progress_bar() -> impl Fn(&pgconverge::explore::Progress) + Send + Sync {
+fn progress_bar() -> impl Fn(&pgconverge::engine::explore::Progress) + Send + Sync {
     let last_draw = std::sync::Mutex::new(None::<std::time::Instant>);
-    move |p: &pgconverge::explore::Progress| {
+    move |p: &pgconverge::engine::explore::Progress| {
         let mut last = last_draw.lock().unwrap_or_else(|e| e.into_inner());
         if p.finished {
             if last.take().is_some() {

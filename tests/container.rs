@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use pgconverge::check::{Checker, Report};
-use pgconverge::explore::ExploreOptions;
+use pgconverge::engine::Checker;
+use pgconverge::model::Report;
+use pgconverge::engine::explore::ExploreOptions;
 use pgconverge::runner::container::{self, ContainerServer, ImageRef, LABEL_OWNER_PID, LABEL_RUN};
 use pgconverge::runner::{self, majors, Backend, EmbeddedCluster};
 use pgconverge::{Project, Property};
@@ -200,7 +201,7 @@ fn without_a_registry_the_local_image_is_chosen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_reports_each_backend() {
     local_image(15).await;
-    let report = pgconverge::doctor::doctor().await;
+    let report = pgconverge::runner::doctor::doctor().await;
     let text = report.to_string();
     eprintln!("{text}");
     assert!(report.embedded.usable, "{text}");

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pgconverge::config::{Config, Ledger, Order, RunnerKind};
-use pgconverge::init::{init, InitError};
+use pgconverge::project::config::{Config, Ledger, Order, RunnerKind};
+use pgconverge::project::init::{init, InitError};
 use pgconverge::migration::{detect_format, Format, Layout, Migration, MigrationSet};
 use pgconverge::Project;
 
@@ -260,7 +260,7 @@ fn substitutions_keep_positions_on_the_original_line() {
 fn layout_from_config_carries_every_key() {
     let text = "pattern = 'x(?P<version>\\d+)'\norder = \"lexical\"\nmanifest_key = \"k\"\n[substitutions]\na = \"b\"\n";
     let config = Config::parse(Path::new("pgconverge.toml"), text).unwrap();
-    let layout = Layout::from_config(&config);
+    let layout = config.layout();
     assert_eq!(layout.pattern.as_deref(), Some("x(?P<version>\\d+)"));
     assert_eq!(layout.order, Some(Order::Lexical));
     assert_eq!(layout.manifest_key.as_deref(), Some("k"));
@@ -289,7 +289,7 @@ struct Guessable {
 fn guessable(dir: &Path) -> Guessable {
     let config = Config::load(dir).unwrap();
     let migrations = config.migrations.clone().unwrap_or_else(|| PathBuf::from("migrations"));
-    let layout = Layout::from_config(&config);
+    let layout = config.layout();
     let nested_or_pattern = config.pattern.is_some() || pgconverge::migration::layout::is_nested(&dir.join(&migrations)).unwrap();
     let format = if nested_or_pattern { config.format } else { Some(config.format.unwrap_or_else(|| detect_format(&dir.join(&migrations)).unwrap())) };
     Guessable {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{pgconverge, CONVERGING_FIXTURES};
-use pgconverge::prepare::{Preparation, Purpose};
+use pgconverge::engine::prepare::{Preparation, Purpose};
 use pgconverge::runner::{Backend, EmbeddedCluster};
 use pgconverge::Project;
 use sqlx::Connection;
@@ -31,7 +31,7 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
         let preparation = Preparation::load(&project).unwrap();
         assert!(preparation.apply(&mut conn, Purpose::Migrations).await.unwrap().is_none(), "{fixture}: setup failed");
         for migration in &project.migrations.migrations {
-            let failure = pgconverge::check::apply_migration(&mut conn, migration).await.unwrap();
+            let failure = pgconverge::engine::apply_migration(&mut conn, migration).await.unwrap();
             assert!(failure.is_none(), "{fixture}: {} failed: {failure:?}", migration.id());
         }
         conn.close().await.unwrap();

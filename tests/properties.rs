@@ -1,7 +1,7 @@
 //! The generated properties on the fixtures: each planted bug is caught by its property and
 //! shrunk to its minimal case; correct sets produce no false positives.
 
-use pgconverge::generate::Granularity;
+use pgconverge::model::Granularity;
 use pgconverge::{Check, Failure, Property, Report, Verdict, VerdictStatus};
 
 fn check(dir: &str, properties: &[Property], cases: u32) -> Report {

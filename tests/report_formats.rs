@@ -10,9 +10,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use pgconverge::check::{Failure, Property, Report, Status, Verdict, VerdictStatus};
+use pgconverge::model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 use pgconverge::compare::{Change, Difference, Severity};
-use pgconverge::explore::{CaseReport, HiddenDependency, Timing};
+use pgconverge::model::{CaseReport, HiddenDependency, Timing};
 use pgconverge::migration::Location;
 use pgconverge::report::{github, junit, junit_many, table};
 use pgconverge::runner::PgError;

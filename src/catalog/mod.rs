@@ -238,9 +238,9 @@ impl IgnoreRules {
         IgnoreRules { globs, ..IgnoreRules::default() }
     }
 
-    /// The rules a project's `pgconverge.toml` sets: its `ignore` globs and `compare_owners`.
-    pub(crate) fn for_config(config: &crate::config::Config) -> IgnoreRules {
-        IgnoreRules { compare_owners: config.compare_owners, ..IgnoreRules::new(config.ignore.clone()) }
+    /// The rules a project sets: its `ignore` globs, and whether owners are compared.
+    pub(crate) fn with_owners(globs: Vec<String>, compare_owners: bool) -> IgnoreRules {
+        IgnoreRules { compare_owners, ..IgnoreRules::new(globs) }
     }
 
     pub fn matches(&self, object: &Object) -> bool {

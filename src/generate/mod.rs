@@ -6,14 +6,15 @@
 //! Strategies are constructive (masks, priorities, indices) so that proptest shrinks every part
 //! toward the simple case: nothing applied, nothing pre-existing, canonical order.
 
+pub use crate::model::Granularity;
 use std::collections::BTreeSet;
 use std::fmt;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::deps::DependencyGraph;
+use crate::analysis::deps::DependencyGraph;
 
 /// A non-transactional migration that stopped after `statements_done` of its statements.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -76,25 +77,7 @@ impl fmt::Debug for Interruption {
     }
 }
 
-/// What may pre-exist: single reference objects, or the whole effect of re-entrant migrations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    #[default]
-    Migration,
-    Object,
-}
 
-impl std::str::FromStr for Granularity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "migration" => Ok(Granularity::Migration),
-            "object" => Ok(Granularity::Object),
-            other => Err(format!("unknown granularity `{other}` (expected migration or object)")),
-        }
-    }
-}
 
 /// The reference schema's units as the generator sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -26,7 +26,7 @@
 //!
 //! `substitutions` are literal replacements (longest key first, in one pass, so a replacement is
 //! never replaced again) applied to the text of every `.sql` file read while loading — the
-//! migrations and, in [`crate::project::Project::load`], the reference — before pg_query parses
+//! migrations and, in the project loader, the reference — before pg_query parses
 //! it. Statement positions are positions in the substituted text: lines stay right as long as
 //! keys and values have the same number of line breaks (a syntax error then gets a note saying
 //! lines may be shifted), and columns after a replacement on the same line shift by the length
@@ -44,9 +44,28 @@ use super::manifest::{Manifest, DEFAULT_MANIFEST};
 use super::pattern::FilePattern;
 use super::version::{natural_parts, Part, SortKey};
 use super::{Format, Location, Migration, MigrationError, MigrationSet};
-use crate::config::{Config, ManifestUnlisted, Order, CONFIG_FILE};
 
 /// How a project's migration files are laid out (the layout keys of `pgconverge.toml`).
+/// The project file whose keys set the layout, named in errors about them.
+pub const CONFIG_FILE: &str = "pgconverge.toml";
+
+/// How versions sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    Numeric,
+    Lexical,
+    Manifest,
+}
+
+/// What a migration file that its manifest does not list means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestUnlisted {
+    Error,
+    Ignore,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub format: Option<Format>,
@@ -77,19 +96,6 @@ impl Default for Layout {
 }
 
 impl Layout {
-    pub fn from_config(config: &Config) -> Layout {
-        Layout {
-            format: config.format,
-            pattern: config.pattern.clone(),
-            order: config.order,
-            manifest: config.manifest.clone(),
-            manifest_key: config.manifest_key.clone(),
-            manifest_unlisted: config.manifest_unlisted,
-            substitutions: config.substitutions.clone(),
-            config_file: PathBuf::from(CONFIG_FILE),
-        }
-    }
-
     /// Names `path` (the project's `pgconverge.toml`) in errors about the layout keys.
     pub fn with_config_file(mut self, path: impl Into<PathBuf>) -> Layout {
         self.config_file = path.into();

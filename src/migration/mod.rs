@@ -13,6 +13,7 @@ pub mod golang_migrate;
 pub mod layout;
 pub mod manifest;
 pub mod pattern;
+pub(crate) mod plpgsql;
 pub mod plain;
 pub mod split;
 pub mod sqlx;

@@ -47,7 +47,7 @@ fn refused_node(node: &NodeEnum) -> Option<&'static str> {
         NodeEnum::AlterDatabaseStmt(s) if s.options.iter().any(|o| def_named(o, "tablespace")) => {
             Some("ALTER DATABASE SET TABLESPACE")
         }
-        NodeEnum::DoStmt(s) if crate::footprint::do_block_ends_transactions(s) => Some("a DO block that COMMITs or ROLLBACKs"),
+        NodeEnum::DoStmt(s) if crate::migration::plpgsql::do_block_ends_transactions(s) => Some("a DO block that COMMITs or ROLLBACKs"),
         _ => None,
     }
 }

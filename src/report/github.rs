@@ -20,7 +20,7 @@
 use std::fmt::Write;
 use std::path::{Component, Path};
 
-use crate::check::{Failure, Property, Report, Verdict, VerdictStatus};
+use crate::model::{Failure, Property, Report, Verdict, VerdictStatus};
 
 use super::junit::{failure_text, suite_name, Detail};
 
@@ -61,7 +61,7 @@ fn summary(report: &Report) -> String {
     let skipped = count(VerdictStatus::Skipped);
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     let mut line = match report.converges() {
-        false if report.status == crate::check::Status::Incomplete => format!(
+        false if report.status == crate::model::Status::Incomplete => format!(
             "{}: incomplete: {} of {} properties could not run all of their cases{skipped_note}",
             suite_name(report),
             count(VerdictStatus::Incomplete),

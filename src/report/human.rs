@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::check::{Failure, Report, Status, Verdict, VerdictStatus};
+use crate::model::{Failure, Report, Status, Verdict, VerdictStatus};
 
 /// The report as text; `color` keeps ANSI colors in the diff.
 pub fn human(report: &Report, color: bool) -> String {

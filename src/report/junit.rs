@@ -14,8 +14,8 @@
 
 use std::fmt::Write;
 
-use crate::check::{Failure, Report, Verdict, VerdictStatus};
-use crate::explore::CaseReport;
+use crate::model::{Failure, Report, Verdict, VerdictStatus};
+use crate::model::CaseReport;
 
 /// One report (one server major) as a JUnit XML document.
 pub fn junit(report: &Report) -> String {
@@ -75,9 +75,9 @@ fn write_suite(out: &mut String, report: &Report) {
         properties.push(("seed", seed.to_string()));
     }
     let status = match report.status {
-        crate::check::Status::Counterexample => "counterexample",
-        crate::check::Status::Incomplete => "incomplete",
-        crate::check::Status::Converges | crate::check::Status::Nondeterministic => "converges",
+        crate::model::Status::Counterexample => "counterexample",
+        crate::model::Status::Incomplete => "incomplete",
+        crate::model::Status::Converges | crate::model::Status::Nondeterministic => "converges",
     };
     properties.push(("status", status.to_string()));
     out.push_str("    <properties>\n");

@@ -10,7 +10,7 @@ pub use human::human;
 pub use junit::{junit, junit_many};
 pub use table::table;
 
-use crate::check::Report;
+use crate::model::Report;
 
 /// The full report as pretty JSON (the format is documented in the README).
 pub fn json(report: &Report) -> String {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::check::{Failure, Report, Verdict, VerdictStatus};
+use crate::model::{Failure, Report, Verdict, VerdictStatus};
 
 /// The label of the table's last row, the verdict over the whole migration set.
 pub const ALL_ROW: &str = "all";

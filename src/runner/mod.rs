@@ -4,6 +4,7 @@
 //! scratch-database lifecycle and statement execution are shared by every backend.
 
 pub mod container;
+pub mod doctor;
 pub mod embedded;
 pub mod majors;
 pub mod url;

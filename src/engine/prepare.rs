@@ -6,7 +6,7 @@ use std::path::Path;
 use sqlx::postgres::PgConnection;
 use sqlx::AssertSqlSafe;
 
-use crate::config::Ledger;
+use crate::project::config::Ledger;
 use crate::migration::{Location, MigrationError, Script};
 use crate::project::Project;
 use crate::runner::{self, PgError, RunnerError};
@@ -71,7 +71,7 @@ impl Preparation {
                 if error.code == DUPLICATE_OBJECT && creates_role(&statement.sql) {
                     continue;
                 }
-                return Ok(Some(SetupFailure { location: crate::check::failure_location(script, statement, &error), error }));
+                return Ok(Some(SetupFailure { location: crate::engine::failure_location(script, statement, &error), error }));
             }
         }
         if let (Some(ledger), Purpose::Migrations) = (self.ledger, purpose) {

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::migration::{location_at, Format, Location};
+use crate::migration::{location_at, Format, Layout, Location};
 
-pub const CONFIG_FILE: &str = "pgconverge.toml";
+pub use crate::migration::layout::{ManifestUnlisted, Order, CONFIG_FILE};
 
 /// Which migrations claim to be re-entrant: all of them, or those versions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -51,9 +51,9 @@ pub struct Config {
     pub dependencies: std::collections::BTreeMap<String, Vec<String>>,
     /// The properties to check (default: all that apply).
     #[serde(default)]
-    pub properties: Vec<crate::check::Property>,
+    pub properties: Vec<crate::model::Property>,
     /// What may pre-exist in generated start states: `migration` (default) or `object`.
-    pub granularity: Option<crate::generate::Granularity>,
+    pub granularity: Option<crate::model::Granularity>,
     /// A regex with named groups `version`, `name` and optionally `direction` (`up`/`down`)
     /// matched against file names (relative to the migrations directory), for custom layouts.
     pub pattern: Option<String>,
@@ -85,23 +85,6 @@ pub struct Config {
     /// project's own migrator, see `[command]`).
     pub runner: Option<RunnerKind>,
     pub command: Option<CommandConfig>,
-}
-
-/// How versions sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Order {
-    Numeric,
-    Lexical,
-    Manifest,
-}
-
-/// What a migration file that its manifest does not list means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ManifestUnlisted {
-    Error,
-    Ignore,
 }
 
 /// The migration ledgers pgconverge can create before the first migration.
@@ -158,6 +141,20 @@ impl Config {
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
         Config::parse(&path, &text)
+    }
+
+    /// The keys that say how the migration files are laid out.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            format: self.format,
+            pattern: self.pattern.clone(),
+            order: self.order,
+            manifest: self.manifest.clone(),
+            manifest_key: self.manifest_key.clone(),
+            manifest_unlisted: self.manifest_unlisted,
+            substitutions: self.substitutions.clone(),
+            config_file: PathBuf::from(CONFIG_FILE),
+        }
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {

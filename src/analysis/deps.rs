@@ -1,7 +1,7 @@
 //! Dependencies between migrations: which migrations must run before which.
 //!
 //! A [`DependencyGraph`] has one node per migration (indices in canonical order). Edges are
-//! inferred from the SQL ([`infer_from_sql`], through [`crate::footprint`]) and may be merged
+//! inferred from the SQL ([`infer_from_sql`], through [`crate::analysis::footprint`]) and may be merged
 //! with edges found elsewhere (the catalog, declarations in the config).
 
 use std::cmp::Reverse;
@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use serde::Serialize;
 
-use crate::footprint::{analyze_script, Footprint, ObjectRef, RefKind, ScriptAnalysis};
+use crate::analysis::footprint::{analyze_script, Footprint, ObjectRef, RefKind, ScriptAnalysis};
 use crate::migration::Migration;
 
 /// Which migrations depend on which, with a readable reason per edge.
@@ -479,8 +479,8 @@ mod tests {
     fn an_execute_of_a_concatenated_string_is_dynamic() {
         let set =
             migrations(&["DO $$ DECLARE t text := 'x'; BEGIN EXECUTE 'CREATE TABLE ' || t || ' (id int)'; END $$;"]);
-        assert!(crate::footprint::script_footprint(&set[0].up).dynamic_sql);
-        assert!(!crate::footprint::script_footprint(&migrations(&["CREATE TABLE x (id int);"])[0].up).dynamic_sql);
+        assert!(crate::analysis::footprint::script_footprint(&set[0].up).dynamic_sql);
+        assert!(!crate::analysis::footprint::script_footprint(&migrations(&["CREATE TABLE x (id int);"])[0].up).dynamic_sql);
     }
 
     #[test]

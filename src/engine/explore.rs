@@ -10,41 +10,21 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{
     Config, FailurePersistence, FileFailurePersistence, PersistedSeed, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
-use serde::Serialize;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules, Object, ObjectKind};
-use crate::check::{apply_migration, plural, Failure, Property, Verdict, VerdictStatus};
+use crate::engine::{apply_migration};
+use crate::model::{CaseReport, HiddenDependency, Shard, Timing, plural, Failure, Property, Verdict, VerdictStatus};
 use crate::compare::{self, CompareOptions, Difference, Severity};
-use crate::deps::DependencyGraph;
-use crate::footprint::{ObjectRef, RefKind};
+use crate::analysis::deps::DependencyGraph;
+use crate::analysis::footprint::{ObjectRef, RefKind};
 use crate::generate::{self, Granularity, Plan, PlanSpace, UnitSpace};
 use crate::migration::{Migration, Script};
-use crate::prepare::{Preparation, Purpose};
+use crate::engine::prepare::{Preparation, Purpose};
 use crate::project::Project;
-use crate::reference_units::{reference_units, ReferenceUnits};
+use crate::analysis::reference_units::{reference_units, ReferenceUnits};
 use crate::runner::{self, ApplyOutcome, Backend, RunnerError, ScratchDatabase, TransactionMode};
-
-/// `--shard i/n`: this runner does the i-th (1-based) of n deterministic slices of the work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("shard `{s}` is not i/n"))?;
-        let index: u32 = i.trim().parse().map_err(|_| format!("shard `{s}`: `{i}` is not a number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("shard `{s}`: `{n}` is not a number"))?;
-        if count == 0 || index == 0 || index > count {
-            return Err(format!("shard `{s}`: need 1 <= i <= n"));
-        }
-        Ok(Shard { index, count })
-    }
-}
 
 /// How the generated properties explore.
 #[derive(Debug, Clone)]
@@ -112,38 +92,6 @@ impl Default for ExploreOptions {
     }
 }
 
-/// The minimal counterexample of a generated property, in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaseReport {
-    /// The case and what went wrong, in words.
-    pub description: String,
-    pub applied: Vec<String>,
-    pub preexisting: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interrupted: Option<String>,
-    /// The pending migrations, in the order they ran.
-    pub order: Vec<String>,
-    /// Pairs `[later, earlier]`: `later` (canonically) ran before `earlier`, counting the
-    /// applied migrations as having run first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub out_of_order: Vec<[String; 2]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hidden_dependency: Option<HiddenDependency>,
-    /// The proptest seed file that replays it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub regressions: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repro: Option<PathBuf>,
-}
-
-/// A migration that fails when it runs before another that is not declared or inferred as its
-/// dependency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HiddenDependency {
-    pub migration: String,
-    pub needs: Vec<String>,
-}
-
 /// What a case did.
 #[derive(Debug, Clone)]
 enum CaseOutcome {
@@ -199,10 +147,10 @@ impl<'a> Universe<'a> {
         let mut latest_oid = 0;
         let mut live = HashSet::new();
         if per_step {
-            let (existing, latest) = crate::deps::catalog_edges_since(&mut conn, i64::MAX).await?;
+            let (existing, latest) = crate::analysis::deps::catalog_edges_since(&mut conn, i64::MAX).await?;
             learner.seen_edges.extend(existing);
             latest_oid = latest;
-            live = crate::deps::live_edges(&mut conn).await?;
+            live = crate::analysis::deps::live_edges(&mut conn).await?;
         }
         for (i, migration) in migrations.iter().enumerate() {
             if apply_migration(&mut conn, migration).await?.is_some() {
@@ -216,10 +164,10 @@ impl<'a> Universe<'a> {
                 let current = catalog::dump(&mut conn, &mut canon, &ignore).await?;
                 if per_step {
                     learner.learn(i, &previous, &current, migrations);
-                    let (edges, latest) = crate::deps::catalog_edges_since(&mut conn, latest_oid).await?;
+                    let (edges, latest) = crate::analysis::deps::catalog_edges_since(&mut conn, latest_oid).await?;
                     learner.learn_catalog_edges(i, &edges, migrations);
                     latest_oid = latest;
-                    let now = crate::deps::live_edges(&mut conn).await?;
+                    let now = crate::analysis::deps::live_edges(&mut conn).await?;
                     learner.learn_released(i, &live, &now);
                     live = now;
                 }
@@ -229,7 +177,7 @@ impl<'a> Universe<'a> {
         let _ = conn.close().await;
         database.drop_now().await?;
 
-        let mut deps = crate::deps::infer_from_sql(migrations);
+        let mut deps = crate::analysis::deps::infer_from_sql(migrations);
         deps.merge(&learner.graph);
         add_declared(&mut deps, project);
         let unit_space = if per_step { unit_space(&units, &learner.added) } else { unit_space_from_sql(&units, migrations) };
@@ -322,7 +270,7 @@ fn add_declared(deps: &mut DependencyGraph, project: &Project) {
         let Some(d) = index(dependent) else { continue };
         for dependency in dependencies {
             if let Some(t) = index(dependency) {
-                deps.add(d, t, format!("declared in {}", crate::config::CONFIG_FILE));
+                deps.add(d, t, format!("declared in {}", crate::project::config::CONFIG_FILE));
             }
         }
     }
@@ -345,8 +293,8 @@ pub struct StepLearner {
     /// Objects each migration added: (migration, kind, name).
     pub added: Vec<(usize, ObjectKind, String)>,
     qualified: regex::Regex,
-    /// The pg_depend edges seen so far (see [`crate::deps::catalog_edges_since`]).
-    seen_edges: HashSet<crate::deps::CatalogEdge>,
+    /// The pg_depend edges seen so far (see [`crate::analysis::deps::catalog_edges_since`]).
+    seen_edges: HashSet<crate::analysis::deps::CatalogEdge>,
     /// The latest step that removed each object (by name, without a function's arguments).
     removed_by: HashMap<String, usize>,
     /// The steps after which something no longer depended on an object (by name).
@@ -417,7 +365,7 @@ impl StepLearner {
             removed.insert(base(&gone.name));
             self.removed_by.insert(base(&gone.name), i);
         }
-        removed.extend(crate::footprint::script_footprint(&migrations[i].up).drops.into_iter().map(|o| o.name));
+        removed.extend(crate::analysis::footprint::script_footprint(&migrations[i].up).drops.into_iter().map(|o| o.name));
         for name in removed {
             for &j in self.released_by.get(&name).into_iter().flatten().filter(|&&j| j != i) {
                 let reason = format!("removes {name} ({}), which was still used until {}", migrations[i].id(), migrations[j].id());
@@ -428,7 +376,7 @@ impl StepLearner {
 
     /// The dependencies (pg_depend rows) that vanished at step `i`, after [`StepLearner::learn`]
     /// for the same step: `i` stopped using what they named.
-    pub(crate) fn learn_released(&mut self, i: usize, before: &HashSet<crate::deps::LiveEdge>, after: &HashSet<crate::deps::LiveEdge>) {
+    pub(crate) fn learn_released(&mut self, i: usize, before: &HashSet<crate::analysis::deps::LiveEdge>, after: &HashSet<crate::analysis::deps::LiveEdge>) {
         for (_, referenced) in before.difference(after) {
             let steps = self.released_by.entry(referenced.clone()).or_default();
             if steps.last() != Some(&i) {
@@ -441,7 +389,7 @@ impl StepLearner {
     /// [`StepLearner::learn`] for the same step): `i` needs the migration that created each
     /// referenced object, or added each referenced column. A column the catalog does not list
     /// (a view's) stands for its relation.
-    pub(crate) fn learn_catalog_edges(&mut self, i: usize, edges: &[crate::deps::CatalogEdge], migrations: &[Migration]) {
+    pub(crate) fn learn_catalog_edges(&mut self, i: usize, edges: &[crate::analysis::deps::CatalogEdge], migrations: &[Migration]) {
         for edge in edges {
             if !self.seen_edges.insert(edge.clone()) {
                 continue;
@@ -485,7 +433,7 @@ fn unit_space(units: &ReferenceUnits, added: &[(usize, ObjectKind, String)]) -> 
 fn unit_space_from_sql(units: &ReferenceUnits, migrations: &[Migration]) -> UnitSpace {
     let mut first_creator: HashMap<ObjectRef, usize> = HashMap::new();
     for (i, migration) in migrations.iter().enumerate() {
-        for created in crate::footprint::script_footprint(&migration.up).creates {
+        for created in crate::analysis::footprint::script_footprint(&migration.up).creates {
             first_creator.entry(created).or_insert(i);
         }
     }
@@ -1050,7 +998,7 @@ async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step,
         }
         Step::Pending(m) => {
             let migration = &migrations[*m];
-            let failure = crate::check::run_migration_script(conn, migration.id(), &migration.up, mode(migration)).await?;
+            let failure = crate::engine::run_migration_script(conn, migration.id(), &migration.up, mode(migration)).await?;
             if let Some(failure) = failure {
                 return Ok(Some(CaseOutcome::Failed(failure)));
             }
@@ -1310,28 +1258,6 @@ fn run_worker(
     };
     state.close();
     result
-}
-
-/// How long a generated property took, and what a case cost.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Timing {
-    pub elapsed_ms: f64,
-    /// Wall time over cases: what a case costs with shared prefixes and memoized states.
-    pub amortized_ms: f64,
-    /// The median wall time of a case that shared nothing with an earlier one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub per_case_ms: Option<f64>,
-    /// The median wall time of one catalog dump (part of every case that was not memoized).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dump_ms: Option<f64>,
-    /// States judged: cases whose end state was dumped and compared (the rest were memoized).
-    pub judged: usize,
-    /// Warm databases used: one per worker that ran a sandboxed case.
-    pub warm_databases: u32,
-    /// Times a warm database was recycled: its transaction rolled back and the database
-    /// vacuumed, every 64 cases of a worker (16 with `--no-share`).
-    pub recycled: u32,
-    pub jobs: usize,
 }
 
 /// Runs one generated property to a verdict, on `options.jobs` workers in parallel, each with
@@ -1602,14 +1528,14 @@ fn write_repro(
         Failure::Diverged { differences, .. } => differences.as_slice(),
         Failure::StatementFailed { .. } => &[],
     };
-    let input = crate::repro::ReproInput {
+    let input = crate::engine::repro::ReproInput {
         title: format!("property {property} of {}", universe.project.dir.display()),
         migrations: universe.migrations(),
         plan,
         reference: universe.reference_script().map(|s| (s, universe.unit_statements(&plan.preexisting))),
         differences,
     };
-    let text = crate::repro::script(&input);
+    let text = crate::engine::repro::script(&input);
     std::fs::create_dir_all(dir).map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
     let path = dir.join(format!("{}.sql", property.name()));
     std::fs::write(&path, text).map_err(|source| RunnerError::Io { action: format!("write {}", path.display()), source })?;
@@ -1629,7 +1555,7 @@ mod tests {
         let (mut canon, ignore) = (Canonicalizer::new(), IgnoreRules::default());
         let mut learner = StepLearner::new(migrations.len());
         let mut previous = catalog::dump(&mut conn, &mut canon, &ignore).await.expect("a dump");
-        let (existing, mut latest) = crate::deps::catalog_edges_since(&mut conn, i64::MAX).await.expect("pg_depend");
+        let (existing, mut latest) = crate::analysis::deps::catalog_edges_since(&mut conn, i64::MAX).await.expect("pg_depend");
         let mut catalog_only = StepLearner::new(migrations.len());
         catalog_only.seen_edges.extend(existing);
         for (i, migration) in migrations.iter().enumerate() {
@@ -1637,7 +1563,7 @@ mod tests {
             let current = catalog::dump(&mut conn, &mut canon, &ignore).await.expect("a dump");
             learner.learn(i, &previous, &current, migrations);
             catalog_only.creator.clone_from(&learner.creator);
-            let (edges, now) = crate::deps::catalog_edges_since(&mut conn, latest).await.expect("pg_depend");
+            let (edges, now) = crate::analysis::deps::catalog_edges_since(&mut conn, latest).await.expect("pg_depend");
             catalog_only.learn_catalog_edges(i, &edges, migrations);
             (previous, latest) = (current, now);
         }

@@ -9,11 +9,12 @@ use std::process::Stdio;
 use sqlx::Connection;
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::check::{plural, CheckError, Failure, Property, Report, Status, Verdict, VerdictStatus};
+use crate::engine::{CheckError};
+use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
 use crate::compare::{self, CompareOptions};
-use crate::config::{CommandConfig, Config};
+use crate::project::config::{CommandConfig, Config};
 use crate::migration::{Location, Script};
-use crate::prepare::{Preparation, Purpose};
+use crate::engine::prepare::{Preparation, Purpose};
 use crate::project::{read_reference, ProjectError, DEFAULT_MIGRATIONS_DIR, DEFAULT_REFERENCE};
 use crate::runner::{self, Backend, PgError, RunnerError, ScratchDatabase};
 
@@ -30,8 +31,8 @@ pub struct CommandProject {
 
 impl CommandProject {
     pub fn load(dir: &Path, config: Config) -> Result<CommandProject, ProjectError> {
-        let command = config.command.clone().ok_or_else(|| ProjectError::Config(crate::config::ConfigError::Invalid {
-            location: Location { file: dir.join(crate::config::CONFIG_FILE), line: 1, column: 1 },
+        let command = config.command.clone().ok_or_else(|| ProjectError::Config(crate::project::config::ConfigError::Invalid {
+            location: Location { file: dir.join(crate::project::config::CONFIG_FILE), line: 1, column: 1 },
             message: "runner = \"command\" needs a [command] table with at least `up`".into(),
         }))?;
         let migrations = match &command.list {
@@ -72,8 +73,8 @@ fn list_versions(dir: &Path, command: &CommandConfig, list: &str) -> Result<Vec<
     let workdir = dir.join(command.workdir.as_deref().unwrap_or(Path::new(".")));
     let output = std::process::Command::new("sh").arg("-c").arg(list).current_dir(&workdir).stdin(Stdio::null()).output();
     let invalid = |message: String| {
-        ProjectError::Config(crate::config::ConfigError::Invalid {
-            location: Location { file: dir.join(crate::config::CONFIG_FILE), line: 1, column: 1 },
+        ProjectError::Config(crate::project::config::ConfigError::Invalid {
+            location: Location { file: dir.join(crate::project::config::CONFIG_FILE), line: 1, column: 1 },
             message,
         })
     };
@@ -146,7 +147,7 @@ async fn run_command(
     let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stdout));
     let tail: Vec<&str> = text.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-    let file = version.and_then(|(_, f)| f.clone()).unwrap_or_else(|| project.dir.join(crate::config::CONFIG_FILE));
+    let file = version.and_then(|(_, f)| f.clone()).unwrap_or_else(|| project.dir.join(crate::project::config::CONFIG_FILE));
     Ok(Some(Failure::StatementFailed {
         migration: version.map_or_else(|| "load_schema".to_string(), |(v, _)| v.clone()),
         statement: 1,
@@ -206,7 +207,7 @@ impl Session<'_> {
         if let Some(script) = &self.project.reference {
             let database = self.database().await?;
             let mut conn = database.connect().await?;
-            let applied = crate::check::apply_reference(&mut conn, script).await;
+            let applied = crate::engine::apply_reference(&mut conn, script).await;
             let _ = conn.close().await;
             if let Err(error) = applied {
                 database.drop_now().await?;
@@ -250,7 +251,7 @@ pub async fn check(project: &CommandProject, backend: &dyn Backend, properties: 
         project,
         backend,
         canon: Canonicalizer::new(),
-        ignore: IgnoreRules::for_config(&project.config),
+        ignore: IgnoreRules::with_owners(project.config.ignore.clone(), project.config.compare_owners),
         compare: CompareOptions { strict_column_order: project.config.strict_column_order },
         prep,
     };

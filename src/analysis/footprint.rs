@@ -19,6 +19,7 @@ use pg_query::{Node, NodeEnum};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::migration::plpgsql::{self, def_elem, node_string};
 use crate::migration::Script;
 
 /// The namespaces names live in. Tables, views, materialized views, indexes and sequences
@@ -837,7 +838,7 @@ impl<'a> Collector<'a> {
             ("plpgsql", Some(body)) => {
                 let inner = plpgsql_analysis(text, self.schema);
                 if inner.footprint == Footprint::default() {
-                    plpgsql_analysis(&wrap_plpgsql(&body), self.schema)
+                    plpgsql_analysis(&plpgsql::wrap(&body), self.schema)
                 } else {
                     inner
                 }
@@ -854,7 +855,7 @@ impl<'a> Collector<'a> {
         let body = def_elem(&s.args, "as").and_then(node_string);
         let language = def_elem(&s.args, "language").and_then(node_string).unwrap_or("plpgsql");
         if let (Some(body), true) = (body, language.eq_ignore_ascii_case("plpgsql")) {
-            let inner = plpgsql_analysis(&wrap_plpgsql(body), self.schema);
+            let inner = plpgsql_analysis(&plpgsql::wrap(body), self.schema);
             if let Some(subject) = &inner.subject {
                 self.label(format!("do block: {subject}"));
             }
@@ -1316,134 +1317,14 @@ impl<'a> Collector<'a> {
 
 // ----- PL/pgSQL -----
 
-/// A `DO` body as a function PL/pgSQL's parser accepts, quoted with a tag the body lacks.
-/// Whether a `DO` block commits or rolls back inside its body (a batched backfill): Postgres
-/// allows that only when the block does not run inside a transaction block.
-pub(crate) fn do_block_ends_transactions(s: &pb::DoStmt) -> bool {
-    let body = def_elem(&s.args, "as").and_then(node_string);
-    let language = def_elem(&s.args, "language").and_then(node_string).unwrap_or("plpgsql");
-    let (Some(body), true) = (body, language.eq_ignore_ascii_case("plpgsql")) else { return false };
-    fn has_transaction_control(value: &Value) -> bool {
-        match value {
-            Value::Object(map) => map
-                .iter()
-                .any(|(key, v)| key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback" || has_transaction_control(v)),
-            Value::Array(items) => items.iter().any(has_transaction_control),
-            _ => false,
-        }
-    }
-    plpgsql_json::parse(&wrap_plpgsql(body)).is_some_and(|tree| has_transaction_control(&tree))
-}
-
-fn wrap_plpgsql(body: &str) -> String {
-    let mut tag = "$pgconverge$".to_string();
-    let mut n = 0;
-    while body.contains(&tag) {
-        n += 1;
-        tag = format!("$pgconverge{n}$");
-    }
-    format!("CREATE FUNCTION pg_temp.pgconverge_do() RETURNS void LANGUAGE plpgsql AS {tag}{body}{tag}")
-}
-
 /// The footprint of the SQL a PL/pgSQL function runs, statement by statement in body order.
 fn plpgsql_analysis(function_sql: &str, schema: &str) -> Analysis {
     let mut analysis = Analysis::default();
-    if let Some(tree) = plpgsql_json::parse(function_sql) {
+    if let Some(tree) = plpgsql::parse(function_sql) {
         walk_plpgsql(&tree, schema, &mut analysis);
     }
     analysis.session = false;
     analysis
-}
-
-/// libpg_query's PL/pgSQL parse tree as JSON, read directly rather than through
-/// `pg_query::parse_plpgsql`: for a trigger function libpg_query writes `{}}` for each `TG_*`
-/// variable in the `datums` list, which is not JSON, so the text is repaired first.
-mod plpgsql_json {
-    use std::ffi::{c_char, c_void, CStr, CString};
-
-    use serde_json::Value;
-
-    /// Mirrors `PgQueryPlpgsqlParseResult` in libpg_query's `pg_query.h`.
-    #[repr(C)]
-    struct RawResult {
-        plpgsql_funcs: *mut c_char,
-        error: *mut c_void,
-    }
-
-    extern "C" {
-        fn pg_query_parse_plpgsql(input: *const c_char) -> RawResult;
-        fn pg_query_free_plpgsql_parse_result(result: RawResult);
-    }
-
-    pub(super) fn parse(sql: &str) -> Option<Value> {
-        let input = CString::new(sql).ok()?;
-        // SAFETY: the input is a valid NUL-terminated string; the result is read only before it
-        // is freed, exactly once.
-        let text = unsafe {
-            let result = pg_query_parse_plpgsql(input.as_ptr());
-            let text = (result.error.is_null() && !result.plpgsql_funcs.is_null())
-                .then(|| CStr::from_ptr(result.plpgsql_funcs).to_string_lossy().into_owned());
-            pg_query_free_plpgsql_parse_result(result);
-            text
-        };
-        serde_json::from_str(&repair(&text?)).ok()
-    }
-
-    /// Drops the empty `{}}` entries from every `"datums":[...]` list. The list ends at
-    /// `],"action":`, which cannot occur inside a JSON string (its quote would be escaped).
-    fn repair(json: &str) -> String {
-        const START: &str = "\"datums\":[";
-        let mut out = String::with_capacity(json.len());
-        let mut rest = json;
-        while let Some(start) = rest.find(START) {
-            let start = start + START.len();
-            let end = rest[start..].find("],\"action\":").map_or(rest.len(), |e| start + e);
-            out.push_str(&rest[..start]);
-            out.push_str(&drop_empty_entries(&rest[start..end]));
-            rest = &rest[end..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    /// Removes the entries that are just `{}}` from the text of a list (between its brackets).
-    /// A bad entry starts the list or follows a comma; a legitimate `{}}` follows a colon.
-    fn drop_empty_entries(list: &str) -> String {
-        let mut out = String::with_capacity(list.len());
-        let (mut rest, mut at_entry) = (list, true);
-        while let Some(pos) = rest.find("{}}") {
-            let (before, after) = (&rest[..pos], &rest[pos + 3..]);
-            let bad_entry = (pos == 0 && at_entry) || before.ends_with(',');
-            if !bad_entry {
-                out.push_str(&rest[..pos + 3]);
-                (rest, at_entry) = (after, false);
-            } else if let Some(next) = after.strip_prefix(',') {
-                out.push_str(before);
-                (rest, at_entry) = (next, true);
-            } else {
-                // The last entry: its separating comma goes too.
-                out.push_str(before.strip_suffix(',').unwrap_or(before));
-                (rest, at_entry) = (after, false);
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn trigger_functions_parse() {
-            let sql =
-                "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.x := TG_OP; RETURN NEW; END $$";
-            assert!(pg_query::parse_plpgsql(sql).is_err(), "fixed upstream? then drop this module");
-            assert!(super::parse(sql).is_some());
-            assert_eq!(
-                super::repair(r#"{"datums":[{}},{"a":{}},{}}],"action":{}}"#),
-                r#"{"datums":[{"a":{}}],"action":{}}"#
-            );
-        }
-    }
 }
 
 fn walk_plpgsql(value: &Value, schema: &str, analysis: &mut Analysis) {
@@ -1628,30 +1509,6 @@ fn strings(nodes: &[Node]) -> Vec<String> {
         .collect()
 }
 
-/// The strings of a list node (or a single string node).
-fn node_strings(node: &Node) -> Vec<String> {
-    match node.node.as_ref() {
-        Some(NodeEnum::List(list)) => strings(&list.items),
-        Some(NodeEnum::String(s)) => vec![s.sval.clone()],
-        _ => vec![],
-    }
-}
-
-fn node_string(node: &Node) -> Option<&str> {
-    match node.node.as_ref()? {
-        NodeEnum::String(s) => Some(&s.sval),
-        _ => None,
-    }
-}
-
-/// The argument of the option `name` in a list of `DefElem`s.
-fn def_elem<'n>(options: &'n [Node], name: &str) -> Option<&'n Node> {
-    options.iter().find_map(|o| match o.node.as_ref() {
-        Some(NodeEnum::DefElem(d)) if d.defname == name => d.arg.as_deref(),
-        _ => None,
-    })
-}
-
 /// A string constant, possibly cast (`'x'::regclass`).
 fn const_string(node: &Node) -> Option<&str> {
     match node.node.as_ref()? {
@@ -1661,6 +1518,15 @@ fn const_string(node: &Node) -> Option<&str> {
         },
         NodeEnum::TypeCast(c) => const_string(c.arg.as_deref()?),
         _ => None,
+    }
+}
+
+/// The strings of a list node (or a single string node).
+fn node_strings(node: &Node) -> Vec<String> {
+    match node.node.as_ref() {
+        Some(NodeEnum::List(list)) => strings(&list.items),
+        Some(NodeEnum::String(s)) => vec![s.sval.clone()],
+        _ => vec![],
     }
 }
 

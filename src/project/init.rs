@@ -20,10 +20,10 @@ use pg_query::protobuf::{self as pb, RoleSpecType};
 use pg_query::NodeEnum;
 use regex::Regex;
 
-use crate::config::{Config, Ledger, Order, CONFIG_FILE};
+use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 use crate::migration::layout::is_nested;
 use crate::migration::manifest::DEFAULT_MANIFEST;
-use crate::migration::{detect_format, substitute, Format, Layout, MigrationSet};
+use crate::migration::{detect_format, substitute, Format, MigrationSet};
 
 /// Where init looks for migrations, in order; the project directory itself comes last.
 pub const MIGRATION_DIRS: [&str; 4] = ["migrations", "db/migrate", "migrate", "sql"];
@@ -248,7 +248,7 @@ pub fn plan(dir: &Path) -> Result<InitPlan, InitError> {
     let config_path = dir.join(CONFIG_FILE);
     match Config::parse(&config_path, &config_text) {
         Ok(config) => {
-            let layout = Layout::from_config(&config).with_config_file(config_path.clone());
+            let layout = config.layout().with_config_file(config_path.clone());
             match MigrationSet::load_layout(&migrations_dir, &layout) {
                 Ok(set) => guesses.push(format!("loads: {} migrations with this config", set.migrations.len())),
                 Err(error) => guesses.push(format!("warning: the migrations do not load with this config: {error}")),

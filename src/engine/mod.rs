@@ -6,180 +6,22 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+pub mod command;
+pub mod explore;
+pub mod prepare;
+pub mod repro;
+
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::explore::{ExploreOptions, Universe};
-use crate::prepare::{Preparation, Purpose};
+use explore::{ExploreOptions, Universe};
+use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
+use crate::engine::prepare::{Preparation, Purpose};
 use crate::compare::{self, CompareOptions, Difference, Severity};
 use crate::migration::{split::char_position_to_byte_offset, Location, Migration, Script, Statement};
 use crate::project::{Project, ProjectError};
 use crate::runner::{self, ApplyOutcome, Backend, PgError, RunnerError, ScratchDatabase, TransactionMode};
-
-/// A property of a migration set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Property {
-    /// The canonical order applied to an empty database succeeds and equals the reference.
-    Fresh,
-    /// On the migrated database, every re-entrant migration runs again, succeeds, and changes nothing.
-    Idempotent,
-    /// From any generated start state (applied, pre-existing), the pending migrations converge.
-    Partial,
-    /// Every dependency-respecting order converges to the canonical catalog.
-    Order,
-    /// A run that resumes after a non-transactional migration stopped at any statement converges.
-    Interrupt,
-    /// Up then down restores the catalog; all downs restore an empty database.
-    Reversible,
-}
-
-impl Property {
-    pub const ALL: [Property; 6] =
-        [Property::Fresh, Property::Idempotent, Property::Partial, Property::Order, Property::Interrupt, Property::Reversible];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::Fresh => "fresh",
-            Property::Idempotent => "idempotent",
-            Property::Partial => "partial",
-            Property::Order => "order",
-            Property::Interrupt => "interrupt",
-            Property::Reversible => "reversible",
-        }
-    }
-
-    /// Properties whose cases are generated (and shrunk, persisted, replayed).
-    pub fn is_generated(self) -> bool {
-        matches!(self, Property::Partial | Property::Order | Property::Interrupt)
-    }
-}
-
-impl std::fmt::Display for Property {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Property {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Property::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            format!("unknown property `{s}` (expected one of: fresh, idempotent, partial, order, interrupt, reversible)")
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictStatus {
-    Pass,
-    Fail,
-    /// Not applicable to this project (no re-entrant migrations), or blocked by an earlier failure.
-    Skipped,
-    /// Could not run all of its cases (start states that could not be built, or the server
-    /// failed part way): what it covered is in the summary, and it proves nothing beyond that.
-    Incomplete,
-}
-
-/// Why a property does not hold: the counterexample.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Failure {
-    /// A statement of a migration failed.
-    StatementFailed {
-        migration: String,
-        /// 1-based index of the statement in its migration.
-        statement: usize,
-        location: Location,
-        sql: String,
-        error: PgError,
-    },
-    /// Every statement succeeded, but the catalog is not what it should be.
-    Diverged {
-        /// What the catalog was compared with.
-        expected: String,
-        differences: Vec<Difference>,
-        /// The canonical text of the differing objects, expected side then found side.
-        #[serde(skip)]
-        expected_text: String,
-        #[serde(skip)]
-        found_text: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    pub property: Property,
-    pub status: VerdictStatus,
-    /// What was proved, what failed, or why the property was skipped, in a sentence.
-    pub summary: String,
-    /// How many cases (start state and order) were run.
-    pub cases: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
-    /// For a generated property: the minimal case that fails.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub case: Option<crate::explore::CaseReport>,
-    /// For a generated property: wall time, and what a case cost.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timing: Option<crate::explore::Timing>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<Difference>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Converges,
-    Counterexample,
-    /// Every property holds, but some objects differ from one run of the same SQL to the next.
-    Nondeterministic,
-    /// No property fails, but at least one could not run all of its cases (exit 3).
-    Incomplete,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    pub status: Status,
-    pub project: PathBuf,
-    pub format: String,
-    pub migrations: usize,
-    /// The migrations' ids (`<version>_<name>`), in canonical order.
-    pub migration_ids: Vec<String>,
-    /// The reference schema file, or `None` when the canonical fresh run is the reference.
-    pub reference: Option<PathBuf>,
-    pub backend: String,
-    pub server_version: String,
-    /// The server's major version (one report per major in a `--pg` matrix).
-    pub major: u32,
-    /// Objects in the reference catalog (after ignored objects are left out).
-    pub reference_objects: usize,
-    /// The base seed of the generated properties (`--seed` reruns the same cases).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    /// Objects that differ between two runs of the same SQL (a view that froze `now()`): a
-    /// finding of their own, left out of every comparison.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub nondeterministic: Vec<String>,
-    /// What the reader should know about how the project was read (files left out on purpose).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    pub verdicts: Vec<Verdict>,
-}
-
-impl Report {
-    /// Every property holds (nondeterministic objects, a finding of their own, aside).
-    pub fn converges(&self) -> bool {
-        matches!(self.status, Status::Converges | Status::Nondeterministic)
-    }
-
-    pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
-        self.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail)
-    }
-}
 
 /// Why a check could not decide.
 #[derive(Debug, thiserror::Error)]
@@ -222,7 +64,7 @@ impl<'a> Checker<'a> {
             project,
             backend,
             canon: Canonicalizer::new(),
-            ignore: IgnoreRules::for_config(&project.config),
+            ignore: IgnoreRules::with_owners(project.config.ignore.clone(), project.config.compare_owners),
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
             prep: Preparation::default(),
             unstable: BTreeSet::new(),
@@ -289,7 +131,7 @@ impl<'a> Checker<'a> {
             }
             generated.push(property);
         }
-        let seed = (!generated.is_empty()).then(|| *options.seed.get_or_insert_with(crate::explore::random_seed));
+        let seed = (!generated.is_empty()).then(|| *options.seed.get_or_insert_with(crate::engine::explore::random_seed));
         if !generated.is_empty() {
             if fresh.catalog.is_none() || fresh.verdict.status == VerdictStatus::Fail {
                 for property in generated {
@@ -308,7 +150,7 @@ impl<'a> Checker<'a> {
                 for property in generated {
                     // proptest's runner is synchronous: run it on a thread with a runtime of its own.
                     let verdict = std::thread::scope(|scope| {
-                        scope.spawn(|| crate::explore::explore(&universe, property, &options)).join()
+                        scope.spawn(|| crate::engine::explore::explore(&universe, property, &options)).join()
                     })
                     .map_err(|_| RunnerError::Io {
                         action: format!("run the {property} property"),
@@ -654,15 +496,6 @@ fn left_out_notes(project: &Project) -> Vec<String> {
 /// The objects two catalogs of the same SQL disagree on.
 fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions) -> Vec<(catalog::ObjectKind, String)> {
     compare::compare(first, second, options).into_iter().map(|d| (d.kind, d.object)).collect()
-}
-
-/// `1 migration`, `2 migrations`.
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 struct FreshRun {

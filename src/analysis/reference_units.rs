@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::footprint::{analyze_script, Footprint, Key, ObjectRef, StatementInfo};
+use crate::analysis::footprint::{analyze_script, Footprint, Key, ObjectRef, StatementInfo};
 use crate::migration::Script;
 
 /// Tables in which migration tools record what they applied.
@@ -102,7 +102,7 @@ pub fn reference_units(script: &Script) -> ReferenceUnits {
                 .references
                 .iter()
                 .chain(&info.footprint.alters)
-                .filter(|o| o.kind == crate::footprint::RefKind::Column && !info.footprint.creates.contains(o))
+                .filter(|o| o.kind == crate::analysis::footprint::RefKind::Column && !info.footprint.creates.contains(o))
                 .cloned()
                 .collect(),
         });
@@ -243,7 +243,7 @@ mod tests {
         let table = &units.units[unit(&units, "table public.ai_provider_configs")];
         assert!(table
             .creates
-            .contains(&ObjectRef::new(crate::footprint::RefKind::Relation, "public.ai_provider_configs")));
+            .contains(&ObjectRef::new(crate::analysis::footprint::RefKind::Relation, "public.ai_provider_configs")));
         assert_eq!(
             needs(&units, "default public.users.id"),
             labels(&["table public.users", "sequence public.users_id_seq"])

@@ -1,11 +1,14 @@
 //! A project directory: its config, its migration set and its reference schema, all read and
 //! checked before any database is involved.
 
+pub mod config;
+pub mod init;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError, Idempotent};
-use crate::migration::{read_text, with_substitutions, Layout, MigrationError, MigrationSet, Script, Span};
+use crate::project::config::{Config, ConfigError, Idempotent};
+use crate::migration::{read_text, with_substitutions, MigrationError, MigrationSet, Script, Span};
 
 pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
 pub const DEFAULT_REFERENCE: &str = "schema.sql";
@@ -43,7 +46,7 @@ impl Project {
         }
         let config = Config::load(dir)?;
         let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
-        let layout = Layout::from_config(&config).with_config_file(dir.join(crate::config::CONFIG_FILE));
+        let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
         let migrations = MigrationSet::load_layout(&migrations_dir, &layout)?;
         // `[substitutions]` apply to the reference too.
         let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
@@ -67,7 +70,7 @@ impl Project {
     /// Whether the project's migrator runs a pending migration older than one already applied
     /// (`out_of_order`; by default not for golang-migrate and Flyway, by format or ledger).
     pub fn runs_out_of_order(&self) -> bool {
-        use crate::config::Ledger;
+        use crate::project::config::Ledger;
         use crate::migration::Format;
         self.config.out_of_order.unwrap_or(
             !matches!(self.migrations.format, Format::GolangMigrate | Format::Flyway)
@@ -115,7 +118,7 @@ fn reentrant_indices(dir: &Path, config: &Config, set: &MigrationSet) -> Result<
                     }
                     None => {
                         return Err(ProjectError::UnknownVersion {
-                            config: dir.join(crate::config::CONFIG_FILE),
+                            config: dir.join(crate::project::config::CONFIG_FILE),
                             version: version.clone(),
                             dir: set.dir.clone(),
                         })
@@ -126,3 +129,4 @@ fn reentrant_indices(dir: &Path, config: &Config, set: &MigrationSet) -> Result<
     }
     Ok(indices)
 }
+

@@ -1,0 +1,7 @@
+//! What the migrations' SQL says before anything runs: each statement's footprint (what it
+//! creates, changes, drops and references), the dependency graph between migrations, and the
+//! reference schema's units (what may pre-exist in a start state).
+
+pub mod deps;
+pub mod footprint;
+pub mod reference_units;

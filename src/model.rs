@@ -1,0 +1,276 @@
+//! What a check found: the verdict of each property, the counterexample, and the report.
+//! `report/` depends on these types alone.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::Difference;
+use crate::migration::Location;
+use crate::runner::PgError;
+
+/// A property of a migration set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Property {
+    /// The canonical order applied to an empty database succeeds and equals the reference.
+    Fresh,
+    /// On the migrated database, every re-entrant migration runs again, succeeds, and changes nothing.
+    Idempotent,
+    /// From any generated start state (applied, pre-existing), the pending migrations converge.
+    Partial,
+    /// Every dependency-respecting order converges to the canonical catalog.
+    Order,
+    /// A run that resumes after a non-transactional migration stopped at any statement converges.
+    Interrupt,
+    /// Up then down restores the catalog; all downs restore an empty database.
+    Reversible,
+}
+
+impl Property {
+    pub const ALL: [Property; 6] =
+        [Property::Fresh, Property::Idempotent, Property::Partial, Property::Order, Property::Interrupt, Property::Reversible];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Fresh => "fresh",
+            Property::Idempotent => "idempotent",
+            Property::Partial => "partial",
+            Property::Order => "order",
+            Property::Interrupt => "interrupt",
+            Property::Reversible => "reversible",
+        }
+    }
+
+    /// Properties whose cases are generated (and shrunk, persisted, replayed).
+    pub fn is_generated(self) -> bool {
+        matches!(self, Property::Partial | Property::Order | Property::Interrupt)
+    }
+}
+
+impl std::fmt::Display for Property {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Property {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Property::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            format!("unknown property `{s}` (expected one of: fresh, idempotent, partial, order, interrupt, reversible)")
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictStatus {
+    Pass,
+    Fail,
+    /// Not applicable to this project (no re-entrant migrations), or blocked by an earlier failure.
+    Skipped,
+    /// Could not run all of its cases (start states that could not be built, or the server
+    /// failed part way): what it covered is in the summary, and it proves nothing beyond that.
+    Incomplete,
+}
+
+/// Why a property does not hold: the counterexample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// A statement of a migration failed.
+    StatementFailed {
+        migration: String,
+        /// 1-based index of the statement in its migration.
+        statement: usize,
+        location: Location,
+        sql: String,
+        error: PgError,
+    },
+    /// Every statement succeeded, but the catalog is not what it should be.
+    Diverged {
+        /// What the catalog was compared with.
+        expected: String,
+        differences: Vec<Difference>,
+        /// The canonical text of the differing objects, expected side then found side.
+        #[serde(skip)]
+        expected_text: String,
+        #[serde(skip)]
+        found_text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub property: Property,
+    pub status: VerdictStatus,
+    /// What was proved, what failed, or why the property was skipped, in a sentence.
+    pub summary: String,
+    /// How many cases (start state and order) were run.
+    pub cases: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// For a generated property: the minimal case that fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseReport>,
+    /// For a generated property: wall time, and what a case cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Converges,
+    Counterexample,
+    /// Every property holds, but some objects differ from one run of the same SQL to the next.
+    Nondeterministic,
+    /// No property fails, but at least one could not run all of its cases (exit 3).
+    Incomplete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub status: Status,
+    pub project: PathBuf,
+    pub format: String,
+    pub migrations: usize,
+    /// The migrations' ids (`<version>_<name>`), in canonical order.
+    pub migration_ids: Vec<String>,
+    /// The reference schema file, or `None` when the canonical fresh run is the reference.
+    pub reference: Option<PathBuf>,
+    pub backend: String,
+    pub server_version: String,
+    /// The server's major version (one report per major in a `--pg` matrix).
+    pub major: u32,
+    /// Objects in the reference catalog (after ignored objects are left out).
+    pub reference_objects: usize,
+    /// The base seed of the generated properties (`--seed` reruns the same cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Objects that differ between two runs of the same SQL (a view that froze `now()`): a
+    /// finding of their own, left out of every comparison.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nondeterministic: Vec<String>,
+    /// What the reader should know about how the project was read (files left out on purpose).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Report {
+    /// Every property holds (nondeterministic objects, a finding of their own, aside).
+    pub fn converges(&self) -> bool {
+        matches!(self.status, Status::Converges | Status::Nondeterministic)
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
+        self.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail)
+    }
+}
+
+/// `1 migration`, `2 migrations`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The minimal counterexample of a generated property, in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseReport {
+    /// The case and what went wrong, in words.
+    pub description: String,
+    pub applied: Vec<String>,
+    pub preexisting: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// The pending migrations, in the order they ran.
+    pub order: Vec<String>,
+    /// Pairs `[later, earlier]`: `later` (canonically) ran before `earlier`, counting the
+    /// applied migrations as having run first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_order: Vec<[String; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_dependency: Option<HiddenDependency>,
+    /// The proptest seed file that replays it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressions: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repro: Option<PathBuf>,
+}
+
+/// A migration that fails when it runs before another that is not declared or inferred as its
+/// dependency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenDependency {
+    pub migration: String,
+    pub needs: Vec<String>,
+}
+
+/// How long a generated property took, and what a case cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    pub elapsed_ms: f64,
+    /// Wall time over cases: what a case costs with shared prefixes and memoized states.
+    pub amortized_ms: f64,
+    /// The median wall time of a case that shared nothing with an earlier one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_case_ms: Option<f64>,
+    /// The median wall time of one catalog dump (part of every case that was not memoized).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dump_ms: Option<f64>,
+    /// States judged: cases whose end state was dumped and compared (the rest were memoized).
+    pub judged: usize,
+    /// Warm databases used: one per worker that ran a sandboxed case.
+    pub warm_databases: u32,
+    /// Times a warm database was recycled: its transaction rolled back and the database
+    /// vacuumed, every 64 cases of a worker (16 with `--no-share`).
+    pub recycled: u32,
+    pub jobs: usize,
+}
+
+/// `--shard i/n`: this runner does the i-th (1-based) of n deterministic slices of the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("shard `{s}` is not i/n"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("shard `{s}`: `{i}` is not a number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("shard `{s}`: `{n}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("shard `{s}`: need 1 <= i <= n"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What may pre-exist: single reference objects, or the whole effect of re-entrant migrations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    #[default]
+    Migration,
+    Object,
+}
+
+impl std::str::FromStr for Granularity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "migration" => Ok(Granularity::Migration),
+            "object" => Ok(Granularity::Object),
+            other => Err(format!("unknown granularity `{other}` (expected migration or object)")),
+        }
+    }
+}
