@@ -10,6 +10,7 @@ use crate::model::Shard;
 use crate::generate::Granularity;
 use crate::project::Project;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
+pub use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::CheckError as Error;
 
@@ -150,24 +151,51 @@ impl Check {
         self
     }
 
-    /// Runs the check on a runtime of its own (for synchronous callers such as `#[test]`).
-    pub fn run(&self) -> Result<Report, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|source| RunnerError::Io { action: "start the async runtime".into(), source })?;
-        runtime.block_on(self.run_async())
+    /// Stops the check when `token` is cancelled (the CLI cancels on Ctrl-C, SIGTERM and
+    /// SIGHUP): it ends at the next step or case, drops what it created, and returns an
+    /// interrupted error. A statement still running after 5 s is cut off with its connection.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Check {
+        self.explore.cancel = token;
+        self
     }
 
-    pub async fn run_async(&self) -> Result<Report, Error> {
-        // Input errors come before any server is started.
-        let config = crate::project::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
-        if config.runner == Some(crate::project::config::RunnerKind::Command) {
-            let project = crate::engine::command::CommandProject::load(&self.dir, config)?;
-            let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
-            return crate::engine::command::check(&project, backend.as_ref(), &self.properties).await;
+    /// Runs the check on a runtime of its own, for synchronous callers such as `#[test]`.
+    /// Inside an async runtime (`#[tokio::test]`) it runs on a thread of its own; there,
+    /// `run_async().await` is the better call.
+    pub fn run(&self) -> Result<Report, Error> {
+        let run_here = || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| RunnerError::Io { action: "start the async runtime".into(), source })?;
+            runtime.block_on(self.run_async())
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return run_here();
         }
+        // A runtime cannot start inside another's thread.
+        std::thread::scope(|scope| scope.spawn(run_here).join()).unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Runs the check on the caller's runtime.
+    pub async fn run_async(&self) -> Result<Report, Error> {
+        let cancel = self.explore.cancel.clone();
+        let run = self.run_uncancelled();
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            _ = cancel.cancelled() => {
+                // The engine stops at its next step and drops its databases; a statement that
+                // does not end in time is cut off, and the guards drop what is left.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut run).await;
+                Err(RunnerError::Interrupted.into())
+            }
+        }
+    }
+
+    async fn run_uncancelled(&self) -> Result<Report, Error> {
+        // Input errors come before any server is started.
         let project = Project::load(&self.dir)?;
         let mut explore = self.explore.clone();
         if self.persist_default {

@@ -23,7 +23,7 @@ pub mod runner;
 
 mod api;
 
-pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, Check, DumpSource, Error};
+pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource, Error};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
 pub use migration::{Format, Migration, MigrationSet};

@@ -110,8 +110,8 @@ struct CheckArgs {
 }
 
 impl CheckArgs {
-    async fn run(self, replay_only: bool) -> u8 {
-        let mut check = self.server.apply(self.explore.apply(Check::new(&self.dir).properties(self.properties)));
+    async fn run(self, replay_only: bool, cancel: pgconverge::CancellationToken) -> u8 {
+        let mut check = self.server.apply(self.explore.apply(Check::new(&self.dir).properties(self.properties))).cancel_on(cancel);
         if replay_only {
             check = check.replay_only();
         }
@@ -256,17 +256,21 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        // On a worker thread, so that Ctrl-C is seen even while the case runners block theirs.
-        let mut task = tokio::spawn(run(cli));
+        let cancel = pgconverge::CancellationToken::new();
+        // On a worker thread, so that a signal is seen even while the case runners block theirs.
+        let mut task = tokio::spawn(run(cli, cancel.clone()));
         tokio::select! {
             code = &mut task => code.unwrap_or(EXIT_INFRASTRUCTURE),
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("interrupted");
-                // Case runners stop at their next case; the task is cancelled at its next await,
-                // and dropping it unwinds the guards: scratch databases, clusters, containers.
-                pgconverge::runner::cancel();
-                task.abort();
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(60), task).await;
+            signal = termination_signal() => {
+                eprintln!("interrupted ({signal}): cleaning up");
+                // A check stops at its next step or case and drops what it made; any other
+                // command is aborted at its next await, and dropping it unwinds the guards:
+                // scratch databases, clusters, containers.
+                cancel.cancel();
+                if tokio::time::timeout(std::time::Duration::from_secs(15), &mut task).await.is_err() {
+                    task.abort();
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
+                }
                 EXIT_INTERRUPTED
             }
         }
@@ -275,10 +279,24 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-async fn run(cli: Cli) -> u8 {
+/// The first of SIGINT (Ctrl-C), SIGTERM (a CI runner's cancel) and SIGHUP (a closed terminal).
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
+    }
+}
+
+async fn run(cli: Cli, cancel: pgconverge::CancellationToken) -> u8 {
     match cli.command {
-        Command::Check(args) => args.run(false).await,
-        Command::Replay(args) => args.run(true).await,
+        Command::Check(args) => args.run(false, cancel).await,
+        Command::Replay(args) => args.run(true, cancel).await,
         Command::Reap => reap(),
         Command::Init { dir, force } => match pgconverge::project::init::init(&dir, force) {
             Ok(outcome) => {

@@ -71,19 +71,35 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
-#[test]
-fn ctrl_c_stops_the_server_and_removes_the_cluster() {
+/// Signals a check that is inside a 60-second statement: it exits 130 (interrupted) within
+/// seconds, its server stopped and its cluster directory gone.
+fn signal_stops_the_server_and_removes_the_cluster(signal: i32) {
     let project = sleeping_project();
     let base = cluster_base();
     let mut child = start_check(project.path(), base.path());
     let cluster = wait_for_running_server(base.path());
     let server = postmaster_pid(&cluster);
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = wait_exit(&mut child, Duration::from_secs(20));
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "signal {signal}");
     assert!(!cluster.exists(), "{} left behind", cluster.display());
     assert!(!alive(server), "server {server} still running");
+}
+
+#[test]
+fn ctrl_c_stops_the_server_and_removes_the_cluster() {
+    signal_stops_the_server_and_removes_the_cluster(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_the_server_and_removes_the_cluster() {
+    signal_stops_the_server_and_removes_the_cluster(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_stops_the_server_and_removes_the_cluster() {
+    signal_stops_the_server_and_removes_the_cluster(libc::SIGHUP);
 }
 
 #[test]

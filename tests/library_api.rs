@@ -36,3 +36,31 @@ fn input_errors_are_errors_not_verdicts() {
     let error = pgconverge::check("fixtures/bad_input/syntax_error").expect_err("bad input");
     assert!(error.is_input_error());
 }
+
+#[tokio::test]
+async fn check_works_inside_a_tokio_test() {
+    // The synchronous call from inside a runtime (it runs on a thread of its own) ...
+    let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run().expect("the check decides");
+    assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+    // ... and the async one on the test's own runtime.
+    let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run_async().await.expect("the check decides");
+    assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+}
+
+#[test]
+fn a_cancelled_check_stops_and_the_next_check_in_the_process_still_runs() {
+    let cancel = pgconverge::CancellationToken::new();
+    let check = Check::new("fixtures/k12_lms").properties([Property::Order]).cases(100_000).jobs(1).no_persistence().cancel_on(cancel.clone());
+    let started = std::time::Instant::now();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        cancel.cancel();
+    });
+    let error = check.run().expect_err("a cancelled check decides nothing");
+    canceller.join().unwrap();
+    assert!(error.to_string().contains("interrupted"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?} to stop", started.elapsed());
+    // Cancellation belongs to that check alone: a new one in the same process runs.
+    let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run().expect("the next check decides");
+    assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
+}

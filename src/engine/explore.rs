@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{
@@ -14,7 +15,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules, Object, ObjectKind};
-use crate::engine::{apply_migration};
+use super::executor::{Executor, Target};
 use crate::model::{CaseReport, HiddenDependency, Shard, Timing, plural, Failure, Property, Verdict, VerdictStatus};
 use crate::compare::{self, CompareOptions, Difference, Severity};
 use crate::analysis::deps::DependencyGraph;
@@ -24,7 +25,7 @@ use crate::migration::{Migration, Script};
 use crate::engine::prepare::{Preparation, Purpose};
 use crate::project::Project;
 use crate::analysis::reference_units::{reference_units, ReferenceUnits};
-use crate::runner::{self, ApplyOutcome, Backend, RunnerError, ScratchDatabase, TransactionMode};
+use crate::runner::{self, ApplyOutcome, Backend, RunnerError, ScratchDatabase, ServerHandle, TransactionMode};
 
 /// How the generated properties explore.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct ExploreOptions {
     pub jobs: usize,
     /// Reuse the longest step prefix a case shares with the previous one (savepoints).
     pub share_prefixes: bool,
+    /// Cancelled by the caller (Ctrl-C, SIGTERM): the check stops at the next step or case.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 /// Where a run reports its progress.
@@ -88,6 +91,7 @@ impl Default for ExploreOptions {
             progress: None,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             share_prefixes: true,
+            cancel: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -102,9 +106,12 @@ enum CaseOutcome {
 }
 
 /// Everything the generated properties share, computed once from a canonical run.
-pub struct Universe<'a> {
-    project: &'a Project,
-    backend: &'a dyn Backend,
+pub struct Universe {
+    project: Arc<Project>,
+    /// The server, owned: the case runners take it to their threads.
+    backend: ServerHandle,
+    /// What runs a migration; only the SQL executor runs cases in the sandbox.
+    executor: Arc<dyn Executor>,
     ignore: IgnoreRules,
     compare: CompareOptions,
     /// The reference catalog (the canonical run's when there is no reference).
@@ -119,17 +126,18 @@ pub struct Universe<'a> {
     prep: Preparation,
 }
 
-impl<'a> Universe<'a> {
+impl Universe {
     /// Runs the canonical order once more, dumping after every migration, to learn what each
     /// migration creates (dependencies, and which reference units each one makes).
-    pub async fn build(
-        project: &'a Project,
-        backend: &'a dyn Backend,
+    pub(crate) async fn build(
+        project: Arc<Project>,
+        backend: &dyn Backend,
+        executor: Arc<dyn Executor>,
         reference: Option<&Catalog>,
         granularity: Granularity,
         ignore: IgnoreRules,
         prep: Preparation,
-    ) -> Result<Universe<'a>, RunnerError> {
+    ) -> Result<Universe, RunnerError> {
         let migrations = &project.migrations.migrations;
         let mut canon = Canonicalizer::new();
         let database = ScratchDatabase::create(backend).await?;
@@ -153,7 +161,7 @@ impl<'a> Universe<'a> {
             live = crate::analysis::deps::live_edges(&mut conn).await?;
         }
         for (i, migration) in migrations.iter().enumerate() {
-            if apply_migration(&mut conn, migration).await?.is_some() {
+            if executor.up(Target { conn: &mut conn, database: database.name() }, migration).await?.is_some() {
                 return Err(RunnerError::Command {
                     program: format!("the canonical run of {}", migration.id()),
                     status: "failed".into(),
@@ -179,7 +187,7 @@ impl<'a> Universe<'a> {
 
         let mut deps = crate::analysis::deps::infer_from_sql(migrations);
         deps.merge(&learner.graph);
-        add_declared(&mut deps, project);
+        add_declared(&mut deps, &project);
         let unit_space = if per_step { unit_space(&units, &learner.added) } else { unit_space_from_sql(&units, migrations) };
         let canonical = previous;
         let space = PlanSpace {
@@ -194,19 +202,23 @@ impl<'a> Universe<'a> {
                 .collect(),
             units: unit_space,
             granularity,
-            in_order_only: !project.runs_out_of_order(),
+            // A migrator pgconverge hands one version at a time runs what it is given in
+            // order: its SQL is unknown, so no other order has inferred dependencies to respect.
+            in_order_only: !project.runs_out_of_order() || !executor.runs_sql(),
         };
+        let sandbox_safe = migrations.iter().map(|m| executor.runs_sql() && sandbox_safe(m)).collect();
         Ok(Universe {
-            project,
-            backend,
-            ignore,
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
+            backend: ServerHandle::of(backend),
+            executor,
+            ignore,
             reference: reference.cloned().unwrap_or_else(|| canonical.clone()),
             canonical,
             units,
             space,
-            sandbox_safe: migrations.iter().map(sandbox_safe).collect(),
+            sandbox_safe,
             prep,
+            project,
         })
     }
 
@@ -591,7 +603,7 @@ impl WarmSlot {
 
     /// The warm database, made first if there is none yet, recycled first when its transaction
     /// has run enough cases.
-    async fn warm(&mut self, universe: &Universe<'_>) -> Result<&mut Warm, RunnerError> {
+    async fn warm(&mut self, universe: &Universe) -> Result<&mut Warm, RunnerError> {
         if self.current.is_none() {
             self.current = Some(fresh_warm(universe).await?);
         }
@@ -613,7 +625,7 @@ impl WarmSlot {
 }
 
 /// A new warm database: created, prepared, in its one transaction at savepoint `s0`.
-async fn fresh_warm(universe: &Universe<'_>) -> Result<Warm, RunnerError> {
+async fn fresh_warm(universe: &Universe) -> Result<Warm, RunnerError> {
     let (database, mut conn) = prepared_database(universe).await?;
     control(&mut conn, "BEGIN").await?;
     control(&mut conn, "SAVEPOINT s0").await?;
@@ -621,8 +633,8 @@ async fn fresh_warm(universe: &Universe<'_>) -> Result<Warm, RunnerError> {
 }
 
 /// A scratch database of the harness's own, prepared for migrations, and a connection to it.
-async fn prepared_database(universe: &Universe<'_>) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
-    let database = ScratchDatabase::create(universe.backend).await?;
+async fn prepared_database(universe: &Universe) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
+    let database = ScratchDatabase::create(&universe.backend).await?;
     let mut conn = database.connect().await?;
     prepare(&universe.prep, &mut conn).await?;
     Ok((database, conn))
@@ -663,8 +675,8 @@ struct SharedProgress {
 }
 
 /// Runs cases on one thread with a runtime of its own (proptest's runner is synchronous).
-struct CaseRunner<'u, 'a> {
-    universe: &'u Universe<'a>,
+struct CaseRunner<'u> {
+    universe: &'u Universe,
     runtime: tokio::runtime::Runtime,
     judge: Judge,
     warm: WarmSlot,
@@ -685,10 +697,11 @@ struct CaseRunner<'u, 'a> {
     /// Cases whose start state could not be built, and the first reason.
     unbuildable: (u64, Option<String>),
     progress: Option<(ProgressSink, Property, u32, std::time::Instant, std::sync::Arc<SharedProgress>)>,
+    cancel: tokio_util::sync::CancellationToken,
 }
 
-impl<'u, 'a> CaseRunner<'u, 'a> {
-    fn new(universe: &'u Universe<'a>, share_prefixes: bool, shared: &SharedCases) -> Result<Self, RunnerError> {
+impl<'u> CaseRunner<'u> {
+    fn new(universe: &'u Universe, share_prefixes: bool, shared: &SharedCases) -> Result<Self, RunnerError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -710,6 +723,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
             infrastructure: None,
             unbuildable: (0, None),
             progress: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
         })
     }
 
@@ -746,7 +760,7 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
     /// Runs one case (or looks it up), counting it when `count`; `None` once the run has
     /// stopped (cancelled, or a harness failure, which is recorded).
     fn evaluate(&mut self, plan: &Plan, expected: &Catalog, count: bool) -> Option<CaseOutcome> {
-        if runner::cancelled() && self.infrastructure.is_none() {
+        if self.cancel.is_cancelled() && self.infrastructure.is_none() {
             self.infrastructure = Some(RunnerError::Interrupted);
         }
         if self.infrastructure.is_some() {
@@ -818,8 +832,22 @@ impl<'u, 'a> CaseRunner<'u, 'a> {
         }
     }
 
-    fn close(mut self) {
+    /// What the worker found, its warm database dropped.
+    fn finish(mut self, outcome: Result<Option<(Plan, Failure)>, RunnerError>) -> WorkerResult {
+        let result = WorkerResult {
+            cases: self.cases,
+            start_states: std::mem::take(&mut self.start_states),
+            orders: std::mem::take(&mut self.orders),
+            warnings: std::mem::take(&mut self.warnings),
+            unshared_case_times: std::mem::take(&mut self.unshared_case_times),
+            dump_times: std::mem::take(&mut self.judge.dump_times),
+            warm_databases: self.warm.databases(),
+            recycled: self.warm.recycled,
+            unbuildable: std::mem::take(&mut self.unbuildable),
+            outcome,
+        };
         let _ = self.runtime.block_on(self.warm.close());
+        result
     }
 }
 
@@ -836,7 +864,7 @@ fn summary_line(failure: &Failure) -> String {
 /// warm database inside the open transaction when every migration it touches allows that, else
 /// in a scratch database of its own.
 async fn run_case(
-    universe: &Universe<'_>,
+    universe: &Universe,
     judge_state: &mut Judge,
     slot: &mut WarmSlot,
     share_prefixes: bool,
@@ -876,7 +904,7 @@ async fn run_case(
             continue;
         }
         rollback_to(&mut warm.conn, depth).await?;
-        if let Some(outcome) = run_step(universe, &mut warm.conn, step, true).await? {
+        if let Some(outcome) = run_step(universe, &mut warm.conn, step, None).await? {
             // A failed statement aborts the transaction; the savepoint before the step revives it.
             rollback_to(&mut warm.conn, depth).await?;
             return Ok((outcome, shared));
@@ -904,7 +932,7 @@ async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), Runne
 /// A case in a scratch database of its own: migrations in their own transactions (or none),
 /// the pre-existing objects over a separate connection.
 async fn run_isolated(
-    universe: &Universe<'_>,
+    universe: &Universe,
     judge_state: &mut Judge,
     conn: &mut PgConnection,
     database: &ScratchDatabase,
@@ -917,11 +945,11 @@ async fn run_isolated(
             // leak into the migrations: build the pre-existing objects over another connection.
             Step::Preexisting(_) => {
                 let mut separate = database.connect().await?;
-                let outcome = run_step(universe, &mut separate, &step, false).await;
+                let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
                 let _ = separate.close().await;
                 outcome?
             }
-            _ => run_step(universe, conn, &step, false).await?,
+            _ => run_step(universe, conn, &step, Some(database.name())).await?,
         };
         if let Some(outcome) = outcome {
             return Ok(outcome);
@@ -933,7 +961,7 @@ async fn run_isolated(
 /// Runs a sandboxed step and then `SAVEPOINT s<savepoint>` as one multi-statement query;
 /// `false` when any statement failed (the transaction is then aborted, and the caller rolls
 /// back to the savepoint before the step).
-async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step, savepoint: usize) -> Result<bool, RunnerError> {
+async fn run_step_batched(universe: &Universe, conn: &mut PgConnection, step: &Step, savepoint: usize) -> Result<bool, RunnerError> {
     let migrations = universe.migrations();
     let statements: Vec<&str> = match step {
         Step::Applied(m) | Step::Pending(m) => migrations[*m].up.statements.iter().map(|s| s.sql.as_str()).collect(),
@@ -959,8 +987,11 @@ async fn run_step_batched(universe: &Universe<'_>, conn: &mut PgConnection, step
 }
 
 /// Runs one step; `Some` when it ends the case (a failure, or an unbuildable start state).
-async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step, sandboxed: bool) -> Result<Option<CaseOutcome>, RunnerError> {
+/// `isolated` names the case's own database, where migrations run through the executor;
+/// `None` runs them in the sandbox's open transaction.
+async fn run_step(universe: &Universe, conn: &mut PgConnection, step: &Step, isolated: Option<&str>) -> Result<Option<CaseOutcome>, RunnerError> {
     let migrations = universe.migrations();
+    let sandboxed = isolated.is_none();
     let mode = |m: &Migration| {
         if sandboxed || !m.runs_in_transaction() {
             TransactionMode::Autocommit
@@ -969,10 +1000,36 @@ async fn run_step(universe: &Universe<'_>, conn: &mut PgConnection, step: &Step,
         }
     };
     match step {
+        Step::Applied(m) | Step::Pending(m) if !sandboxed => {
+            let migration = &migrations[*m];
+            let target = Target { conn, database: isolated.expect("not sandboxed") };
+            match universe.executor.up(target, migration).await? {
+                Some(failure) if matches!(step, Step::Pending(_)) => return Ok(Some(CaseOutcome::Failed(failure))),
+                Some(failure) => {
+                    let reason = summary_line(&failure);
+                    return Ok(Some(CaseOutcome::Invalid(format!("applied migration {} failed: {reason}", migration.id()))));
+                }
+                None => {}
+            }
+        }
         Step::Applied(m) => {
             let migration = &migrations[*m];
             if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None).await? {
                 return Ok(Some(CaseOutcome::Invalid(format!("applied migration {} failed: {}", migration.id(), f.error.message))));
+            }
+        }
+        Step::Preexisting(units) if !sandboxed && units.len() == universe.units.units.len() && universe.executor.loads_schema() => {
+            // The whole reference, loaded the migrator's own way (`rails db:schema:load`).
+            let target = Target { conn, database: isolated.expect("not sandboxed") };
+            if let Some(failure) = universe.executor.load_schema(target).await? {
+                return Ok(Some(CaseOutcome::Failed(failure)));
+            }
+        }
+        Step::Preexisting(units) if !sandboxed && units.len() == universe.units.units.len() && universe.executor.loads_schema() => {
+            // The whole reference, loaded the migrator's own way (`rails db:schema:load`).
+            let target = Target { conn, database: isolated.expect("not sandboxed") };
+            if let Some(failure) = universe.executor.load_schema(target).await? {
+                return Ok(Some(CaseOutcome::Failed(failure)));
             }
         }
         Step::Preexisting(units) => {
@@ -1018,7 +1075,7 @@ struct Judge {
 }
 
 /// Dumps the catalog and compares it with what the case should end at.
-async fn judge(universe: &Universe<'_>, judge: &mut Judge, conn: &mut PgConnection, expected: &Catalog) -> Result<CaseOutcome, RunnerError> {
+async fn judge(universe: &Universe, judge: &mut Judge, conn: &mut PgConnection, expected: &Catalog) -> Result<CaseOutcome, RunnerError> {
     let started = std::time::Instant::now();
     let found = catalog::dump(conn, &mut judge.canon, &universe.ignore).await?;
     judge.dump_times.push(started.elapsed());
@@ -1046,7 +1103,7 @@ const BLOCKS_PER_WORKER: usize = 8;
 /// pooled, sorted by their steps so that neighbours share the longest prefixes, and cut into
 /// contiguous blocks that the workers take in turn: each runs a block in its own warm database,
 /// and the sharing is nearly that of one sorted run however many workers there are.
-fn presorted_blocks(universe: &Universe<'_>, property: Property, runners: &[TestRunner], worker_cases: &[u32]) -> Vec<Vec<Plan>> {
+fn presorted_blocks(universe: &Universe, property: Property, runners: &[TestRunner], worker_cases: &[u32]) -> Vec<Vec<Plan>> {
     let Some(strategy) = strategy(universe, property) else { return Vec::new() };
     let mut pooled: Vec<Plan> = Vec::new();
     for (runner, &cases) in runners.iter().zip(worker_cases) {
@@ -1166,7 +1223,25 @@ struct WorkerResult {
     outcome: Result<Option<(Plan, Failure)>, RunnerError>,
 }
 
-fn strategy(universe: &Universe<'_>, property: Property) -> Option<BoxedStrategy<Plan>> {
+impl WorkerResult {
+    /// A worker that could not start.
+    fn failed(error: RunnerError) -> WorkerResult {
+        WorkerResult {
+            cases: 0,
+            start_states: HashSet::new(),
+            orders: HashSet::new(),
+            warnings: BTreeMap::new(),
+            unshared_case_times: vec![],
+            dump_times: vec![],
+            warm_databases: 0,
+            recycled: 0,
+            unbuildable: (0, None),
+            outcome: Err(error),
+        }
+    }
+}
+
+fn strategy(universe: &Universe, property: Property) -> Option<BoxedStrategy<Plan>> {
     match property {
         Property::Partial => Some(generate::partial_plans(universe.space.clone())),
         Property::Order => generate::order_plans(universe.space.clone()),
@@ -1198,7 +1273,7 @@ struct WorkerContext<'c> {
 }
 
 fn run_worker(
-    universe: &Universe<'_>,
+    universe: &Universe,
     property: Property,
     options: &ExploreOptions,
     expected: &Catalog,
@@ -1209,21 +1284,9 @@ fn run_worker(
     let strategy = strategy(universe, property).expect("only generated properties reach a worker");
     let mut state = match CaseRunner::new(universe, options.share_prefixes, cases_shared) {
         Ok(state) => state,
-        Err(error) => {
-            return WorkerResult {
-                cases: 0,
-                start_states: HashSet::new(),
-                orders: HashSet::new(),
-                warnings: BTreeMap::new(),
-                unshared_case_times: vec![],
-                dump_times: vec![],
-                warm_databases: 0,
-                recycled: 0,
-                unbuildable: (0, None),
-                outcome: Err(error),
-            }
-        }
+        Err(error) => return WorkerResult::failed(error),
     };
+    state.cancel = options.cancel.clone();
     state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), progress));
     state.prerun(blocks, next_block, expected);
     // Every worker's slice is run before any proptest run starts looking outcomes up.
@@ -1244,31 +1307,64 @@ fn run_worker(
             output: format!("{reason} (the generated start states could not be built)"),
         }),
     };
-    let result = WorkerResult {
-        cases: state.cases,
-        start_states: std::mem::take(&mut state.start_states),
-        orders: std::mem::take(&mut state.orders),
-        warnings: std::mem::take(&mut state.warnings),
-        unshared_case_times: std::mem::take(&mut state.unshared_case_times),
-        dump_times: std::mem::take(&mut state.judge.dump_times),
-        warm_databases: state.warm.databases(),
-        recycled: state.warm.recycled,
-        unbuildable: std::mem::take(&mut state.unbuildable),
-        outcome,
+    state.finish(outcome)
+}
+
+/// The cases of a property for an executor that runs whole migrations only (the project's own
+/// migrator, seconds a step): few enough to run them all, in this order, the simplest first:
+/// each older version applied and the rest pending, then the whole reference pre-existing
+/// with every migration pending.
+fn exhaustive_plans(universe: &Universe) -> Vec<Plan> {
+    let n = universe.migrations().len();
+    let mut plans: Vec<Plan> = (0..n)
+        .map(|applied| Plan { applied: (0..applied).collect(), preexisting: BTreeSet::new(), interrupted: None, order: (applied..n).collect() })
+        .collect();
+    if !universe.units.units.is_empty() {
+        let everything = (0..universe.units.units.len()).collect();
+        plans.push(Plan { applied: BTreeSet::new(), preexisting: everything, interrupted: None, order: (0..n).collect() });
+    }
+    plans
+}
+
+/// Runs every plan of [`exhaustive_plans`] on one worker; the first failure is the verdict's.
+fn run_exhaustively(universe: &Universe, property: Property, options: &ExploreOptions, expected: &Catalog, progress: std::sync::Arc<SharedProgress>) -> WorkerResult {
+    let plans = exhaustive_plans(universe);
+    let mut state = match CaseRunner::new(universe, false, &SharedCases::default()) {
+        Ok(state) => state,
+        Err(error) => return WorkerResult::failed(error),
     };
-    state.close();
-    result
+    state.cancel = options.cancel.clone();
+    state.progress = options.progress.clone().map(|sink| (sink, property, plans.len() as u32, std::time::Instant::now(), progress));
+    let mut outcome = Ok(None);
+    for plan in plans {
+        match state.evaluate(&plan, expected, true) {
+            Some(CaseOutcome::Failed(failure)) => {
+                outcome = Ok(Some((plan, failure)));
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let outcome = match state.infrastructure.take() {
+        Some(error) => Err(error),
+        None => outcome,
+    };
+    state.finish(outcome)
 }
 
 /// Runs one generated property to a verdict, on `options.jobs` workers in parallel, each with
 /// its own warm database and its own slice of the cases.
-pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
+pub fn explore(universe: &Universe, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
     let expected = match property {
         Property::Order => &universe.canonical,
         _ => &universe.reference,
     };
     if strategy(universe, property).is_none() {
         let why = match property {
+            Property::Order if !universe.executor.runs_sql() => {
+                "not applicable with runner = \"command\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred".into()
+            }
             Property::Order => match universe.project.config.out_of_order {
                 Some(false) => "not applicable: out_of_order = false (migrations run in version order only), so there is no other order".into(),
                 _ => format!(
@@ -1281,14 +1377,15 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
         return Ok(skipped(property, why));
     }
     let started = std::time::Instant::now();
-    let total = total_cases(options);
-    let jobs = options.jobs.max(1).min(total.max(1) as usize);
+    let exhaustive = !universe.executor.runs_sql();
+    let total = if exhaustive { exhaustive_plans(universe).len() as u32 } else { total_cases(options) };
+    let jobs = if exhaustive { 1 } else { options.jobs.max(1).min(total.max(1) as usize) };
     let shared = std::sync::Arc::new(SharedProgress::default());
     let seed = options.seed.unwrap_or_else(random_seed);
     // Split the cases evenly; the first workers take the remainder.
     let worker_cases: Vec<u32> = (0..jobs).map(|w| total / jobs as u32 + u32::from((w as u32) < total % jobs as u32)).collect();
     // Saved failures replay first, before any new case: with seeds saved, proptest goes first.
-    let presort = options.share_prefixes && !has_saved_seeds(options, property);
+    let presort = !exhaustive && options.share_prefixes && !has_saved_seeds(options, property);
     let runners: Vec<TestRunner> = (0..jobs)
         .map(|worker| TestRunner::new_with_rng(config(options, property, worker, worker_cases[worker]), rng(seed, options.shard, property, worker)))
         .collect();
@@ -1296,7 +1393,10 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
     let next_block = std::sync::atomic::AtomicUsize::new(0);
     let cases_shared = SharedCases::default();
     let prerun_done = std::sync::Barrier::new(jobs);
-    let results: Vec<WorkerResult> = std::thread::scope(|scope| {
+    let results: Vec<WorkerResult> = if exhaustive {
+        vec![run_exhaustively(universe, property, options, expected, shared.clone())]
+    } else {
+        std::thread::scope(|scope| {
         let handles: Vec<_> = runners
             .into_iter()
             .map(|test_runner| {
@@ -1313,7 +1413,8 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
-    });
+        })
+    };
     if let Some(sink) = &options.progress {
         use std::sync::atomic::Ordering::Relaxed;
         (sink.0)(&Progress {
@@ -1402,7 +1503,9 @@ pub fn explore(universe: &Universe<'_>, property: Property, options: &ExploreOpt
         Some((plan, failure)) => {
             let mut case = describe(universe, &plan, &failure);
             case.regressions = regressions_file(options, property);
-            case.repro = write_repro(universe, property, &plan, &failure, options)?;
+            if universe.executor.runs_sql() {
+                case.repro = write_repro(universe, property, &plan, &failure, options)?;
+            }
             Verdict {
                 property,
                 status: VerdictStatus::Fail,
@@ -1435,7 +1538,7 @@ fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) 
 }
 
 /// The minimal case in words, with its parts named.
-fn describe(universe: &Universe<'_>, plan: &Plan, failure: &Failure) -> CaseReport {
+fn describe(universe: &Universe, plan: &Plan, failure: &Failure) -> CaseReport {
     let ids = |set: &mut dyn Iterator<Item = usize>| -> Vec<String> { set.map(|m| universe.id(m)).collect() };
     let applied = ids(&mut plan.applied.iter().copied());
     let order = ids(&mut plan.order.iter().copied());
@@ -1499,7 +1602,7 @@ fn describe(universe: &Universe<'_>, plan: &Plan, failure: &Failure) -> CaseRepo
 
 /// A statement failure in an order where the failing migration ran before migrations that
 /// precede it canonically: those are what it silently needs.
-fn hidden_dependency(universe: &Universe<'_>, plan: &Plan, failure: &Failure) -> Option<HiddenDependency> {
+fn hidden_dependency(universe: &Universe, plan: &Plan, failure: &Failure) -> Option<HiddenDependency> {
     let Failure::StatementFailed { migration, .. } = failure else { return None };
     let failed = (0..universe.migrations().len()).find(|&m| &universe.id(m) == migration)?;
     let position = plan.order.iter().position(|&m| m == failed)?;
@@ -1517,7 +1620,7 @@ fn list(items: &[String]) -> String {
 }
 
 fn write_repro(
-    universe: &Universe<'_>,
+    universe: &Universe,
     property: Property,
     plan: &Plan,
     failure: &Failure,
@@ -1545,6 +1648,7 @@ fn write_repro(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::apply_migration;
 
     /// The edges pg_depend alone gives on a canonical run of `migrations`, step by step as
     /// [`Universe::build`] reads them (the catalog diff only says which migration created what).

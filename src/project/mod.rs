@@ -1,6 +1,7 @@
 //! A project directory: its config, its migration set and its reference schema, all read and
 //! checked before any database is involved.
 
+mod command;
 pub mod config;
 pub mod init;
 
@@ -37,6 +38,9 @@ pub struct Project {
     pub reference: Option<Script>,
     /// Indices (into `migrations.migrations`) of the migrations that claim to be re-entrant.
     pub reentrant: BTreeSet<usize>,
+    /// The project's own migrator (`runner = "command"`), which runs the migrations instead of
+    /// pgconverge; their SQL is then unknown (empty scripts).
+    pub command: Option<config::CommandConfig>,
 }
 
 impl Project {
@@ -45,9 +49,18 @@ impl Project {
             return Err(ProjectError::NotADirectory { path: dir.to_path_buf() });
         }
         let config = Config::load(dir)?;
-        let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
-        let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
-        let migrations = MigrationSet::load_layout(&migrations_dir, &layout)?;
+        let command = match config.runner {
+            Some(config::RunnerKind::Command) => Some(command::command_config(dir, &config)?),
+            _ => None,
+        };
+        let migrations = match &command {
+            Some(command) => command::command_migrations(dir, &config, command)?,
+            None => {
+                let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
+                let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
+                MigrationSet::load_layout(&migrations_dir, &layout)?
+            }
+        };
         // `[substitutions]` apply to the reference too.
         let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
         let reference = match &config.reference {
@@ -64,7 +77,7 @@ impl Project {
             }
         };
         let reentrant = reentrant_indices(dir, &config, &migrations)?;
-        Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant })
+        Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant, command })
     }
 
     /// Whether the project's migrator runs a pending migration older than one already applied

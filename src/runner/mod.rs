@@ -53,19 +53,6 @@ pub enum RunnerError {
     Catalog(String),
 }
 
-/// Set once the user interrupts (Ctrl-C): work that blocks its thread (the case runners) checks
-/// it between cases and stops, so the guards up the stack can clean up. A flag, not a guard.
-static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Asks every running check to stop at the next case.
-pub fn cancel() {
-    CANCELLED.store(true, Ordering::SeqCst);
-}
-
-pub fn cancelled() -> bool {
-    CANCELLED.load(Ordering::SeqCst)
-}
-
 impl RunnerError {
     pub(crate) fn db(context: impl Into<String>, source: sqlx::Error) -> Self {
         RunnerError::Database { context: context.into(), source }
@@ -80,6 +67,33 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
     /// `embedded`, `url`, `container`.
     fn kind(&self) -> &'static str;
+}
+
+/// How to reach a backend's server, owned: what work off the async runtime (the case runners)
+/// takes with it. The server itself stays owned, and stopped, by whoever started it.
+#[derive(Clone)]
+pub(crate) struct ServerHandle {
+    admin: PgConnectOptions,
+    description: String,
+    kind: &'static str,
+}
+
+impl ServerHandle {
+    pub(crate) fn of(backend: &dyn Backend) -> ServerHandle {
+        ServerHandle { admin: backend.admin_options(), description: backend.describe(), kind: backend.kind() }
+    }
+}
+
+impl Backend for ServerHandle {
+    fn admin_options(&self) -> PgConnectOptions {
+        self.admin.clone()
+    }
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
 }
 
 /// A server's version, read from `server_version_num`.

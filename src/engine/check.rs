@@ -1,0 +1,369 @@
+//! The orchestrator: prepares the project, builds the reference and the fresh catalog, runs
+//! each wanted property in turn and assembles the report. Properties that do not apply are
+//! reported as skipped, never silently left out.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+
+use super::executor::{self, Executor, Target};
+use super::explore::{self, ExploreOptions, Universe};
+use super::prepare::{Preparation, Purpose};
+use super::CheckError;
+use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
+use crate::compare::{self, CompareOptions, Difference};
+use crate::migration::Script;
+use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
+use crate::project::{Project, ProjectError};
+use crate::runner::{self, Backend, RunnerError, ScratchDatabase};
+
+/// Runs the properties of a project against a server.
+pub struct Checker<'a> {
+    pub(super) project: &'a Project,
+    backend: &'a dyn Backend,
+    /// What runs the migrations (pgconverge's SQL runner or the project's own migrator), chosen
+    /// by [`Checker::prepare`].
+    executor: Option<Arc<dyn Executor>>,
+    /// Set by the caller to stop the check (Ctrl-C, SIGTERM).
+    cancel: tokio_util::sync::CancellationToken,
+    pub(super) canon: Canonicalizer,
+    pub(super) ignore: IgnoreRules,
+    pub(super) compare: CompareOptions,
+    prep: Preparation,
+    /// Objects found to differ between two runs of the same steps while a property compared
+    /// catalogs part way through the history (see [`Checker::stable_differences`]).
+    unstable: BTreeSet<(catalog::ObjectKind, String)>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(project: &'a Project, backend: &'a dyn Backend) -> Checker<'a> {
+        Checker {
+            project,
+            backend,
+            executor: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+            canon: Canonicalizer::new(),
+            ignore: IgnoreRules::with_owners(project.config.ignore.clone(), project.config.compare_owners),
+            compare: CompareOptions { strict_column_order: project.config.strict_column_order },
+            prep: Preparation::default(),
+            unstable: BTreeSet::new(),
+        }
+    }
+
+    /// Runs `properties` (the defaults when empty: fresh, partial and order always; idempotent
+    /// when a migration is re-entrant; interrupt when one runs outside a transaction;
+    /// reversible when downs exist). Properties that do not apply are reported as skipped.
+    /// `options.cancel` stops the check between steps and cases (`Err`, interrupted).
+    pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
+        let explicit = |p: Property| properties.contains(&p);
+        let wanted = |p: Property| properties.is_empty() || explicit(p);
+        self.cancel = options.cancel.clone();
+        let version = runner::server_version(self.backend).await?;
+        self.prepare().await?;
+        let mut nondeterministic = BTreeSet::new();
+        let reference = match &self.project.reference {
+            Some(script) => {
+                let first = self.reference_catalog(script).await?;
+                let second = self.reference_catalog(script).await?;
+                nondeterministic.extend(differing_objects(&first, &second, &self.compare));
+                Some(first)
+            }
+            None => None,
+        };
+        let mut verdicts = Vec::new();
+        let mut migrated = self.workspace(Purpose::Migrations).await?;
+        let fresh_outcome = self.canonical_run(&mut migrated).await?;
+        if let Ok(first) = &fresh_outcome {
+            // The same migrations twice: whatever differs froze something like now().
+            let mut again = self.workspace(Purpose::Migrations).await?;
+            if let Ok(second) = self.canonical_run(&mut again).await? {
+                nondeterministic.extend(differing_objects(first, &second, &self.compare));
+            }
+            again.close().await?;
+        }
+        // Nondeterministic objects are reported on their own and left out of every comparison,
+        // so they neither fail a property nor hide a real difference elsewhere.
+        self.ignore.exact.extend(nondeterministic.iter().cloned());
+        let reference = reference.map(|c| c.without(&self.ignore));
+        let fresh_outcome = fresh_outcome.map(|c| c.without(&self.ignore));
+        let fresh = self.fresh(fresh_outcome, reference.as_ref());
+        if wanted(Property::Fresh) {
+            verdicts.push(fresh.verdict.clone());
+        }
+        if wanted(Property::Idempotent) {
+            let verdict = self.idempotent(&mut migrated, fresh.catalog.as_ref()).await;
+            verdicts.push(undecided_is_incomplete(Property::Idempotent, verdict)?);
+        }
+        migrated.close().await?;
+
+        let mut options = options.clone();
+        let any_resumable = self.project.migrations.migrations.iter().any(|m| !m.runs_in_transaction());
+        let mut generated: Vec<Property> = Vec::new();
+        for property in [Property::Partial, Property::Order, Property::Interrupt] {
+            if !wanted(property) {
+                continue;
+            }
+            if property == Property::Interrupt && !any_resumable {
+                let why = if explicit(property) { "no migration runs outside a transaction" } else { "not applicable: every migration runs in a transaction" };
+                verdicts.push(skipped(property, why.to_string()));
+                continue;
+            }
+            generated.push(property);
+        }
+        // Only generated cases have a seed (a migrator's cases are all run, in a fixed order).
+        let seed = (!generated.is_empty() && self.executor().runs_sql()).then(|| *options.seed.get_or_insert_with(explore::random_seed));
+        if !generated.is_empty() {
+            if fresh.catalog.is_none() || fresh.verdict.status == VerdictStatus::Fail {
+                for property in generated {
+                    verdicts.push(skipped(property, "not run: the fresh property fails, fix that first".to_string()));
+                }
+            } else {
+                let universe = Universe::build(
+                    Arc::new(self.project.clone()),
+                    self.backend,
+                    self.executor(),
+                    reference.as_ref(),
+                    options.granularity,
+                    self.ignore.clone(),
+                    self.prep.clone(),
+                )
+                .await?;
+                let universe = Arc::new(universe);
+                for property in generated {
+                    self.stop_if_cancelled()?;
+                    // proptest's runner is synchronous: off the async runtime, with an owned context.
+                    let (universe, options) = (universe.clone(), options.clone());
+                    let verdict = tokio::task::spawn_blocking(move || explore::explore(&universe, property, &options))
+                        .await
+                        .map_err(|_| RunnerError::Io {
+                            action: format!("run the {property} property"),
+                            source: std::io::Error::other("the case runner panicked"),
+                        })?;
+                    verdicts.push(undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
+                }
+            }
+        }
+        if wanted(Property::Reversible) {
+            let verdict = self.reversible(explicit(Property::Reversible)).await;
+            verdicts.push(undecided_is_incomplete(Property::Reversible, verdict)?);
+        }
+        verdicts.sort_by_key(|v| v.property);
+        nondeterministic.extend(std::mem::take(&mut self.unstable));
+        let status = if verdicts.iter().any(|v| v.status == VerdictStatus::Fail) {
+            Status::Counterexample
+        } else if verdicts.iter().any(|v| v.status == VerdictStatus::Incomplete) {
+            Status::Incomplete
+        } else if !nondeterministic.is_empty() {
+            Status::Nondeterministic
+        } else {
+            Status::Converges
+        };
+        let nondeterministic: Vec<String> = nondeterministic.iter().map(|(kind, name)| format!("{kind} {name}")).collect();
+        let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
+        let format = if self.project.command.is_some() { "command".to_string() } else { self.project.migrations.format.to_string() };
+        Ok(Report {
+            status,
+            project: self.project.dir.clone(),
+            format,
+            migrations: self.project.migrations.migrations.len(),
+            migration_ids: self.project.migrations.migrations.iter().map(|m| m.id()).collect(),
+            reference: self.project.reference_path().map(|p| p.to_path_buf()),
+            backend: self.backend.describe(),
+            server_version: version.to_string(),
+            major: version.major,
+            reference_objects,
+            seed,
+            nondeterministic,
+            notes: left_out_notes(self.project),
+            verdicts,
+        })
+    }
+
+    /// The executor [`Checker::prepare`] chose.
+    pub(super) fn executor(&self) -> Arc<dyn Executor> {
+        self.executor.clone().expect("prepare() chooses the executor first")
+    }
+
+    /// `Err(Interrupted)` once the caller cancelled the check.
+    pub(super) fn stop_if_cancelled(&self) -> Result<(), RunnerError> {
+        if self.cancel.is_cancelled() {
+            return Err(RunnerError::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Loads the preparation (extensions, setup files, ledger) and leaves what the setup files
+    /// create out of every comparison: the same for `check`, `dump` and `diff`.
+    pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
+        self.executor = Some(executor::for_project(self.project, self.backend)?);
+        self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
+        if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
+            // What the setup files create is not part of the compared result while it is as
+            // they made it (an empty database's `public` schema and `plpgsql` included).
+            let baseline = self.baseline().await?;
+            self.ignore.setup.extend(baseline.objects.into_iter().map(|o| ((o.kind, o.name.clone()), o)));
+        }
+        Ok(())
+    }
+
+    /// The catalog of the project's reference (`migrations` false) or of its migrations in
+    /// order, on a scratch database prepared as `check` prepares it. Call [`Checker::prepare`]
+    /// first. A migration that fails is the user's input to fix (exit 2), as is a reference
+    /// that does not apply.
+    pub(crate) async fn dump_source(&mut self, migrations: bool) -> Result<Catalog, CheckError> {
+        if !migrations {
+            let script = self.project.reference.as_ref().ok_or_else(|| ProjectError::MissingReference {
+                path: self.project.dir.join(crate::project::DEFAULT_REFERENCE),
+            })?;
+            return self.reference_catalog(script).await;
+        }
+        let mut workspace = self.workspace(Purpose::Migrations).await?;
+        let outcome = self.canonical_run(&mut workspace).await;
+        workspace.close().await?;
+        match outcome? {
+            Ok(catalog) => Ok(catalog),
+            Err((migration, Failure::StatementFailed { location, error, .. })) => Err(CheckError::Migration { migration, location, error }),
+            Err((migration, Failure::Diverged { .. })) => unreachable!("a canonical run of {migration} fails by a statement or not at all"),
+        }
+    }
+
+    /// A new scratch database, prepared (extensions, setup, ledger), and a connection to it.
+    pub(super) async fn workspace(&self, purpose: Purpose) -> Result<Workspace, CheckError> {
+        self.stop_if_cancelled()?;
+        let database = ScratchDatabase::create(self.backend).await?;
+        let mut workspace = Workspace { conn: database.connect().await?, database };
+        if let Some(failure) = self.prep.apply(&mut workspace.conn, purpose).await? {
+            workspace.close().await?;
+            return Err(CheckError::Setup { location: failure.location, error: failure.error });
+        }
+        Ok(workspace)
+    }
+
+    /// The catalog of an empty database after the preparation alone.
+    async fn baseline(&mut self) -> Result<Catalog, CheckError> {
+        let mut workspace = self.workspace(Purpose::Migrations).await?;
+        let catalog = self.dump(&mut workspace.conn).await;
+        workspace.close().await?;
+        Ok(catalog?)
+    }
+
+    /// Every migration in canonical order; the catalog, or the first failure.
+    pub(super) async fn canonical_run(&mut self, workspace: &mut Workspace) -> Result<Result<Catalog, (String, Failure)>, RunnerError> {
+        let executor = self.executor();
+        for migration in &self.project.migrations.migrations {
+            self.stop_if_cancelled()?;
+            if let Some(failure) = executor.up(workspace.target(), migration).await? {
+                return Ok(Err((migration.id(), failure)));
+            }
+        }
+        Ok(Ok(self.dump(&mut workspace.conn).await?))
+    }
+
+    /// `differences` without the objects that differ between `first` and `second`, two runs of
+    /// the same steps from the same state: those are nondeterministic at this point (a view
+    /// that froze `'now'`, replaced later in the history), reported as such, not as a failure.
+    pub(super) fn stable_differences(&mut self, mut differences: Vec<Difference>, first: &Catalog, second: &Catalog) -> Vec<Difference> {
+        let unstable: BTreeSet<(catalog::ObjectKind, String)> = differing_objects(first, second, &self.compare).into_iter().collect();
+        differences.retain(|d| !unstable.contains(&(d.kind, d.object.clone())));
+        self.unstable.extend(unstable);
+        differences
+    }
+
+    pub(super) async fn dump(&mut self, conn: &mut PgConnection) -> Result<Catalog, RunnerError> {
+        catalog::dump(conn, &mut self.canon, &self.ignore).await
+    }
+
+    async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
+        let mut workspace = self.workspace(Purpose::Reference).await?;
+        let outcome = match executor::apply_reference(&mut workspace.conn, script).await {
+            Ok(()) => self.dump(&mut workspace.conn).await.map_err(CheckError::from),
+            Err(error) => Err(error),
+        };
+        workspace.close().await?;
+        outcome
+    }
+}
+
+/// A scratch database of the harness's own, prepared, with a connection to it. Closed (the
+/// database dropped) by [`Workspace::close`]; the database's own guard drops it otherwise.
+pub(crate) struct Workspace {
+    pub(super) conn: PgConnection,
+    database: ScratchDatabase,
+}
+
+impl Workspace {
+    /// What an executor runs a step against.
+    pub(super) fn target(&mut self) -> Target<'_> {
+        Target { conn: &mut self.conn, database: self.database.name() }
+    }
+
+    pub(super) async fn close(self) -> Result<(), RunnerError> {
+        let _ = self.conn.close().await;
+        self.database.drop_now().await
+    }
+}
+
+/// A property the server stopped part way is incomplete, so the verdicts before it (and any
+/// counterexample) are still reported; only an interruption ends the whole check.
+fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckError>) -> Result<Verdict, CheckError> {
+    match verdict {
+        Err(CheckError::Infrastructure(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
+            property,
+            status: VerdictStatus::Incomplete,
+            summary: format!("could not be decided: {error}"),
+            cases: 0,
+            failure: None,
+            case: None,
+            timing: None,
+            warnings: vec![],
+        }),
+        other => other,
+    }
+}
+
+/// Says which files were left out (unlisted in a manifest, or SQL the migrator never runs), so
+/// nothing is skipped silently.
+fn left_out_notes(project: &Project) -> Vec<String> {
+    let set = &project.migrations;
+    let note = |files: &[PathBuf], why: &str| -> Option<String> {
+        if files.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = files.iter().take(5).map(|p| p.strip_prefix(&set.dir).unwrap_or(p).display().to_string()).collect();
+        let more = if files.len() > shown.len() { format!(" and {} more", files.len() - shown.len()) } else { String::new() };
+        Some(format!("{} {why}: {}{more}", plural(files.len(), "file"), shown.join(", ")))
+    };
+    [
+        note(&set.unlisted, "not listed in a manifest and left out (manifest_unlisted = \"ignore\")"),
+        note(&set.stray, &format!("beside the migration directories, which {} never runs, left out", set.format)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The objects two catalogs of the same SQL disagree on.
+fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions) -> Vec<(catalog::ObjectKind, String)> {
+    compare::compare(first, second, options).into_iter().map(|d| (d.kind, d.object)).collect()
+}
+
+pub(super) fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
+    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, timing: None, warnings }
+}
+
+pub(super) fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
+    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, timing: None, warnings: vec![] }
+}
+
+pub(super) fn skipped(property: Property, summary: String) -> Verdict {
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
+}
+
+pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {
+    let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
+    Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
+}
+

@@ -1,0 +1,68 @@
+//! What runs a migration: pgconverge itself ([`SqlExecutor`], which also gives the generated
+//! properties statement-level control through its sandbox) or the project's own migrator
+//! ([`CommandExecutor`], a shell command per step). The properties are written once, over this
+//! trait; the framework drivers are the next executors.
+
+mod command;
+mod sql;
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgConnection;
+
+use crate::migration::Migration;
+use crate::model::Failure;
+use crate::project::Project;
+use crate::runner::{Backend, RunnerError};
+
+pub(crate) use command::CommandExecutor;
+pub use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
+pub(crate) use sql::SqlExecutor;
+
+/// The database a step runs against: a connection pgconverge holds, and the database's name
+/// (what a migrator that connects on its own is pointed at).
+pub(crate) struct Target<'t> {
+    pub conn: &'t mut PgConnection,
+    pub database: &'t str,
+}
+
+/// Runs migrations, up and down, against a scratch database.
+#[async_trait::async_trait]
+pub(crate) trait Executor: Send + Sync {
+    /// Whether pgconverge runs the migrations' SQL itself, statement by statement: only then
+    /// can a case share a sandboxed transaction, stop a migration part way (interrupt), infer
+    /// dependencies from the SQL (order), and write a repro script.
+    fn runs_sql(&self) -> bool;
+
+    /// Whether `migration` can be undone.
+    fn has_down(&self, migration: &Migration) -> bool;
+
+    /// Why a migration cannot be run a second time on a database where it ran (the migrator
+    /// records what it ran and skips it), or `None` when it can.
+    fn no_rerun(&self) -> Option<&'static str>;
+
+    /// Applies `migration`; `Some` when it failed (the counterexample's material).
+    async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError>;
+
+    /// Undoes `migration` (call only when [`Executor::has_down`]); `Some` when it failed.
+    async fn down(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError>;
+
+    /// Whether the migrator loads the whole reference its own way (`load_schema`); otherwise
+    /// pgconverge runs the reference's statements.
+    fn loads_schema(&self) -> bool {
+        false
+    }
+
+    /// Loads the whole reference the migrator's way (call only when [`Executor::loads_schema`]).
+    async fn load_schema(&self, _target: Target<'_>) -> Result<Option<Failure>, RunnerError> {
+        unreachable!("called only when loads_schema()")
+    }
+}
+
+/// The executor a project asks for: its own migrator when `runner = "command"`, else pgconverge.
+pub(crate) fn for_project(project: &Project, backend: &dyn Backend) -> Result<Arc<dyn Executor>, crate::engine::CheckError> {
+    Ok(match &project.command {
+        Some(command) => Arc::new(CommandExecutor::new(project, command.clone(), backend)?),
+        None => Arc::new(SqlExecutor),
+    })
+}

@@ -1,0 +1,6 @@
+//! The properties that run whole migrations, each written once over the executor. The
+//! generated ones (partial, order, interrupt) are in `explore.rs`.
+
+mod fresh;
+mod idempotent;
+mod reversible;
