@@ -211,7 +211,9 @@ impl Check {
         }
         let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
         let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
-        Checker::new(&project, backend.as_ref()).run(&properties, &explore).await
+        let report = Checker::new(&project, backend.as_ref()).run(&properties, &explore).await;
+        backend.shutdown().await;
+        report
     }
 }
 

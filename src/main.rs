@@ -436,7 +436,9 @@ fn reap() -> u8 {
 
 async fn dump_dir(dir: &Path, source: Source, url: Option<&str>, backend: BackendChoice, major: Option<u32>) -> Result<Catalog, Error> {
     let backend = pgconverge::start_backend_for(backend, url, major, None).await?;
-    pgconverge::dump_project(dir, source.into(), backend.as_ref()).await
+    let catalog = pgconverge::dump_project(dir, source.into(), backend.as_ref()).await;
+    backend.shutdown().await;
+    catalog
 }
 
 async fn diff(expected: &Path, found: &Path, source: Source, url: Option<&str>, format: OutputFormat, strict: bool) -> u8 {

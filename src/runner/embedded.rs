@@ -159,7 +159,9 @@ pub struct EmbeddedCluster {
 impl EmbeddedCluster {
     /// Starts a cluster with the newest server binaries found.
     pub async fn start() -> Result<EmbeddedCluster, RunnerError> {
-        let binaries = find_server_binaries()?.remove(0);
+        // Probing runs `postgres --version` and `pg_config`: off the async runtime.
+        let found = tokio::task::spawn_blocking(find_server_binaries).await.map_err(|e| io_error("find the server binaries", &e.to_string()))?;
+        let binaries = found?.remove(0);
         Self::start_with(binaries).await
     }
 
@@ -177,13 +179,7 @@ impl EmbeddedCluster {
         if let Some(user) = user {
             chown(&cluster.dir, user)?;
         }
-        let blocking_setup = {
-            let dir = cluster.dir.clone();
-            let bin = cluster.binaries.bin_dir.clone();
-            let lib_dirs = cluster.binaries.lib_dirs.clone();
-            tokio::task::spawn_blocking(move || run_initdb(&bin, &lib_dirs, &dir, user))
-        };
-        blocking_setup.await.map_err(|e| io_error("run initdb", &e.to_string()))??;
+        run_initdb(&cluster.binaries.bin_dir, &cluster.binaries.lib_dirs, &cluster.dir, user).await?;
         cluster.server = Some(spawn_server(&cluster.binaries.bin_dir, &cluster.binaries.lib_dirs, &cluster.dir, user)?);
         cluster.wait_until_ready().await?;
         Ok(cluster)
@@ -236,10 +232,38 @@ impl Backend for EmbeddedCluster {
     fn kind(&self) -> &'static str {
         "embedded"
     }
+
+    fn shutdown(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()> {
+        Box::pin(self.stop())
+    }
+}
+
+impl EmbeddedCluster {
+    /// Stops the server and removes the cluster, without blocking the async runtime: the
+    /// normal way to end a cluster (dropping it does the same, blocking, as a last resort).
+    pub async fn stop(mut self) {
+        if let Some(mut server) = self.server.take() {
+            // SAFETY: signalling our own child process (fast shutdown).
+            unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !matches!(server.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if !matches!(server.try_wait(), Ok(Some(_))) {
+                let _ = server.kill();
+                let _ = tokio::task::spawn_blocking(move || server.wait()).await;
+            }
+        }
+        let dir = std::mem::take(&mut self.dir);
+        let _ = tokio::task::spawn_blocking(move || remove_dir_with_retries(&dir)).await;
+    }
 }
 
 impl Drop for EmbeddedCluster {
     fn drop(&mut self) {
+        if self.dir.as_os_str().is_empty() {
+            return; // stopped
+        }
         if let Some(mut server) = self.server.take() {
             stop_server(&mut server);
         }
@@ -287,12 +311,20 @@ fn with_library_path(command: &mut Command, lib_dirs: &[PathBuf]) {
     }
 }
 
-fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
+/// How long `initdb` may take (about a second on tmpfs) before it counts as hung.
+const INITDB_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
     let mut command = Command::new(bin.join("initdb"));
     with_library_path(&mut command, lib_dirs);
     command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "--locale=C", "-E", "UTF8"]);
     as_server_user(&mut command, dir, user);
-    let output = command.output().map_err(|source| RunnerError::Io { action: "run initdb".into(), source })?;
+    let mut command = tokio::process::Command::from(command);
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let output = match tokio::time::timeout(INITDB_TIMEOUT, command.output()).await {
+        Ok(output) => output.map_err(|source| RunnerError::Io { action: "run initdb".into(), source })?,
+        Err(_) => return Err(RunnerError::Timeout(INITDB_TIMEOUT, "initdb did not finish".into())),
+    };
     if output.status.success() {
         Ok(())
     } else {

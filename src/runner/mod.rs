@@ -67,6 +67,14 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
     /// `embedded`, `url`, `container`.
     fn kind(&self) -> &'static str;
+    /// Ends the server the harness started (nothing for a server it did not start), without
+    /// blocking the async runtime; dropping the backend does the same as a last resort.
+    fn shutdown(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()>
+    where
+        Self: 'static,
+    {
+        Box::pin(async move { drop(self) })
+    }
 }
 
 /// How to reach a backend's server, owned: what work off the async runtime (the case runners)
