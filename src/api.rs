@@ -196,7 +196,11 @@ impl Check {
 
     async fn run_uncancelled(&self) -> Result<Report, Error> {
         // Input errors come before any server is started.
-        let project = Project::load(&self.dir)?;
+        // Reading and parsing the files (and a `list` command) blocks: off the async runtime.
+        let dir = self.dir.clone();
+        let project = tokio::task::spawn_blocking(move || Project::load(&dir))
+            .await
+            .map_err(|e| RunnerError::Io { action: "load the project".into(), source: std::io::Error::other(e.to_string()) })??;
         let mut explore = self.explore.clone();
         if self.persist_default {
             explore.regressions = Some(self.dir.join(crate::project::DEFAULT_REGRESSIONS_DIR));

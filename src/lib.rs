@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 
 mod api;
+mod process;
 
 pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource, Error};
 pub use catalog::{Catalog, Object, ObjectKind};

@@ -3,11 +3,13 @@
 //! not read their SQL; the executor hands each version to the migrator.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::migration::{Format, Location, Migration, MigrationError, MigrationSet, Script, Span};
 use crate::project::config::{CommandConfig, Config, ConfigError, CONFIG_FILE};
 use crate::project::{ProjectError, DEFAULT_MIGRATIONS_DIR};
+
+/// How long the `list` command may run.
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The `[command]` table, or an error naming the config file when it is missing.
 pub(crate) fn command_config(dir: &Path, config: &Config) -> Result<CommandConfig, ProjectError> {
@@ -68,7 +70,9 @@ fn versions_from_files(dir: &Path) -> Result<Vec<(String, Option<PathBuf>)>, Pro
 
 fn list_versions(dir: &Path, command: &CommandConfig, list: &str) -> Result<Vec<(String, Option<PathBuf>)>, ProjectError> {
     let workdir = dir.join(command.workdir.as_deref().unwrap_or(Path::new(".")));
-    let output = std::process::Command::new("sh").arg("-c").arg(list).current_dir(&workdir).stdin(Stdio::null()).output();
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(list).current_dir(&workdir);
+    let output = crate::process::output_within(command, LIST_TIMEOUT);
     let invalid = |message: String| {
         ProjectError::Config(ConfigError::Invalid {
             location: Location { file: dir.join(CONFIG_FILE), line: 1, column: 1 },

@@ -11,11 +11,9 @@
 //! These functions run commands and wait for them: from async code, call them through
 //! `tokio::task::spawn_blocking`.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use super::embedded::{find_server_binaries, probe_bin_dir_with, ServerBinaries};
 use super::RunnerError;
@@ -127,45 +125,11 @@ pub fn script_path(name: &str) -> PathBuf {
 
 /// Runs `command` to completion with its stdout and stderr captured, killing its whole process
 /// group if it takes longer than `timeout`.
-pub(crate) fn run_with_timeout(mut command: Command, timeout: Duration, what: &str) -> Result<Output, RunnerError> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let mut child = command.spawn().map_err(|source| RunnerError::Io { action: format!("run {what}"), source })?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    // Read both pipes while waiting, so a chatty child never blocks on a full pipe.
-    let out_reader = std::thread::spawn(move || {
-        let mut buffer = Vec::new();
-        if let Some(pipe) = stdout.as_mut() {
-            let _ = pipe.read_to_end(&mut buffer);
-        }
-        buffer
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buffer = Vec::new();
-        if let Some(pipe) = stderr.as_mut() {
-            let _ = pipe.read_to_end(&mut buffer);
-        }
-        buffer
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                // SAFETY: signalling the process group we created for the child.
-                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-                let _ = child.wait();
-                let _ = out_reader.join();
-                let _ = err_reader.join();
-                return Err(RunnerError::Timeout(timeout, what.to_string()));
-            }
-            Err(source) => return Err(RunnerError::Io { action: format!("wait for {what}"), source }),
-        }
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    Ok(Output { status, stdout, stderr })
+pub(crate) fn run_with_timeout(command: Command, timeout: Duration, what: &str) -> Result<Output, RunnerError> {
+    crate::process::output_within(command, timeout).map_err(|source| match source.kind() {
+        std::io::ErrorKind::TimedOut => RunnerError::Timeout(timeout, what.to_string()),
+        _ => RunnerError::Io { action: format!("run {what}"), source },
+    })
 }
 
 #[cfg(test)]
@@ -176,7 +140,7 @@ mod tests {
     fn run_with_timeout_kills_a_slow_command() {
         let mut command = Command::new("sh");
         command.args(["-c", "sleep 5"]);
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let result = run_with_timeout(command, Duration::from_millis(200), "sleep");
         assert!(matches!(result, Err(RunnerError::Timeout(..))), "{result:?}");
         assert!(started.elapsed() < Duration::from_secs(3));
