@@ -3,15 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::engine::{Checker};
+use crate::engine::Checker;
+use crate::error::Error;
 use crate::model::{Property, Report};
+use crate::report::Matrix;
 use crate::engine::explore::ExploreOptions;
 use crate::model::Shard;
 use crate::generate::Granularity;
 use crate::project::Project;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
-
-pub use crate::engine::CheckError as Error;
 
 /// Checks the project in `dir` with every property, on a throwaway embedded cluster (or the
 /// server in `PGCONVERGE_DATABASE_URL`). For a `#[test]`:
@@ -152,12 +152,25 @@ impl Check {
 
     /// Runs the check on a runtime of its own (for synchronous callers such as `#[test]`).
     pub fn run(&self) -> Result<Report, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|source| RunnerError::Io { action: "start the async runtime".into(), source })?;
-        runtime.block_on(self.run_async())
+        own_runtime()?.block_on(self.run_async())
+    }
+
+    /// Runs the check once per PostgreSQL major in `majors`, in order (once, on the default
+    /// major, when `majors` is empty), on a runtime of its own.
+    pub fn run_matrix(&self, majors: &[u32]) -> Result<Matrix, Error> {
+        own_runtime()?.block_on(self.run_matrix_async(majors))
+    }
+
+    /// [`Check::run_matrix`] on the caller's runtime. The first error ends the matrix.
+    pub async fn run_matrix_async(&self, majors: &[u32]) -> Result<Matrix, Error> {
+        let mut reports = Vec::new();
+        if majors.is_empty() {
+            reports.push(self.run_async().await?);
+        }
+        for &major in majors {
+            reports.push(self.clone().major(major).run_async().await?);
+        }
+        Ok(Matrix { reports })
     }
 
     pub async fn run_async(&self) -> Result<Report, Error> {
@@ -165,7 +178,17 @@ impl Check {
         let config = crate::project::config::Config::load(&self.dir).map_err(crate::project::ProjectError::from)?;
         if config.runner == Some(crate::project::config::RunnerKind::Command) {
             let project = crate::engine::command::CommandProject::load(&self.dir, config)?;
-            let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
+            // The commands get no password, so only an embedded cluster works: say so before
+            // starting anything (`auto` means embedded here).
+            let backend = match (self.backend, self.database_url.is_some()) {
+                (_, true) | (BackendChoice::Url, false) => Some("url"),
+                (BackendChoice::Container, false) => Some("container"),
+                (BackendChoice::Auto | BackendChoice::Embedded, false) => None,
+            };
+            if let Some(backend) = backend {
+                return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.to_string() }.into());
+            }
+            let backend = start_backend_for(BackendChoice::Embedded, None, self.major, None).await?;
             return crate::engine::command::check(&project, backend.as_ref(), &self.properties).await;
         }
         let project = Project::load(&self.dir)?;
@@ -185,6 +208,15 @@ impl Check {
         let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
         Checker::new(&project, backend.as_ref()).run(&properties, &explore).await
     }
+}
+
+/// A runtime for a synchronous caller of the check.
+fn own_runtime() -> Result<tokio::runtime::Runtime, RunnerError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| RunnerError::Runtime { purpose: "the async runtime", source })
 }
 
 /// The server to use: the URL when given, else a throwaway embedded cluster.
@@ -230,6 +262,11 @@ pub async fn start_backend_for(
     image: Option<&str>,
 ) -> Result<Box<dyn Backend>, RunnerError> {
     use crate::runner::container::{self, ContainerServer, ImageRef};
+    // A bad image is the user's to fix before anything starts (`auto` would otherwise quietly
+    // fall back to an embedded cluster).
+    if let (Some(image), BackendChoice::Auto | BackendChoice::Container, None) = (image, choice, database_url) {
+        ImageRef::parse_or_tag(image, &major.unwrap_or(16).to_string()).check()?;
+    }
     let choice = match (choice, database_url) {
         // A database URL names the server: it wins over any default or environment choice.
         (_, Some(_)) => BackendChoice::Url,
@@ -256,14 +293,14 @@ pub async fn start_backend_for(
     };
     match choice {
         BackendChoice::Url => {
-            let url = database_url.ok_or_else(|| RunnerError::InvalidUrl("--backend url needs --database-url".into()))?;
+            let url = database_url.ok_or(RunnerError::MissingDatabaseUrl)?;
             Ok(Box::new(ExistingServer::from_url(url)?))
         }
         BackendChoice::Embedded => match major {
             Some(m) => {
                 let binaries = tokio::task::spawn_blocking(move || crate::runner::majors::find_major(m))
                     .await
-                    .map_err(|e| RunnerError::Io { action: "find server binaries".into(), source: std::io::Error::other(e.to_string()) })??;
+                    .map_err(|e| RunnerError::Task { task: format!("the search for PostgreSQL {m}"), message: e.to_string() })??;
                 Ok(Box::new(EmbeddedCluster::start_with(binaries).await?))
             }
             None => Ok(Box::new(EmbeddedCluster::start().await?)),

@@ -106,10 +106,7 @@ fn database_env(backend: &dyn Backend, database: &str) -> Result<Vec<(String, St
     if backend.kind() != "embedded" {
         // The URL and container backends authenticate with a password the commands would need;
         // pgconverge never hands it on.
-        return Err(RunnerError::InvalidUrl(format!(
-            "runner = \"command\" needs the embedded backend (the {} backend's password is not passed to commands)",
-            backend.kind()
-        )));
+        return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() });
     }
     Ok(vec![
         ("DATABASE_URL".into(), url),
@@ -140,7 +137,7 @@ async fn run_command(
         .stdin(Stdio::null())
         .output()
         .await
-        .map_err(|source| RunnerError::Io { action: format!("run `{command}`"), source })?;
+        .map_err(|source| RunnerError::Spawn { program: format!("`{command}`"), source })?;
     if output.status.success() {
         return Ok(None);
     }

@@ -23,27 +23,8 @@ use crate::migration::{split::char_position_to_byte_offset, Location, Migration,
 use crate::project::{Project, ProjectError};
 use crate::runner::{self, ApplyOutcome, Backend, PgError, RunnerError, ScratchDatabase, TransactionMode};
 
-/// Why a check could not decide.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Project(#[from] ProjectError),
-    #[error("{location}: the reference schema does not apply: {error}")]
-    Reference { location: Location, error: PgError },
-    #[error("{location}: a setup file does not apply: {error}")]
-    Setup { location: Location, error: PgError },
-    #[error("{location}: migration {migration} fails on an empty database after the migrations before it: {error}")]
-    Migration { migration: String, location: Location, error: PgError },
-    #[error("{0}")]
-    Infrastructure(#[from] RunnerError),
-}
-
-impl CheckError {
-    /// True for errors in the user's input (exit 2); false for the harness's own failures (exit 3).
-    pub fn is_input_error(&self) -> bool {
-        matches!(self, CheckError::Project(_) | CheckError::Reference { .. } | CheckError::Setup { .. } | CheckError::Migration { .. })
-    }
-}
+/// Why a check could not decide: the crate's error (kept under this name for the engine).
+pub(crate) type CheckError = crate::error::Error;
 
 /// Runs the properties of a project against a server.
 pub struct Checker<'a> {
@@ -152,10 +133,7 @@ impl<'a> Checker<'a> {
                     let verdict = std::thread::scope(|scope| {
                         scope.spawn(|| crate::engine::explore::explore(&universe, property, &options)).join()
                     })
-                    .map_err(|_| RunnerError::Io {
-                        action: format!("run the {property} property"),
-                        source: std::io::Error::other("the case runner panicked"),
-                    })?;
+                    .map_err(|_| CheckError::Panicked { task: format!("the case runner of the {property} property") })?;
                     verdicts.push(undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
                 }
             }
@@ -458,7 +436,7 @@ impl<'a> Checker<'a> {
 /// counterexample) are still reported; only an interruption ends the whole check.
 fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckError>) -> Result<Verdict, CheckError> {
     match verdict {
-        Err(CheckError::Infrastructure(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
+        Err(CheckError::Runner(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
             property,
             status: VerdictStatus::Incomplete,
             summary: format!("could not be decided: {error}"),

@@ -101,7 +101,7 @@ pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     command.arg(major.to_string());
     let output = run_with_timeout(command, FETCH_TIMEOUT, &format!("{} {major}", script.display()))?;
     if !output.status.success() {
-        return Err(RunnerError::Command {
+        return Err(RunnerError::ProgramFailed {
             program: format!("scripts/fetch-postgres {major}"),
             status: output.status.to_string(),
             output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
@@ -113,10 +113,9 @@ pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     // No cache entry (PGCONVERGE_CACHE changed under us?): use what the script printed.
     let stdout = String::from_utf8_lossy(&output.stdout);
     let bin_dir = stdout.lines().last().map(str::trim).unwrap_or_default();
-    probe_bin_dir_with(Path::new(bin_dir), &[]).filter(|b| b.major == major).ok_or_else(|| RunnerError::Command {
+    probe_bin_dir_with(Path::new(bin_dir), &[]).filter(|b| b.major == major).ok_or_else(|| RunnerError::ProgramIneffective {
         program: format!("scripts/fetch-postgres {major}"),
-        status: output.status.to_string(),
-        output: format!("printed `{bin_dir}`, which holds no runnable PostgreSQL {major}"),
+        problem: format!("it printed `{bin_dir}`, which holds no runnable PostgreSQL {major}"),
     })
 }
 
@@ -129,7 +128,7 @@ pub fn script_path(name: &str) -> PathBuf {
 /// group if it takes longer than `timeout`.
 pub(crate) fn run_with_timeout(mut command: Command, timeout: Duration, what: &str) -> Result<Output, RunnerError> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let mut child = command.spawn().map_err(|source| RunnerError::Io { action: format!("run {what}"), source })?;
+    let mut child = command.spawn().map_err(|source| RunnerError::Spawn { program: what.to_string(), source })?;
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     // Read both pipes while waiting, so a chatty child never blocks on a full pipe.
@@ -160,7 +159,7 @@ pub(crate) fn run_with_timeout(mut command: Command, timeout: Duration, what: &s
                 let _ = err_reader.join();
                 return Err(RunnerError::Timeout(timeout, what.to_string()));
             }
-            Err(source) => return Err(RunnerError::Io { action: format!("wait for {what}"), source }),
+            Err(source) => return Err(RunnerError::Spawn { program: what.to_string(), source }),
         }
     };
     let stdout = out_reader.join().unwrap_or_default();
