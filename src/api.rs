@@ -3,16 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
-use crate::engine::{Checker};
+use crate::engine::Checker;
+use crate::error::Error;
 use crate::model::{Property, Report};
+use crate::report::Matrix;
 use crate::engine::explore::ExploreOptions;
 use crate::model::Shard;
 use crate::generate::Granularity;
 use crate::project::Project;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 pub use tokio_util::sync::CancellationToken;
-
-pub use crate::engine::CheckError as Error;
 
 /// Checks the project in `dir` with every property, on a throwaway embedded cluster (or the
 /// server in `PGCONVERGE_DATABASE_URL`). For a `#[test]`:
@@ -163,19 +163,30 @@ impl Check {
     /// Inside an async runtime (`#[tokio::test]`) it runs on a thread of its own; there,
     /// `run_async().await` is the better call.
     pub fn run(&self) -> Result<Report, Error> {
-        let run_here = || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|source| RunnerError::Io { action: "start the async runtime".into(), source })?;
-            runtime.block_on(self.run_async())
-        };
+        let run_here = || own_runtime()?.block_on(self.run_async());
         if tokio::runtime::Handle::try_current().is_err() {
             return run_here();
         }
         // A runtime cannot start inside another's thread.
         std::thread::scope(|scope| scope.spawn(run_here).join()).unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Runs the check once per PostgreSQL major in `majors`, in order (once, on the default
+    /// major, when `majors` is empty), on a runtime of its own.
+    pub fn run_matrix(&self, majors: &[u32]) -> Result<Matrix, Error> {
+        own_runtime()?.block_on(self.run_matrix_async(majors))
+    }
+
+    /// [`Check::run_matrix`] on the caller's runtime. The first error ends the matrix.
+    pub async fn run_matrix_async(&self, majors: &[u32]) -> Result<Matrix, Error> {
+        let mut reports = Vec::new();
+        if majors.is_empty() {
+            reports.push(self.run_async().await?);
+        }
+        for &major in majors {
+            reports.push(self.clone().major(major).run_async().await?);
+        }
+        Ok(Matrix { reports })
     }
 
     /// Runs the check on the caller's runtime.
@@ -200,7 +211,7 @@ impl Check {
         let dir = self.dir.clone();
         let project = tokio::task::spawn_blocking(move || Project::load(&dir))
             .await
-            .map_err(|e| RunnerError::Io { action: "load the project".into(), source: std::io::Error::other(e.to_string()) })??;
+            .map_err(|e| Error::Panicked { task: format!("loading the project: {e}") })??;
         let mut explore = self.explore.clone();
         if self.persist_default {
             explore.regressions = Some(self.dir.join(crate::project::DEFAULT_REGRESSIONS_DIR));
@@ -214,11 +225,34 @@ impl Check {
             }
         }
         let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
-        let backend = start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?;
+        let backend = if project.command.is_some() {
+            // The commands get no password, so only an embedded cluster works: say so before
+            // starting anything (`auto` means embedded here).
+            let refused = match (self.backend, self.database_url.is_some()) {
+                (_, true) | (BackendChoice::Url, false) => Some("url"),
+                (BackendChoice::Container, false) => Some("container"),
+                (BackendChoice::Auto | BackendChoice::Embedded, false) => None,
+            };
+            if let Some(backend) = refused {
+                return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.to_string() }.into());
+            }
+            start_backend_for(BackendChoice::Embedded, None, self.major, None).await?
+        } else {
+            start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?
+        };
         let report = Checker::new(&project, backend.as_ref()).run(&properties, &explore).await;
         backend.shutdown().await;
         report
     }
+}
+
+/// A runtime for a synchronous caller of the check.
+fn own_runtime() -> Result<tokio::runtime::Runtime, RunnerError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| RunnerError::Runtime { purpose: "the async runtime", source })
 }
 
 /// The server to use: the URL when given, else a throwaway embedded cluster.
@@ -264,6 +298,11 @@ pub async fn start_backend_for(
     image: Option<&str>,
 ) -> Result<Box<dyn Backend>, RunnerError> {
     use crate::runner::container::{self, ContainerServer, ImageRef};
+    // A bad image is the user's to fix before anything starts (`auto` would otherwise quietly
+    // fall back to an embedded cluster).
+    if let (Some(image), BackendChoice::Auto | BackendChoice::Container, None) = (image, choice, database_url) {
+        ImageRef::parse_or_tag(image, &major.unwrap_or(16).to_string()).check()?;
+    }
     let choice = match (choice, database_url) {
         // A database URL names the server: it wins over any default or environment choice.
         (_, Some(_)) => BackendChoice::Url,
@@ -290,14 +329,14 @@ pub async fn start_backend_for(
     };
     match choice {
         BackendChoice::Url => {
-            let url = database_url.ok_or_else(|| RunnerError::InvalidUrl("--backend url needs --database-url".into()))?;
+            let url = database_url.ok_or(RunnerError::MissingDatabaseUrl)?;
             Ok(Box::new(ExistingServer::from_url(url)?))
         }
         BackendChoice::Embedded => match major {
             Some(m) => {
                 let binaries = tokio::task::spawn_blocking(move || crate::runner::majors::find_major(m))
                     .await
-                    .map_err(|e| RunnerError::Io { action: "find server binaries".into(), source: std::io::Error::other(e.to_string()) })??;
+                    .map_err(|e| RunnerError::Task { task: format!("the search for PostgreSQL {m}"), message: e.to_string() })??;
                 Ok(Box::new(EmbeddedCluster::start_with(binaries).await?))
             }
             None => Ok(Box::new(EmbeddedCluster::start().await?)),

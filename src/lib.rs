@@ -7,13 +7,14 @@
 //! statement touches and the dependencies between migrations, [`generate`] builds the start
 //! states and orders, [`engine`] runs the properties, [`runner`] owns every Postgres server and
 //! connection, [`catalog`] dumps `pg_catalog` into a sorted model, [`compare`] diffs two
-//! models, [`model`] holds the verdicts, and [`report`] writes them. The library never prints
-//! and never exits.
+//! models, [`model`] holds the verdicts, and [`report`] writes them. [`error`] is the one error
+//! type, whose [`ErrorKind`] decides the exit code. The library never prints and never exits.
 
 pub mod analysis;
 pub mod catalog;
 pub mod compare;
 pub mod engine;
+pub mod error;
 pub mod generate;
 pub mod migration;
 pub mod model;
@@ -24,7 +25,8 @@ pub mod runner;
 mod api;
 mod process;
 
-pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource, Error};
+pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource};
+pub use error::{Error, ErrorKind};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
 pub use migration::{Format, Migration, MigrationSet};

@@ -121,15 +121,45 @@ pub struct Verdict {
     pub warnings: Vec<Difference>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A report's outcome. Declared from the least to the most severe, so that several reports (a
+/// `--pg` matrix) combine by `max`: a counterexample on one major decides the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Converges,
-    Counterexample,
     /// Every property holds, but some objects differ from one run of the same SQL to the next.
     Nondeterministic,
-    /// No property fails, but at least one could not run all of its cases (exit 3).
+    /// No property fails, but at least one could not run all of its cases.
     Incomplete,
+    Counterexample,
+}
+
+impl Status {
+    /// The documented exit code (README, "Exit codes").
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Converges => 0,
+            Status::Counterexample => 1,
+            // Could not decide: some property did not run all of its cases.
+            Status::Incomplete => 3,
+            Status::Nondeterministic => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Converges => "converges",
+            Status::Nondeterministic => "nondeterministic",
+            Status::Incomplete => "incomplete",
+            Status::Counterexample => "counterexample",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -272,5 +302,18 @@ impl std::str::FromStr for Granularity {
             "object" => Ok(Granularity::Object),
             other => Err(format!("unknown granularity `{other}` (expected migration or object)")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn statuses_order_by_severity_and_map_to_the_documented_exit_codes() {
+        let mut statuses = [Status::Counterexample, Status::Converges, Status::Incomplete, Status::Nondeterministic];
+        statuses.sort();
+        assert_eq!(statuses, [Status::Converges, Status::Nondeterministic, Status::Incomplete, Status::Counterexample]);
+        assert_eq!(statuses.map(Status::exit_code), [0, 4, 3, 1]);
     }
 }

@@ -34,7 +34,16 @@ fn builder_selects_properties_and_reports_the_counterexample() {
 #[test]
 fn input_errors_are_errors_not_verdicts() {
     let error = pgconverge::check("fixtures/bad_input/syntax_error").expect_err("bad input");
-    assert!(error.is_input_error());
+    assert_eq!(error.kind(), pgconverge::ErrorKind::Input, "{error}");
+}
+
+#[test]
+fn a_server_choice_that_cannot_work_is_an_input_error() {
+    use pgconverge::{BackendChoice, ErrorKind};
+    let error = Check::new("fixtures/k12_lms").backend(BackendChoice::Url).run().expect_err("no URL");
+    assert_eq!((error.kind(), error.kind().exit_code()), (ErrorKind::Input, 2), "{error}");
+    let error = Check::new("fixtures/k12_lms").backend(BackendChoice::Container).image("postgres:latest").run().expect_err("latest");
+    assert_eq!(error.kind(), ErrorKind::Input, "{error}");
 }
 
 #[tokio::test]

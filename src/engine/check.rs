@@ -138,10 +138,7 @@ impl<'a> Checker<'a> {
                     let (universe, options) = (universe.clone(), options.clone());
                     let verdict = tokio::task::spawn_blocking(move || explore::explore(&universe, property, &options))
                         .await
-                        .map_err(|_| RunnerError::Io {
-                            action: format!("run the {property} property"),
-                            source: std::io::Error::other("the case runner panicked"),
-                        })?;
+                        .map_err(|_| CheckError::Panicked { task: format!("the case runner of the {property} property") })?;
                     verdicts.push(undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
                 }
             }
@@ -310,7 +307,7 @@ impl Workspace {
 /// counterexample) are still reported; only an interruption ends the whole check.
 fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckError>) -> Result<Verdict, CheckError> {
     match verdict {
-        Err(CheckError::Infrastructure(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
+        Err(CheckError::Runner(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
             property,
             status: VerdictStatus::Incomplete,
             summary: format!("could not be decided: {error}"),

@@ -162,10 +162,9 @@ impl Universe {
         }
         for (i, migration) in migrations.iter().enumerate() {
             if executor.up(Target { conn: &mut conn, database: database.name() }, migration).await?.is_some() {
-                return Err(RunnerError::Command {
-                    program: format!("the canonical run of {}", migration.id()),
-                    status: "failed".into(),
-                    output: "it passed the fresh property moments ago; is the migration nondeterministic?".into(),
+                return Err(RunnerError::NotRepeatable {
+                    what: format!("the canonical run of {}", migration.id()),
+                    detail: "it passed the fresh property moments ago; is the migration nondeterministic?".into(),
                 });
             }
             if per_step || i + 1 == migrations.len() {
@@ -266,11 +265,7 @@ fn sandbox_safe(migration: &Migration) -> bool {
 async fn prepare(prep: &Preparation, conn: &mut PgConnection) -> Result<(), RunnerError> {
     match prep.apply(conn, Purpose::Migrations).await? {
         None => Ok(()),
-        Some(failure) => Err(RunnerError::Command {
-            program: "the setup files".into(),
-            status: "failed".into(),
-            output: format!("{}: {}", failure.location, failure.error),
-        }),
+        Some(failure) => Err(RunnerError::NotRepeatable { what: "the setup files".into(), detail: format!("{}: {}", failure.location, failure.error) }),
     }
 }
 
@@ -705,7 +700,7 @@ impl<'u> CaseRunner<'u> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|source| RunnerError::Io { action: "start a case runtime".into(), source })?;
+            .map_err(|source| RunnerError::Runtime { purpose: "a case runtime", source })?;
         Ok(CaseRunner {
             universe,
             runtime,
@@ -1301,11 +1296,7 @@ fn run_worker(
             let failure = state.failures.get(&plan).cloned().expect("every failing plan is recorded");
             Ok(Some((plan, failure)))
         }
-        (None, Err(TestError::Abort(reason))) => Err(RunnerError::Command {
-            program: format!("the {property} property"),
-            status: "aborted".into(),
-            output: format!("{reason} (the generated start states could not be built)"),
-        }),
+        (None, Err(TestError::Abort(reason))) => Err(RunnerError::PropertyAborted { property: property.to_string(), reason: reason.to_string() }),
     };
     state.finish(outcome)
 }
@@ -1639,9 +1630,9 @@ fn write_repro(
         differences,
     };
     let text = crate::engine::repro::script(&input);
-    std::fs::create_dir_all(dir).map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| RunnerError::File { action: "create", path: dir.to_path_buf(), source })?;
     let path = dir.join(format!("{}.sql", property.name()));
-    std::fs::write(&path, text).map_err(|source| RunnerError::Io { action: format!("write {}", path.display()), source })?;
+    std::fs::write(&path, text).map_err(|source| RunnerError::File { action: "write", path: path.clone(), source })?;
     Ok(Some(path))
 }
 

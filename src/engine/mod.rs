@@ -16,29 +16,7 @@ pub mod repro;
 pub use check::Checker;
 pub use executor::{apply_migration, apply_reference, failure_location, run_migration_script};
 
-use crate::migration::Location;
-use crate::project::ProjectError;
-use crate::runner::{PgError, RunnerError};
 
-/// Why a check could not decide.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Project(#[from] ProjectError),
-    #[error("{location}: the reference schema does not apply: {error}")]
-    Reference { location: Location, error: PgError },
-    #[error("{location}: a setup file does not apply: {error}")]
-    Setup { location: Location, error: PgError },
-    #[error("{location}: migration {migration} fails on an empty database after the migrations before it: {error}")]
-    Migration { migration: String, location: Location, error: PgError },
-    #[error("{0}")]
-    Infrastructure(#[from] RunnerError),
-}
-
-impl CheckError {
-    /// True for errors in the user's input (exit 2); false for the harness's own failures (exit 3).
-    pub fn is_input_error(&self) -> bool {
-        matches!(self, CheckError::Project(_) | CheckError::Reference { .. } | CheckError::Setup { .. } | CheckError::Migration { .. })
-    }
-}
+/// Why a check could not decide: the crate's error (kept under this name for the engine).
+pub(crate) type CheckError = crate::error::Error;
 

@@ -55,11 +55,7 @@ impl Preparation {
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
                 // A missing extension is its own error; any other is the server's.
                 let error = runner::classify(error, &format!("create extension {extension} (`extensions` in pgconverge.toml)"))?;
-                return Err(RunnerError::Command {
-                    program: format!("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml)"),
-                    status: error.code,
-                    output: error.message,
-                });
+                return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
             }
         }
         for script in &self.setup {

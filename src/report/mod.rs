@@ -3,11 +3,13 @@
 mod github;
 mod human;
 mod junit;
+mod matrix;
 mod table;
 
 pub use github::{escape_data as github_escape_data, github};
 pub use human::human;
 pub use junit::{junit, junit_many};
+pub use matrix::Matrix;
 pub use table::table;
 
 use crate::model::Report;

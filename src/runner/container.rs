@@ -101,21 +101,26 @@ impl ImageRef {
         ImageRef::new("pgconverge/postgres", format!("{major}-local"))
     }
 
-    /// Refuses what testcontainers would silently turn into `latest`, and `latest` itself.
+    /// Refuses what testcontainers would silently turn into `latest`, `latest` itself, and
+    /// what is not an image reference at all (the engine would only say so after a pull).
     pub fn check(&self) -> Result<(), RunnerError> {
         let problem = if self.name.is_empty() {
             Some("no image name".to_string())
         } else if self.name.contains('@') {
-            Some(format!("`{}`: digests are not supported, name the image with a tag", self.name))
+            Some("digests are not supported, name the image with a tag".to_string())
         } else if self.tag.is_empty() {
-            Some(format!("`{}` has no tag; name one explicitly (e.g. `{}:16`)", self.name, self.name))
+            Some(format!("no tag; name one explicitly (e.g. `{}:16`)", self.name))
         } else if self.tag == "latest" {
-            Some(format!("`{self}`: `latest` is not an explicit version; name the major (e.g. `{}:16`)", self.name))
+            Some(format!("`latest` is not an explicit version; name the major (e.g. `{}:16`)", self.name))
+        } else if !image_grammar::valid_tag(&self.tag) {
+            Some(format!("`{}` is not a tag (letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`)", self.tag))
+        } else if !image_grammar::valid_name(&self.name) {
+            Some(format!("`{}` is not an image name (lowercase path components separated by `/`, after an optional registry host)", self.name))
         } else {
             None
         };
         match problem {
-            Some(message) => Err(invalid_input("choose a container image", &message)),
+            Some(reason) => Err(RunnerError::InvalidImage { image: self.to_string(), reason }),
             None => Ok(()),
         }
     }
@@ -130,6 +135,37 @@ impl ImageRef {
     /// downloaded). False without a reachable registry.
     pub fn pullable(&self) -> bool {
         docker(&["manifest", "inspect", &self.to_string()], Duration::from_secs(15)).is_ok_and(|o| o.status.success())
+    }
+}
+
+/// The image reference grammar of the Docker distribution spec (IPv6 registry hosts aside).
+mod image_grammar {
+    use std::sync::LazyLock;
+
+    use regex::Regex;
+
+    static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
+    static NAME: LazyLock<Regex> = LazyLock::new(|| {
+        let host_part = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
+        let path_part = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        let pattern = format!(r"^(?:{host_part}(?:\.{host_part})*(?::[0-9]+)?/)?{path_part}(?:/{path_part})*$");
+        Regex::new(&pattern).expect("valid regex")
+    });
+
+    pub(super) fn valid_tag(tag: &str) -> bool {
+        TAG.is_match(tag)
+    }
+
+    /// A registry host only counts as one when it looks like a host (a dot, a port, or
+    /// `localhost`); otherwise the first component is part of the path and must be lowercase.
+    pub(super) fn valid_name(name: &str) -> bool {
+        if name.len() > 255 || !NAME.is_match(name) {
+            return false;
+        }
+        match name.split_once('/') {
+            Some((first, _)) if !(first.contains('.') || first.contains(':') || first == "localhost") => first == first.to_lowercase(),
+            _ => true,
+        }
     }
 }
 
@@ -164,10 +200,7 @@ pub async fn ensure_local_image(major: u32) -> Result<ImageRef, RunnerError> {
     }
     let script = script_path("build-local-image");
     if !script.is_file() {
-        return Err(RunnerError::Io {
-            action: format!("build {image}"),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} does not exist", script.display())),
-        });
+        return Err(RunnerError::MissingScript { path: script, purpose: format!("build {image}") });
     }
     let output = blocking(move || {
         let mut command = docker_env(Command::new(&script));
@@ -176,7 +209,7 @@ pub async fn ensure_local_image(major: u32) -> Result<ImageRef, RunnerError> {
     })
     .await??;
     if !output.status.success() {
-        return Err(RunnerError::Command {
+        return Err(RunnerError::ProgramFailed {
             program: format!("scripts/build-local-image {major}"),
             status: output.status.to_string(),
             output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
@@ -186,10 +219,9 @@ pub async fn ensure_local_image(major: u32) -> Result<ImageRef, RunnerError> {
     if blocking(move || probe.exists_locally()).await? {
         Ok(image)
     } else {
-        Err(RunnerError::Command {
+        Err(RunnerError::ProgramIneffective {
             program: format!("scripts/build-local-image {major}"),
-            status: output.status.to_string(),
-            output: format!("succeeded, but the engine has no {image}"),
+            problem: format!("the engine has no {image}"),
         })
     }
 }
@@ -504,28 +536,21 @@ fn start_error(image: &ImageRef, error: TestcontainersError, password: &str) -> 
             } else {
                 format!(" (the engine has no {image} and could not pull it)")
             };
-            RunnerError::Io {
-                action: format!("start a container from {image}{hint}"),
-                source: std::io::Error::other(message),
-            }
+            RunnerError::Docker { action: format!("start a container from {image}{hint}"), message }
         }
     }
 }
 
 fn docker_error(action: &str, error: TestcontainersError) -> RunnerError {
-    RunnerError::Io { action: action.to_string(), source: std::io::Error::other(error.to_string()) }
+    RunnerError::Docker { action: action.to_string(), message: error.to_string() }
 }
 
 fn command_error(program: &str, output: &Output) -> RunnerError {
-    RunnerError::Command {
+    RunnerError::ProgramFailed {
         program: program.to_string(),
         status: output.status.to_string(),
         output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
     }
-}
-
-fn invalid_input(action: &str, message: &str) -> RunnerError {
-    RunnerError::Io { action: action.to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message.to_string()) }
 }
 
 fn redact(text: &str, password: &str) -> String {
@@ -540,7 +565,7 @@ fn redact(text: &str, password: &str) -> String {
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunnerError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| RunnerError::Io { action: "run a blocking task".into(), source: std::io::Error::other(e.to_string()) })
+        .map_err(|e| RunnerError::Task { task: "a blocking Docker task".into(), message: e.to_string() })
 }
 
 /// The docker CLI, talking to the engine the user configured (not to the bridge).
@@ -565,7 +590,7 @@ fn random_hex(bytes: usize) -> Result<String, RunnerError> {
     let mut buffer = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buffer))
-        .map_err(|source| RunnerError::Io { action: "read /dev/urandom".into(), source })?;
+        .map_err(|source| RunnerError::File { action: "read", path: "/dev/urandom".into(), source })?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -666,11 +691,11 @@ mod bridge {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
+            .map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         let path = dir.join("docker.sock");
         let listener =
-            UnixListener::bind(&path).map_err(|source| RunnerError::Io { action: format!("listen on {}", path.display()), source })?;
+            UnixListener::bind(&path).map_err(|source| RunnerError::File { action: "listen on", path: path.clone(), source })?;
         if DIR.set(dir.clone()).is_ok() {
             // SAFETY: registers a plain function without arguments.
             unsafe { libc::atexit(remove_dir_at_exit) };
@@ -679,7 +704,7 @@ mod bridge {
         std::thread::Builder::new()
             .name("pgconverge-docker-bridge".into())
             .spawn(move || serve(listener, socket, target))
-            .map_err(|source| RunnerError::Io { action: "start the Docker API bridge".into(), source })?;
+            .map_err(|source| RunnerError::Thread { name: "Docker API bridge", source })?;
         // testcontainers reads DOCKER_HOST whenever it creates a client. This is the one place
         // the process environment is changed, once, before any client exists.
         std::env::set_var("DOCKER_HOST", format!("unix://{}", path.display()));
@@ -896,6 +921,11 @@ mod tests {
         assert!(ImageRef::parse("postgres:latest").is_err());
         assert!(ImageRef::parse("registry:5000/postgres").is_err());
         assert!(ImageRef::parse("postgres@sha256:abcd").is_err());
+        assert_eq!(ImageRef::parse("localhost/pg_x__y.z-1:16_beta.1").unwrap(), ImageRef::new("localhost/pg_x__y.z-1", "16_beta.1"));
+        for bad in ["postgres:16!", "postgres:.16", "Postgres:16", "Team/postgres:16", "postgres-:16", "post gres:16", "postgres:16 beta", "/postgres:16"] {
+            let error = ImageRef::parse(bad).expect_err(bad);
+            assert!(matches!(error, RunnerError::InvalidImage { .. }), "{bad}: {error}");
+        }
         assert_eq!(ImageRef::parse_or_tag("postgres", "17"), ImageRef::new("postgres", "17"));
         assert_eq!(ImageRef::parse_or_tag("postgres:15", "17"), ImageRef::new("postgres", "15"));
         assert_eq!(ImageRef::local(15).to_string(), "pgconverge/postgres:15-local");

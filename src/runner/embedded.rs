@@ -106,22 +106,19 @@ fn server_user() -> Result<Option<ServerUser>, RunnerError> {
         return Ok(None);
     }
     let name = std::env::var("PGCONVERGE_PG_USER").unwrap_or_else(|_| "postgres".to_string());
-    let c_name = CString::new(name.clone()).map_err(|_| io_error("PGCONVERGE_PG_USER", "contains a NUL byte"))?;
+    let c_name = CString::new(name.clone())
+        .map_err(|_| RunnerError::ServerUser { user: name.clone(), problem: "PGCONVERGE_PG_USER contains a NUL byte".into() })?;
     // SAFETY: getpwnam returns a pointer to static storage or NULL; read it at once.
     let entry = unsafe { libc::getpwnam(c_name.as_ptr()) };
     if entry.is_null() {
-        return Err(io_error(
-            "find the user to run PostgreSQL as",
-            &format!("running as root, and user `{name}` does not exist (initdb and postgres refuse root; set PGCONVERGE_PG_USER)"),
-        ));
+        return Err(RunnerError::ServerUser {
+            user: name,
+            problem: "running as root, and that user does not exist (initdb and postgres refuse root; set PGCONVERGE_PG_USER)".into(),
+        });
     }
     // SAFETY: non-null entry from getpwnam.
     let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
     Ok(Some(ServerUser { uid, gid }))
-}
-
-fn io_error(action: &str, message: &str) -> RunnerError {
-    RunnerError::Io { action: action.to_string(), source: std::io::Error::other(message.to_string()) }
 }
 
 /// Base directory for clusters: tmpfs when there is one (initdb is 2-3x faster there).
@@ -160,7 +157,7 @@ impl EmbeddedCluster {
     /// Starts a cluster with the newest server binaries found.
     pub async fn start() -> Result<EmbeddedCluster, RunnerError> {
         // Probing runs `postgres --version` and `pg_config`: off the async runtime.
-        let found = tokio::task::spawn_blocking(find_server_binaries).await.map_err(|e| io_error("find the server binaries", &e.to_string()))?;
+        let found = tokio::task::spawn_blocking(find_server_binaries).await.map_err(|e| RunnerError::Task { task: "finding the server binaries".into(), message: e.to_string() })?;
         let binaries = found?.remove(0);
         Self::start_with(binaries).await
     }
@@ -171,11 +168,11 @@ impl EmbeddedCluster {
         reap_stale_clusters(&base);
         let user = server_user()?;
         let dir = base.join(format!("{CLUSTER_DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
-        std::fs::create_dir_all(&dir).map_err(|source| RunnerError::Io { action: format!("create {}", dir.display()), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
         // From here on the guard owns the directory, so an error below still removes it.
         let mut cluster = EmbeddedCluster { dir, binaries, server: None };
         std::fs::write(cluster.dir.join(OWNER_FILE), std::process::id().to_string())
-            .map_err(|source| RunnerError::Io { action: "write owner.pid".into(), source })?;
+            .map_err(|source| RunnerError::File { action: "write", path: cluster.dir.join(OWNER_FILE), source })?;
         if let Some(user) = user {
             chown(&cluster.dir, user)?;
         }
@@ -289,7 +286,7 @@ fn stop_server(server: &mut Child) {
 
 fn chown(path: &Path, user: ServerUser) -> Result<(), RunnerError> {
     std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
-        .map_err(|source| RunnerError::Io { action: format!("chown {}", path.display()), source })
+        .map_err(|source| RunnerError::File { action: "chown", path: path.to_path_buf(), source })
 }
 
 fn as_server_user(command: &mut Command, dir: &Path, user: Option<ServerUser>) {
@@ -322,13 +319,13 @@ async fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<S
     let mut command = tokio::process::Command::from(command);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let output = match tokio::time::timeout(INITDB_TIMEOUT, command.output()).await {
-        Ok(output) => output.map_err(|source| RunnerError::Io { action: "run initdb".into(), source })?,
+        Ok(output) => output.map_err(|source| RunnerError::Spawn { program: bin.join("initdb").display().to_string(), source })?,
         Err(_) => return Err(RunnerError::Timeout(INITDB_TIMEOUT, "initdb did not finish".into())),
     };
     if output.status.success() {
         Ok(())
     } else {
-        Err(RunnerError::Command {
+        Err(RunnerError::ProgramFailed {
             program: "initdb".into(),
             status: output.status.to_string(),
             output: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -337,9 +334,9 @@ async fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<S
 }
 
 fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<Child, RunnerError> {
-    let log = std::fs::File::create(dir.join("server.log"))
-        .map_err(|source| RunnerError::Io { action: "create server.log".into(), source })?;
-    let log_err = log.try_clone().map_err(|source| RunnerError::Io { action: "open server.log".into(), source })?;
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).map_err(|source| RunnerError::File { action: "create", path: log_path.clone(), source })?;
+    let log_err = log.try_clone().map_err(|source| RunnerError::File { action: "open", path: log_path, source })?;
     let mut command = Command::new(bin.join("postgres"));
     with_library_path(&mut command, lib_dirs);
     command.arg("-D").arg("data");
@@ -376,7 +373,7 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
             Ok(())
         });
     }
-    command.spawn().map_err(|source| RunnerError::Io { action: "start postgres".into(), source })
+    command.spawn().map_err(|source| RunnerError::Spawn { program: bin.join("postgres").display().to_string(), source })
 }
 
 /// Removes cluster directories whose owning harness process is gone (it was killed before it

@@ -99,7 +99,7 @@ pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     command.arg(major.to_string());
     let output = run_with_timeout(command, FETCH_TIMEOUT, &format!("{} {major}", script.display()))?;
     if !output.status.success() {
-        return Err(RunnerError::Command {
+        return Err(RunnerError::ProgramFailed {
             program: format!("scripts/fetch-postgres {major}"),
             status: output.status.to_string(),
             output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
@@ -111,10 +111,9 @@ pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     // No cache entry (PGCONVERGE_CACHE changed under us?): use what the script printed.
     let stdout = String::from_utf8_lossy(&output.stdout);
     let bin_dir = stdout.lines().last().map(str::trim).unwrap_or_default();
-    probe_bin_dir_with(Path::new(bin_dir), &[]).filter(|b| b.major == major).ok_or_else(|| RunnerError::Command {
+    probe_bin_dir_with(Path::new(bin_dir), &[]).filter(|b| b.major == major).ok_or_else(|| RunnerError::ProgramIneffective {
         program: format!("scripts/fetch-postgres {major}"),
-        status: output.status.to_string(),
-        output: format!("printed `{bin_dir}`, which holds no runnable PostgreSQL {major}"),
+        problem: format!("it printed `{bin_dir}`, which holds no runnable PostgreSQL {major}"),
     })
 }
 
@@ -128,7 +127,7 @@ pub fn script_path(name: &str) -> PathBuf {
 pub(crate) fn run_with_timeout(command: Command, timeout: Duration, what: &str) -> Result<Output, RunnerError> {
     crate::process::output_within(command, timeout).map_err(|source| match source.kind() {
         std::io::ErrorKind::TimedOut => RunnerError::Timeout(timeout, what.to_string()),
-        _ => RunnerError::Io { action: format!("run {what}"), source },
+        _ => RunnerError::Spawn { program: what.to_string(), source },
     })
 }
 

@@ -21,15 +21,43 @@ use crate::migration::{Script, Statement};
 pub use embedded::EmbeddedCluster;
 pub use url::ExistingServer;
 
-/// Something went wrong with the server or the harness itself: never a verdict about migrations.
+/// What the runner could not do: start or reach a server, run a program, touch a file. Never a
+/// verdict about migrations. Its [`kind`](RunnerError::kind) is the machine's (infrastructure),
+/// except for a server choice that cannot work as given (input) and an interruption.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error("no PostgreSQL server binaries found ({searched}); install PostgreSQL or set PGCONVERGE_PG_BIN")]
     NoServerBinaries { searched: String },
-    #[error("{action}: {source}")]
-    Io { action: String, #[source] source: std::io::Error },
+    /// A program (initdb, postgres, docker, a script, a `runner = "command"` command) could not
+    /// be started or waited for.
+    #[error("cannot run {program}: {source}")]
+    Spawn { program: String, #[source] source: std::io::Error },
+    /// A program ran and exited unsuccessfully.
     #[error("{program} failed ({status}): {output}")]
-    Command { program: String, status: String, output: String },
+    ProgramFailed { program: String, status: String, output: String },
+    /// A program exited successfully without doing what it is run for.
+    #[error("{program} succeeded, but {problem}")]
+    ProgramIneffective { program: String, problem: String },
+    /// A script of this package is not there (a binary installed without `scripts/`).
+    #[error("{} does not exist, so pgconverge cannot {purpose}", .path.display())]
+    MissingScript { path: std::path::PathBuf, purpose: String },
+    /// A file, directory or socket the harness owns.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    File { action: &'static str, path: std::path::PathBuf, #[source] source: std::io::Error },
+    /// An async runtime could not be built.
+    #[error("cannot start {purpose}: {source}")]
+    Runtime { purpose: &'static str, #[source] source: std::io::Error },
+    #[error("cannot start the {name} thread: {source}")]
+    Thread { name: &'static str, #[source] source: std::io::Error },
+    /// Blocking work handed to another thread (a docker call, initdb) died before it answered.
+    #[error("{task} did not finish: {message}")]
+    Task { task: String, message: String },
+    /// The user the server runs as when pgconverge runs as root.
+    #[error("cannot run PostgreSQL as user `{user}`: {problem}")]
+    ServerUser { user: String, problem: String },
+    /// The Docker engine refused or failed a request.
+    #[error("Docker: cannot {action}: {message}")]
+    Docker { action: String, message: String },
     #[error("the server did not become ready within {0:?}; log tail:\n{1}")]
     NotReady(Duration, String),
     #[error("{context}: {}", server_message(.source))]
@@ -42,8 +70,27 @@ pub enum RunnerError {
          --database-url; `pgconverge doctor` lists each usable server's extensions"
     )]
     ExtensionUnavailable { extension: String, detail: String },
-    #[error("invalid database URL: {0}")]
-    InvalidUrl(String),
+    /// `CREATE EXTENSION` of an `extensions` entry failed otherwise (a role without the right).
+    #[error("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml) failed: {error}")]
+    ExtensionFailed { extension: String, error: PgError },
+    /// A step that succeeded earlier in the same run failed when repeated.
+    #[error("{what} failed although it succeeded earlier in this run: {detail}")]
+    NotRepeatable { what: String, detail: String },
+    /// A generated property gave up (too many start states could not be built).
+    #[error("the {property} property aborted: {reason} (the generated start states could not be built)")]
+    PropertyAborted { property: String, reason: String },
+    /// `--database-url` (or `PGCONVERGE_DATABASE_URL`) is not a PostgreSQL URL. Input.
+    #[error("invalid database URL {url}: {reason}")]
+    InvalidDatabaseUrl { url: String, reason: String },
+    /// The URL backend was chosen without a URL. Input.
+    #[error("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL")]
+    MissingDatabaseUrl,
+    /// `--image` (or `PGCONVERGE_IMAGE`) is not an image reference pgconverge can run. Input.
+    #[error("invalid container image `{image}`: {reason}")]
+    InvalidImage { image: String, reason: String },
+    /// `runner = "command"` with a backend whose password the commands would need. Input.
+    #[error("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to commands): use --backend embedded")]
+    CommandRunnerNeedsEmbedded { backend: String },
     #[error("timed out after {0:?}: {1}")]
     Timeout(Duration, String),
     #[error("interrupted")]

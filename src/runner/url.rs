@@ -18,7 +18,7 @@ impl ExistingServer {
     pub fn from_url(url: &str) -> Result<ExistingServer, RunnerError> {
         let redacted = redact_url(url);
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| RunnerError::InvalidUrl(format!("{redacted}: {}", redact_in(&e.to_string(), url))))?
+            .map_err(|e| RunnerError::InvalidDatabaseUrl { url: redacted.clone(), reason: redact_in(&e.to_string(), url) })?
             .application_name("pgconverge");
         Ok(ExistingServer { options, redacted })
     }

@@ -32,11 +32,7 @@ impl CommandExecutor {
         if backend.kind() != "embedded" {
             // The URL and container backends authenticate with a password the commands would
             // need; pgconverge never hands it on.
-            return Err(RunnerError::InvalidUrl(format!(
-                "runner = \"command\" needs the embedded backend (the {} backend's password is not passed to commands)",
-                backend.kind()
-            ))
-            .into());
+            return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() }.into());
         }
         let workdir = project.dir.join(command.workdir.as_deref().unwrap_or(std::path::Path::new(".")));
         Ok(CommandExecutor { command, workdir, config_file: project.dir.join(CONFIG_FILE), admin: backend.admin_options() })
@@ -80,9 +76,9 @@ impl CommandExecutor {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| RunnerError::Io { action: format!("run `{command}`"), source })?;
+            .map_err(|source| RunnerError::Spawn { program: format!("`{command}`"), source })?;
         let output = match tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await {
-            Ok(output) => output.map_err(|source| RunnerError::Io { action: format!("run `{command}`"), source })?,
+            Ok(output) => output.map_err(|source| RunnerError::Spawn { program: format!("`{command}`"), source })?,
             Err(_) => return Err(RunnerError::Timeout(COMMAND_TIMEOUT, format!("`{command}` did not finish"))),
         };
         if output.status.success() {

@@ -1,0 +1,204 @@
+//! `pgconverge check` and `pgconverge replay`: run the properties, once per `--pg` major.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use pgconverge::engine::explore::Progress;
+use pgconverge::model::{Granularity, Property, Shard};
+use pgconverge::{BackendChoice, Check, Error, Status};
+
+use super::exit::ErrorStyle;
+
+/// What `check` and `replay` take.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The project directory (migrations/, schema.sql, pgconverge.toml).
+    dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    format: CheckFormat,
+    /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
+    #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Check only these properties (comma-separated: fresh, idempotent, partial, order, interrupt, reversible).
+    #[arg(long, value_delimiter = ',')]
+    properties: Vec<Property>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(flatten)]
+    explore: ExploreArgs,
+    #[command(flatten)]
+    server: BackendArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    /// JUnit XML: one test case per property.
+    Junit,
+    /// GitHub Actions annotations on the migration file and line at fault.
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Which server runs the cases.
+#[derive(clap::Args, Clone)]
+struct BackendArgs {
+    /// auto: the URL if given, else a container when the engine has the image, else embedded.
+    #[arg(long, env = "PGCONVERGE_BACKEND", default_value = "auto")]
+    backend: BackendChoice,
+    /// The container image (default postgres:<major>, else the locally built pgconverge/postgres:<major>-local).
+    #[arg(long, env = "PGCONVERGE_IMAGE")]
+    image: Option<String>,
+    /// PostgreSQL majors to check on, one verdict per major (e.g. 15,16,18).
+    #[arg(long = "pg", value_delimiter = ',')]
+    majors: Vec<u32>,
+}
+
+/// How the generated properties explore.
+#[derive(clap::Args, Clone, Default)]
+struct ExploreArgs {
+    /// Cases per generated property (default 256, or PROPTEST_CASES).
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Base seed: the same seed (and shard) generates the same cases.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run the i-th of n deterministic slices of the cases (e.g. 2/4).
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// What may pre-exist in generated start states: migration (whole re-entrant migrations) or object.
+    #[arg(long)]
+    granularity: Option<Granularity>,
+    /// Where failing seeds are saved and replayed from (default DIR/proptest-regressions).
+    #[arg(long, conflicts_with = "no_persist")]
+    regressions: Option<PathBuf>,
+    /// Neither save nor replay failing seeds.
+    #[arg(long)]
+    no_persist: bool,
+    /// Where repro scripts are written (default: the regressions directory).
+    #[arg(long)]
+    repro_dir: Option<PathBuf>,
+    /// Parallel workers per generated property, each with its own database (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run every case from scratch instead of reusing the steps it shares with the previous one.
+    #[arg(long)]
+    no_share: bool,
+}
+
+impl CheckArgs {
+    pub fn error_style(&self) -> ErrorStyle {
+        match self.format {
+            CheckFormat::Human | CheckFormat::Junit => ErrorStyle::Human,
+            CheckFormat::Json => ErrorStyle::Json,
+            CheckFormat::Github => ErrorStyle::Github,
+        }
+    }
+
+    /// `replay_only`: `replay`, which runs the saved seeds and generates no new cases.
+    /// `cancel`: the run stops when it is cancelled (a signal).
+    pub async fn run(self, replay_only: bool, cancel: pgconverge::CancellationToken) -> Result<Status, Error> {
+        let mut check = self.explore.apply(Check::new(&self.dir).properties(self.properties)).backend(self.server.backend).cancel_on(cancel);
+        if let Some(image) = self.server.image {
+            check = check.image(image);
+        }
+        if let Some(url) = self.database_url {
+            check = check.database_url(url);
+        }
+        if replay_only {
+            check = check.replay_only();
+        }
+        if std::io::stderr().is_terminal() {
+            check = check.progress(progress_bar());
+        }
+        let matrix = check.run_matrix_async(&self.server.majors).await?;
+        match self.format {
+            CheckFormat::Human => print!("{}", matrix.human(use_color(self.color))),
+            CheckFormat::Json => println!("{}", matrix.json()),
+            CheckFormat::Junit => print!("{}", matrix.junit()),
+            CheckFormat::Github => print!("{}", matrix.github()),
+        }
+        Ok(matrix.status())
+    }
+}
+
+impl ExploreArgs {
+    fn apply(self, mut check: Check) -> Check {
+        if let Some(cases) = self.cases {
+            check = check.cases(cases);
+        }
+        if let Some(seed) = self.seed {
+            check = check.seed(seed);
+        }
+        if let Some(shard) = self.shard {
+            check = check.shard(shard);
+        }
+        if let Some(granularity) = self.granularity {
+            check = check.granularity(granularity);
+        }
+        if let Some(dir) = self.regressions {
+            check = check.regressions(dir);
+        }
+        if self.no_persist {
+            check = check.no_persistence();
+        }
+        if let Some(dir) = self.repro_dir {
+            check = check.repro_dir(dir);
+        }
+        if let Some(jobs) = self.jobs {
+            check = check.jobs(jobs);
+        }
+        if self.no_share {
+            check = check.share_prefixes(false);
+        }
+        check
+    }
+}
+
+fn use_color(color: Color) -> bool {
+    match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// A one-line progress bar on stderr, drawn only once a property has run for two seconds.
+fn progress_bar() -> impl Fn(&Progress) + Send + Sync {
+    let last_draw = std::sync::Mutex::new(None::<std::time::Instant>);
+    move |p: &Progress| {
+        let mut last = last_draw.lock().unwrap_or_else(|e| e.into_inner());
+        if p.finished {
+            if last.take().is_some() {
+                eprintln!();
+            }
+            return;
+        }
+        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(200));
+        if p.elapsed < std::time::Duration::from_secs(2) || !due {
+            return;
+        }
+        let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(0.001);
+        let width = 30usize;
+        let done = ((p.cases as f64 / f64::from(p.target.max(1))) * width as f64).min(width as f64) as usize;
+        eprint!(
+            "\r{:<10} [{}{}] {}/{} cases, {} failed, {:.1} cases/s ",
+            p.property.name(),
+            "#".repeat(done),
+            ".".repeat(width - done),
+            p.cases,
+            p.target,
+            p.failed,
+            rate
+        );
+        *last = Some(std::time::Instant::now());
+    }
+}

@@ -1,0 +1,131 @@
+//! The crate's one error: why a check, a dump or a diff could not decide. Every error has a
+//! [`ErrorKind`], and the kind alone decides the exit code (see the README's exit code table).
+//!
+//! A property that does not hold is never an error: it is a [`Verdict`](crate::Verdict) with a
+//! counterexample in an `Ok` report.
+
+use std::path::PathBuf;
+
+use crate::migration::Location;
+use crate::project::init::InitError;
+use crate::project::ProjectError;
+use crate::runner::{PgError, RunnerError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The project directory, its config or a migration file cannot be read as given.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// `init` could not guess or write a config.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error("{location}: the reference schema does not apply: {error}")]
+    Reference { location: Location, error: PgError },
+    #[error("{location}: a setup file does not apply: {error}")]
+    Setup { location: Location, error: PgError },
+    #[error("{location}: migration {migration} fails on an empty database after the migrations before it: {error}")]
+    Migration { migration: String, location: Location, error: PgError },
+    /// A catalog file given to `diff` cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    ReadDump { path: PathBuf, #[source] source: std::io::Error },
+    /// A catalog file given to `diff` is not what `dump --format json` writes.
+    #[error("{path}: not a pgconverge JSON dump: {source}")]
+    InvalidDump { path: PathBuf, #[source] source: serde_json::Error },
+    /// The server, a program the harness runs, or a server choice that cannot work.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// A thread of the check panicked: a bug in pgconverge, never a finding.
+    #[error("{task} panicked (a bug in pgconverge)")]
+    Panicked { task: String },
+}
+
+/// What kind of failure an [`Error`] is, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The user's input: arguments, files, the reference, a backend choice that cannot work.
+    Input,
+    /// The machine or the server: binaries, Docker, connections, timeouts, missing extensions.
+    Infrastructure,
+    /// The user interrupted the run (Ctrl-C).
+    Interrupted,
+    /// A bug in pgconverge (a panic).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The documented exit code (README, "Exit codes").
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Input => 2,
+            ErrorKind::Infrastructure => 3,
+            ErrorKind::Interrupted => 130,
+            // Rust's own exit code for a panic.
+            ErrorKind::Internal => 101,
+        }
+    }
+
+    /// The `error` field of a JSON error (`{"status": "error", "error": "input", ...}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Input => "input",
+            ErrorKind::Infrastructure => "infrastructure",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Project(_)
+            | Error::Init(_)
+            | Error::Reference { .. }
+            | Error::Setup { .. }
+            | Error::Migration { .. }
+            | Error::ReadDump { .. }
+            | Error::InvalidDump { .. } => ErrorKind::Input,
+            Error::Runner(error) => error.kind(),
+            Error::Panicked { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RunnerError {
+    /// The runner's errors are the machine's or the server's, except a server choice that cannot
+    /// work as given (a malformed URL or image, a missing URL), which is the user's input.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RunnerError::InvalidDatabaseUrl { .. }
+            | RunnerError::MissingDatabaseUrl
+            | RunnerError::InvalidImage { .. }
+            | RunnerError::CommandRunnerNeedsEmbedded { .. } => ErrorKind::Input,
+            RunnerError::Interrupted => ErrorKind::Interrupted,
+            RunnerError::NoServerBinaries { .. }
+            | RunnerError::Spawn { .. }
+            | RunnerError::ProgramFailed { .. }
+            | RunnerError::ProgramIneffective { .. }
+            | RunnerError::MissingScript { .. }
+            | RunnerError::File { .. }
+            | RunnerError::Runtime { .. }
+            | RunnerError::Thread { .. }
+            | RunnerError::Task { .. }
+            | RunnerError::ServerUser { .. }
+            | RunnerError::Docker { .. }
+            | RunnerError::NotReady(..)
+            | RunnerError::Database { .. }
+            | RunnerError::ExtensionUnavailable { .. }
+            | RunnerError::ExtensionFailed { .. }
+            | RunnerError::NotRepeatable { .. }
+            | RunnerError::PropertyAborted { .. }
+            | RunnerError::Timeout(..)
+            | RunnerError::Catalog(_) => ErrorKind::Infrastructure,
+        }
+    }
+}
