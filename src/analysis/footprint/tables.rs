@@ -1,0 +1,345 @@
+//! Tables and the other relations with a row type (views, materialized views, CREATE TABLE AS,
+//! foreign tables), their columns and constraints with the names Postgres gives them, the
+//! keys foreign keys need, ALTER TABLE and rules.
+
+use std::collections::BTreeSet;
+
+use pg_query::protobuf::{self as pb, AlterTableType, ConstrType, ObjectType};
+use pg_query::NodeEnum;
+use serde_json::Value;
+
+use super::names::{implicit_name, json_strings, node_strings, object_type, relation_noun, strings, TableName};
+use super::{Key, ObjectRef, RefKind, Walker};
+use crate::migration::plpgsql::def_elem;
+
+impl Walker<'_> {
+    pub(super) fn create_foreign_table(&mut self, s: &pb::CreateForeignTableStmt) {
+        if let Some(base) = &s.base_stmt {
+            self.create_table(base, "foreign table");
+        }
+    }
+
+    pub(super) fn create_view(&mut self, s: &pb::ViewStmt) {
+        if let Some(rv) = &s.view {
+            self.create_relation(&self.table(rv), "view");
+        }
+    }
+
+    /// CREATE TABLE AS and CREATE MATERIALIZED VIEW.
+    pub(super) fn create_table_as(&mut self, s: &pb::CreateTableAsStmt) {
+        let noun = if s.objtype == ObjectType::ObjectMatview as i32 { "materialized view" } else { "table" };
+        if let Some(rv) = s.into.as_ref().and_then(|i| i.rel.as_ref()) {
+            self.create_relation(&self.table(rv), noun);
+        }
+    }
+
+    /// A rule changes how its table behaves.
+    pub(super) fn create_rule(&mut self, s: &pb::RuleStmt) {
+        if let Some(rv) = &s.relation {
+            let table = self.table(rv).full();
+            self.label(format!("rule {table}.{}", s.rulename));
+            self.alter(RefKind::Relation, table);
+        }
+    }
+
+    /// A relation with a row type of the same name (tables, views, materialized views).
+    fn create_relation(&mut self, table: &TableName, noun: &'static str) {
+        self.label(format!("{noun} {}", table.full()));
+        self.create(RefKind::Relation, table.full(), noun);
+        self.create(RefKind::Type, table.full(), "row type");
+    }
+
+    pub(super) fn create_table(&mut self, s: &pb::CreateStmt, noun: &'static str) {
+        let Some(rv) = &s.relation else { return };
+        let table = self.table(rv);
+        self.create_relation(&table, noun);
+        for element in s.table_elts.iter().chain(&s.constraints) {
+            match element.node.as_ref() {
+                Some(NodeEnum::ColumnDef(column)) => self.column_def(&table, column),
+                Some(NodeEnum::Constraint(constraint)) => self.constraint(&table, None, constraint),
+                _ => {}
+            }
+        }
+    }
+
+    /// A column of CREATE TABLE or ADD COLUMN, with its inline constraints and the sequence a
+    /// `serial` type makes.
+    fn column_def(&mut self, table: &TableName, column: &pb::ColumnDef) {
+        self.create(RefKind::Column, table.member(&column.colname), "column");
+        if column.type_name.as_ref().is_some_and(is_serial) {
+            let sequence = implicit_name(&table.name, Some(&column.colname), "seq");
+            self.create(RefKind::Relation, table.sibling(&sequence), "sequence");
+        }
+        for constraint in &column.constraints {
+            if let Some(NodeEnum::Constraint(c)) = constraint.node.as_ref() {
+                self.constraint(table, Some(&column.colname), c);
+            }
+        }
+    }
+
+    /// A table or column constraint: the constraint (named as Postgres would name it when the
+    /// SQL does not), the index of a PRIMARY KEY/UNIQUE/EXCLUDE, the sequence of an identity.
+    fn constraint(&mut self, table: &TableName, column: Option<&str>, c: &pb::Constraint) {
+        let contype = ConstrType::try_from(c.contype).unwrap_or(ConstrType::Undefined);
+        let keys = match (strings(&c.keys), column) {
+            (keys, Some(column)) if keys.is_empty() => vec![column.to_string()],
+            (keys, _) => keys,
+        };
+        let (noun, suffix, addition) = match contype {
+            ConstrType::ConstrIdentity => {
+                let sequence = def_elem(&c.options, "sequence_name")
+                    .and_then(|n| self.list_name(&node_strings(n)))
+                    .unwrap_or_else(|| table.sibling(&implicit_name(&table.name, column, "seq")));
+                self.create(RefKind::Relation, sequence, "sequence");
+                return;
+            }
+            ConstrType::ConstrPrimary => ("primary key", "pkey", None),
+            ConstrType::ConstrUnique => ("unique constraint", "key", Some(keys.join("_"))),
+            ConstrType::ConstrExclusion => ("exclusion constraint", "excl", Some(exclusion_columns(c).join("_"))),
+            ConstrType::ConstrCheck => ("check constraint", "check", check_column(c, column)),
+            ConstrType::ConstrForeign => {
+                let columns = match (strings(&c.fk_attrs), column) {
+                    (cols, Some(column)) if cols.is_empty() => vec![column.to_string()],
+                    (cols, _) => cols,
+                };
+                for col in &columns {
+                    self.refer(RefKind::Column, table.member(col));
+                }
+                self.foreign_key_target(c);
+                ("foreign key", "fkey", Some(columns.join("_")))
+            }
+            _ => return,
+        };
+        let name = match c.conname.as_str() {
+            "" => implicit_name(&table.name, addition.as_deref().filter(|a| !a.is_empty()), suffix),
+            name => name.to_string(),
+        };
+        self.label(format!("constraint {}", table.member(&name)));
+        self.create(RefKind::Constraint, table.member(&name), noun);
+        if matches!(contype, ConstrType::ConstrPrimary | ConstrType::ConstrUnique | ConstrType::ConstrExclusion) {
+            self.create(RefKind::Relation, table.sibling(&name), "index");
+            if !c.indexname.is_empty() {
+                self.refer(RefKind::Relation, table.sibling(&c.indexname));
+            }
+            for key in &keys {
+                self.refer(RefKind::Column, table.member(key));
+            }
+        }
+        if matches!(contype, ConstrType::ConstrPrimary | ConstrType::ConstrUnique) && !keys.is_empty() {
+            let primary = contype == ConstrType::ConstrPrimary;
+            self.analysis.keys.unique.push(Key { table: table.full(), columns: keys, primary });
+        }
+    }
+
+    fn foreign_key_target(&mut self, c: &pb::Constraint) {
+        let Some(rv) = &c.pktable else { return };
+        let target = self.table(rv);
+        let columns = strings(&c.pk_attrs);
+        self.refer(RefKind::Relation, target.full());
+        for col in &columns {
+            self.refer(RefKind::Column, target.member(col));
+        }
+        self.analysis.keys.foreign.push(Key { table: target.full(), columns, primary: false });
+    }
+
+    pub(super) fn alter_table(&mut self, s: &pb::AlterTableStmt) {
+        let Some(rv) = &s.relation else { return };
+        let table = self.table(rv);
+        let objtype = object_type(s.objtype);
+        if objtype == ObjectType::ObjectType {
+            // ALTER TYPE t ADD ATTRIBUTE: a composite type, parsed as a relation.
+            self.not_references.insert(ObjectRef::new(RefKind::Relation, table.full()));
+            self.label(format!("alter type {}", table.full()));
+            self.alter(RefKind::Type, table.full());
+            return;
+        }
+        self.alter(RefKind::Relation, table.full());
+        let commands: Vec<&pb::AlterTableCmd> = s
+            .cmds
+            .iter()
+            .filter_map(|c| match c.node.as_ref() {
+                Some(NodeEnum::AlterTableCmd(cmd)) => Some(&**cmd),
+                _ => None,
+            })
+            .collect();
+        let outer = self.analysis.subject.take();
+        for cmd in &commands {
+            self.alter_table_command(&table, cmd);
+        }
+        // A lone ADD CONSTRAINT keeps the label it gave itself (it knows the implicit name).
+        let own = self.analysis.subject.take();
+        let general = || format!("alter {} {}", relation_noun(objtype), table.full());
+        let label = match commands.as_slice() {
+            [cmd] if cmd.subtype == AlterTableType::AtAddConstraint as i32 => own.unwrap_or_else(general),
+            [cmd] => command_label(&table, cmd).unwrap_or_else(general),
+            _ => general(),
+        };
+        self.analysis.subject = outer.or(Some(label));
+    }
+
+    fn alter_table_command(&mut self, table: &TableName, cmd: &pb::AlterTableCmd) {
+        use AlterTableType as A;
+        let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(A::Undefined);
+        let def = cmd.def.as_deref().and_then(|d| d.node.as_ref());
+        match subtype {
+            A::AtAddColumn | A::AtAddColumnToView => {
+                if let Some(NodeEnum::ColumnDef(column)) = def {
+                    self.column_def(table, column);
+                }
+            }
+            A::AtAddConstraint => {
+                if let Some(NodeEnum::Constraint(c)) = def {
+                    self.constraint(table, None, c);
+                }
+            }
+            A::AtAddIdentity => {
+                self.alter(RefKind::Column, table.member(&cmd.name));
+                if let Some(NodeEnum::Constraint(c)) = def {
+                    self.constraint(table, Some(&cmd.name), c);
+                }
+            }
+            A::AtDropColumn => self.drop_object(ObjectRef::new(RefKind::Column, table.member(&cmd.name))),
+            A::AtDropConstraint => self.drop_object(ObjectRef::new(RefKind::Constraint, table.member(&cmd.name))),
+            A::AtValidateConstraint | A::AtAlterConstraint if !cmd.name.is_empty() => {
+                self.alter(RefKind::Constraint, table.member(&cmd.name))
+            }
+            A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
+                self.alter(RefKind::Trigger, table.member(&cmd.name))
+            }
+            _ if !cmd.name.is_empty() && is_column_command(subtype) => {
+                self.alter(RefKind::Column, table.member(&cmd.name))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// ALTER TABLE subcommands that change one column.
+fn is_column_command(subtype: AlterTableType) -> bool {
+    use AlterTableType as A;
+    matches!(
+        subtype,
+        A::AtColumnDefault
+            | A::AtDropNotNull
+            | A::AtSetNotNull
+            | A::AtSetExpression
+            | A::AtDropExpression
+            | A::AtSetStatistics
+            | A::AtSetOptions
+            | A::AtResetOptions
+            | A::AtSetStorage
+            | A::AtSetCompression
+            | A::AtAlterColumnType
+            | A::AtAlterColumnGenericOptions
+            | A::AtSetIdentity
+            | A::AtDropIdentity
+    )
+}
+
+/// The label of a single-command ALTER TABLE that has a unit of its own in a pg_dump.
+fn command_label(table: &TableName, cmd: &pb::AlterTableCmd) -> Option<String> {
+    use AlterTableType as A;
+    let column = table.member(&cmd.name);
+    match AlterTableType::try_from(cmd.subtype).ok()? {
+        A::AtColumnDefault => Some(format!("default {column}")),
+        A::AtAddIdentity => Some(format!("identity {column}")),
+        A::AtAlterColumnType => Some(format!("column type {column}")),
+        A::AtDropColumn => Some(format!("drop column {column}")),
+        A::AtDropConstraint => Some(format!("drop constraint {column}")),
+        A::AtAddColumn => match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
+            Some(NodeEnum::ColumnDef(c)) => Some(format!("column {}", table.member(&c.colname))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_serial(type_name: &pb::TypeName) -> bool {
+    let parts = strings(&type_name.names);
+    let serial = ["serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"];
+    matches!(parts.as_slice(), [name] if serial.contains(&name.as_str()))
+}
+
+/// The columns of an EXCLUDE constraint, for its implicit name.
+fn exclusion_columns(c: &pb::Constraint) -> Vec<String> {
+    c.exclusions
+        .iter()
+        .filter_map(|e| match e.node.as_ref() {
+            Some(NodeEnum::List(pair)) => match pair.items.first()?.node.as_ref()? {
+                NodeEnum::IndexElem(elem) if !elem.name.is_empty() => Some(elem.name.clone()),
+                _ => Some("expr".to_string()),
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The column in a CHECK's implicit name: the column it is declared on, or the one column its
+/// expression uses (Postgres names it `t_check` otherwise).
+fn check_column(c: &pb::Constraint, column: Option<&str>) -> Option<String> {
+    if let Some(column) = column {
+        return Some(column.to_string());
+    }
+    let tree = serde_json::to_value(c.raw_expr.as_deref()?).ok()?;
+    let mut columns = BTreeSet::new();
+    collect_column_refs(&tree, &mut columns);
+    let mut columns = columns.into_iter();
+    match (columns.next(), columns.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+fn collect_column_refs(value: &Value, columns: &mut BTreeSet<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|i| collect_column_refs(i, columns)),
+        Value::Object(map) => {
+            if let Some(column) = map.get("ColumnRef").and_then(|c| json_strings(&c["fields"]).pop()) {
+                columns.insert(column);
+            }
+            map.values().for_each(|v| collect_column_refs(v, columns));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::footprint::testing::*;
+    use crate::analysis::footprint::*;
+
+    #[test]
+    fn create_table_creates_the_table_its_columns_and_implicit_objects() {
+        let fp = statement_footprint(
+            "CREATE TABLE users (id bigserial PRIMARY KEY, tenant_id bigint NOT NULL REFERENCES tenants (id), \
+             email text UNIQUE, mood mood, tags varchar(20)[], created_at timestamptz DEFAULT now())",
+        );
+        for created in [
+            "relation public.users",
+            "type public.users",
+            "column public.users.id",
+            "column public.users.email",
+            "relation public.users_id_seq",
+            "constraint public.users.users_pkey",
+            "relation public.users_pkey",
+            "constraint public.users.users_tenant_id_fkey",
+            "constraint public.users.users_email_key",
+        ] {
+            assert!(has(&fp.creates, created), "{created} in {:?}", names(&fp.creates));
+        }
+        assert_eq!(names(&fp.references), ["relation public.tenants", "type public.mood", "column public.tenants.id"]);
+        assert!(fp.alters.is_empty() && fp.drops.is_empty() && !fp.dynamic_sql);
+    }
+
+    #[test]
+    fn alter_table_alters_the_table_and_creates_what_it_adds() {
+        let fp = statement_footprint(
+            "ALTER TABLE users ADD COLUMN org_id bigint, ADD CONSTRAINT fk_org FOREIGN KEY (org_id) REFERENCES orgs, \
+             ALTER COLUMN email SET NOT NULL, DROP COLUMN legacy, DROP CONSTRAINT old_check",
+        );
+        assert_eq!(names(&fp.creates), ["constraint public.users.fk_org", "column public.users.org_id"]);
+        assert_eq!(names(&fp.alters), ["relation public.users", "column public.users.email"]);
+        assert_eq!(names(&fp.drops), ["constraint public.users.old_check", "column public.users.legacy"]);
+        assert_eq!(names(&fp.references), ["relation public.orgs"]);
+    }
+}
