@@ -39,4 +39,27 @@ mod tests {
         assert_eq!(drops("DROP FUNCTION app.f(int, text)"), ["function app.f"]);
         assert_eq!(drops("DROP TRIGGER tr ON t"), ["trigger public.t.tr"]);
     }
+
+    /// A DROP of each kind of object.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "DROP TABLE IF EXISTS a, app.b CASCADE",
+            "DROP VIEW v",
+            "DROP MATERIALIZED VIEW app.mv",
+            "DROP INDEX CONCURRENTLY IF EXISTS i",
+            "DROP SEQUENCE s",
+            "DROP TYPE mood",
+            "DROP DOMAIN email",
+            "DROP FUNCTION app.f(int, text)",
+            "DROP PROCEDURE archive",
+            "DROP AGGREGATE total(numeric)",
+            "DROP TRIGGER tr ON t",
+            "DROP POLICY IF EXISTS p ON app.docs",
+            "DROP RULE no_delete ON users",
+            "DROP SCHEMA app CASCADE",
+            "DROP EXTENSION pgcrypto",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

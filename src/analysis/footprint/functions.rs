@@ -224,4 +224,21 @@ mod tests {
         let fp = statement_footprint("DO $$ BEGIN EXECUTE 'CREATE TABLE ' || 'joined (id int)'; END $$");
         assert!(!fp.dynamic_sql && has(&fp.creates, "relation public.joined"));
     }
+
+    /// Functions and procedures (their bodies are references), calls, and DO blocks (their bodies run).
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); INSERT INTO audit (at) VALUES (clock_timestamp()); RETURN NEW; END $$",
+            "CREATE FUNCTION active_users() RETURNS SETOF users LANGUAGE sql AS 'SELECT * FROM users WHERE active'",
+            "CREATE PROCEDURE app.archive(days int) LANGUAGE sql AS $$ DELETE FROM app.events WHERE at < now() - make_interval(days => days) $$",
+            "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE RETURN a + b",
+            "ALTER FUNCTION add(int, int) SET search_path = public",
+            "CALL app.archive(30)",
+            "DO $$ BEGIN IF to_regclass('public.widgets') IS NOT NULL THEN RETURN; END IF; CREATE TABLE widgets (id int, owner_id int REFERENCES owners (id)); EXECUTE 'CREATE INDEX widgets_owner ON widgets (owner_id)'; END $$",
+            "DO $$ DECLARE t text := 'widgets'; BEGIN EXECUTE 'ALTER TABLE ' || t || ' ADD COLUMN x int'; END $$",
+            "DO $$ DECLARE r record; BEGIN FOR r IN SELECT id FROM batches LOOP UPDATE items SET done = true WHERE batch_id = r.id; COMMIT; END LOOP; END $$",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

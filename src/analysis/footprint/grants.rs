@@ -57,4 +57,30 @@ mod tests {
         assert_eq!(alters("GRANT SELECT, INSERT ON t, app.u TO bob"), ["relation app.u", "relation public.t"]);
         assert_eq!(alters("GRANT USAGE ON SCHEMA app TO bob"), ["schema app"]);
     }
+
+    /// GRANT/REVOKE, COMMENT ON and OWNER TO of each kind of object.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "GRANT SELECT, INSERT ON t, app.u TO bob",
+            "GRANT SELECT (email) ON users TO bob",
+            "GRANT USAGE ON SCHEMA app TO bob",
+            "GRANT ALL ON ALL TABLES IN SCHEMA app TO bob",
+            "REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC",
+            "GRANT admin TO bob",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO bob",
+            "COMMENT ON TABLE app.t IS 'x'",
+            "COMMENT ON COLUMN public.t.c IS 'x'",
+            "COMMENT ON CONSTRAINT c ON t IS 'x'",
+            "COMMENT ON INDEX i IS 'x'",
+            "COMMENT ON FUNCTION f(int) IS 'x'",
+            "COMMENT ON TRIGGER tr ON t IS 'x'",
+            "COMMENT ON POLICY p ON t IS 'x'",
+            "COMMENT ON EXTENSION pgcrypto IS 'x'",
+            "ALTER FUNCTION f(int) OWNER TO bob",
+            "ALTER TYPE mood OWNER TO bob",
+            "ALTER SCHEMA app OWNER TO bob",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

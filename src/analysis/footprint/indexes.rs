@@ -77,4 +77,20 @@ mod tests {
         assert!(has(&info[1].footprint.creates, "relation public.t_c_idx"));
         assert_eq!(info[1].label.as_deref(), Some("index public.t_c_idx"));
     }
+
+    /// Named and implicitly named indexes, their columns and the unique keys they declare.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_email ON app.accounts USING btree (lower(email), tenant_id) WHERE deleted_at IS NULL",
+            "CREATE UNIQUE INDEX i ON t (a, b)",
+            "CREATE UNIQUE INDEX ON t (a) WHERE b IS NULL",
+            "CREATE INDEX ON t (c)",
+            "CREATE INDEX ON t (lower(name), id)",
+            "CREATE INDEX ON t ((a + b))",
+            "CREATE INDEX i ON accounts (email) INCLUDE (name)",
+            "CREATE INDEX parent_a_idx ON ONLY parent (a)",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -447,9 +447,11 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// What the rule files' tests share.
+/// What the rule files' tests share: name lists for assertions, and the rendering their
+/// snapshots record.
 #[cfg(test)]
 mod testing {
+    use std::fmt::Write as _;
     use std::path::Path;
 
     use super::*;
@@ -471,6 +473,77 @@ mod testing {
 
     pub(super) fn script(sql: &str) -> Script {
         Script::parse(Path::new("test.sql"), sql.to_string(), Span { start: 0, end: sql.len() }).unwrap()
+    }
+
+    /// One line per name the footprint mentions: `create`, `alter`, `drop` (marked `(renamed)`
+    /// for the old name of a RENAME or SET SCHEMA), `refer`, each role's names in their sorted
+    /// order (kind, then name); then `dynamic sql` if it is.
+    pub(super) fn render(fp: &Footprint) -> String {
+        render_with_nouns(fp, &BTreeMap::new())
+    }
+
+    /// [`render`], with the noun of each created name that has one: `create relation public.t (table)`.
+    fn render_with_nouns(fp: &Footprint, nouns: &BTreeMap<ObjectRef, &'static str>) -> String {
+        let mut out = String::new();
+        for o in &fp.creates {
+            match nouns.get(o) {
+                Some(noun) => writeln!(out, "create {o} ({noun})"),
+                None => writeln!(out, "create {o}"),
+            }
+            .unwrap();
+        }
+        for o in &fp.alters {
+            writeln!(out, "alter  {o}").unwrap();
+        }
+        for o in &fp.drops {
+            let renamed = if fp.renamed.contains(o) { " (renamed)" } else { "" };
+            writeln!(out, "drop   {o}{renamed}").unwrap();
+        }
+        for o in &fp.references {
+            writeln!(out, "refer  {o}").unwrap();
+        }
+        if fp.dynamic_sql {
+            writeln!(out, "dynamic sql").unwrap();
+        }
+        out
+    }
+
+    fn render_key(key: &Key) -> String {
+        match (key.columns.as_slice(), key.primary) {
+            ([], _) => format!("{} (its primary key)", key.table),
+            (columns, primary) => format!("{} ({}){}", key.table, columns.join(", "), if primary { " primary" } else { "" }),
+        }
+    }
+
+    /// A script statement by statement: the statement's SQL, then indented its label, whether
+    /// it only sets session state, its footprint (created names with their nouns) and its keys.
+    pub(super) fn render_script(sql: &str) -> String {
+        let script = script(sql);
+        let analysis = analyze_script(&script);
+        let mut out = String::new();
+        for (statement, info) in script.statements.iter().zip(&analysis.statements) {
+            writeln!(out, "{}", statement.sql.trim()).unwrap();
+            let mut lines = Vec::new();
+            if let Some(label) = &info.label {
+                lines.push(format!("label  {label}"));
+            }
+            if info.session {
+                lines.push("session".to_string());
+            }
+            lines.extend(render_with_nouns(&info.footprint, &analysis.nouns).lines().map(str::to_string));
+            lines.extend(info.keys.unique.iter().map(|k| format!("unique key  {}", render_key(k))));
+            lines.extend(info.keys.foreign.iter().map(|k| format!("foreign key to  {}", render_key(k))));
+            for line in lines {
+                writeln!(out, "    {line}").unwrap();
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// [`render_script`] of each SQL text in turn: the body of a rule file's snapshot.
+    pub(super) fn render_each(sqls: &[&str]) -> String {
+        sqls.iter().map(|sql| render_script(sql)).collect()
     }
 }
 
@@ -494,5 +567,16 @@ mod tests {
     fn unparseable_sql_has_an_empty_footprint() {
         assert_eq!(statement_footprint("CREATE TABLEX oops ("), Footprint::default());
         assert_eq!(statement_footprint("DO $$ BEGIN this is not plpgsql; END $$"), Footprint::default());
+    }
+
+    /// A script's footprint: what it creates is internal, so later alters and references of it
+    /// drop out.
+    #[test]
+    fn a_script_footprint_snapshot() {
+        let footprint = render(&script_footprint(&script(
+            "ALTER TABLE users ADD COLUMN x int;\nCREATE TABLE t (user_id int REFERENCES users);\nCREATE INDEX i ON t (user_id);\n\
+             ALTER TABLE t ADD COLUMN y int;\nDROP TABLE old;\nALTER TABLE old2 RENAME TO new2;\nSELECT f(new2.a) FROM new2;",
+        )));
+        insta::assert_snapshot!(footprint);
     }
 }

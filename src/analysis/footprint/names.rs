@@ -314,4 +314,18 @@ mod tests {
             assert!(has(&fp.creates, created), "{created} in {:?}", names(&fp.creates));
         }
     }
+
+    /// Qualification, case folding, built-in types and functions, implicit names past 63 bytes.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            r#"CREATE TABLE Billing."Invoices" (id int, status Billing.Status)"#,
+            r#"SELECT nextval('"Billing".invoice_SEQ'), 'public."Odd"'::regclass"#,
+            "CREATE TEMP TABLE scratch (id int)",
+            r#"CREATE TABLE t (id int, note "MyType", at pg_catalog.timestamptz, amount numeric(10, 2), tags text[], mood app.mood)"#,
+            "SELECT my_func(1), pg_catalog.now(), lower('x'), app.f(), pg_catalog.my_func()",
+            "CREATE TABLE aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb int UNIQUE)",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

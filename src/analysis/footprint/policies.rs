@@ -33,4 +33,16 @@ mod tests {
             ["relation public.docs", "function public.current_tenant", "column public.docs.tenant_id"]
         );
     }
+
+    /// Policies and row level security.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE POLICY p ON docs USING (tenant_id = current_tenant())",
+            r#"CREATE POLICY "Owners edit" ON app.docs FOR UPDATE TO authenticated USING (owner = auth.uid()) WITH CHECK (owner = auth.uid())"#,
+            "ALTER POLICY p ON docs USING (true)",
+            "ALTER TABLE docs ENABLE ROW LEVEL SECURITY",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -502,4 +502,27 @@ mod tests {
         );
         assert_eq!(names(&fp.references), ["schema app", "relation app.users", "column app.users.email"]);
     }
+
+    /// References: relations (not CTEs or catalogs), columns by scope, types, objects named in strings, catalog lookups.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE VIEW recent_orders AS WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval '1 day') SELECT r.*, c.name FROM recent r JOIN customers c ON c.id = r.customer_id JOIN pg_class p ON true",
+            "SELECT a.id, balance FROM accounts a JOIN app.orders o USING (account_id) WHERE EXISTS (SELECT 1 FROM notes n WHERE n.account_id = a.id)",
+            "INSERT INTO users (id, email) VALUES (1, 'x') ON CONFLICT (email) DO UPDATE SET seen = EXCLUDED.seen",
+            "UPDATE users SET role = 'x' WHERE id IN (SELECT user_id FROM admins)",
+            "DELETE FROM sessions s USING users u WHERE s.user_id = u.id AND u.banned",
+            "MERGE INTO events e USING (VALUES (1, 'x')) AS v (id, kind) ON e.id = v.id WHEN MATCHED THEN UPDATE SET seen_at = now() WHEN NOT MATCHED THEN INSERT (id, kind) VALUES (v.id, v.kind)",
+            "COPY app.events (id, kind) FROM STDIN",
+            "TRUNCATE app.events, logs",
+            r#"SELECT x::app.money, y::text, z::"Custom" FROM t"#,
+            r#"SELECT to_regtype('app.mood'), 'f(int)'::regprocedure, 'app'::regnamespace, to_regclass('"Odd"'), 'int4'::regtype"#,
+            "SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'users' AND column_name = 'email')",
+            "SELECT 1 FROM pg_constraint WHERE conname = 'fk_a' AND conrelid = 'public.items'::regclass",
+            "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typname = 'mood' AND n.nspname = 'app'",
+            "SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto'",
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'app'",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -123,4 +123,26 @@ mod tests {
             (vec!["relation public.t".into()], vec!["column public.t.a".into()], vec!["column public.t.b".into()])
         );
     }
+
+    /// RENAME and SET SCHEMA of each kind of object.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "ALTER TABLE a RENAME TO b",
+            "ALTER TABLE IF EXISTS app.t RENAME COLUMN a TO b",
+            "ALTER TABLE t RENAME CONSTRAINT c TO d",
+            "ALTER INDEX app.i RENAME TO j",
+            "ALTER MATERIALIZED VIEW mv RENAME TO mv2",
+            "ALTER TYPE mood RENAME TO feeling",
+            "ALTER TYPE pair RENAME ATTRIBUTE a TO x",
+            "ALTER FUNCTION f(int) RENAME TO g",
+            "ALTER TRIGGER tr ON t RENAME TO tr2",
+            "ALTER POLICY p ON t RENAME TO q",
+            "ALTER SCHEMA app RENAME TO core",
+            "ALTER TABLE events SET SCHEMA archive",
+            "ALTER FUNCTION app.f(int) SET SCHEMA core",
+            "ALTER TYPE mood SET SCHEMA app",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

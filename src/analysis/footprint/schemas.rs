@@ -51,4 +51,18 @@ mod tests {
         assert_eq!(names(&analysis.statements[1].footprint.references), ["schema app"]);
         assert!(has(&analysis.statements[2].footprint.references, "function app.gen_random_bytes"));
     }
+
+    /// Schemas and extensions.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE SCHEMA IF NOT EXISTS app",
+            "CREATE SCHEMA app AUTHORIZATION bob",
+            "CREATE SCHEMA app CREATE TABLE t (id int) CREATE VIEW v AS SELECT id FROM t",
+            "CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA app",
+            r#"CREATE EXTENSION "uuid-ossp""#,
+            "ALTER EXTENSION pgcrypto UPDATE TO '1.3'",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

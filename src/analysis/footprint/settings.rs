@@ -79,4 +79,17 @@ mod tests {
         assert!(has(&analysis.statements[5].footprint.creates, "relation public.u"));
         assert_eq!(analysis.noun(&ObjectRef::new(RefKind::Relation, "app.t")), "table");
     }
+
+    /// A script: each statement sees the `search_path` the statements before it set.
+    #[test]
+    fn a_script_follows_its_search_path() {
+        let footprints = render_script(
+            "SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE a (id int);\n\
+             SET search_path TO app, public;\nCREATE TABLE t (id int);\n\
+             SELECT set_config('search_path', '\"Core\", public', false);\nCREATE TABLE u (id int);\n\
+             SET search_path = \"$user\", public;\nCREATE TABLE v (id int);\nRESET search_path;\n\
+             SELECT set_config('app.tenant', '1', true), count(*) FROM w;\nSET LOCAL lock_timeout = '1s';",
+        );
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -342,4 +342,30 @@ mod tests {
         assert_eq!(names(&fp.drops), ["constraint public.users.old_check", "column public.users.legacy"]);
         assert_eq!(names(&fp.references), ["relation public.orgs"]);
     }
+
+    /// Tables, views and their kin, columns, constraints with implicit names, ALTER TABLE, rules.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE TABLE users (id bigserial PRIMARY KEY, tenant_id bigint NOT NULL REFERENCES tenants (id), email text UNIQUE, mood mood, created_at timestamptz DEFAULT now())",
+            "CREATE TABLE t (a int, b int, CHECK (a > 0), CHECK (a < b), UNIQUE (a, b), EXCLUDE USING gist (b WITH =))",
+            "CREATE TABLE IF NOT EXISTS app.orders (id int GENERATED ALWAYS AS IDENTITY, user_id int, FOREIGN KEY (user_id) REFERENCES users ON DELETE CASCADE)",
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+            "CREATE FOREIGN TABLE remote_users (id int) SERVER remote",
+            "CREATE VIEW active_users AS SELECT id, email FROM users WHERE active",
+            "CREATE MATERIALIZED VIEW app.order_counts AS SELECT user_id, count(*) FROM app.orders GROUP BY user_id",
+            "CREATE TABLE users_copy AS SELECT * FROM users",
+            "ALTER TABLE ONLY public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id)",
+            "ALTER TABLE ONLY public.users ALTER COLUMN id SET DEFAULT nextval('public.users_id_seq'::regclass)",
+            "ALTER TABLE users ADD COLUMN org_id bigint REFERENCES orgs, ALTER COLUMN email SET NOT NULL, DROP COLUMN legacy",
+            "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx",
+            "ALTER TABLE users ALTER COLUMN code TYPE int USING code_text::int",
+            "ALTER TABLE users VALIDATE CONSTRAINT users_org_id_fkey",
+            "ALTER TABLE users DROP CONSTRAINT IF EXISTS users_org_id_fkey",
+            "ALTER TABLE users OWNER TO bob",
+            "ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+            "CREATE RULE no_delete AS ON DELETE TO users DO INSTEAD NOTHING",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -34,4 +34,17 @@ mod tests {
         assert_eq!(names(&fp.creates), ["trigger public.users.tr"]);
         assert_eq!(names(&fp.references), ["relation public.users", "function public.set_updated_at"]);
     }
+
+    /// Triggers, constraint triggers and event triggers.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE TRIGGER tr BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
+            "CREATE TRIGGER tr BEFORE UPDATE OF balance, email ON app.accounts FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION app.touch()",
+            "CREATE CONSTRAINT TRIGGER ct AFTER INSERT ON orders DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE PROCEDURE check_order()",
+            "CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl()",
+            "ALTER TABLE users DISABLE TRIGGER tr",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }

@@ -72,4 +72,22 @@ mod tests {
             (vec!["type public.email".into()], vec!["type public.citext".into()])
         );
     }
+
+    /// Enums, composite types, domains, ranges, shell types, aggregates and their alterations.
+    #[test]
+    fn representative_statements() {
+        let footprints = render_each(&[
+            "CREATE TYPE mood AS ENUM ('happy', 'sad')",
+            "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh' AFTER 'happy'",
+            "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'",
+            "CREATE TYPE pair AS (a int, b money_amount)",
+            "ALTER TYPE pair ADD ATTRIBUTE c app.unit",
+            "CREATE DOMAIN email AS citext CHECK (VALUE ~ '@')",
+            "ALTER DOMAIN email ADD CONSTRAINT email_nonempty CHECK (VALUE <> '')",
+            "CREATE TYPE floatrange AS RANGE (subtype = float8)",
+            "CREATE TYPE complex",
+            "CREATE AGGREGATE app.total(numeric) (sfunc = numeric_add, stype = numeric)",
+        ]);
+        insta::assert_snapshot!(footprints);
+    }
 }
