@@ -204,15 +204,78 @@ pub(super) fn implicit_name(name1: &str, name2: Option<&str>, label: &str) -> St
             n2 -= 1;
         }
     }
-    let clip = |s: &str, mut n: usize| {
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        s[..n].to_string()
-    };
     match name2 {
         Some(name2) => format!("{}_{}_{label}", clip(name1, n1), clip(name2, n2)),
         None => format!("{}_{label}", clip(name1, n1)),
+    }
+}
+
+/// The first `n` bytes of `s`, fewer if `n` falls inside a character.
+fn clip(s: &str, mut n: usize) -> &str {
+    n = n.min(s.len());
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+/// Postgres's `ChooseIndexColumnNames`: the names of an index's columns (key columns, then
+/// INCLUDE columns) for its implicit name, a repeated one numbered (`a`, `a1`) within 63 bytes.
+pub(super) fn index_column_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut result: Vec<String> = Vec::new();
+    for name in names {
+        let mut current = name.clone();
+        for pass in 1.. {
+            if !result.contains(&current) {
+                break;
+            }
+            let number = pass.to_string();
+            current = format!("{}{number}", clip(&name, 63 - number.len()));
+        }
+        result.push(current);
+    }
+    result
+}
+
+/// The name of an index element for [`index_column_names`]: the column, or the name Postgres
+/// figures for an expression (`FigureIndexColname`: `lower(email)` is `lower`), else `expr`.
+pub(super) fn index_element_name(element: &pb::IndexElem) -> String {
+    if !element.name.is_empty() {
+        return element.name.clone();
+    }
+    element.expr.as_deref().and_then(|e| expression_name(e).1).unwrap_or_else(|| "expr".to_string())
+}
+
+/// Postgres's `FigureColnameInternal` for the expressions an index can hold: the name of an
+/// expression's column and how strong it is (2 for a column or a function, 1 for the type of
+/// a cast or a CASE; a weak name gives way to a stronger one).
+fn expression_name(node: &Node) -> (u8, Option<String>) {
+    let named = |name: &str| (2, Some(name.to_string()));
+    let inner = |node: Option<&Node>| node.map_or((0, None), expression_name);
+    let last_field = |fields: &[Node]| strings(fields).pop();
+    match node.node.as_ref() {
+        Some(NodeEnum::ColumnRef(c)) => last_field(&c.fields).map_or((0, None), |f| (2, Some(f))),
+        Some(NodeEnum::AIndirection(i)) => match last_field(&i.indirection) {
+            Some(field) => (2, Some(field)),
+            None => inner(i.arg.as_deref()),
+        },
+        Some(NodeEnum::FuncCall(f)) => (2, strings(&f.funcname).pop()),
+        Some(NodeEnum::AExpr(e)) if e.kind == pb::AExprKind::AexprNullif as i32 => named("nullif"),
+        Some(NodeEnum::TypeCast(c)) => match (inner(c.arg.as_deref()), &c.type_name) {
+            ((strength, _), Some(t)) if strength <= 1 => (1, strings(&t.names).pop()),
+            (arg, _) => arg,
+        },
+        Some(NodeEnum::CollateClause(c)) => inner(c.arg.as_deref()),
+        Some(NodeEnum::CaseExpr(c)) => match inner(c.defresult.as_deref()) {
+            (strength, _) if strength <= 1 => (1, Some("case".to_string())),
+            otherwise => otherwise,
+        },
+        Some(NodeEnum::AArrayExpr(_)) => named("array"),
+        Some(NodeEnum::RowExpr(_)) => named("row"),
+        Some(NodeEnum::CoalesceExpr(_)) => named("coalesce"),
+        Some(NodeEnum::MinMaxExpr(m)) if m.op == pb::MinMaxOp::IsGreatest as i32 => named("greatest"),
+        Some(NodeEnum::MinMaxExpr(m)) if m.op == pb::MinMaxOp::IsLeast as i32 => named("least"),
+        _ => (0, None),
     }
 }
 

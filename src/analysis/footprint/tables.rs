@@ -8,7 +8,7 @@ use pg_query::protobuf::{self as pb, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 use serde_json::Value;
 
-use super::names::{implicit_name, json_strings, node_strings, object_type, relation_noun, strings, TableName};
+use super::names::{implicit_name, index_column_names, index_element_name, json_strings, node_strings, object_type, relation_noun, strings, TableName};
 use super::{Key, ObjectRef, RefKind, Walker};
 use crate::migration::plpgsql::def_elem;
 
@@ -94,8 +94,14 @@ impl Walker<'_> {
                 return;
             }
             ConstrType::ConstrPrimary => ("primary key", "pkey", None),
-            ConstrType::ConstrUnique => ("unique constraint", "key", Some(keys.join("_"))),
-            ConstrType::ConstrExclusion => ("exclusion constraint", "excl", Some(exclusion_columns(c).join("_"))),
+            ConstrType::ConstrUnique => {
+                let columns = index_column_names(keys.iter().cloned().chain(strings(&c.including)));
+                ("unique constraint", "key", Some(columns.join("_")))
+            }
+            ConstrType::ConstrExclusion => {
+                let columns = index_column_names(exclusion_columns(c).into_iter().chain(strings(&c.including)));
+                ("exclusion constraint", "excl", Some(columns.join("_")))
+            }
             ConstrType::ConstrCheck => ("check constraint", "check", check_column(c, column)),
             ConstrType::ConstrForeign => {
                 let columns = match (strings(&c.fk_attrs), column) {
@@ -266,7 +272,7 @@ fn exclusion_columns(c: &pb::Constraint) -> Vec<String> {
         .iter()
         .filter_map(|e| match e.node.as_ref() {
             Some(NodeEnum::List(pair)) => match pair.items.first()?.node.as_ref()? {
-                NodeEnum::IndexElem(elem) if !elem.name.is_empty() => Some(elem.name.clone()),
+                NodeEnum::IndexElem(elem) => Some(index_element_name(elem)),
                 _ => Some("expr".to_string()),
             },
             _ => None,
@@ -341,6 +347,20 @@ mod tests {
         assert_eq!(names(&fp.alters), ["relation public.users", "column public.users.email"]);
         assert_eq!(names(&fp.drops), ["constraint public.users.old_check", "column public.users.legacy"]);
         assert_eq!(names(&fp.references), ["relation public.orgs"]);
+    }
+
+    /// The names Postgres 15 gives these constraints: INCLUDE columns count, expressions are
+    /// named as in an index.
+    #[test]
+    fn implicit_key_and_exclusion_names_are_the_ones_postgres_gives() {
+        let fp = statement_footprint(
+            "CREATE TABLE y (a int, b int, UNIQUE (a) INCLUDE (b), UNIQUE (a, b) INCLUDE (a), EXCLUDE USING btree (lower(a::text) WITH =))",
+        );
+        let constraints: Vec<String> = names(&fp.creates).into_iter().filter(|n| n.starts_with("constraint ")).collect();
+        assert_eq!(
+            constraints,
+            ["constraint public.y.y_a_b_a1_key", "constraint public.y.y_a_b_key", "constraint public.y.y_lower_excl"]
+        );
     }
 
     /// Tables, views and their kin, columns, constraints with implicit names, ALTER TABLE, rules.
