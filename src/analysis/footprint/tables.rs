@@ -102,7 +102,7 @@ impl Walker<'_> {
                 let columns = index_column_names(exclusion_columns(c).into_iter().chain(strings(&c.including)));
                 ("exclusion constraint", "excl", Some(columns.join("_")))
             }
-            ConstrType::ConstrCheck => ("check constraint", "check", check_column(c, column)),
+            ConstrType::ConstrCheck => ("check constraint", "check", check_column(c)),
             ConstrType::ConstrForeign => {
                 let columns = match (strings(&c.fk_attrs), column) {
                     (cols, Some(column)) if cols.is_empty() => vec![column.to_string()],
@@ -116,13 +116,17 @@ impl Walker<'_> {
             }
             _ => return,
         };
+        let indexed = matches!(contype, ConstrType::ConstrPrimary | ConstrType::ConstrUnique | ConstrType::ConstrExclusion);
+        let addition = addition.as_deref().filter(|a| !a.is_empty());
         let name = match c.conname.as_str() {
-            "" => implicit_name(&table.name, addition.as_deref().filter(|a| !a.is_empty()), suffix),
+            // Postgres merges the equal keys of a statement, so their names are never numbered.
+            "" if indexed => implicit_name(&table.name, addition, suffix),
+            "" => self.unused_name(table, addition, suffix),
             name => name.to_string(),
         };
         self.label(format!("constraint {}", table.member(&name)));
         self.create(RefKind::Constraint, table.member(&name), noun);
-        if matches!(contype, ConstrType::ConstrPrimary | ConstrType::ConstrUnique | ConstrType::ConstrExclusion) {
+        if indexed {
             self.create(RefKind::Relation, table.sibling(&name), "index");
             if !c.indexname.is_empty() {
                 self.refer(RefKind::Relation, table.sibling(&c.indexname));
@@ -135,6 +139,21 @@ impl Walker<'_> {
             let primary = contype == ConstrType::ConstrPrimary;
             self.analysis.keys.unique.push(Key { table: table.full(), columns: keys, primary });
         }
+    }
+
+    /// Postgres's `ChooseConstraintName` within the statement: an implicit name the statement
+    /// already gave gets a number after the label (`t_check`, then `t_check1`).
+    fn unused_name(&self, table: &TableName, addition: Option<&str>, label: &str) -> String {
+        let taken = |name: &String| {
+            self.analysis.footprint.creates.contains(&ObjectRef::new(RefKind::Constraint, table.member(name)))
+        };
+        (0..)
+            .map(|pass| match pass {
+                0 => implicit_name(&table.name, addition, label),
+                _ => implicit_name(&table.name, addition, &format!("{label}{pass}")),
+            })
+            .find(|name| !taken(name))
+            .unwrap_or_default()
     }
 
     fn foreign_key_target(&mut self, c: &pb::Constraint) {
@@ -280,12 +299,9 @@ fn exclusion_columns(c: &pb::Constraint) -> Vec<String> {
         .collect()
 }
 
-/// The column in a CHECK's implicit name: the column it is declared on, or the one column its
-/// expression uses (Postgres names it `t_check` otherwise).
-fn check_column(c: &pb::Constraint, column: Option<&str>) -> Option<String> {
-    if let Some(column) = column {
-        return Some(column.to_string());
-    }
+/// The column in a CHECK's implicit name: the one column its expression uses, wherever the
+/// CHECK is declared (Postgres names it `t_check` otherwise).
+fn check_column(c: &pb::Constraint) -> Option<String> {
     let tree = serde_json::to_value(c.raw_expr.as_deref()?).ok()?;
     let mut columns = BTreeSet::new();
     collect_column_refs(&tree, &mut columns);
@@ -360,6 +376,34 @@ mod tests {
         assert_eq!(
             constraints,
             ["constraint public.y.y_a_b_a1_key", "constraint public.y.y_a_b_key", "constraint public.y.y_lower_excl"]
+        );
+    }
+
+    /// The names Postgres 15 gives these: a CHECK is named after the one column its expression
+    /// uses, wherever it is declared; a repeated implicit name gets a number, but equal keys are
+    /// one.
+    #[test]
+    fn implicit_check_names_come_from_the_expression_and_repeat_with_a_number() {
+        let fp = statement_footprint(
+            "CREATE TABLE c1 (a int CHECK (a > 0 AND b > 0), b int CHECK (true), c int CHECK (c > 0), d int CHECK (a > 0), \
+             CHECK (d > 0 OR d < -1))",
+        );
+        let constraints: Vec<String> = names(&fp.creates).into_iter().filter(|n| n.starts_with("constraint ")).collect();
+        assert_eq!(
+            constraints,
+            [
+                "constraint public.c1.c1_a_check",
+                "constraint public.c1.c1_c_check",
+                "constraint public.c1.c1_check",
+                "constraint public.c1.c1_check1",
+                "constraint public.c1.c1_d_check"
+            ]
+        );
+        let fp = statement_footprint("CREATE TABLE t (a int REFERENCES x, b int UNIQUE, FOREIGN KEY (a) REFERENCES y, UNIQUE (b))");
+        let constraints: Vec<String> = names(&fp.creates).into_iter().filter(|n| n.starts_with("constraint ")).collect();
+        assert_eq!(
+            constraints,
+            ["constraint public.t.t_a_fkey", "constraint public.t.t_a_fkey1", "constraint public.t.t_b_key"]
         );
     }
 
