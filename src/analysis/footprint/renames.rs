@@ -48,7 +48,7 @@ impl Walker<'_> {
     }
 
     /// The old name of a RENAME or SET SCHEMA: gone after the statement, like a drop.
-    fn rename_away(&mut self, old: ObjectRef) {
+    pub(super) fn rename_away(&mut self, old: ObjectRef) {
         self.analysis.footprint.renamed.insert(old.clone());
         self.drop_object(old);
     }

@@ -119,6 +119,8 @@ impl Walker<'_> {
         let indexed = matches!(contype, ConstrType::ConstrPrimary | ConstrType::ConstrUnique | ConstrType::ConstrExclusion);
         let addition = addition.as_deref().filter(|a| !a.is_empty());
         let name = match c.conname.as_str() {
+            // ADD ... USING INDEX i without a name: the constraint takes the index's.
+            "" if !c.indexname.is_empty() => c.indexname.clone(),
             // Postgres merges the equal keys of a statement, so their names are never numbered.
             "" if indexed => implicit_name(&table.name, addition, suffix),
             "" => self.unused_name(table, addition, suffix),
@@ -127,9 +129,14 @@ impl Walker<'_> {
         self.label(format!("constraint {}", table.member(&name)));
         self.create(RefKind::Constraint, table.member(&name), noun);
         if indexed {
-            self.create(RefKind::Relation, table.sibling(&name), "index");
-            if !c.indexname.is_empty() {
-                self.refer(RefKind::Relation, table.sibling(&c.indexname));
+            match c.indexname.as_str() {
+                "" => self.create(RefKind::Relation, table.sibling(&name), "index"),
+                // ADD ... USING INDEX: the index becomes the constraint's, renamed to its name.
+                index if index == name => self.refer(RefKind::Relation, table.sibling(index)),
+                index => {
+                    self.rename_away(ObjectRef::new(RefKind::Relation, table.sibling(index)));
+                    self.create(RefKind::Relation, table.sibling(&name), "index");
+                }
             }
             for key in &keys {
                 self.refer(RefKind::Column, table.member(key));
@@ -405,6 +412,20 @@ mod tests {
             constraints,
             ["constraint public.t.t_a_fkey", "constraint public.t.t_a_fkey1", "constraint public.t.t_b_key"]
         );
+    }
+
+    /// Checked against PostgreSQL 15, which says so: "ALTER TABLE / ADD CONSTRAINT USING INDEX
+    /// will rename index".
+    #[test]
+    fn a_key_using_an_index_renames_the_index_to_the_constraint_name() {
+        let fp = statement_footprint("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx");
+        assert_eq!(names(&fp.creates), ["relation public.users_email_key", "constraint public.users.users_email_key"]);
+        assert_eq!(names(&fp.drops), ["relation public.users_email_idx"]);
+        assert_eq!(fp.renamed, fp.drops);
+        let fp = statement_footprint("ALTER TABLE users ADD PRIMARY KEY USING INDEX users_id_idx");
+        assert_eq!(names(&fp.creates), ["constraint public.users.users_id_idx"], "the index keeps its name");
+        assert_eq!(names(&fp.references), ["relation public.users_id_idx"]);
+        assert!(fp.drops.is_empty());
     }
 
     /// Tables, views and their kin, columns, constraints with implicit names, ALTER TABLE, rules.
