@@ -225,6 +225,13 @@ mod tests {
         assert!(!fp.dynamic_sql && has(&fp.creates, "relation public.joined"));
     }
 
+    #[test]
+    fn a_call_references_its_procedure() {
+        assert_eq!(names(&statement_footprint("CALL app.archive(30)").references), ["schema app", "function app.archive"]);
+        let fp = statement_footprint("DO $$ BEGIN CALL archive(nextval('s')); END $$");
+        assert_eq!(names(&fp.references), ["relation public.s", "function public.archive"]);
+    }
+
     /// Functions and procedures (their bodies are references), calls, and DO blocks (their bodies run).
     #[test]
     fn representative_statements() {

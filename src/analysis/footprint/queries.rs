@@ -123,8 +123,9 @@ impl Walker<'_> {
                 } else if map.contains_key("names") && map.contains_key("typmods") && map.contains_key("pct_type") {
                     self.type_reference(value);
                 }
-                if let Some(call) = map.get("FuncCall") {
-                    self.function_call_reference(call);
+                // By shape too: CALL's function call is a typed field.
+                if map.contains_key("funcname") && map.contains_key("agg_star") {
+                    self.function_call_reference(value);
                 }
                 if let Some(cast) = map.get("TypeCast") {
                     self.cast_reference(cast);
