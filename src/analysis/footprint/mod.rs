@@ -417,7 +417,7 @@ impl<'a> Walker<'a> {
             NodeEnum::CreateSeqStmt(s) => self.create_sequence(s),
             NodeEnum::AlterSeqStmt(s) => self.alter_sequence(s),
             NodeEnum::CreateEnumStmt(s) => self.create_type(&strings(&s.type_name), "enum type"),
-            NodeEnum::CreateRangeStmt(s) => self.create_type(&strings(&s.type_name), "range type"),
+            NodeEnum::CreateRangeStmt(s) => self.create_range_type(s),
             NodeEnum::CreateDomainStmt(s) => self.create_type(&strings(&s.domainname), "domain"),
             NodeEnum::CompositeTypeStmt(s) => self.create_composite_type(s),
             NodeEnum::DefineStmt(s) => self.define(s),
