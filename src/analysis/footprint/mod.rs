@@ -358,7 +358,11 @@ impl<'a> Walker<'a> {
 
     fn statement(mut self, node: &NodeEnum, text: &str) -> Analysis {
         self.specific(node, text);
-        self.generic_references(node);
+        // A CREATE SCHEMA names nothing but its elements, which `create_schema` walks in the
+        // new schema.
+        if !matches!(node, NodeEnum::CreateSchemaStmt(_)) {
+            self.generic_references(node);
+        }
         let mut analysis = self.analysis;
         analysis.footprint.references.retain(|o| !self.not_references.contains(o));
         analysis.footprint.settle();
@@ -431,7 +435,7 @@ impl<'a> Walker<'a> {
             NodeEnum::CreateEventTrigStmt(s) => self.create_event_trigger(s),
             NodeEnum::CreatePolicyStmt(s) => self.policy(s.table.as_ref(), &s.policy_name, true),
             NodeEnum::AlterPolicyStmt(s) => self.policy(s.table.as_ref(), &s.policy_name, false),
-            NodeEnum::CreateSchemaStmt(s) => self.create_schema(s),
+            NodeEnum::CreateSchemaStmt(s) => self.create_schema(s, text),
             NodeEnum::CreateExtensionStmt(s) => self.create_extension(s),
             NodeEnum::AlterExtensionStmt(s) => self.alter_extension(s),
             NodeEnum::DropStmt(s) => self.drop_objects(s),
