@@ -442,6 +442,7 @@ impl<'a> Walker<'a> {
             NodeEnum::RenameStmt(s) => self.rename(s),
             NodeEnum::AlterObjectSchemaStmt(s) => self.set_schema(s),
             NodeEnum::GrantStmt(s) => self.grant(s),
+            NodeEnum::AlterDefaultPrivilegesStmt(s) => self.default_privileges(s),
             NodeEnum::CommentStmt(s) => self.comment(s),
             NodeEnum::AlterOwnerStmt(s) => self.alter_owner(s),
             NodeEnum::VariableSetStmt(s) => self.set_variable(s),
