@@ -346,8 +346,8 @@ fn statement_text<'a>(sql: &'a str, raw: &pb::RawStmt) -> &'a str {
 struct Walker<'a> {
     schema: &'a str,
     analysis: Analysis,
-    /// Names the statement defines that the generic walk would take for references (a
-    /// composite type's name is parsed as a relation).
+    /// Names the generic walk would take for references that are none: a composite type's
+    /// name (parsed as a relation), the words in a definition's options (parsed as types).
     not_references: BTreeSet<ObjectRef>,
 }
 
@@ -393,7 +393,8 @@ impl<'a> Walker<'a> {
         self.analysis.subject.get_or_insert(label);
     }
 
-    /// Takes in the footprint of SQL run by this statement (a `DO` block's body).
+    /// Takes in the footprint of SQL run by this statement (a `DO` block's body, the elements
+    /// of a CREATE SCHEMA).
     fn absorb(&mut self, inner: Analysis) {
         let fp = &mut self.analysis.footprint;
         fp.creates.extend(inner.footprint.creates);
