@@ -106,6 +106,11 @@ impl<'a> Checker<'a> {
             if !wanted(property) {
                 continue;
             }
+            if property == Property::Interrupt && !self.executor().runs_sql() {
+                let why = "not applicable with runner = \"command\": stopping a migration part way needs statement-level control";
+                verdicts.push(skipped(property, why.to_string()));
+                continue;
+            }
             if property == Property::Interrupt && !any_resumable {
                 let why = if explicit(property) { "no migration runs outside a transaction" } else { "not applicable: every migration runs in a transaction" };
                 verdicts.push(skipped(property, why.to_string()));

@@ -53,13 +53,17 @@ impl Project {
             Some(config::RunnerKind::Command) => Some(command::command_config(dir, &config)?),
             _ => None,
         };
+        let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
+        let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
         let migrations = match &command {
-            Some(command) => command::command_migrations(dir, &config, command)?,
-            None => {
-                let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
-                let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
-                MigrationSet::load_layout(&migrations_dir, &layout)?
-            }
+            // A migrator whose migrations are SQL files pgconverge can read: their SQL names the
+            // migrations and is analysed; the migrator still runs them. Otherwise (Ruby,
+            // Python) only their versions are known.
+            Some(command) => match MigrationSet::load_layout(&migrations_dir, &layout) {
+                Ok(set) => set,
+                Err(_) => command::command_migrations(dir, &config, command)?,
+            },
+            None => MigrationSet::load_layout(&migrations_dir, &layout)?,
         };
         // `[substitutions]` apply to the reference too.
         let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
