@@ -2,7 +2,7 @@
 //!
 //! [`Checker`] (check.rs) orchestrates; each property is written once, in `properties/`, over an
 //! [`executor::Executor`] (pgconverge's own SQL runner, or the project's migrator); the
-//! generated properties (partial, order, interrupt) live in `explore.rs`. A property that does
+//! generated properties (partial, order, interrupt) live in `explore/`. A property that does
 //! not hold yields a [`Verdict`] with a [`Failure`] (a counterexample); `Err` means the check
 //! could not decide (bad input, or the server failed).
 

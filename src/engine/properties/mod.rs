@@ -1,5 +1,5 @@
 //! The properties that run whole migrations, each written once over the executor. The
-//! generated ones (partial, order, interrupt) are in `explore.rs`.
+//! generated ones (partial, order, interrupt) are in `explore/`.
 
 mod fresh;
 mod idempotent;
