@@ -114,3 +114,23 @@ fn the_cycle_finder_finds_a_cycle() {
     assert_eq!(cycle_through(&graph, "d"), None);
     assert_eq!(crate_paths("use crate::engine::explore::{A, B};\nlet x = crate::model::plural(1, \"a\");"), ["engine/explore".to_string(), "model/plural".to_string()].into());
 }
+
+#[test]
+fn the_engine_layers_import_downward() {
+    // check.rs orchestrates and properties/ are written over the executor; the layers below
+    // (executor, explore, prepare, repro) never reach back up into them.
+    let engine = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+    let below = ["executor", "explore", "prepare.rs", "repro.rs"];
+    let upward = regex::Regex::new(r"\b(check|properties)::").unwrap();
+    let mut violations = Vec::new();
+    for layer in below {
+        let path = engine.join(layer);
+        let files = if path.is_dir() { rust_files(&path) } else { vec![path] };
+        for file in files {
+            for line in code_of(&file).lines().filter(|l| upward.is_match(l)) {
+                violations.push(format!("{}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
