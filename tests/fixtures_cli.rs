@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{expectation, expected_str, fixture_cases, pgconverge, CONVERGING_FIXTURES};
+use common::{expectation, expected_str, fixture_cases, pgconverge, pgconverge_embedded, CONVERGING_FIXTURES};
 
 #[test]
 fn converging_fixtures_exit_0() {
@@ -17,7 +17,8 @@ fn converging_fixtures_exit_0() {
 
 #[test]
 fn k12_report_says_what_it_proved() {
-    let run = pgconverge(&["check", "fixtures/k12_lms", "--properties", "fresh,idempotent"]);
+    // On a cluster of its own: the embedded backend, end to end.
+    let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--properties", "fresh,idempotent"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("10 migrations applied in order to an empty database; the catalog equals fixtures/k12_lms/schema.sql"));
     assert!(run.stdout.contains("7 re-entrant migrations re-run on the migrated database: all succeeded and the catalog is unchanged"));

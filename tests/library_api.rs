@@ -1,5 +1,7 @@
 //! The library API as a project's own `cargo test` would call it.
 
+mod common;
+
 use pgconverge::{Check, Failure, Property, VerdictStatus};
 
 #[test]
@@ -16,6 +18,7 @@ fn one_liner_proves_k12() {
 #[test]
 fn builder_selects_properties_and_reports_the_counterexample() {
     let report = Check::new("fixtures/divergent/unguarded_index_after_guarded_table")
+        .database_url(common::shared_server_url())
         .properties([Property::Idempotent])
         .run()
         .expect("the check decides");

@@ -2,11 +2,12 @@
 
 mod common;
 
-use common::pgconverge;
+// `--pg` starts a server of each major: a URL cannot stand in for them.
+use common::pgconverge_embedded;
 
 #[test]
 fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
-    let run = pgconverge(&["check", "fixtures/k12_lms", "--pg", "15,16,18", "--properties", "fresh,idempotent", "--format", "json"]);
+    let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--pg", "15,16,18", "--properties", "fresh,idempotent", "--format", "json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["majors"], serde_json::json!([15, 16, 18]));
@@ -20,7 +21,7 @@ fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
 
 #[test]
 fn a_migration_that_needs_16_fails_on_15_only() {
-    let run = pgconverge(&["check", "fixtures/majors/system_user", "--pg", "15,16,18", "--properties", "fresh", "--format", "json"]);
+    let run = pgconverge_embedded(&["check", "fixtures/majors/system_user", "--pg", "15,16,18", "--properties", "fresh", "--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let statuses: Vec<(&str, &str)> = value["reports"]
@@ -39,7 +40,7 @@ fn diff_across_majors_reports_real_differences_only() {
     let dir = tempfile::tempdir().unwrap();
     let dump = |source: &str, major: &str, name: &str, project: &str| {
         let path = dir.path().join(name);
-        let run = pgconverge(&["dump", project, "--source", source, "--pg", major, "--format", "json"]);
+        let run = pgconverge_embedded(&["dump", project, "--source", source, "--pg", major, "--format", "json"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         std::fs::write(&path, run.stdout).unwrap();
         path.to_str().unwrap().to_string()
@@ -48,12 +49,12 @@ fn diff_across_majors_reports_real_differences_only() {
     // privileges: neither is a difference in the schema.
     let k12_15 = dump("migrations", "15", "k12-15.json", "fixtures/k12_lms");
     let k12_18 = dump("migrations", "18", "k12-18.json", "fixtures/k12_lms");
-    let same = pgconverge(&["diff", &k12_15, &k12_18]);
+    let same = pgconverge_embedded(&["diff", &k12_15, &k12_18]);
     assert_eq!((same.code, same.stdout.as_str()), (0, "no differences\n"), "{}", same.stderr);
     // A real difference still shows across majors.
     let reference_15 = dump("reference", "15", "dm-15.json", "fixtures/divergent/default_mismatch");
     let migrations_18 = dump("migrations", "18", "dm-18.json", "fixtures/divergent/default_mismatch");
-    let different = pgconverge(&["diff", &reference_15, &migrations_18]);
+    let different = pgconverge_embedded(&["diff", &reference_15, &migrations_18]);
     assert_eq!(different.code, 1);
     assert_eq!(
         different.stdout,

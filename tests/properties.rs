@@ -1,11 +1,15 @@
 //! The generated properties on the fixtures: each planted bug is caught by its property and
-//! shrunk to its minimal case; correct sets produce no false positives.
+//! shrunk to its minimal case; correct sets produce no false positives. On the test process's
+//! shared server, except k12, which keeps the library's default embedded cluster.
+
+mod common;
 
 use pgconverge::model::Granularity;
 use pgconverge::{Check, Failure, Property, Report, Verdict, VerdictStatus};
 
 fn check(dir: &str, properties: &[Property], cases: u32) -> Report {
     Check::new(dir)
+        .database_url(common::shared_server_url())
         .properties(properties.iter().copied())
         .cases(cases)
         .seed(20261127)
@@ -45,6 +49,7 @@ fn k12_passes_every_default_property_at_256_cases_and_says_what_it_covered() {
 #[test]
 fn a_guard_that_misses_a_partial_state_shrinks_to_one_preexisting_object() {
     let report = Check::new("fixtures/divergent/guard_misses_partial_state")
+        .database_url(common::shared_server_url())
         .properties([Property::Partial])
         .granularity(Granularity::Object)
         .cases(128)
@@ -131,7 +136,7 @@ fn a_dependency_through_dynamic_sql_is_reported_as_a_hidden_order_dependency() {
 #[test]
 fn correct_sets_have_no_false_positives() {
     for dir in ["fixtures/branches", "fixtures/reversible", "fixtures/concurrent_resumable", "fixtures/spelling_variants"] {
-        let report = Check::new(dir).cases(200).no_persistence().run().unwrap();
+        let report = Check::new(dir).database_url(common::shared_server_url()).cases(200).no_persistence().run().unwrap();
         assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
     }
 }

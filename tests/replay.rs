@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::pgconverge;
-use pgconverge::runner::{Backend, EmbeddedCluster, ScratchDatabase};
+use pgconverge::runner::{ExistingServer, ScratchDatabase};
 
 #[test]
 fn a_saved_seed_is_replayed_and_fails_the_same_way() {
@@ -34,14 +34,15 @@ fn a_saved_seed_is_replayed_and_fails_the_same_way() {
     assert_eq!(empty.code, 0, "{}{}", empty.stdout, empty.stderr);
 }
 
-/// Runs a repro script with psql against a new, empty database; returns psql's exit code and stderr.
+/// Runs a repro script with psql against a new, empty database (on the shared server); returns
+/// psql's exit code and stderr.
 fn run_with_psql(script: &std::path::Path) -> (i32, String) {
+    let shared = common::shared_server();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let cluster = EmbeddedCluster::start().await.unwrap();
-        let database = ScratchDatabase::create(&cluster).await.unwrap();
-        let options = cluster.admin_options();
-        let socket = options.get_socket().unwrap().clone();
+        let server = ExistingServer::from_url(&shared.url).unwrap();
+        let database = ScratchDatabase::create(&server).await.unwrap();
+        let socket = shared.dir.clone();
         let output = Command::new("psql")
             .args(["-X", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-p", "5432", "-h"])
             .arg(&socket)

@@ -6,8 +6,10 @@ use common::pgconverge;
 
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    // The backend line names this machine's server binaries and version.
+    // The backend line names this machine's server binaries and version, or the shared server's
+    // socket directory.
     settings.add_filter(r"embedded PostgreSQL [0-9.]+ \([^)]*\)", "[backend]");
+    settings.add_filter(r"server at postgres://\S+", "[backend]");
     settings
 }
 

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use pgconverge::runner::EmbeddedCluster;
 
 pub struct CliRun {
     pub code: i32,
@@ -10,26 +13,104 @@ pub struct CliRun {
     pub stderr: String,
 }
 
-/// Runs the `pgconverge` binary with `args`, from the package root.
+/// Runs the `pgconverge` binary with `args`, from the package root, on the test process's
+/// shared server (`PGCONVERGE_DATABASE_URL`): no `initdb` per call. An explicit
+/// `--database-url` still wins.
 pub fn pgconverge(args: &[&str]) -> CliRun {
     pgconverge_env(args, &[])
 }
 
 pub fn pgconverge_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
-    let output = Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+    let mut command = cli(args);
+    command.env("PGCONVERGE_DATABASE_URL", shared_server_url());
+    run(command.envs(env.iter().copied()))
+}
+
+/// Runs the binary on a cluster of its own, as a user's machine does: `initdb`, start, stop and
+/// remove on every call. For the tests that cover the embedded backend itself, and for other
+/// majors (`--pg`), which a URL cannot give.
+pub fn pgconverge_embedded(args: &[&str]) -> CliRun {
+    run(&mut cli(args))
+}
+
+fn cli(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pgconverge"));
+    command
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("PGCONVERGE_DATABASE_URL")
         // The CLI's `auto` picks a container when a local image exists; these tests mean the
-        // embedded backend (tests/container.rs covers containers).
-        .env("PGCONVERGE_BACKEND", "embedded")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the pgconverge binary runs");
+        // embedded backend, or the shared server when a URL is set (tests/container.rs covers
+        // containers).
+        .env("PGCONVERGE_BACKEND", "embedded");
+    command
+}
+
+fn run(command: &mut Command) -> CliRun {
+    let output = command.output().expect("the pgconverge binary runs");
     CliRun {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// One embedded cluster for the whole test process, started on first use. pgconverge creates
+/// and drops only its own `pgconverge_*` databases on a URL server, so concurrent tests share it.
+pub struct SharedServer {
+    /// `postgres://postgres@localhost/postgres?host=<socket dir>&port=5432`
+    pub url: String,
+    /// The cluster's directory, which holds its unix socket.
+    pub dir: PathBuf,
+    cluster: Mutex<Option<EmbeddedCluster>>,
+}
+
+static SHARED: OnceLock<SharedServer> = OnceLock::new();
+
+pub fn shared_server_url() -> &'static str {
+    &shared_server().url
+}
+
+pub fn shared_server() -> &'static SharedServer {
+    SHARED.get_or_init(|| {
+        // The server is started with PR_SET_PDEATHSIG, which fires when the *thread* that
+        // spawned it ends: the first test's thread ends long before the process. So a thread of
+        // its own starts it and then lives as long as the process.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("shared-server".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+                let _ = sender.send(runtime.block_on(EmbeddedCluster::start()));
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("the shared server's thread starts");
+        let cluster = receiver
+            .recv()
+            .expect("the shared server's thread answers")
+            .unwrap_or_else(|e| panic!("the shared embedded cluster does not start: {e}"));
+        let dir = cluster.dir().to_path_buf();
+        // A static is never dropped: stop the server and remove its directory when the process
+        // exits (libtest returns from main, or calls exit(101) when a test failed; both run
+        // atexit handlers). A SIGKILLed test process leaves the directory to the next run's reap.
+        // SAFETY: registers a function that takes no arguments and does not unwind.
+        let registered = unsafe { libc::atexit(stop_shared_server) };
+        assert_eq!(registered, 0, "atexit registers the shared server's cleanup");
+        SharedServer {
+            url: format!("postgres://postgres@localhost/postgres?host={}&port=5432", dir.display()),
+            dir,
+            cluster: Mutex::new(Some(cluster)),
+        }
+    })
+}
+
+extern "C" fn stop_shared_server() {
+    if let Some(shared) = SHARED.get() {
+        let cluster = shared.cluster.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        // EmbeddedCluster's drop: fast shutdown, then the directory is removed.
+        drop(cluster);
     }
 }
 
