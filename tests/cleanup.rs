@@ -1,5 +1,8 @@
 //! Nothing is left behind: not on Ctrl-C, and after a SIGKILL the next run reaps what the
-//! killed one left.
+//! killed one left. These run the embedded backend itself (a cluster per run), never the shared
+//! server of tests/common; the container test is in the `docker-tests` tier.
+
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -151,7 +154,9 @@ fn wait_for_container(pid: u32) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "docker-tests"), ignore = "docker-tests tier: cargo test --features docker-tests")]
 fn ctrl_c_removes_the_container_and_sigkill_leaves_one_that_reap_removes() {
+    common::require_docker();
     // Build the local image first if needed, so the timed parts below only start containers.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(pgconverge::runner::container::ensure_local_image(15)).unwrap();

