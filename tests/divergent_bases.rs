@@ -71,10 +71,11 @@ fn statements(path: &Path) -> Vec<String> {
 /// trailer aside, which must list exactly the case's versions).
 fn statements_not_in_base(case: &Path, base: &Path) -> Vec<String> {
     let base_statements: BTreeSet<String> = statements(&base.join("schema.sql")).into_iter().collect();
+    let version = regex::Regex::new(r"'(\d+)'").unwrap();
     let mut extra = Vec::new();
     for sql in statements(&case.join("schema.sql")) {
         if sql.starts_with("INSERT INTO \"schema_migrations\"") {
-            let listed: BTreeSet<String> = regex::Regex::new(r"'(\d+)'").unwrap().captures_iter(&sql).map(|c| c[1].to_string()).collect();
+            let listed: BTreeSet<String> = version.captures_iter(&sql).map(|c| c[1].to_string()).collect();
             assert_eq!(listed, versions(case), "{}: the schema_migrations trailer lists other versions than the case's migrations", case.display());
         } else if !base_statements.contains(&sql) {
             extra.push(sql);
