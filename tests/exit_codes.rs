@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{pgconverge, pgconverge_env};
+use common::{pgconverge, pgconverge_embedded, pgconverge_env};
 
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: not JSON:\n{stdout}"))
@@ -49,12 +49,13 @@ fn each_command_rejects_the_formats_it_does_not_write() {
 
 #[test]
 fn the_url_backend_without_a_url_is_an_input_error() {
+    // pgconverge_embedded: no PGCONVERGE_DATABASE_URL (the shared server's) in the environment.
     for args in [&["check", "fixtures/k12_lms", "--backend", "url"][..], &["dump", "fixtures/k12_lms", "--backend", "url"]] {
-        let run = pgconverge(args);
+        let run = pgconverge_embedded(args);
         assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL"), "{}", run.stderr);
     }
-    let run = pgconverge(&["check", "fixtures/k12_lms", "--backend", "url", "--format", "json"]);
+    let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--backend", "url", "--format", "json"]);
     assert_eq!(run.code, 2);
     assert_eq!(json(&run.stdout)["error"], "input");
 }
@@ -75,7 +76,8 @@ fn the_command_runner_on_another_backend_is_an_input_error_before_any_server_sta
     for (backend, extra) in [("url", &url[..]), ("container", &[][..])] {
         let mut args = vec!["check", "fixtures/layouts/command_adapter", "--backend", backend];
         args.extend(extra);
-        let run = pgconverge(&args);
+        // No URL in the environment, or it would win over --backend container.
+        let run = pgconverge_embedded(&args);
         assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
         let expected = format!("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to commands)");
         assert!(run.stderr.contains(&expected), "{args:?}: {}", run.stderr);
@@ -92,7 +94,8 @@ fn a_bad_image_is_an_input_error_before_any_container_starts() {
         ("auto", "postgres:16 beta", "`16 beta` is not a tag"),
     ];
     for (backend, image, reason) in cases {
-        let run = pgconverge(&["check", "fixtures/k12_lms", "--backend", backend, "--image", image, "--no-persist"]);
+        // No URL in the environment, or it would win over --backend container and --image.
+        let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--backend", backend, "--image", image, "--no-persist"]);
         assert_eq!(run.code, 2, "{image}: {}{}", run.stdout, run.stderr);
         let expected = format!("error: invalid container image `{image}`: {reason}");
         assert!(run.stderr.contains(&expected), "{image}: {}", run.stderr);

@@ -26,9 +26,10 @@ pub fn pgconverge_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
     run(command.envs(env.iter().copied()))
 }
 
-/// Runs the binary on a cluster of its own, as a user's machine does: `initdb`, start, stop and
-/// remove on every call. For the tests that cover the embedded backend itself, and for other
-/// majors (`--pg`), which a URL cannot give.
+/// Runs the binary without `PGCONVERGE_DATABASE_URL`, as on a user's machine: a server check
+/// starts a cluster of its own (`initdb`, start, stop and remove on every call). For the tests of
+/// the embedded backend itself, other majors (`--pg`, which a URL cannot give), the command runner
+/// (embedded only), and what `--backend` does when no URL is set.
 pub fn pgconverge_embedded(args: &[&str]) -> CliRun {
     run(&mut cli(args))
 }
