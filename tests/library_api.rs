@@ -17,6 +17,7 @@ fn one_liner_proves_k12() {
 
 #[test]
 fn builder_selects_properties_and_reports_the_counterexample() {
+    let _slot = common::shared_server_slot();
     let report = Check::new("fixtures/divergent/unguarded_index_after_guarded_table")
         .database_url(common::shared_server_url())
         .properties([Property::Idempotent])

@@ -8,6 +8,7 @@ use pgconverge::model::Granularity;
 use pgconverge::{Check, Failure, Property, Report, Verdict, VerdictStatus};
 
 fn check(dir: &str, properties: &[Property], cases: u32) -> Report {
+    let _slot = common::shared_server_slot();
     Check::new(dir)
         .database_url(common::shared_server_url())
         .properties(properties.iter().copied())
@@ -48,6 +49,7 @@ fn k12_passes_every_default_property_at_256_cases_and_says_what_it_covered() {
 
 #[test]
 fn a_guard_that_misses_a_partial_state_shrinks_to_one_preexisting_object() {
+    let slot = common::shared_server_slot();
     let report = Check::new("fixtures/divergent/guard_misses_partial_state")
         .database_url(common::shared_server_url())
         .properties([Property::Partial])
@@ -57,6 +59,7 @@ fn a_guard_that_misses_a_partial_state_shrinks_to_one_preexisting_object() {
         .no_persistence()
         .run()
         .unwrap();
+    drop(slot);
     let verdict = failing(&report, Property::Partial);
     let case = verdict.case.as_ref().unwrap();
     assert_eq!(case.preexisting, vec!["table public.invoices".to_string()], "{}", case.description);
@@ -136,6 +139,7 @@ fn a_dependency_through_dynamic_sql_is_reported_as_a_hidden_order_dependency() {
 #[test]
 fn correct_sets_have_no_false_positives() {
     for dir in ["fixtures/branches", "fixtures/reversible", "fixtures/concurrent_resumable", "fixtures/spelling_variants"] {
+        let _slot = common::shared_server_slot();
         let report = Check::new(dir).database_url(common::shared_server_url()).cases(200).no_persistence().run().unwrap();
         assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
     }

@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Run by `the_shared_server_is_gone_after_the_process_exits` in a child process of its own.
@@ -57,4 +58,24 @@ fn the_shared_server_is_gone_after_the_process_exits() {
         assert!(!alive(pid.parse().unwrap()), "{child}: the shared server {pid} still runs");
         assert!(!Path::new(dir).exists(), "{child}: {dir} left behind");
     }
+}
+
+#[test]
+fn no_more_checks_than_the_server_has_connections_for_hold_a_turn_at_once() {
+    let turns = common::shared_server_turns();
+    let holding = AtomicUsize::new(0);
+    let most = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 * turns + 2 {
+            scope.spawn(|| {
+                let _slot = common::shared_server_slot();
+                most.fetch_max(holding.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                holding.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let most = most.into_inner();
+    assert!(most <= turns, "{most} checks held a turn at once; the limit is {turns}");
+    assert!(most > 1, "checks share the server: {most} at once");
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use pgconverge::runner::EmbeddedCluster;
 
@@ -23,6 +23,7 @@ pub fn pgconverge(args: &[&str]) -> CliRun {
 pub fn pgconverge_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
     let mut command = cli(args);
     command.env("PGCONVERGE_DATABASE_URL", shared_server_url());
+    let _slot = shared_server_slot();
     run(command.envs(env.iter().copied()))
 }
 
@@ -105,6 +106,35 @@ pub fn shared_server() -> &'static SharedServer {
             cluster: Mutex::new(Some(cluster)),
         }
     })
+}
+
+/// A turn to run a check on the shared server; hold it for the check's duration. A check takes
+/// about one connection per core (its workers) and the cluster allows 100, while libtest runs one
+/// test per core at once: on a machine with many cores, unlimited checks at once would run out of
+/// connections. So at most 90 / (cores + 2) checks hold a turn at once (22 on 2 cores, 5 on 16).
+pub struct SharedServerSlot(());
+
+static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+pub fn shared_server_turns() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (90 / (cores + 2)).max(1)
+}
+
+pub fn shared_server_slot() -> SharedServerSlot {
+    let limit = shared_server_turns();
+    let (taken, freed) = &SLOTS;
+    let mut taken = freed.wait_while(taken.lock().unwrap_or_else(|p| p.into_inner()), |taken| *taken >= limit).unwrap_or_else(|p| p.into_inner());
+    *taken += 1;
+    SharedServerSlot(())
+}
+
+impl Drop for SharedServerSlot {
+    fn drop(&mut self) {
+        let (taken, freed) = &SLOTS;
+        *taken.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 extern "C" fn stop_shared_server() {
