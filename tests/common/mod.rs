@@ -96,7 +96,9 @@ pub fn shared_server() -> &'static SharedServer {
         let dir = cluster.dir().to_path_buf();
         // A static is never dropped: stop the server and remove its directory when the process
         // exits (libtest returns from main, or calls exit(101) when a test failed; both run
-        // atexit handlers). A SIGKILLed test process leaves the directory to the next run's reap.
+        // atexit handlers). A test process killed by a signal (Ctrl-C, SIGKILL) runs no atexit
+        // handler: its server dies with it (parent-death signal), and the next cluster started
+        // on this machine reaps the directory.
         // SAFETY: registers a function that takes no arguments and does not unwind.
         let registered = unsafe { libc::atexit(stop_shared_server) };
         assert_eq!(registered, 0, "atexit registers the shared server's cleanup");
