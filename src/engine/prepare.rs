@@ -64,7 +64,9 @@ impl Preparation {
                 let error = runner::classify(error, &format!("run {}", script.path.display()))?;
                 // Roles belong to the server, not the database: the second scratch database
                 // finds the setup's roles already there.
-                if error.code == DUPLICATE_OBJECT && creates_role(&statement.sql) {
+                // Two checks on one server creating the same role at the same moment: the
+                // loser gets a unique violation on pg_authid instead.
+                if (error.code == DUPLICATE_OBJECT || error.code == UNIQUE_VIOLATION) && creates_role(&statement.sql) {
                     continue;
                 }
                 return Ok(Some(SetupFailure { location: crate::engine::failure_location(script, statement, &error), error }));
@@ -80,6 +82,7 @@ impl Preparation {
 }
 
 const DUPLICATE_OBJECT: &str = "42710";
+const UNIQUE_VIOLATION: &str = "23505";
 
 fn creates_role(sql: &str) -> bool {
     pg_query::parse(sql, 0).is_ok_and(|parsed| {

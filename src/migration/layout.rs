@@ -545,7 +545,7 @@ impl Substitutions {
 
     pub fn apply(&self, text: &str) -> String {
         match &self.regex {
-            Some(regex) => regex.replace_all(text, |caps: &regex::Captures| self.map[&caps[0]].clone()).into_owned(),
+            Some(regex) => regex.replace_all(text, |caps: &regex::Captures<'_>| self.map[&caps[0]].clone()).into_owned(),
             None => text.to_string(),
         }
     }

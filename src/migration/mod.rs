@@ -284,14 +284,14 @@ mod tests {
 
     type Files<'a> = &'a [(&'a str, &'a str)];
 
-    fn load_auto(files: Files) -> Result<MigrationSet, MigrationError> {
+    fn load_auto(files: Files<'_>) -> Result<MigrationSet, MigrationError> {
         let dir = layout(files);
         MigrationSet::load(dir.path(), None)
     }
 
     #[test]
     fn auto_detection_loads_each_format() {
-        let cases: [(Files, Format, &[&str]); 6] = [
+        let cases: [(Files<'_>, Format, &[&str]); 6] = [
             (&[("1_a/up.sql", "SELECT 1;"), ("1_a/down.sql", "SELECT 1;")], Format::Diesel, &["1_a"]),
             (&[("2_b.sql", "-- migrate:up\nSELECT 1;\n")], Format::Dbmate, &["2_b"]),
             (&[("V1__a.sql", "SELECT 1;"), ("R__v.sql", "SELECT 1;")], Format::Flyway, &["1_a", "R_v"]),
