@@ -297,34 +297,19 @@ pub async fn start_backend_for(
     major: Option<u32>,
     image: Option<&str>,
 ) -> Result<Box<dyn Backend>, RunnerError> {
-    use crate::runner::container::{self, ContainerServer, ImageRef};
-    // A bad image is the user's to fix before anything starts (`auto` would otherwise quietly
-    // fall back to an embedded cluster).
-    if let (Some(image), BackendChoice::Auto | BackendChoice::Container, None) = (image, choice, database_url) {
-        ImageRef::parse_or_tag(image, &major.unwrap_or(16).to_string()).check()?;
+    #[cfg(feature = "container")]
+    {
+        use crate::runner::container::ImageRef;
+        // A bad image is the user's to fix before anything starts (`auto` would otherwise quietly
+        // fall back to an embedded cluster).
+        if let (Some(image), BackendChoice::Auto | BackendChoice::Container, None) = (image, choice, database_url) {
+            ImageRef::parse_or_tag(image, &major.unwrap_or(16).to_string()).check()?;
+        }
     }
     let choice = match (choice, database_url) {
         // A database URL names the server: it wins over any default or environment choice.
         (_, Some(_)) => BackendChoice::Url,
-        (BackendChoice::Auto, None) => {
-            // These ask the docker CLI and wait for it: off the async threads.
-            let image = image.map(str::to_string);
-            let use_container = tokio::task::spawn_blocking(move || {
-                let m = major.unwrap_or_else(default_major);
-                let has_image = match &image {
-                    Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally(),
-                    None => ImageRef::official(m).exists_locally() || ImageRef::local(m).exists_locally(),
-                };
-                has_image && container::engine_available()
-            })
-            .await
-            .unwrap_or(false);
-            if use_container {
-                BackendChoice::Container
-            } else {
-                BackendChoice::Embedded
-            }
-        }
+        (BackendChoice::Auto, None) => auto_choice(major, image).await,
         (other, _) => other,
     };
     match choice {
@@ -341,14 +326,16 @@ pub async fn start_backend_for(
             }
             None => Ok(Box::new(EmbeddedCluster::start().await?)),
         },
+        #[cfg(feature = "container")]
         BackendChoice::Container => {
+            use crate::runner::container::{self, ContainerServer, ImageRef};
             let m = major.unwrap_or_else(default_major);
             let image = match image {
                 Some(image) => ImageRef::parse_or_tag(image, &m.to_string()),
                 None => {
                     let official = ImageRef::official(m);
-                    if official.exists_locally() || std::env::var_os("PGCONVERGE_IMAGE").is_some() {
-                        container::image_for(m)
+                    if official.exists_locally().await || std::env::var_os("PGCONVERGE_IMAGE").is_some() {
+                        container::image_for(m).await
                     } else {
                         // No registry needed: build the local image from binaries on this machine.
                         container::ensure_local_image(m).await?
@@ -357,8 +344,36 @@ pub async fn start_backend_for(
             };
             Ok(Box::new(ContainerServer::start(&image).await?))
         }
+        #[cfg(not(feature = "container"))]
+        BackendChoice::Container => Err(RunnerError::ContainerBackendNotBuilt),
         BackendChoice::Auto => unreachable!("resolved above"),
     }
+}
+
+/// `auto` without a URL: a container when the engine answers and has the image, else embedded.
+#[cfg(feature = "container")]
+async fn auto_choice(major: Option<u32>, image: Option<&str>) -> BackendChoice {
+    use crate::runner::container::ImageRef;
+    let m = match major {
+        Some(m) => m,
+        // Runs `postgres --version` of each install: off the async threads.
+        None => tokio::task::spawn_blocking(default_major).await.unwrap_or(16),
+    };
+    let has_image = match image {
+        Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally().await,
+        None => ImageRef::official(m).exists_locally().await || ImageRef::local(m).exists_locally().await,
+    };
+    if has_image {
+        BackendChoice::Container
+    } else {
+        BackendChoice::Embedded
+    }
+}
+
+/// `auto` without a URL, and without the container backend: embedded.
+#[cfg(not(feature = "container"))]
+async fn auto_choice(_major: Option<u32>, _image: Option<&str>) -> BackendChoice {
+    BackendChoice::Embedded
 }
 
 /// What `dump` reads a catalog from.
@@ -391,4 +406,17 @@ pub async fn dump_url(url: &str) -> Result<Catalog, Error> {
     let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
     Ok(catalog)
+}
+
+/// Without the container backend, choosing it is an input error (the choice cannot work as given).
+#[cfg(all(test, not(feature = "container")))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_the_feature_a_container_is_an_input_error() {
+        let error = start_backend_for(BackendChoice::Container, None, Some(15), None).await.err().expect("refused");
+        assert!(error.to_string().contains("`container` feature"), "{error}");
+        assert_eq!(crate::Error::from(error).kind(), crate::ErrorKind::Input);
+    }
 }

@@ -105,13 +105,13 @@ impl RunnerError {
             RunnerError::InvalidDatabaseUrl { .. }
             | RunnerError::MissingDatabaseUrl
             | RunnerError::InvalidImage { .. }
+            | RunnerError::ContainerBackendNotBuilt
             | RunnerError::CommandRunnerNeedsEmbedded { .. } => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }
             | RunnerError::Spawn { .. }
             | RunnerError::ProgramFailed { .. }
             | RunnerError::ProgramIneffective { .. }
-            | RunnerError::MissingScript { .. }
             | RunnerError::File { .. }
             | RunnerError::Runtime { .. }
             | RunnerError::Thread { .. }

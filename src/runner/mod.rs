@@ -3,10 +3,12 @@
 //! A backend only has to say how to reach a server as a role that may create databases; the
 //! scratch-database lifecycle and statement execution are shared by every backend.
 
+#[cfg(feature = "container")]
 pub mod container;
 pub mod doctor;
 pub mod embedded;
 pub mod majors;
+pub mod scripts;
 pub mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,9 +40,6 @@ pub enum RunnerError {
     /// A program exited successfully without doing what it is run for.
     #[error("{program} succeeded, but {problem}")]
     ProgramIneffective { program: String, problem: String },
-    /// A script of this package is not there (a binary installed without `scripts/`).
-    #[error("{} does not exist, so pgconverge cannot {purpose}", .path.display())]
-    MissingScript { path: std::path::PathBuf, purpose: String },
     /// A file, directory or socket the harness owns.
     #[error("cannot {action} {}: {source}", .path.display())]
     File { action: &'static str, path: std::path::PathBuf, #[source] source: std::io::Error },
@@ -85,6 +84,9 @@ pub enum RunnerError {
     /// The URL backend was chosen without a URL. Input.
     #[error("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL")]
     MissingDatabaseUrl,
+    /// The container backend was chosen from a pgconverge built without it. Input.
+    #[error("the container backend is not built into this pgconverge (it was compiled without the `container` feature): use --backend embedded or url, or build pgconverge with `--features container`")]
+    ContainerBackendNotBuilt,
     /// `--image` (or `PGCONVERGE_IMAGE`) is not an image reference pgconverge can run. Input.
     #[error("invalid container image `{image}`: {reason}")]
     InvalidImage { image: String, reason: String },

@@ -1,0 +1,82 @@
+//! The helper scripts of `scripts/` that pgconverge runs, compiled into the library: an installed
+//! binary needs no source tree. Each use writes them to a private temporary directory, removed
+//! when the [`ScriptDir`] is dropped.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::RunnerError;
+
+/// `(name, text)` of every script a run may need; `build-local-image` calls `fetch-postgres`
+/// from its own directory, so they are written together.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("fetch-postgres", include_str!("../../scripts/fetch-postgres")),
+    #[cfg(feature = "container")]
+    ("build-local-image", include_str!("../../scripts/build-local-image")),
+];
+
+/// The scripts, written out to `$TMPDIR/pgconverge-scripts-<pid>-<random>` (mode 0700, created
+/// fresh: a directory someone else made is never used). Removed on drop.
+#[derive(Debug)]
+pub struct ScriptDir {
+    dir: PathBuf,
+}
+
+impl ScriptDir {
+    pub fn write() -> Result<ScriptDir, RunnerError> {
+        let dir = std::env::temp_dir().join(format!("pgconverge-scripts-{}-{}", std::process::id(), super::random_suffix()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
+        let scripts = ScriptDir { dir };
+        for (name, text) in SCRIPTS {
+            let path = scripts.dir.join(name);
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o700)
+                .open(&path)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
+            written.map_err(|source| RunnerError::File { action: "write", path, source })?;
+        }
+        Ok(scripts)
+    }
+
+    /// The script `name` (`fetch-postgres`, `build-local-image`).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The directory itself, for scratch files that go with the scripts.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for ScriptDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_written_executable_and_removed_on_drop() {
+        let scripts = ScriptDir::write().unwrap();
+        let dir = scripts.dir().to_path_buf();
+        let fetch = scripts.path("fetch-postgres");
+        let output = std::process::Command::new(&fetch).arg("--help").output().expect("the written script runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("fetch-postgres"));
+        #[cfg(feature = "container")]
+        assert!(scripts.path("build-local-image").is_file());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        drop(scripts);
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+}
