@@ -286,6 +286,7 @@ impl std::str::FromStr for BackendChoice {
 }
 
 /// The major a container runs when none is named: the newest installed one, else 16.
+#[cfg(feature = "container")]
 fn default_major() -> u32 {
     crate::runner::embedded::find_server_binaries().ok().and_then(|b| b.first().map(|b| b.major)).unwrap_or(16)
 }

@@ -1,8 +1,9 @@
 //! The helper scripts of `scripts/` that pgconverge runs, compiled into the library: an installed
 //! binary needs no source tree. Each use writes them to a private temporary directory, removed
-//! when the [`ScriptDir`] is dropped.
+//! when the [`ScriptDir`] is dropped; one left by a killed process (it may hold an image's build
+//! context) is removed by the next [`ScriptDir::write`].
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::RunnerError;
@@ -15,6 +16,8 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("build-local-image", include_str!("../../scripts/build-local-image")),
 ];
 
+const DIR_PREFIX: &str = "pgconverge-scripts-";
+
 /// The scripts, written out to `$TMPDIR/pgconverge-scripts-<pid>-<random>` (mode 0700, created
 /// fresh: a directory someone else made is never used). Removed on drop.
 #[derive(Debug)]
@@ -24,7 +27,8 @@ pub struct ScriptDir {
 
 impl ScriptDir {
     pub fn write() -> Result<ScriptDir, RunnerError> {
-        let dir = std::env::temp_dir().join(format!("pgconverge-scripts-{}-{}", std::process::id(), super::random_suffix()));
+        remove_stale();
+        let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -54,6 +58,23 @@ impl ScriptDir {
     }
 }
 
+/// Removes this user's script directories whose process is gone.
+fn remove_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(DIR_PREFIX).and_then(|rest| rest.split('-').next()?.parse::<i32>().ok()) else { continue };
+        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        // SAFETY: signal 0 only checks for existence.
+        let alive = pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+        if ours && !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Drop for ScriptDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -78,5 +99,22 @@ mod tests {
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         drop(scripts);
         assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+
+    #[test]
+    fn a_directory_left_by_a_dead_process_is_removed_by_the_next_write() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let leftover = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-test", child.id()));
+        std::fs::create_dir_all(leftover.join("context")).unwrap();
+        let live = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-test", std::process::id()));
+        std::fs::create_dir_all(&live).unwrap();
+        let scripts = ScriptDir::write().unwrap();
+        let (leftover_removed, live_kept) = (!leftover.exists(), live.exists());
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&leftover);
+        drop(scripts);
+        assert!(leftover_removed, "{} is left behind", leftover.display());
+        assert!(live_kept, "a live process's directory is kept");
     }
 }

@@ -3,7 +3,8 @@
 //! The client speaks the newest API its models describe (1.53) and lowers itself to the engine's
 //! version (`GET /version`) before any other request, so an older engine (Docker 20.10 answers
 //! up to 1.41) is spoken to in its own version. No environment variable is changed and no relay
-//! sits in between.
+//! sits in between. (bollard 0.21.1 in fact leaves the version out of request paths, so an
+//! engine answers at its own version either way; negotiating keeps that detail from mattering.)
 
 use std::time::Duration;
 
