@@ -2,15 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
+use sqlx::postgres::PgConnection;
+
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
+use crate::engine::executor::apply_migration;
+use crate::engine::prepare::{Preparation, Purpose};
 use crate::engine::Checker;
 use crate::error::Error;
-use crate::model::{Property, Report};
+use crate::model::{Failure, Property, Report};
 use crate::report::Matrix;
 use crate::engine::explore::ExploreOptions;
-use crate::model::Shard;
-use crate::generate::Granularity;
-use crate::project::Project;
+use crate::model::{Granularity, Shard};
+use crate::project::{Project, ProjectError};
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 pub use tokio_util::sync::CancellationToken;
 
@@ -40,6 +43,8 @@ pub struct Check {
 }
 
 impl Check {
+    /// A check of the project in `dir` with the config's properties, on an embedded cluster (or
+    /// the server in `PGCONVERGE_DATABASE_URL`, the image in `PGCONVERGE_IMAGE`).
     pub fn new(dir: impl AsRef<Path>) -> Check {
         Check {
             dir: dir.as_ref().to_path_buf(),
@@ -101,6 +106,8 @@ impl Check {
         self
     }
 
+    /// What may pre-exist in generated start states. [`Granularity::Object`] here, or in the
+    /// config's `granularity`, makes it any subset of objects; the default is whole migrations.
     pub fn granularity(mut self, granularity: Granularity) -> Check {
         self.explore.granularity = granularity;
         self
@@ -255,11 +262,6 @@ fn own_runtime() -> Result<tokio::runtime::Runtime, RunnerError> {
         .map_err(|source| RunnerError::Runtime { purpose: "the async runtime", source })
 }
 
-/// The server to use: the URL when given, else a throwaway embedded cluster.
-pub async fn start_backend(database_url: Option<&str>) -> Result<Box<dyn Backend>, RunnerError> {
-    start_backend_for(BackendChoice::Embedded, database_url, None, None).await
-}
-
 /// Which kind of server runs the cases.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BackendChoice {
@@ -267,8 +269,11 @@ pub enum BackendChoice {
     /// database URL, when one is given, always selects the URL backend.)
     #[default]
     Auto,
+    /// A throwaway cluster of the server binaries installed here, on a unix socket.
     Embedded,
+    /// A throwaway container of a PostgreSQL image on the local Docker engine.
     Container,
+    /// An existing server at a database URL; only `pgconverge_*` databases are created there.
     Url,
 }
 
@@ -394,6 +399,26 @@ pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend)
     let mut checker = crate::engine::Checker::new(&project, backend);
     checker.prepare().await?;
     checker.dump_source(source == DumpSource::Migrations).await
+}
+
+/// Migrates the database `conn` is connected to as `check`'s fresh run migrates a scratch
+/// database: the project's preparation (extensions, setup files, the ledger table), then every
+/// migration in canonical order, its statements run by pgconverge (a `runner = "command"`
+/// migrator is not used). For a database to inspect afterwards, with `pg_dump` for instance. A
+/// setup file or migration that fails is an input error that names the statement.
+pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), Error> {
+    let preparation = Preparation::load(project).map_err(ProjectError::from)?;
+    if let Some(failure) = preparation.apply(conn, Purpose::Migrations).await? {
+        return Err(Error::Setup { location: failure.location, error: failure.error });
+    }
+    for migration in &project.migrations.migrations {
+        match apply_migration(conn, migration).await? {
+            None => {}
+            Some(Failure::StatementFailed { migration, location, error, .. }) => return Err(Error::Migration { migration, location, error }),
+            Some(Failure::Diverged { .. }) => unreachable!("applying a migration fails by a statement or not at all"),
+        }
+    }
+    Ok(())
 }
 
 /// The canonical catalog of an existing database, read in a read-only transaction.

@@ -11,7 +11,9 @@ use crate::catalog::{Catalog, Object, ObjectKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// The difference fails the property.
     Error,
+    /// The difference is reported but does not fail (a column order, unless strict).
     Warning,
 }
 
@@ -24,15 +26,27 @@ pub enum Change {
     /// Found, not expected.
     Unexpected,
     /// One attribute differs; `None` means the attribute is absent on that side.
-    Attribute { attribute: String, expected: Option<String>, found: Option<String> },
+    Attribute {
+        /// The attribute's name (`type`, `default`, `column_order`, ...).
+        attribute: String,
+        /// Its value on the expected side.
+        expected: Option<String>,
+        /// Its value as found.
+        found: Option<String>,
+    },
 }
 
+/// One object that differs between the expected and the found catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
+    /// The object's kind.
     pub kind: ObjectKind,
+    /// The object's schema-qualified name.
     pub object: String,
+    /// What differs.
     #[serde(flatten)]
     pub change: Change,
+    /// Whether it fails the property.
     pub severity: Severity,
     /// Objects that belong to a missing or unexpected table and are not listed on their own.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -64,6 +78,7 @@ impl fmt::Display for Difference {
     }
 }
 
+/// How two catalogs are compared.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompareOptions {
     /// A column-order difference fails (otherwise it is a warning).
@@ -170,7 +185,7 @@ fn column_order_severity(expected: Option<&String>, found: Option<&String>, opti
 
 /// The canonical text of the objects the differences name, from each side: the input for a
 /// line diff of just what differs.
-pub fn involved_text(expected: &Catalog, found: &Catalog, differences: &[Difference]) -> (String, String) {
+pub(crate) fn involved_text(expected: &Catalog, found: &Catalog, differences: &[Difference]) -> (String, String) {
     let keys: BTreeSet<(ObjectKind, &str)> = differences.iter().map(|d| (d.kind, d.object.as_str())).collect();
     let render = |catalog: &Catalog| -> String {
         keys.iter().filter_map(|(kind, name)| catalog.get(*kind, name)).map(Object::render).collect()

@@ -11,6 +11,7 @@ use crate::project::init::InitError;
 use crate::project::ProjectError;
 use crate::runner::{PgError, RunnerError};
 
+/// Why a check, a dump or a diff could not decide. [`Error::kind`] says whose problem it is.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The project directory, its config or a migration file cannot be read as given.
@@ -19,24 +20,60 @@ pub enum Error {
     /// `init` could not guess or write a config.
     #[error(transparent)]
     Init(#[from] InitError),
+    /// A statement of the reference schema fails on an empty, prepared database.
     #[error("{location}: the reference schema does not apply: {error}")]
-    Reference { location: Location, error: PgError },
+    Reference {
+        /// The failing statement's place in the reference file.
+        location: Location,
+        /// What the server said.
+        error: PgError,
+    },
+    /// A statement of a `setup` file fails on an empty database.
     #[error("{location}: a setup file does not apply: {error}")]
-    Setup { location: Location, error: PgError },
+    Setup {
+        /// The failing statement's place in the setup file.
+        location: Location,
+        /// What the server said.
+        error: PgError,
+    },
+    /// A migration fails where it must run: in order, on an empty database (a dump of the
+    /// migrations, [`migrate`](crate::migrate)).
     #[error("{location}: migration {migration} fails on an empty database after the migrations before it: {error}")]
-    Migration { migration: String, location: Location, error: PgError },
+    Migration {
+        /// The migration's id (`<version>_<name>`).
+        migration: String,
+        /// The failing statement's place in the migration file.
+        location: Location,
+        /// What the server said.
+        error: PgError,
+    },
     /// A catalog file given to `diff` cannot be read.
     #[error("{path}: cannot read: {source}")]
-    ReadDump { path: PathBuf, #[source] source: std::io::Error },
+    ReadDump {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A catalog file given to `diff` is not what `dump --format json` writes.
     #[error("{path}: not a pgconverge JSON dump: {source}")]
-    InvalidDump { path: PathBuf, #[source] source: serde_json::Error },
+    InvalidDump {
+        /// The file.
+        path: PathBuf,
+        /// Where and why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The server, a program the harness runs, or a server choice that cannot work.
     #[error(transparent)]
     Runner(#[from] RunnerError),
     /// A thread of the check panicked: a bug in pgconverge, never a finding.
     #[error("{task} panicked (a bug in pgconverge)")]
-    Panicked { task: String },
+    Panicked {
+        /// The work that panicked, in words.
+        task: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, which decides the exit code.
@@ -82,6 +119,7 @@ impl std::fmt::Display for ErrorKind {
 }
 
 impl Error {
+    /// Whose problem the error is, which decides the exit code.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Project(_)

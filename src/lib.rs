@@ -1,21 +1,22 @@
+#![warn(missing_docs)]
 //! pgconverge proves that a PostgreSQL migration set converges: applied to an empty database it
 //! ends at exactly the reference schema, and its re-entrant migrations can run again without
 //! changing anything.
 //!
 //! The pipeline, one module a stage: [`project`] reads the directory and `pgconverge.toml`,
-//! [`migration`] reads the migration files (never a database), [`analysis`] infers what each
-//! statement touches and the dependencies between migrations, [`generate`] builds the start
+//! [`migration`] reads the migration files (never a database), `analysis` infers what each
+//! statement touches and the dependencies between migrations, `generate` builds the start
 //! states and orders, [`engine`] runs the properties, [`runner`] owns every Postgres server and
-//! connection, [`catalog`] dumps `pg_catalog` into a sorted model, [`compare`] diffs two
+//! connection, [`catalog`] dumps `pg_catalog` into a sorted model, [`compare`](mod@compare) diffs two
 //! models, [`model`] holds the verdicts, and [`report`] writes them. [`error`] is the one error
 //! type, whose [`ErrorKind`] decides the exit code. The library never prints and never exits.
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod catalog;
 pub mod compare;
 pub mod engine;
 pub mod error;
-pub mod generate;
+pub(crate) mod generate;
 pub mod migration;
 pub mod model;
 pub mod project;
@@ -25,10 +26,10 @@ pub mod runner;
 mod api;
 mod process;
 
-pub use api::{check, dump_project, dump_url, start_backend, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource};
+pub use api::{check, dump_project, dump_url, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource};
 pub use error::{Error, ErrorKind};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
 pub use migration::{Format, Migration, MigrationSet};
-pub use model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
+pub use model::{Failure, Granularity, Property, Report, Shard, Status, Verdict, VerdictStatus};
 pub use project::Project;

@@ -28,9 +28,11 @@ pub enum Property {
 }
 
 impl Property {
+    /// Every property, in the order a check runs them.
     pub const ALL: [Property; 6] =
         [Property::Fresh, Property::Idempotent, Property::Partial, Property::Order, Property::Interrupt, Property::Reversible];
 
+    /// The property's name in the CLI, the config and the reports (`fresh`, `order`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Property::Fresh => "fresh",
@@ -63,10 +65,13 @@ impl std::str::FromStr for Property {
     }
 }
 
+/// What a property's verdict says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictStatus {
+    /// The property holds for every case that ran.
     Pass,
+    /// The property does not hold: the verdict carries a counterexample.
     Fail,
     /// Not applicable to this project (no re-entrant migrations), or blocked by an earlier failure.
     Skipped,
@@ -81,34 +86,44 @@ pub enum VerdictStatus {
 pub enum Failure {
     /// A statement of a migration failed.
     StatementFailed {
+        /// The failing migration's id (`<version>_<name>`).
         migration: String,
         /// 1-based index of the statement in its migration.
         statement: usize,
+        /// Where the error is in the migration file (the server's error position, when given).
         location: Location,
+        /// The statement that failed.
         sql: String,
+        /// What the server said.
         error: PgError,
     },
     /// Every statement succeeded, but the catalog is not what it should be.
     Diverged {
         /// What the catalog was compared with.
         expected: String,
+        /// What differs, object by object.
         differences: Vec<Difference>,
-        /// The canonical text of the differing objects, expected side then found side.
+        /// The canonical text of the differing objects on the expected side.
         #[serde(skip)]
         expected_text: String,
+        /// The canonical text of the differing objects as found.
         #[serde(skip)]
         found_text: String,
     },
 }
 
+/// What a check found about one property.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
+    /// The property judged.
     pub property: Property,
+    /// Whether it holds.
     pub status: VerdictStatus,
     /// What was proved, what failed, or why the property was skipped, in a sentence.
     pub summary: String,
     /// How many cases (start state and order) were run.
     pub cases: u64,
+    /// The counterexample, when the property does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// For a generated property: the minimal case that fails.
@@ -117,6 +132,7 @@ pub struct Verdict {
     /// For a generated property: wall time, and what a case cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// Differences that do not fail the property (a column order, unless `strict_column_order`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Difference>,
 }
@@ -126,11 +142,13 @@ pub struct Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Every property holds.
     Converges,
     /// Every property holds, but some objects differ from one run of the same SQL to the next.
     Nondeterministic,
     /// No property fails, but at least one could not run all of its cases.
     Incomplete,
+    /// At least one property does not hold.
     Counterexample,
 }
 
@@ -146,6 +164,7 @@ impl Status {
         }
     }
 
+    /// The status as the JSON report and the GitHub summary spell it (`converges`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Status::Converges => "converges",
@@ -162,17 +181,25 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// The outcome of a check of one project on one server: a verdict per property.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The outcome, decided by the verdicts.
     pub status: Status,
+    /// The project directory.
     pub project: PathBuf,
+    /// The migration format's name (`sqlx`, `flyway`, ...), or `command` when the project's own
+    /// migrator runs them.
     pub format: String,
+    /// How many migrations the project has.
     pub migrations: usize,
     /// The migrations' ids (`<version>_<name>`), in canonical order.
     pub migration_ids: Vec<String>,
     /// The reference schema file, or `None` when the canonical fresh run is the reference.
     pub reference: Option<PathBuf>,
+    /// The server the check ran on, in words (never with a password).
     pub backend: String,
+    /// The server's version, e.g. `15.18`.
     pub server_version: String,
     /// The server's major version (one report per major in a `--pg` matrix).
     pub major: u32,
@@ -188,6 +215,7 @@ pub struct Report {
     /// What the reader should know about how the project was read (files left out on purpose).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// One verdict per property checked, in the order they ran.
     pub verdicts: Vec<Verdict>,
 }
 
@@ -197,13 +225,14 @@ impl Report {
         matches!(self.status, Status::Converges | Status::Nondeterministic)
     }
 
+    /// The verdicts of the properties that do not hold.
     pub fn failures(&self) -> impl Iterator<Item = &Verdict> {
         self.verdicts.iter().filter(|v| v.status == VerdictStatus::Fail)
     }
 }
 
 /// `1 migration`, `2 migrations`.
-pub fn plural(n: usize, noun: &str) -> String {
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -216,8 +245,11 @@ pub fn plural(n: usize, noun: &str) -> String {
 pub struct CaseReport {
     /// The case and what went wrong, in words.
     pub description: String,
+    /// The migrations applied in the start state (ids).
     pub applied: Vec<String>,
+    /// The reference objects or re-entrant migrations that pre-existed in the start state.
     pub preexisting: Vec<String>,
+    /// The migration a previous run stopped part way, and after how many statements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
     /// The pending migrations, in the order they ran.
@@ -226,11 +258,13 @@ pub struct CaseReport {
     /// applied migrations as having run first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub out_of_order: Vec<[String; 2]>,
+    /// A migration that needs another it does not declare, when the case shows one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_dependency: Option<HiddenDependency>,
     /// The proptest seed file that replays it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regressions: Option<PathBuf>,
+    /// The SQL script that reproduces the case with `psql -f` on an empty database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repro: Option<PathBuf>,
 }
@@ -239,13 +273,16 @@ pub struct CaseReport {
 /// dependency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HiddenDependency {
+    /// The migration that fails (id).
     pub migration: String,
+    /// The migrations it needs to run after (ids).
     pub needs: Vec<String>,
 }
 
 /// How long a generated property took, and what a case cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Timing {
+    /// Wall time of the whole property, in milliseconds.
     pub elapsed_ms: f64,
     /// Wall time over cases: what a case costs with shared prefixes and memoized states.
     pub amortized_ms: f64,
@@ -262,13 +299,16 @@ pub struct Timing {
     /// Times a warm database was recycled: its transaction rolled back and the database
     /// vacuumed, every 64 cases of a worker (16 with `--no-share`).
     pub recycled: u32,
+    /// Workers that ran cases in parallel.
     pub jobs: usize,
 }
 
 /// `--shard i/n`: this runner does the i-th (1-based) of n deterministic slices of the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Shard {
+    /// Which slice, from 1.
     pub index: u32,
+    /// How many slices.
     pub count: u32,
 }
 
@@ -289,8 +329,10 @@ impl std::str::FromStr for Shard {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
+    /// A re-entrant migration's whole effect pre-exists, or none of it.
     #[default]
     Migration,
+    /// Any subset of the re-entrant migrations' objects pre-exists (a table without its indexes).
     Object,
 }
 

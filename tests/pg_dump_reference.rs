@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{pgconverge, CONVERGING_FIXTURES};
-use pgconverge::engine::prepare::{Preparation, Purpose};
 use pgconverge::runner::{Backend, EmbeddedCluster};
 use pgconverge::Project;
 use sqlx::Connection;
@@ -28,12 +27,7 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database} TEMPLATE template0"))).execute(&mut admin).await.unwrap();
         let mut conn = sqlx::PgConnection::connect_with(&cluster.admin_options().database(&database)).await.unwrap();
         // The fixture's own preparation (extensions, setup, ledger) and its migrations, in order.
-        let preparation = Preparation::load(&project).unwrap();
-        assert!(preparation.apply(&mut conn, Purpose::Migrations).await.unwrap().is_none(), "{fixture}: setup failed");
-        for migration in &project.migrations.migrations {
-            let failure = pgconverge::engine::apply_migration(&mut conn, migration).await.unwrap();
-            assert!(failure.is_none(), "{fixture}: {} failed: {failure:?}", migration.id());
-        }
+        pgconverge::migrate(&project, &mut conn).await.unwrap_or_else(|e| panic!("{fixture}: {e}"));
         conn.close().await.unwrap();
 
         let dump = pg_dump(&cluster, &database);

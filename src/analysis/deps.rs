@@ -14,7 +14,7 @@ use crate::migration::Migration;
 
 /// Which migrations depend on which, with a readable reason per edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DependencyGraph {
+pub(crate) struct DependencyGraph {
     /// `depends_on[i]`: the migrations `i` needs (inferred edges always point to `j < i`).
     depends_on: Vec<BTreeSet<usize>>,
     /// `reasons[i][j]`: why `i` depends on `j` (the first reason given).
@@ -22,21 +22,17 @@ pub struct DependencyGraph {
 }
 
 impl DependencyGraph {
-    pub fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         DependencyGraph { depends_on: vec![BTreeSet::new(); n], reasons: vec![BTreeMap::new(); n] }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.depends_on.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.depends_on.is_empty()
     }
 
     /// Records that `dependent` needs `dependency`. Self-edges are ignored; the first reason
     /// given for an edge is kept.
-    pub fn add(&mut self, dependent: usize, dependency: usize, reason: String) {
+    pub(crate) fn add(&mut self, dependent: usize, dependency: usize, reason: String) {
         if dependent == dependency {
             return;
         }
@@ -44,16 +40,17 @@ impl DependencyGraph {
         self.reasons[dependent].entry(dependency).or_insert(reason);
     }
 
-    pub fn depends_on(&self, i: usize) -> &BTreeSet<usize> {
+    pub(crate) fn depends_on(&self, i: usize) -> &BTreeSet<usize> {
         &self.depends_on[i]
     }
 
-    pub fn reason(&self, dependent: usize, dependency: usize) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn reason(&self, dependent: usize, dependency: usize) -> Option<&str> {
         self.reasons.get(dependent)?.get(&dependency).map(String::as_str)
     }
 
     /// `set` plus everything it transitively depends on.
-    pub fn dependency_closure(&self, set: &BTreeSet<usize>) -> BTreeSet<usize> {
+    pub(crate) fn dependency_closure(&self, set: &BTreeSet<usize>) -> BTreeSet<usize> {
         let mut closure = set.clone();
         let mut todo: Vec<usize> = set.iter().copied().collect();
         while let Some(node) = todo.pop() {
@@ -68,7 +65,8 @@ impl DependencyGraph {
 
     /// Whether every node of `order` comes after the nodes it depends on that are also in
     /// `order` (dependencies outside `order` are taken as already applied).
-    pub fn respects(&self, order: &[usize]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn respects(&self, order: &[usize]) -> bool {
         let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &node)| (node, p)).collect();
         order
             .iter()
@@ -80,7 +78,7 @@ impl DependencyGraph {
     /// pick the smallest (priority[node], node). All-zero priorities give canonical order.
     /// A missing priority counts as 0. If declared edges form a cycle, the nodes left on it
     /// follow in (priority, node) order, so every node is still returned once.
-    pub fn topological_order(&self, nodes: &BTreeSet<usize>, priority: &[u32]) -> Vec<usize> {
+    pub(crate) fn topological_order(&self, nodes: &BTreeSet<usize>, priority: &[u32]) -> Vec<usize> {
         let key = |node: usize| Reverse((priority.get(node).copied().unwrap_or(0), node));
         let mut waiting_on: BTreeMap<usize, usize> =
             nodes.iter().map(|&n| (n, self.depends_on[n].iter().filter(|d| nodes.contains(d)).count())).collect();
@@ -120,7 +118,7 @@ impl DependencyGraph {
     }
 
     /// Adds every edge of `other` (keeping this graph's reason where both have the edge).
-    pub fn merge(&mut self, other: &DependencyGraph) {
+    pub(crate) fn merge(&mut self, other: &DependencyGraph) {
         if other.len() > self.len() {
             self.depends_on.resize(other.len(), BTreeSet::new());
             self.reasons.resize(other.len(), BTreeMap::new());
@@ -142,7 +140,7 @@ impl DependencyGraph {
 /// migration that dropped or renamed it before. The new name of a rename is created by it, so
 /// its later users depend on the rename. Two migrations that only alter the same object do not
 /// depend on each other.
-pub fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
+pub(crate) fn infer_from_sql(migrations: &[Migration]) -> DependencyGraph {
     let mut graph = DependencyGraph::new(migrations.len());
     let mut history = History::default();
     for (i, migration) in migrations.iter().enumerate() {

@@ -2,6 +2,6 @@
 //! creates, changes, drops and references), the dependency graph between migrations, and the
 //! reference schema's units (what may pre-exist in a start state).
 
-pub mod deps;
-pub mod footprint;
-pub mod reference_units;
+pub(crate) mod deps;
+pub(crate) mod footprint;
+pub(crate) mod reference_units;

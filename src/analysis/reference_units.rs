@@ -15,7 +15,7 @@ use crate::analysis::footprint::{analyze_script, Footprint, Key, ObjectRef, Stat
 use crate::migration::Script;
 
 /// Tables in which migration tools record what they applied.
-pub const LEDGER_TABLES: &[&str] = &[
+pub(crate) const LEDGER_TABLES: &[&str] = &[
     "schema_migrations",
     "ar_internal_metadata",
     "_sqlx_migrations",
@@ -27,33 +27,34 @@ pub const LEDGER_TABLES: &[&str] = &[
 
 /// One independently creatable piece of the reference schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReferenceUnit {
+pub(crate) struct ReferenceUnit {
     /// Indices into the script's statements (one, usually).
-    pub statements: Vec<usize>,
+    pub(crate) statements: Vec<usize>,
     /// Readable: "table public.ai_provider_configs", "index public.index_x",
     /// "constraint public.t.fk_rails_abc", "default public.t.id", "sequence public.t_id_seq",
     /// "owned by public.t_id_seq".
-    pub label: String,
-    pub creates: BTreeSet<ObjectRef>,
+    pub(crate) label: String,
+    pub(crate) creates: BTreeSet<ObjectRef>,
     /// The earlier units this one needs.
-    pub depends_on: BTreeSet<usize>,
+    pub(crate) depends_on: BTreeSet<usize>,
     /// The columns it names (a view's, an index's): a table built by its migrations has only the
     /// columns those added, so the unit also needs the migrations that add these.
-    pub columns: BTreeSet<ObjectRef>,
+    pub(crate) columns: BTreeSet<ObjectRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReferenceUnits {
+pub(crate) struct ReferenceUnits {
     /// Session setup statements (`SET ...`, `SELECT pg_catalog.set_config(...)`), run first.
-    pub preamble: Vec<usize>,
+    pub(crate) preamble: Vec<usize>,
     /// Statements about migration-ledger tables ([`LEDGER_TABLES`]), including `INSERT INTO` them.
-    pub ledger: Vec<usize>,
-    pub units: Vec<ReferenceUnit>,
+    pub(crate) ledger: Vec<usize>,
+    pub(crate) units: Vec<ReferenceUnit>,
 }
 
 impl ReferenceUnits {
     /// `set` plus every unit it transitively depends on.
-    pub fn dependency_closure(&self, set: &BTreeSet<usize>) -> BTreeSet<usize> {
+    #[cfg(test)]
+    pub(crate) fn dependency_closure(&self, set: &BTreeSet<usize>) -> BTreeSet<usize> {
         let mut closure = set.clone();
         let mut todo: Vec<usize> = set.iter().copied().collect();
         while let Some(unit) = todo.pop() {
@@ -68,7 +69,8 @@ impl ReferenceUnits {
 
     /// The SQL to build these units on an empty database: the preamble, then the units'
     /// statements in file order, each ending with ";\n".
-    pub fn sql(&self, script: &Script, units: &BTreeSet<usize>) -> String {
+    #[cfg(test)]
+    pub(crate) fn sql(&self, script: &Script, units: &BTreeSet<usize>) -> String {
         let statements: BTreeSet<usize> =
             units.iter().flat_map(|&u| self.units[u].statements.iter().copied()).collect();
         self.preamble.iter().chain(&statements).map(|&i| format!("{};\n", script.statements[i].sql)).collect()
@@ -76,7 +78,7 @@ impl ReferenceUnits {
 }
 
 /// Splits a reference schema into units, in file order.
-pub fn reference_units(script: &Script) -> ReferenceUnits {
+pub(crate) fn reference_units(script: &Script) -> ReferenceUnits {
     let analysis = analyze_script(script);
     let mut result = ReferenceUnits { preamble: vec![], ledger: vec![], units: vec![] };
     let mut built = Built::default();

@@ -12,6 +12,8 @@ enum Shape {
     TableConstraint,
 }
 
+/// Turns SQL text from the catalog (defaults, CHECK bodies, view and function definitions) into
+/// one spelling, so that two servers' or two orders' spellings of the same thing compare equal.
 #[derive(Debug, Default)]
 pub struct Canonicalizer {
     memo: HashMap<(Shape, String), String>,
@@ -21,27 +23,29 @@ const EXPRESSION_PREFIX: &str = "SELECT ";
 const CONSTRAINT_PREFIX: &str = "ALTER TABLE t ADD CONSTRAINT c ";
 
 impl Canonicalizer {
+    /// An empty canonicalizer (its memo fills as it is used).
     pub fn new() -> Canonicalizer {
         Canonicalizer::default()
     }
 
     /// A scalar expression (a default, a CHECK body, a policy's USING): `'x'::character varying`
     /// and `'x'::varchar` both become `'x'::varchar`.
-    pub fn expression(&mut self, text: &str) -> String {
+    pub(crate) fn expression(&mut self, text: &str) -> String {
         self.canonical(Shape::Expression, text)
     }
 
     /// A whole statement (`CREATE INDEX ...`, a view's `SELECT ...`, `CREATE FUNCTION ...`).
-    pub fn statement(&mut self, text: &str) -> String {
+    pub(crate) fn statement(&mut self, text: &str) -> String {
         self.canonical(Shape::Statement, text)
     }
 
     /// A table constraint definition as `pg_get_constraintdef` prints it (`CHECK ((a > 0))`).
-    pub fn constraint(&mut self, text: &str) -> String {
+    pub(crate) fn constraint(&mut self, text: &str) -> String {
         self.canonical(Shape::TableConstraint, text)
     }
 
-    pub fn memoized(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn memoized(&self) -> usize {
         self.memo.len()
     }
 

@@ -42,28 +42,47 @@ use crate::runner::RunnerError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    /// A schema, with its owner and grants.
     Schema,
+    /// An installed extension and its version.
     Extension,
+    /// A collation a migration created.
     Collation,
+    /// A user-defined type: an enum (labels in order), a domain, a composite or a range.
     Type,
+    /// A sequence and its parameters.
     Sequence,
+    /// A table: its kind, partitioning, inheritance, options, row security, owner, grants and
+    /// column order.
     Table,
+    /// A table's column: type, default, nullability, identity, generation, collation, grants.
     Column,
+    /// A table's constraint: primary key, unique, check, foreign key, exclusion.
     Constraint,
+    /// An index, with the constraint it backs, if any.
     Index,
+    /// A view and its canonical definition.
     View,
+    /// A materialized view and its canonical definition.
     MaterializedView,
+    /// A function, procedure or aggregate, by its signature.
     Function,
+    /// A trigger on a table.
     Trigger,
+    /// A rewrite rule (other than a view's own `_RETURN`).
     Rule,
+    /// A row-level security policy.
     Policy,
+    /// Extended statistics (`CREATE STATISTICS`).
     Statistics,
+    /// An `ALTER DEFAULT PRIVILEGES` entry.
     DefaultPrivileges,
+    /// A `COMMENT ON` an object.
     Comment,
 }
 
 impl ObjectKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ObjectKind::Schema => "schema",
             ObjectKind::Extension => "extension",
@@ -96,6 +115,7 @@ impl fmt::Display for ObjectKind {
 /// One database object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
+    /// What kind of object it is.
     pub kind: ObjectKind,
     /// Schema-qualified name: `public.users`, `public.users.email` (a column),
     /// `public.users.users_pkey` (a constraint), `public.f(integer)` (a function).
@@ -108,35 +128,35 @@ pub struct Object {
 }
 
 impl Object {
-    pub fn new(kind: ObjectKind, name: impl Into<String>) -> Object {
+    pub(crate) fn new(kind: ObjectKind, name: impl Into<String>) -> Object {
         Object { kind, name: name.into(), table: None, attributes: BTreeMap::new() }
     }
 
-    pub fn of_table(mut self, table: impl Into<String>) -> Object {
+    pub(crate) fn of_table(mut self, table: impl Into<String>) -> Object {
         self.table = Some(table.into());
         self
     }
 
     /// Sets an attribute; `None` and empty values are left out, so "absent" has one spelling.
-    pub fn attr(mut self, key: &str, value: Option<String>) -> Object {
+    pub(crate) fn attr(mut self, key: &str, value: Option<String>) -> Object {
         self.set_attr(key, value);
         self
     }
 
     /// [`Object::attr`] on an object already built.
-    pub fn set_attr(&mut self, key: &str, value: Option<String>) {
+    pub(crate) fn set_attr(&mut self, key: &str, value: Option<String>) {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
             self.attributes.insert(key.to_string(), value);
         }
     }
 
     /// `table public.users`.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         format!("{} {}", self.kind, self.name)
     }
 
     /// The object as canonical text: its title, then one `key: value` line per attribute.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = self.title();
         out.push('\n');
         for (key, value) in &self.attributes {
@@ -156,17 +176,18 @@ pub struct Catalog {
     /// The server version the catalog was read from (informational; not compared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
+    /// The objects, sorted by kind, then name.
     pub objects: Vec<Object>,
 }
 
 impl Catalog {
-    pub fn from_objects(server_version: Option<String>, mut objects: Vec<Object>) -> Catalog {
+    pub(crate) fn from_objects(server_version: Option<String>, mut objects: Vec<Object>) -> Catalog {
         objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         objects.dedup_by(|a, b| a.kind == b.kind && a.name == b.name);
         Catalog { server_version, objects }
     }
 
-    pub fn get(&self, kind: ObjectKind, name: &str) -> Option<&Object> {
+    pub(crate) fn get(&self, kind: ObjectKind, name: &str) -> Option<&Object> {
         self.objects
             .binary_search_by(|o| (o.kind, o.name.as_str()).cmp(&(kind, name)))
             .ok()
@@ -180,7 +201,7 @@ impl Catalog {
 
     /// Drops the objects `ignore` matches, and those that belong to a matched table; and the
     /// owners, unless `ignore` compares them.
-    pub fn without(mut self, ignore: &IgnoreRules) -> Catalog {
+    pub(crate) fn without(mut self, ignore: &IgnoreRules) -> Catalog {
         if !ignore.compare_owners {
             for object in &mut self.objects {
                 object.attributes.remove(OWNER);
@@ -190,10 +211,12 @@ impl Catalog {
         self
     }
 
+    /// The catalog as pretty JSON (what `pgconverge dump --format json` prints).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a catalog always serializes")
     }
 
+    /// A catalog from the JSON [`Catalog::to_json`] writes.
     pub fn from_json(text: &str) -> Result<Catalog, serde_json::Error> {
         serde_json::from_str(text)
     }
@@ -203,7 +226,7 @@ impl Catalog {
 pub(crate) const OWNER: &str = "owner";
 
 /// The migration ledgers of common tools: the harness never compares them.
-pub const LEDGER_TABLES: &[&str] = &[
+pub(crate) const LEDGER_TABLES: &[&str] = &[
     "schema_migrations",          // Rails, golang-migrate, dbmate
     "ar_internal_metadata",       // Rails
     "_sqlx_migrations",           // sqlx
@@ -222,10 +245,10 @@ pub const LEDGER_TABLES: &[&str] = &[
 /// (`*` and `?`) matched against an object's qualified name or the table it belongs to.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreRules {
-    pub globs: Vec<String>,
-    pub keep_ledgers: bool,
+    pub(crate) globs: Vec<String>,
+    pub(crate) keep_ledgers: bool,
     /// Exact objects left out: nondeterministic objects.
-    pub exact: std::collections::BTreeSet<(ObjectKind, String)>,
+    pub(crate) exact: std::collections::BTreeSet<(ObjectKind, String)>,
     /// What the setup files create, as they create it: each object is left out while it is
     /// unchanged, so a migration that changes one (the `public` schema's grants) is compared.
     pub(crate) setup: BTreeMap<(ObjectKind, String), Object>,
@@ -234,7 +257,7 @@ pub struct IgnoreRules {
 }
 
 impl IgnoreRules {
-    pub fn new(globs: Vec<String>) -> IgnoreRules {
+    pub(crate) fn new(globs: Vec<String>) -> IgnoreRules {
         IgnoreRules { globs, ..IgnoreRules::default() }
     }
 
@@ -243,7 +266,7 @@ impl IgnoreRules {
         IgnoreRules { compare_owners, ..IgnoreRules::new(globs) }
     }
 
-    pub fn matches(&self, object: &Object) -> bool {
+    pub(crate) fn matches(&self, object: &Object) -> bool {
         let key = (object.kind, object.name.clone());
         if self.exact.contains(&key) || self.setup.get(&key) == Some(object) {
             return true;
@@ -291,7 +314,7 @@ fn table_of_column(column: &str) -> &str {
 }
 
 /// `*` matches any run of characters, `?` one character.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
@@ -374,7 +397,8 @@ fn read_and_set_settings() -> &'static str {
 }
 
 /// Dumps every user object of the database `conn` is connected to, in three round trips, with
-/// the [`DUMP_SETTINGS`] in force.
+/// `search_path = pg_catalog` (every name schema-qualified), JIT and parallel query off; the
+/// settings are restored after. `canon` spells SQL text one way; `ignore` leaves objects out.
 pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &IgnoreRules) -> Result<Catalog, RunnerError> {
     let settings = sqlx::raw_sql(AssertSqlSafe(read_and_set_settings()))
         .fetch_all(&mut *conn)

@@ -39,6 +39,7 @@ pub struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// A checker of `project` on `backend`'s server (which the caller owns and stops).
     pub fn new(project: &'a Project, backend: &'a dyn Backend) -> Checker<'a> {
         Checker {
             project,

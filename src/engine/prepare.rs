@@ -1,8 +1,6 @@
 //! Preparing a scratch database before the reference or the migrations run: the configured
 //! extensions, the `setup` SQL files (roles, schemas), and the framework ledger table.
 
-use std::path::Path;
-
 use sqlx::postgres::PgConnection;
 use sqlx::AssertSqlSafe;
 
@@ -13,7 +11,7 @@ use crate::runner::{self, PgError, RunnerError};
 
 /// What a scratch database is prepared for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// The reference schema runs next (it creates its own ledger tables, if any).
     Reference,
     /// Migrations run next: the ledger table exists first, as the framework would make it.
@@ -22,21 +20,21 @@ pub enum Purpose {
 
 /// Everything that runs on every scratch database before the real work.
 #[derive(Debug, Clone, Default)]
-pub struct Preparation {
-    pub extensions: Vec<String>,
-    pub setup: Vec<Script>,
-    pub ledger: Option<Ledger>,
+pub(crate) struct Preparation {
+    pub(crate) extensions: Vec<String>,
+    pub(crate) setup: Vec<Script>,
+    pub(crate) ledger: Option<Ledger>,
 }
 
 /// A setup statement that failed: the user's input is wrong.
 #[derive(Debug, Clone)]
-pub struct SetupFailure {
-    pub location: Location,
-    pub error: PgError,
+pub(crate) struct SetupFailure {
+    pub(crate) location: Location,
+    pub(crate) error: PgError,
 }
 
 impl Preparation {
-    pub fn load(project: &Project) -> Result<Preparation, MigrationError> {
+    pub(crate) fn load(project: &Project) -> Result<Preparation, MigrationError> {
         // The same placeholders as in the migrations may stand in the setup files.
         let setup = crate::migration::layout::with_substitutions(&project.config.substitutions, || {
             project.config.setup.iter().map(|path| Script::read(&project.dir.join(path))).collect::<Result<Vec<_>, _>>()
@@ -44,12 +42,8 @@ impl Preparation {
         Ok(Preparation { extensions: project.config.extensions.clone(), setup, ledger: project.config.ledger })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.extensions.is_empty() && self.setup.is_empty() && self.ledger.is_none()
-    }
-
     /// Runs the preparation; `Some` when a setup statement failed.
-    pub async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
+    pub(crate) async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
         for extension in &self.extensions {
             let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
@@ -99,7 +93,7 @@ async fn execute(conn: &mut PgConnection, sql: String, context: &str) -> Result<
 }
 
 /// The ledger tables as each framework creates them.
-pub fn ledger_ddl(ledger: Ledger) -> &'static [&'static str] {
+pub(crate) fn ledger_ddl(ledger: Ledger) -> &'static [&'static str] {
     match ledger {
         Ledger::Diesel => &["CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"],
         Ledger::Sqlx => &["CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)"],
@@ -112,9 +106,4 @@ pub fn ledger_ddl(ledger: Ledger) -> &'static [&'static str] {
         Ledger::Dbmate => &["CREATE TABLE IF NOT EXISTS schema_migrations (version character varying(128) NOT NULL PRIMARY KEY)"],
         Ledger::Alembic => &["CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"],
     }
-}
-
-/// For error messages: a setup path relative to the project.
-pub fn describe_setup(project_dir: &Path, script: &Script) -> String {
-    script.path.strip_prefix(project_dir).unwrap_or(&script.path).display().to_string()
 }

@@ -9,18 +9,18 @@ use crate::generate::Plan;
 use crate::migration::{Migration, Script};
 
 /// The pieces of a case, as SQL.
-pub struct ReproInput<'a> {
-    pub title: String,
-    pub migrations: &'a [Migration],
-    pub plan: &'a Plan,
+pub(crate) struct ReproInput<'a> {
+    pub(crate) title: String,
+    pub(crate) migrations: &'a [Migration],
+    pub(crate) plan: &'a Plan,
     /// The reference schema and the statement indices that build the pre-existing units
     /// (preamble first, in file order).
-    pub reference: Option<(&'a Script, Vec<usize>)>,
+    pub(crate) reference: Option<(&'a Script, Vec<usize>)>,
     /// The differences the case ends in, when it ends in one rather than an error.
-    pub differences: &'a [Difference],
+    pub(crate) differences: &'a [Difference],
 }
 
-pub fn script(input: &ReproInput<'_>) -> String {
+pub(crate) fn script(input: &ReproInput<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "-- pgconverge repro: {}", input.title);
     let _ = writeln!(out, "-- Run on an empty database: psql -X -v ON_ERROR_STOP=1 -d <empty database> -f <this file>");

@@ -6,7 +6,7 @@
 //! Strategies are constructive (masks, priorities, indices) so that proptest shrinks every part
 //! toward the simple case: nothing applied, nothing pre-existing, canonical order.
 
-pub use crate::model::Granularity;
+pub(crate) use crate::model::Granularity;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -18,30 +18,30 @@ use crate::analysis::deps::DependencyGraph;
 
 /// A non-transactional migration that stopped after `statements_done` of its statements.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Interruption {
-    pub migration: usize,
-    pub statements_done: usize,
+pub(crate) struct Interruption {
+    pub(crate) migration: usize,
+    pub(crate) statements_done: usize,
 }
 
 /// One case: a start state and the order of the pending migrations (indices into the
 /// migration set's canonical order; `preexisting` indexes the reference units).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Plan {
-    pub applied: BTreeSet<usize>,
-    pub preexisting: BTreeSet<usize>,
-    pub interrupted: Option<Interruption>,
-    pub order: Vec<usize>,
+pub(crate) struct Plan {
+    pub(crate) applied: BTreeSet<usize>,
+    pub(crate) preexisting: BTreeSet<usize>,
+    pub(crate) interrupted: Option<Interruption>,
+    pub(crate) order: Vec<usize>,
 }
 
 impl Plan {
     /// The order everything ran in: the applied migrations (canonical order), then the pending.
-    pub fn run_order(&self) -> Vec<usize> {
+    pub(crate) fn run_order(&self) -> Vec<usize> {
         self.applied.iter().copied().chain(self.order.iter().copied()).collect()
     }
 
     /// `(early, late)` pairs where `late` ran before `early` although `early < late`
     /// canonically, over the whole run order (applied, then pending).
-    pub fn out_of_order_pairs(&self) -> Vec<(usize, usize)> {
+    pub(crate) fn out_of_order_pairs(&self) -> Vec<(usize, usize)> {
         let run = self.run_order();
         let mut pairs = Vec::new();
         for (i, &a) in run.iter().enumerate() {
@@ -54,7 +54,8 @@ impl Plan {
         pairs
     }
 
-    pub fn is_canonical_order(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_canonical_order(&self) -> bool {
         self.order.windows(2).all(|w| w[0] < w[1])
     }
 }
@@ -81,49 +82,45 @@ impl fmt::Debug for Interruption {
 
 /// The reference schema's units as the generator sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UnitSpace {
+pub(crate) struct UnitSpace {
     /// The migration whose canonical run creates each unit's object, if one does.
-    pub creator: Vec<Option<usize>>,
+    pub(crate) creator: Vec<Option<usize>>,
     /// Units each unit needs.
-    pub depends_on: Vec<BTreeSet<usize>>,
+    pub(crate) depends_on: Vec<BTreeSet<usize>>,
     /// Migrations each unit needs besides its units: those that add the columns it names.
-    pub needs_migrations: Vec<BTreeSet<usize>>,
+    pub(crate) needs_migrations: Vec<BTreeSet<usize>>,
 }
 
 impl UnitSpace {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.creator.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.creator.is_empty()
-    }
-
-    pub fn units_of(&self, migration: usize) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn units_of(&self, migration: usize) -> impl Iterator<Item = usize> + '_ {
         (0..self.len()).filter(move |&u| self.creator[u] == Some(migration))
     }
 }
 
 /// Everything the strategies need to know about a migration set.
 #[derive(Debug, Clone)]
-pub struct PlanSpace {
-    pub migrations: usize,
-    pub deps: DependencyGraph,
+pub(crate) struct PlanSpace {
+    pub(crate) migrations: usize,
+    pub(crate) deps: DependencyGraph,
     /// Migrations that claim to be re-entrant.
-    pub reentrant: BTreeSet<usize>,
+    pub(crate) reentrant: BTreeSet<usize>,
     /// Non-transactional migrations and their statement counts: where an interruption can happen.
-    pub resumable: Vec<(usize, usize)>,
-    pub units: UnitSpace,
-    pub granularity: Granularity,
+    pub(crate) resumable: Vec<(usize, usize)>,
+    pub(crate) units: UnitSpace,
+    pub(crate) granularity: Granularity,
     /// The migrator never runs a migration older than one already applied (golang-migrate, whose
     /// ledger is one version number; Flyway without outOfOrder): applied sets are prefixes of
     /// the canonical order, and the pending migrations run in that order.
-    pub in_order_only: bool,
+    pub(crate) in_order_only: bool,
 }
 
 impl PlanSpace {
     /// Units that may pre-exist: those created by re-entrant migrations.
-    pub fn eligible_units(&self) -> Vec<usize> {
+    pub(crate) fn eligible_units(&self) -> Vec<usize> {
         (0..self.units.len())
             .filter(|&u| self.units.creator[u].is_some_and(|m| self.reentrant.contains(&m)))
             .collect()
@@ -132,7 +129,7 @@ impl PlanSpace {
     /// Makes a start state consistent: `applied` closed under dependencies; `preexisting`
     /// closed under unit dependencies, where a needed unit whose migration is not re-entrant
     /// makes that migration applied instead, and units of applied migrations already exist.
-    pub fn close(&self, applied: BTreeSet<usize>, preexisting: BTreeSet<usize>) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    pub(crate) fn close(&self, applied: BTreeSet<usize>, preexisting: BTreeSet<usize>) -> (BTreeSet<usize>, BTreeSet<usize>) {
         let mut applied = self.deps.dependency_closure(&applied);
         let mut preexisting = preexisting;
         loop {
@@ -174,7 +171,7 @@ impl PlanSpace {
 
     /// The largest part of `set` that holds every dependent of its members: a migration stays
     /// only if everything that depends on it is in the set too.
-    pub fn upward_closed_part(&self, mut set: BTreeSet<usize>) -> BTreeSet<usize> {
+    pub(crate) fn upward_closed_part(&self, mut set: BTreeSet<usize>) -> BTreeSet<usize> {
         loop {
             let before = set.len();
             let dropped: Vec<usize> = set
@@ -236,7 +233,7 @@ fn selected(mask: &[bool]) -> BTreeSet<usize> {
 
 /// Start states for the *partial* property: any applied set (a prefix, for an in-order-only
 /// migrator), any pre-existing set, canonical order.
-pub fn partial_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
+pub(crate) fn partial_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
     let zeros = vec![0u32; space.migrations];
     if space.in_order_only {
         // The prefix length shrinks toward nothing applied.
@@ -255,7 +252,7 @@ pub fn partial_plans(space: PlanSpace) -> BoxedStrategy<Plan> {
 /// dependents are all pending too, so turning a mask bit off never adds a pending migration:
 /// shrinking reaches the fewest pending migrations, and priorities shrink toward zero, which is
 /// the canonical order. `None` for an in-order-only migrator: it has no other order.
-pub fn order_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
+pub(crate) fn order_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
     if space.in_order_only {
         return None;
     }
@@ -274,7 +271,7 @@ pub fn order_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
 /// Interruptions for the *interrupt* property: one non-transactional migration stopped after
 /// k of its statements (its dependencies applied), then every pending migration in canonical order.
 /// `None` when no migration runs outside a transaction.
-pub fn interrupt_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
+pub(crate) fn interrupt_plans(space: PlanSpace) -> Option<BoxedStrategy<Plan>> {
     if space.resumable.is_empty() {
         return None;
     }

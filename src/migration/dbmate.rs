@@ -20,7 +20,7 @@ static MARKER: LazyLock<Regex> =
 
 const PATTERN: &str = "<version>_<name>.sql";
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let candidates = files::list_dir(dir)?
         .iter()
         .filter(|e| e.is_sql_file())
@@ -126,7 +126,7 @@ fn invalid(path: &Path, text: &str, offset: usize, message: &str) -> MigrationEr
 }
 
 /// Whether a file's text has a `-- migrate:up` marker (for format detection).
-pub fn text_has_up_marker(text: &str) -> bool {
+pub(crate) fn text_has_up_marker(text: &str) -> bool {
     MARKER.captures_iter(text).any(|caps| &caps[1] == "up")
 }
 

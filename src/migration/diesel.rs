@@ -15,13 +15,13 @@ static DIR_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d[\d-]*)_(.*
 
 const PATTERN: &str = "<version>_<name>/up.sql";
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     load_with_stray(dir).map(|(migrations, _)| migrations)
 }
 
 /// The migrations, and the `.sql` files beside the migration directories: diesel never runs
 /// those (a data script kept next to the migrations), so they are left out and reported.
-pub fn load_with_stray(dir: &Path) -> Result<(Vec<Migration>, Vec<std::path::PathBuf>), MigrationError> {
+pub(crate) fn load_with_stray(dir: &Path) -> Result<(Vec<Migration>, Vec<std::path::PathBuf>), MigrationError> {
     let mut candidates = Vec::new();
     let mut stray = Vec::new();
     for entry in files::list_dir(dir)? {

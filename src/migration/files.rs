@@ -10,20 +10,20 @@ use super::{Format, Migration, MigrationError, Script};
 
 /// One directory entry, by name. Hidden entries (`.keep`, editor lock files) are never listed.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub path: PathBuf,
-    pub name: String,
-    pub is_dir: bool,
+pub(crate) struct Entry {
+    pub(crate) path: PathBuf,
+    pub(crate) name: String,
+    pub(crate) is_dir: bool,
 }
 
 impl Entry {
-    pub fn is_sql_file(&self) -> bool {
+    pub(crate) fn is_sql_file(&self) -> bool {
         !self.is_dir && self.name.ends_with(".sql")
     }
 }
 
 /// The entries of `dir` sorted by name, so errors and detection do not depend on readdir order.
-pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
+pub(super) fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
     let io = |source| MigrationError::Io { path: dir.to_path_buf(), source };
     let meta = std::fs::metadata(dir).map_err(io)?;
     if !meta.is_dir() {
@@ -45,7 +45,7 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
 }
 
 /// A `.sql` file whose name does not fit the format: an error, so nothing is skipped silently.
-pub fn unrecognized(path: &Path, format: Format, expected: &str) -> MigrationError {
+pub(super) fn unrecognized(path: &Path, format: Format, expected: &str) -> MigrationError {
     MigrationError::Unrecognized {
         path: path.to_path_buf(),
         message: format!("file name does not match the {format} pattern {expected}"),
@@ -53,28 +53,28 @@ pub fn unrecognized(path: &Path, format: Format, expected: &str) -> MigrationErr
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Up,
     Down,
 }
 
 /// A file (or, for diesel, a directory) that holds one side of one migration.
 #[derive(Debug, Clone)]
-pub struct Candidate {
-    pub key: SortKey,
-    pub version: String,
-    pub name: String,
-    pub path: PathBuf,
-    pub role: Role,
+pub(super) struct Candidate {
+    pub(crate) key: SortKey,
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) role: Role,
 }
 
 /// The files of one migration, found by version.
 #[derive(Debug, Clone)]
-pub struct Pair {
-    pub version: String,
-    pub name: String,
-    pub up: PathBuf,
-    pub down: Option<PathBuf>,
+pub(super) struct Pair {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) up: PathBuf,
+    pub(crate) down: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -85,7 +85,7 @@ struct Slot {
 
 /// Groups candidates by version into pairs in canonical order. Errors on an empty set, on two
 /// files for the same side of a version, and on a down without an up.
-pub fn pair_candidates(dir: &Path, format: Format, candidates: Vec<Candidate>) -> Result<Vec<Pair>, MigrationError> {
+pub(super) fn pair_candidates(dir: &Path, format: Format, candidates: Vec<Candidate>) -> Result<Vec<Pair>, MigrationError> {
     if candidates.is_empty() {
         return Err(MigrationError::Empty { path: dir.to_path_buf(), format });
     }
@@ -117,7 +117,7 @@ fn pair_from_slot(slot: Slot) -> Result<Pair, MigrationError> {
 }
 
 /// Reads the up file and optional down file of a pair as whole-file scripts.
-pub fn read_pair(pair: &Pair) -> Result<(Script, Option<Script>), MigrationError> {
+pub(super) fn read_pair(pair: &Pair) -> Result<(Script, Option<Script>), MigrationError> {
     let up = Script::read(&pair.up)?;
     let down = pair.down.as_deref().map(Script::read).transpose()?;
     Ok((up, down))
@@ -125,7 +125,7 @@ pub fn read_pair(pair: &Pair) -> Result<(Script, Option<Script>), MigrationError
 
 /// Why a migration must run outside a transaction: a declared marker wins; otherwise a statement
 /// of the up script, then of the down script, that Postgres refuses inside a transaction block.
-pub fn no_transaction_reason(declared: Option<String>, up: &Script, down: Option<&Script>) -> Option<String> {
+pub(super) fn no_transaction_reason(declared: Option<String>, up: &Script, down: Option<&Script>) -> Option<String> {
     declared.or_else(|| detect_no_transaction(up)).or_else(|| {
         let down = down?;
         let reason = detect_no_transaction(down)?;
@@ -134,18 +134,18 @@ pub fn no_transaction_reason(declared: Option<String>, up: &Script, down: Option
 }
 
 /// Assembles a versioned migration, filling in `no_transaction`.
-pub fn migration(pair: &Pair, up: Script, down: Option<Script>, declared: Option<String>) -> Migration {
+pub(super) fn migration(pair: &Pair, up: Script, down: Option<Script>, declared: Option<String>) -> Migration {
     let no_transaction = no_transaction_reason(declared, &up, down.as_ref());
     Migration { version: pair.version.clone(), name: pair.name.clone(), up, down, no_transaction, repeatable: false }
 }
 
-pub fn file_name(path: &Path) -> String {
+pub(super) fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Loads a format whose migrations are plain up/down files with no declared marker beyond what
 /// `declared` finds in the two scripts.
-pub fn load_pairs(
+pub(super) fn load_pairs(
     pairs: Vec<Pair>,
     declared: impl Fn(&Script, Option<&Script>) -> Option<String>,
 ) -> Result<Vec<Migration>, MigrationError> {
@@ -160,11 +160,11 @@ pub fn load_pairs(
 }
 
 #[cfg(test)]
-pub mod testutil {
+pub(crate) mod testutil {
     //! Writing small migration layouts in temporary directories.
     use std::path::Path;
 
-    pub fn write(dir: &Path, rel: &str, text: &str) {
+    pub(crate) fn write(dir: &Path, rel: &str, text: &str) {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -172,7 +172,7 @@ pub mod testutil {
         std::fs::write(path, text).unwrap();
     }
 
-    pub fn layout(files: &[(&str, &str)]) -> tempfile::TempDir {
+    pub(crate) fn layout(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (rel, text) in files {
             write(dir.path(), rel, text);

@@ -22,9 +22,9 @@ static NO_TX_CONF: LazyLock<Regex> =
 const PATTERN: &str = "V<version>__<desc>.sql, U<version>__<desc>.sql or R__<desc>.sql";
 
 /// The version Flyway's repeatable migrations carry.
-pub const REPEATABLE_VERSION: &str = "R";
+pub(crate) const REPEATABLE_VERSION: &str = "R";
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let candidates = files::list_dir(dir)?
         .iter()
         .filter(|e| e.is_sql_file())
@@ -77,7 +77,7 @@ fn conf_opting_out(script: &Path) -> Result<Option<String>, MigrationError> {
 }
 
 /// Whether a file name is a Flyway versioned migration (for format detection).
-pub fn is_versioned_name(name: &str) -> bool {
+pub(crate) fn is_versioned_name(name: &str) -> bool {
     NAME.captures(name).is_some_and(|caps| caps.get(1).is_some_and(|m| m.as_str() == "V"))
 }
 

@@ -14,7 +14,7 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d+)_(.*)\.(up|do
 
 const PATTERN: &str = "<version>_<title>.up.sql / <version>_<title>.down.sql";
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let candidates = files::list_dir(dir)?
         .iter()
         .filter(|e| e.is_sql_file())
@@ -43,7 +43,7 @@ fn candidate(entry: &Entry) -> Result<Candidate, MigrationError> {
 }
 
 /// Whether a file name fits golang-migrate's pattern (for format detection).
-pub fn matches_name(name: &str) -> bool {
+pub(crate) fn matches_name(name: &str) -> bool {
     NAME.is_match(name)
 }
 

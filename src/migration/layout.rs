@@ -1,13 +1,13 @@
 //! Custom migration layouts: how a project's files map to migrations and in what order, beyond
 //! the built-in [`Format`]s. Read from `pgconverge.toml` (`pattern`, `order`, `manifest`,
-//! `manifest_key`, `substitutions`) with [`Layout::from_config`] and loaded with
-//! [`MigrationSet::load_layout`].
+//! `manifest_key`, `substitutions`) with [`Config::layout`](crate::project::config::Config::layout) and loaded
+//! with `MigrationSet::load_layout`.
 //!
 //! Four shapes are read:
 //!
 //! - **pattern** (`pattern` set): every `.sql` file under the migrations directory (subdirectories
 //!   included; paths relative to it, `/` separators) must match the regex, whose named groups
-//!   give the `version`, `name` and `direction` (see [`super::pattern`]). Ups and downs pair by
+//!   give the `version`, `name` and `direction` (see `migration/pattern.rs`). Ups and downs pair by
 //!   version; duplicates and downs without an up are errors, as in the built-in formats.
 //! - **nested version directories** (no `format`, or `plain`; no `.sql` file at the top level;
 //!   subdirectories holding `.sql` files and no diesel `up.sql`): each directory is a version
@@ -45,7 +45,6 @@ use super::pattern::FilePattern;
 use super::version::{natural_parts, Part, SortKey};
 use super::{Format, Location, Migration, MigrationError, MigrationSet};
 
-/// How a project's migration files are laid out (the layout keys of `pgconverge.toml`).
 /// The project file whose keys set the layout, named in errors about them.
 pub const CONFIG_FILE: &str = "pgconverge.toml";
 
@@ -53,8 +52,11 @@ pub const CONFIG_FILE: &str = "pgconverge.toml";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Order {
+    /// Runs of digits compare as numbers (`2` before `10`, `v1.2` before `v1.10`).
     Numeric,
+    /// Versions compare as text.
     Lexical,
+    /// A manifest file lists the migrations in order.
     Manifest,
 }
 
@@ -62,19 +64,28 @@ pub enum Order {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManifestUnlisted {
+    /// The project is wrong: loading fails, naming the file.
     Error,
+    /// It is not a migration: left out, and reported.
     Ignore,
 }
 
+/// How a project's migration files are laid out (the layout keys of `pgconverge.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// The migration format (`None`: detected).
     pub format: Option<Format>,
+    /// A file-name regex with named groups `version`, `name` and optionally `direction`.
     pub pattern: Option<String>,
+    /// How versions sort (`None`: see [`Layout::effective_order`]).
     pub order: Option<Order>,
+    /// The manifest's file name in each directory (with `order = "manifest"`).
     pub manifest: Option<String>,
+    /// The key of a JSON manifest that holds the ordered list (`None`: the top-level array).
     pub manifest_key: Option<String>,
     /// What a migration file that its manifest does not list means (`manifest_unlisted`).
     pub manifest_unlisted: Option<ManifestUnlisted>,
+    /// Literal text replacements applied to the SQL before it is parsed.
     pub substitutions: BTreeMap<String, String>,
     /// The config file errors about these keys name (default `pgconverge.toml`).
     pub config_file: PathBuf,
@@ -97,7 +108,7 @@ impl Default for Layout {
 
 impl Layout {
     /// Names `path` (the project's `pgconverge.toml`) in errors about the layout keys.
-    pub fn with_config_file(mut self, path: impl Into<PathBuf>) -> Layout {
+    pub(crate) fn with_config_file(mut self, path: impl Into<PathBuf>) -> Layout {
         self.config_file = path.into();
         self
     }
@@ -118,7 +129,7 @@ impl Layout {
     }
 
     /// An error about a config key, at the key's line in the config file when it can be found.
-    pub fn config_error(&self, key: &str, message: String) -> MigrationError {
+    pub(crate) fn config_error(&self, key: &str, message: String) -> MigrationError {
         match config_key_location(&self.config_file, key) {
             Some(location) => MigrationError::Invalid { location, message },
             None => MigrationError::Unrecognized { path: self.config_file.clone(), message },
@@ -169,7 +180,7 @@ impl MigrationSet {
     /// Reads the migrations of `dir` as `layout` describes. Without a pattern, an order, a
     /// manifest or substitutions this is [`MigrationSet::load`] (plus nested version directories,
     /// which `load` cannot read).
-    pub fn load_layout(dir: &Path, layout: &Layout) -> Result<MigrationSet, MigrationError> {
+    pub(crate) fn load_layout(dir: &Path, layout: &Layout) -> Result<MigrationSet, MigrationError> {
         let pattern = layout.check()?;
         let result = with_substitutions(&layout.substitutions, || load_unchecked(dir, layout, pattern.as_ref()));
         // Every file left unlisted: nothing to check is an input error, not a vacuous pass.
@@ -527,13 +538,13 @@ fn config_key_location(path: &Path, key: &str) -> Option<Location> {
 
 /// Literal text replacements, applied in one pass with the longest key first at each position.
 #[derive(Debug, Clone)]
-pub struct Substitutions {
+pub(crate) struct Substitutions {
     regex: Option<Regex>,
     map: BTreeMap<String, String>,
 }
 
 impl Substitutions {
-    pub fn new(map: &BTreeMap<String, String>) -> Substitutions {
+    pub(crate) fn new(map: &BTreeMap<String, String>) -> Substitutions {
         let mut keys: Vec<&String> = map.keys().filter(|k| !k.is_empty()).collect();
         keys.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         let regex = (!keys.is_empty()).then(|| {
@@ -543,7 +554,7 @@ impl Substitutions {
         Substitutions { regex, map: map.clone() }
     }
 
-    pub fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         match &self.regex {
             Some(regex) => regex.replace_all(text, |caps: &regex::Captures<'_>| self.map[&caps[0]].clone()).into_owned(),
             None => text.to_string(),
@@ -552,7 +563,7 @@ impl Substitutions {
 }
 
 /// `text` with every key of `map` replaced by its value (see [`Substitutions`]).
-pub fn substitute(text: &str, map: &BTreeMap<String, String>) -> String {
+pub(crate) fn substitute(text: &str, map: &BTreeMap<String, String>) -> String {
     Substitutions::new(map).apply(text)
 }
 
@@ -563,7 +574,7 @@ thread_local! {
 /// Runs `f` with `map` applied to every `.sql` file [`super::read_text`] reads on this thread
 /// (so every [`super::Script::read`], and the reference through `read_reference`). Nested calls
 /// replace the outer map for their duration.
-pub fn with_substitutions<T>(map: &BTreeMap<String, String>, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_substitutions<T>(map: &BTreeMap<String, String>, f: impl FnOnce() -> T) -> T {
     struct Restore(Option<Rc<Substitutions>>);
     impl Drop for Restore {
         fn drop(&mut self) {

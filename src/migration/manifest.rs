@@ -12,22 +12,22 @@ use std::path::{Path, PathBuf};
 use super::{location_at, read_text, Location, MigrationError};
 
 /// The manifest file name when `manifest` is not set.
-pub const DEFAULT_MANIFEST: &str = "manifest.json";
+pub(crate) const DEFAULT_MANIFEST: &str = "manifest.json";
 
 /// The file names a manifest lists, in order, with where each one is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    pub path: PathBuf,
+pub(crate) struct Manifest {
+    pub(crate) path: PathBuf,
     /// Normalized relative names, in manifest order.
-    pub entries: Vec<String>,
+    pub(crate) entries: Vec<String>,
     /// The position of each entry in the manifest file (the line of a text manifest; the line
     /// of the array element in a JSON one, where it can be found).
-    pub locations: Vec<Location>,
+    pub(crate) locations: Vec<Location>,
 }
 
 impl Manifest {
     /// Reads and validates a manifest: every entry a non-empty string, no entry twice.
-    pub fn read(path: &Path, key: Option<&str>) -> Result<Manifest, MigrationError> {
+    pub(crate) fn read(path: &Path, key: Option<&str>) -> Result<Manifest, MigrationError> {
         let text = read_text(path)?;
         let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let raw = if is_json { json_entries(path, &text, key)? } else { text_entries(path, &text) };
@@ -51,13 +51,8 @@ impl Manifest {
         Ok(Manifest { path: path.to_path_buf(), entries, locations })
     }
 
-    /// The position of `name` (a normalized relative name) in the manifest.
-    pub fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|e| e == name)
-    }
-
     /// Errors unless every listed entry exists under `base` (the manifest's directory).
-    pub fn check_listed_exist(&self, base: &Path) -> Result<(), MigrationError> {
+    pub(crate) fn check_listed_exist(&self, base: &Path) -> Result<(), MigrationError> {
         for (entry, location) in self.entries.iter().zip(&self.locations) {
             if !base.join(entry).exists() {
                 return Err(MigrationError::Invalid {
@@ -70,7 +65,7 @@ impl Manifest {
     }
 
     /// The error for a migration file the manifest does not list.
-    pub fn unlisted(&self, file: &Path) -> MigrationError {
+    pub(crate) fn unlisted(&self, file: &Path) -> MigrationError {
         MigrationError::Unrecognized {
             path: file.to_path_buf(),
             message: format!(
@@ -86,7 +81,7 @@ fn locations_line(locations: &[Location], index: usize) -> usize {
 }
 
 /// `./a.sql` → `a.sql`, `v1\\a.sql` → `v1/a.sql`, surrounding whitespace trimmed.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut name = name.trim().replace('\\', "/");
     while let Some(rest) = name.strip_prefix("./") {
         name = rest.to_string();

@@ -4,21 +4,21 @@
 //! supported [`Format`]s. Every SQL text is split into [`Statement`]s with pg_query, so each
 //! statement knows where it stands in its file and errors can name `file:line:col`.
 
-pub mod dbmate;
-pub mod detect;
-pub mod diesel;
+pub(crate) mod dbmate;
+pub(crate) mod detect;
+pub(crate) mod diesel;
 mod files;
-pub mod flyway;
-pub mod golang_migrate;
+pub(crate) mod flyway;
+pub(crate) mod golang_migrate;
 pub mod layout;
-pub mod manifest;
-pub mod pattern;
+pub(crate) mod manifest;
+pub(crate) mod pattern;
 pub(crate) mod plpgsql;
-pub mod plain;
-pub mod split;
-pub mod sqlx;
-pub mod transaction;
-pub mod version;
+pub(crate) mod plain;
+pub(crate) mod split;
+pub(crate) mod sqlx;
+pub(crate) mod transaction;
+pub(crate) mod version;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,15 +26,18 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use detect::detect_format;
-pub use layout::{substitute, with_substitutions, Layout};
-pub use split::{line_col, Span};
-pub use transaction::detect_no_transaction;
+pub use layout::Layout;
+pub(crate) use layout::{substitute, with_substitutions};
+pub(crate) use split::{line_col, Span};
 
 /// A position in a file, 1-based line and column (column in characters).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    /// The file.
     pub file: PathBuf,
+    /// The line, from 1.
     pub line: usize,
+    /// The column, from 1, in characters.
     pub column: usize,
 }
 
@@ -48,27 +51,86 @@ impl fmt::Display for Location {
 /// the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
+    /// A file or directory cannot be read.
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8.
     #[error("{location}: not valid UTF-8")]
-    NotUtf8 { location: Location },
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        location: Location,
+    },
+    /// A statement cannot be parsed (or split from the next).
     #[error("{location}: {message}")]
-    Syntax { location: Location, message: String },
+    Syntax {
+        /// Where the parser stopped.
+        location: Location,
+        /// The parser's message.
+        message: String,
+    },
+    /// A migrations directory holds no migration of its format.
     #[error("{path}: no migrations found (format {format})")]
-    Empty { path: PathBuf, format: Format },
+    Empty {
+        /// The directory.
+        path: PathBuf,
+        /// The format it was read as.
+        format: Format,
+    },
+    /// The migrations path is not a directory.
     #[error("{path}: not a directory")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Two migrations have the same version.
     #[error("{path}: duplicate migration version {version} (also {other})")]
-    DuplicateVersion { path: PathBuf, other: PathBuf, version: String },
+    DuplicateVersion {
+        /// One of the two files.
+        path: PathBuf,
+        /// The other.
+        other: PathBuf,
+        /// The version they share.
+        version: String,
+    },
+    /// A down migration has no up migration of the same version.
     #[error("{path}: down migration without an up migration for version {version}")]
-    DownWithoutUp { path: PathBuf, version: String },
+    DownWithoutUp {
+        /// The down migration's file.
+        path: PathBuf,
+        /// Its version.
+        version: String,
+    },
+    /// A file's content breaks the format's rules (a dbmate file without `-- migrate:up`, a bad
+    /// manifest entry, a config key that does not fit the layout).
     #[error("{location}: {message}")]
-    Invalid { location: Location, message: String },
+    Invalid {
+        /// Where in the file.
+        location: Location,
+        /// What is wrong.
+        message: String,
+    },
+    /// No format fits the directory, or several do.
     #[error("{path}: cannot tell the migration format ({reason}); set `format` in pgconverge.toml")]
-    UnknownFormat { path: PathBuf, reason: String },
+    UnknownFormat {
+        /// The migrations directory.
+        path: PathBuf,
+        /// Why no single format fits.
+        reason: String,
+    },
     /// A file that looks like a migration (a `.sql` file) but does not fit the format's layout.
     #[error("{path}: {message}")]
-    Unrecognized { path: PathBuf, message: String },
+    Unrecognized {
+        /// The file.
+        path: PathBuf,
+        /// How it does not fit.
+        message: String,
+    },
 }
 
 /// The migration file layouts pgconverge reads.
@@ -90,9 +152,10 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
+    pub(crate) const ALL: [Format; 6] =
         [Format::Sqlx, Format::Diesel, Format::GolangMigrate, Format::Dbmate, Format::Flyway, Format::Plain];
 
+    /// The format's name in the config and the reports (`sqlx`, `golang-migrate`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Format::Sqlx => "sqlx",
@@ -128,27 +191,30 @@ pub struct Statement {
     pub sql: String,
     /// Byte range of the statement in its file.
     #[serde(skip)]
-    pub span: Span,
-    /// 1-based line and column of the statement's first character in its file.
+    pub(crate) span: Span,
+    /// 1-based line of the statement's first character in its file.
     pub line: usize,
+    /// 1-based column (in characters) of the statement's first character.
     pub column: usize,
 }
 
 /// A SQL text read from a file (a migration's up or down section, or a reference schema).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
+    /// The file the script was read from.
     pub path: PathBuf,
     /// The whole file's text (positions are relative to it).
     pub file_text: String,
     /// Byte range of this script's section in the file (the whole file unless the format has
     /// sections, as dbmate does).
-    pub section: Span,
+    pub(crate) section: Span,
+    /// The statements, in file order.
     pub statements: Vec<Statement>,
 }
 
 impl Script {
     /// Splits `section` of `file_text` into statements. A syntax error names file:line:col.
-    pub fn parse(path: &Path, file_text: String, section: Span) -> Result<Script, MigrationError> {
+    pub(crate) fn parse(path: &Path, file_text: String, section: Span) -> Result<Script, MigrationError> {
         let body = &file_text[section.start..section.end];
         let spans = split::split_statements(body).map_err(|e| {
             let offset = section.start + e.offset.unwrap_or(0);
@@ -166,32 +232,32 @@ impl Script {
     }
 
     /// Reads a whole file as one script.
-    pub fn read(path: &Path) -> Result<Script, MigrationError> {
+    pub(crate) fn read(path: &Path) -> Result<Script, MigrationError> {
         let text = read_text(path)?;
         let section = Span { start: 0, end: text.len() };
         Script::parse(path, text, section)
     }
 
     /// The location of a byte offset inside `statement` (for a server error position).
-    pub fn location_in(&self, statement: &Statement, offset_in_statement: usize) -> Location {
+    pub(crate) fn location_in(&self, statement: &Statement, offset_in_statement: usize) -> Location {
         location_at(&self.path, &self.file_text, statement.span.start + offset_in_statement)
     }
 
     /// The location where `statement` starts.
-    pub fn location_of(&self, statement: &Statement) -> Location {
+    pub(crate) fn location_of(&self, statement: &Statement) -> Location {
         Location { file: self.path.clone(), line: statement.line, column: statement.column }
     }
 }
 
 /// The location of a byte offset in a file's text.
-pub fn location_at(path: &Path, text: &str, offset: usize) -> Location {
+pub(crate) fn location_at(path: &Path, text: &str, offset: usize) -> Location {
     let (line, column) = line_col(text, offset);
     Location { file: path.to_path_buf(), line, column }
 }
 
 /// Reads a file as UTF-8; invalid bytes are reported with the line and column where they start.
 /// Inside [`with_substitutions`], the active substitutions are applied to `.sql` files.
-pub fn read_text(path: &Path) -> Result<String, MigrationError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, MigrationError> {
     let bytes = std::fs::read(path).map_err(|source| MigrationError::Io { path: path.to_path_buf(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
@@ -212,7 +278,9 @@ pub struct Migration {
     pub version: String,
     /// The description part of the name (`create_invoices`).
     pub name: String,
+    /// What applies the migration.
     pub up: Script,
+    /// What undoes it, when the migration has a down script.
     pub down: Option<Script>,
     /// Why this migration must run outside a transaction, if it must: declared in the file
     /// (`-- no-transaction`, `transaction:false`) or detected from a statement that Postgres
@@ -232,7 +300,7 @@ impl Migration {
         }
     }
 
-    pub fn runs_in_transaction(&self) -> bool {
+    pub(crate) fn runs_in_transaction(&self) -> bool {
         self.no_transaction.is_none()
     }
 }
@@ -240,8 +308,11 @@ impl Migration {
 /// The migrations of one directory, in canonical (version) order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationSet {
+    /// The migrations directory.
     pub dir: PathBuf,
+    /// The format they were read in.
     pub format: Format,
+    /// The migrations, in canonical order.
     pub migrations: Vec<Migration>,
     /// Migration files their manifest does not list, left out (`manifest_unlisted = "ignore"`).
     pub unlisted: Vec<PathBuf>,
@@ -266,7 +337,7 @@ impl MigrationSet {
 }
 
 /// Reads the migrations of `dir` in `format`, in canonical order.
-pub fn load_format(dir: &Path, format: Format) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load_format(dir: &Path, format: Format) -> Result<Vec<Migration>, MigrationError> {
     match format {
         Format::Sqlx => sqlx::load(dir),
         Format::Diesel => diesel::load(dir),

@@ -9,21 +9,21 @@ use super::files::Role;
 
 /// A compiled `pattern`.
 #[derive(Debug, Clone)]
-pub struct FilePattern {
+pub(crate) struct FilePattern {
     regex: Regex,
 }
 
 /// What a pattern read from one file's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternMatch {
-    pub version: String,
-    pub name: String,
-    pub role: Role,
+pub(crate) struct PatternMatch {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) role: Role,
 }
 
 impl FilePattern {
     /// Compiles `pattern`; the error message says what is wrong (the caller names the config).
-    pub fn compile(pattern: &str) -> Result<FilePattern, String> {
+    pub(crate) fn compile(pattern: &str) -> Result<FilePattern, String> {
         let regex = Regex::new(pattern).map_err(|e| format!("`pattern` is not a valid regex: {e}"))?;
         let names: Vec<&str> = regex.capture_names().flatten().collect();
         if !names.contains(&"version") {
@@ -39,13 +39,13 @@ impl FilePattern {
         Ok(FilePattern { regex })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         self.regex.as_str()
     }
 
     /// `None` when the path does not match; `Some(Err)` when it matches but the version is
     /// empty or the direction is neither `up` nor `down`.
-    pub fn match_path(&self, relative: &str) -> Option<Result<PatternMatch, String>> {
+    pub(crate) fn match_path(&self, relative: &str) -> Option<Result<PatternMatch, String>> {
         let caps = self.regex.captures(relative)?;
         let version = caps.name("version").map_or("", |m| m.as_str()).to_string();
         if version.is_empty() {

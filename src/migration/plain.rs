@@ -7,7 +7,7 @@ use super::files::{self, Candidate, Entry, Role};
 use super::version::{natural_parts, Part, SortKey};
 use super::{Format, Migration, MigrationError};
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let candidates: Vec<_> = files::list_dir(dir)?.iter().filter(|e| e.is_sql_file()).map(candidate).collect();
     let pairs = files::pair_candidates(dir, Format::Plain, candidates)?;
     files::load_pairs(pairs, |_, _| None)

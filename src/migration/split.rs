@@ -47,14 +47,14 @@ pub struct Span {
 
 /// A syntax error: the parser's message and the byte offset it points at, when it gives one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub message: String,
-    pub offset: Option<usize>,
+pub(crate) struct SyntaxError {
+    pub(crate) message: String,
+    pub(crate) offset: Option<usize>,
 }
 
 /// Splits `sql` into statements with the Postgres grammar (handles `$$` bodies, `DO` blocks,
 /// comments). Empty statements are dropped; comments before a statement are not part of its span.
-pub fn split_statements(sql: &str) -> Result<Vec<Span>, SyntaxError> {
+pub(crate) fn split_statements(sql: &str) -> Result<Vec<Span>, SyntaxError> {
     let input = CString::new(sql).map_err(|e| SyntaxError {
         message: "the text contains a NUL byte".into(),
         offset: Some(e.nul_position()),
@@ -134,12 +134,12 @@ fn leading_trivia_len(text: &str) -> usize {
 }
 
 /// Converts a 0-based character index into a byte offset of `text` (clamped to its length).
-pub fn char_position_to_byte_offset(text: &str, chars: usize) -> usize {
+pub(crate) fn char_position_to_byte_offset(text: &str, chars: usize) -> usize {
     text.char_indices().nth(chars).map_or(text.len(), |(byte, _)| byte)
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;

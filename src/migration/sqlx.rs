@@ -16,9 +16,9 @@ static NAME: LazyLock<Regex> =
 const PATTERN: &str = "<version>_<desc>.sql or <version>_<desc>.up.sql / .down.sql";
 
 /// The marker sqlx looks for at the very start of a migration file.
-pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
+pub(crate) const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
-pub fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let candidates = files::list_dir(dir)?
         .iter()
         .filter(|e| e.is_sql_file())
@@ -60,12 +60,12 @@ fn has_marker(script: &Script) -> bool {
 }
 
 /// Whether a file's text starts with sqlx's `-- no-transaction` marker (for format detection).
-pub fn text_has_marker(text: &[u8]) -> bool {
+pub(crate) fn text_has_marker(text: &[u8]) -> bool {
     text.starts_with(NO_TRANSACTION_MARKER.as_bytes())
 }
 
 /// Whether a file name fits sqlx's pattern (for format detection).
-pub fn matches_name(name: &str) -> bool {
+pub(crate) fn matches_name(name: &str) -> bool {
     NAME.is_match(name)
 }
 

@@ -10,7 +10,7 @@ use super::{Script, Statement};
 
 /// The first statement of `script` that cannot run inside a transaction block, as
 /// `"line N: <WHAT> cannot run inside a transaction block"`.
-pub fn detect_no_transaction(script: &Script) -> Option<String> {
+pub(crate) fn detect_no_transaction(script: &Script) -> Option<String> {
     script.statements.iter().find_map(|statement| {
         let what = refused_in_transaction(statement)?;
         Some(format!("line {}: {what} cannot run inside a transaction block", statement.line))

@@ -2,7 +2,7 @@
 
 /// One component of a version: a run of digits (compared by value, any length) or other text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Part {
+pub(crate) enum Part {
     /// Digits without leading zeros; `len` first so a longer number is a larger one.
     Num { len: usize, digits: String },
     Text(String),
@@ -10,7 +10,7 @@ pub enum Part {
 
 impl Part {
     /// A number part from ASCII digits (leading zeros do not count: `007` equals `7`).
-    pub fn number(digits: &str) -> Part {
+    pub(crate) fn number(digits: &str) -> Part {
         let digits = digits.trim_start_matches('0').to_string();
         Part::Num { len: digits.len(), digits }
     }
@@ -19,18 +19,18 @@ impl Part {
 /// Where a migration sorts in its set. Versioned migrations come first, by version; Flyway
 /// repeatable ones after them, by description. Two migrations with equal keys are duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     Versioned(Vec<Part>),
     Repeatable(String),
 }
 
 /// A single integer version (`0042` equals `42`).
-pub fn integer_key(digits: &str) -> SortKey {
+pub(crate) fn integer_key(digits: &str) -> SortKey {
     SortKey::Versioned(vec![Part::number(digits)])
 }
 
 /// Natural order of a text: digit runs compare by value, the rest as text (`a2` < `a10`).
-pub fn natural_parts(text: &str) -> Vec<Part> {
+pub(crate) fn natural_parts(text: &str) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(first) = rest.chars().next() {
@@ -45,7 +45,7 @@ pub fn natural_parts(text: &str) -> Vec<Part> {
 
 /// A dotted version (`1.2.10`), compared component-wise; trailing zero components do not count,
 /// as in Flyway, where `1` and `1.0` are the same version.
-pub fn dotted_key(version: &str) -> SortKey {
+pub(crate) fn dotted_key(version: &str) -> SortKey {
     let mut parts: Vec<Part> = version.split('.').map(Part::number).collect();
     while parts.len() > 1 && parts.last() == Some(&Part::number("0")) {
         parts.pop();

@@ -12,7 +12,9 @@ pub use crate::migration::layout::{ManifestUnlisted, Order, CONFIG_FILE};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Idempotent {
+    /// `idempotent = true`: every migration (`false`: none, the default).
     All(bool),
+    /// `idempotent = ["<version>", ...]`: these migrations.
     Versions(Vec<String>),
 }
 
@@ -22,6 +24,7 @@ impl Default for Idempotent {
     }
 }
 
+/// A project's `pgconverge.toml`: every key is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -31,6 +34,8 @@ pub struct Config {
     pub reference: Option<PathBuf>,
     /// The migration format (default: detected).
     pub format: Option<Format>,
+    /// Which migrations claim to be re-entrant (checked by the idempotent property, and
+    /// may pre-exist in generated start states).
     #[serde(default)]
     pub idempotent: Idempotent,
     /// Globs (`*`, `?`) of qualified object names left out of every comparison.
@@ -84,6 +89,7 @@ pub struct Config {
     /// How migrations run: `sql` (pgconverge runs the SQL, the default) or `command` (the
     /// project's own migrator, see `[command]`).
     pub runner: Option<RunnerKind>,
+    /// The project's own migrator's commands (`[command]`, with `runner = "command"`).
     pub command: Option<CommandConfig>,
 }
 
@@ -91,19 +97,29 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ledger {
+    /// `__diesel_schema_migrations`.
     Diesel,
+    /// `_sqlx_migrations`.
     Sqlx,
+    /// Rails' `schema_migrations` and `ar_internal_metadata`.
     Rails,
+    /// `flyway_schema_history`.
     Flyway,
+    /// golang-migrate's `schema_migrations` (`version`, `dirty`).
     GolangMigrate,
+    /// dbmate's `schema_migrations`.
     Dbmate,
+    /// `alembic_version`.
     Alembic,
 }
 
+/// What runs the migrations (`runner` in pgconverge.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunnerKind {
+    /// pgconverge runs the migrations' SQL itself, statement by statement.
     Sql,
+    /// The project's own migrator runs them, through the `[command]` templates.
     Command,
 }
 
@@ -114,6 +130,7 @@ pub enum RunnerKind {
 pub struct CommandConfig {
     /// Applies one migration, e.g. `bin/rails db:migrate:up VERSION={version}`.
     pub up: String,
+    /// Undoes one migration (`None`: the reversible property does not apply).
     pub down: Option<String>,
     /// Loads the reference schema, e.g. `bin/rails db:schema:load`.
     pub load_schema: Option<String>,
@@ -123,12 +140,26 @@ pub struct CommandConfig {
     pub workdir: Option<PathBuf>,
 }
 
+/// Why `pgconverge.toml` cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file exists but cannot be read.
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value that does not fit.
     #[error("{location}: {message}")]
-    Invalid { location: Location, message: String },
+    Invalid {
+        /// Where in the file.
+        location: Location,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Config {
@@ -157,6 +188,7 @@ impl Config {
         }
     }
 
+    /// Parses `text` as a `pgconverge.toml`; errors name `path` and the line and column.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);

@@ -26,17 +26,17 @@ use crate::migration::manifest::DEFAULT_MANIFEST;
 use crate::migration::{detect_format, substitute, Format, MigrationSet};
 
 /// Where init looks for migrations, in order; the project directory itself comes last.
-pub const MIGRATION_DIRS: [&str; 4] = ["migrations", "db/migrate", "migrate", "sql"];
+pub(crate) const MIGRATION_DIRS: [&str; 4] = ["migrations", "db/migrate", "migrate", "sql"];
 /// Where init looks for the reference schema, in order.
-pub const REFERENCE_FILES: [&str; 4] = ["schema.sql", "db/structure.sql", "structure.sql", "db/schema.sql"];
+pub(crate) const REFERENCE_FILES: [&str; 4] = ["schema.sql", "db/structure.sql", "structure.sql", "db/schema.sql"];
 /// Existing files init accepts as setup (when they create a role the SQL needs).
-pub const SETUP_FILES: [&str; 5] = ["setup.sql", "pgconverge-setup.sql", "db/setup.sql", "db/roles.sql", "roles.sql"];
+pub(crate) const SETUP_FILES: [&str; 5] = ["setup.sql", "pgconverge-setup.sql", "db/setup.sql", "db/roles.sql", "roles.sql"];
 /// The setup file init writes for roles nothing creates.
-pub const SETUP_FILE: &str = "pgconverge-setup.sql";
+pub(crate) const SETUP_FILE: &str = "pgconverge-setup.sql";
 /// Manifest names init recognizes.
-pub const MANIFEST_FILES: [&str; 2] = ["manifest.json", "manifest.txt"];
+pub(crate) const MANIFEST_FILES: [&str; 2] = ["manifest.json", "manifest.txt"];
 /// The prefix of the stand-in values for template placeholders.
-pub const PLACEHOLDER_PREFIX: &str = "pgconverge_";
+pub(crate) const PLACEHOLDER_PREFIX: &str = "pgconverge_";
 
 /// What `init` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,23 +51,43 @@ pub struct InitOutcome {
 
 /// What `init` would write, without writing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitPlan {
-    pub config_text: String,
-    pub guesses: Vec<String>,
+pub(crate) struct InitPlan {
+    pub(crate) config_text: String,
+    pub(crate) guesses: Vec<String>,
     /// A setup file to write (path relative to the project, SQL text).
-    pub setup_file: Option<(PathBuf, String)>,
+    pub(crate) setup_file: Option<(PathBuf, String)>,
 }
 
+/// Why `init` wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// The project path is not a directory.
     #[error("{path}: not a directory")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The config (or setup file) exists and `force` was not given.
     #[error("{path}: already exists; pass --force to overwrite it")]
-    Exists { path: PathBuf },
+    Exists {
+        /// The file that exists.
+        path: PathBuf,
+    },
+    /// No SQL files anywhere init looks.
     #[error("{dir}: no .sql files found (looked in migrations/, db/migrate/, migrate/, sql/ and the directory itself)")]
-    NoMigrations { dir: PathBuf },
+    NoMigrations {
+        /// The project directory.
+        dir: PathBuf,
+    },
+    /// A file cannot be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Guesses `DIR/pgconverge.toml` and writes it (with a setup file when roles need one). An
@@ -93,7 +113,7 @@ pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
 }
 
 /// The guesses and the config text for `dir`, nothing written.
-pub fn plan(dir: &Path) -> Result<InitPlan, InitError> {
+pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
     if !dir.is_dir() {
         return Err(InitError::NotADirectory { path: dir.to_path_buf() });
     }
@@ -322,7 +342,7 @@ impl Keys {
     }
 }
 
-pub fn ledger_name(ledger: Ledger) -> &'static str {
+pub(crate) fn ledger_name(ledger: Ledger) -> &'static str {
     match ledger {
         Ledger::Diesel => "diesel",
         Ledger::Sqlx => "sqlx",
@@ -412,7 +432,7 @@ fn version_dirs(dir: &Path) -> Vec<String> {
 
 /// A guessed file-name pattern for names that fit no built-in format: a common letter prefix,
 /// a numeric version, one separator, a name, and optionally `.up`/`.down`.
-pub fn infer_pattern(names: &[String]) -> Option<String> {
+pub(crate) fn infer_pattern(names: &[String]) -> Option<String> {
     static SHAPE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^([A-Za-z]*)(\d+(?:\.\d+)*?)([._-])(.+?)(?:\.(up|down))?\.sql$").expect("valid regex")
     });
@@ -496,7 +516,7 @@ fn json_list_key(path: &Path) -> Option<String> {
 }
 
 /// Distinct `{{ ... }}` placeholders, in order of first appearance.
-pub fn find_placeholders<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn find_placeholders<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
     static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{[^\n]*?\}\}").expect("valid regex"));
     let mut seen = Vec::new();
     for text in texts {
@@ -553,12 +573,12 @@ fn find_ledger(texts: &[(PathBuf, String)], format: Format) -> Option<(Ledger, &
 /// Roles a SQL text names (grantees, owners, policy roles, schema authorizations, granted
 /// roles, `FOR ROLE`) and roles it creates. `None` when it does not parse.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct RoleUse {
-    pub referenced: BTreeSet<String>,
-    pub created: BTreeSet<String>,
+pub(crate) struct RoleUse {
+    pub(crate) referenced: BTreeSet<String>,
+    pub(crate) created: BTreeSet<String>,
 }
 
-pub fn scan_roles(sql: &str) -> Option<RoleUse> {
+pub(crate) fn scan_roles(sql: &str) -> Option<RoleUse> {
     let parsed = pg_query::parse(sql, 0).ok()?;
     let mut uses = RoleUse::default();
     for raw in &parsed.protobuf.stmts {

@@ -11,39 +11,64 @@ use std::path::{Path, PathBuf};
 use crate::project::config::{Config, ConfigError, Idempotent};
 use crate::migration::{read_text, with_substitutions, MigrationError, MigrationSet, Script, Span};
 
-pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
-pub const DEFAULT_REFERENCE: &str = "schema.sql";
-pub const DEFAULT_REGRESSIONS_DIR: &str = "proptest-regressions";
+pub(crate) const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
+pub(crate) const DEFAULT_REFERENCE: &str = "schema.sql";
+pub(crate) const DEFAULT_REGRESSIONS_DIR: &str = "proptest-regressions";
 
+/// Why a project directory cannot be read as given: the user's input to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
+    /// The project path is not a directory.
     #[error("{path}: not a directory")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// `pgconverge.toml` cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A migration, setup file or the reference cannot be read.
     #[error(transparent)]
     Migration(#[from] MigrationError),
+    /// `idempotent` names a version that is not a migration.
     #[error("{config}: `idempotent` names version {version}, which is not a migration in {dir}")]
-    UnknownVersion { config: PathBuf, version: String, dir: PathBuf },
+    UnknownVersion {
+        /// The config file.
+        config: PathBuf,
+        /// The version it names.
+        version: String,
+        /// The migrations directory.
+        dir: PathBuf,
+    },
+    /// The configured (or, for `dump`, the required) reference schema is not there.
     #[error("{path}: the reference schema does not exist")]
-    MissingReference { path: PathBuf },
+    MissingReference {
+        /// Where it should be.
+        path: PathBuf,
+    },
 }
 
+/// A project, read and checked: its config, its migrations and its reference schema.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The project directory.
     pub dir: PathBuf,
+    /// Its `pgconverge.toml` (the default config when there is none).
     pub config: Config,
+    /// Its migrations, in canonical order.
     pub migrations: MigrationSet,
     /// The reference schema; `None` means the canonical fresh run is the reference.
     pub reference: Option<Script>,
     /// Indices (into `migrations.migrations`) of the migrations that claim to be re-entrant.
-    pub reentrant: BTreeSet<usize>,
+    pub(crate) reentrant: BTreeSet<usize>,
     /// The project's own migrator (`runner = "command"`), which runs the migrations instead of
     /// pgconverge; their SQL is then unknown (empty scripts).
-    pub command: Option<config::CommandConfig>,
+    pub(crate) command: Option<config::CommandConfig>,
 }
 
 impl Project {
+    /// Reads the project in `dir`: the config, the migrations and the reference. Touches no
+    /// database; an error here is the user's input to fix.
     pub fn load(dir: &Path) -> Result<Project, ProjectError> {
         if !dir.is_dir() {
             return Err(ProjectError::NotADirectory { path: dir.to_path_buf() });
@@ -86,7 +111,7 @@ impl Project {
 
     /// Whether the project's migrator runs a pending migration older than one already applied
     /// (`out_of_order`; by default not for golang-migrate and Flyway, by format or ledger).
-    pub fn runs_out_of_order(&self) -> bool {
+    pub(crate) fn runs_out_of_order(&self) -> bool {
         use crate::project::config::Ledger;
         use crate::migration::Format;
         self.config.out_of_order.unwrap_or(
@@ -95,6 +120,7 @@ impl Project {
         )
     }
 
+    /// The reference schema's file, when there is one.
     pub fn reference_path(&self) -> Option<&Path> {
         self.reference.as_ref().map(|r| r.path.as_path())
     }

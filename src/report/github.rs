@@ -153,7 +153,7 @@ pub fn escape_data(text: &str) -> String {
 }
 
 /// Escapes a command property's value: as [`escape_data`], and also `:` and `,`.
-pub fn escape_property(text: &str) -> String {
+pub(super) fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 

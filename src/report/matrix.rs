@@ -8,6 +8,7 @@ use crate::model::{Report, Status};
 /// The reports of one project, one per major, in the order the majors were given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matrix {
+    /// One report per major.
     pub reports: Vec<Report>,
 }
 
@@ -25,7 +26,7 @@ impl Matrix {
         self.reports.iter().map(|r| r.status).max().unwrap_or(Status::Converges)
     }
 
-    pub fn majors(&self) -> Vec<u32> {
+    pub(crate) fn majors(&self) -> Vec<u32> {
         self.reports.iter().map(|r| r.major).collect()
     }
 

@@ -15,12 +15,12 @@ pub use table::table;
 use crate::model::Report;
 
 /// The full report as pretty JSON (the format is documented in the README).
-pub fn json(report: &Report) -> String {
+pub(crate) fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report always serializes")
 }
 
 /// Removes ANSI color sequences (pretty_assertions always colors its diff).
-pub fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let pattern = regex::Regex::new("\x1b\\[[0-9;]*m").expect("valid regex");
     pattern.replace_all(text, "").into_owned()
 }

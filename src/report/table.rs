@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::model::{Failure, Report, Verdict, VerdictStatus};
 
 /// The label of the table's last row, the verdict over the whole migration set.
-pub const ALL_ROW: &str = "all";
+pub(super) const ALL_ROW: &str = "all";
 
 /// A migration × property table, one row per migration of `migrations` (ids, in the order
 /// given), one column per verdict of the report (in report order), then a last row `all`.

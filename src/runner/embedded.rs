@@ -18,9 +18,11 @@ use super::{Backend, RunnerError};
 /// Where a cluster's server binaries are, and which version they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerBinaries {
+    /// The directory that holds `postgres` and `initdb`.
     pub bin_dir: PathBuf,
     /// `postgres --version`, e.g. `15.18`.
     pub version: String,
+    /// The major version, e.g. `15`.
     pub major: u32,
     /// `LD_LIBRARY_PATH` for the server processes: empty for a system install; the library
     /// directories of a fetched install that needs them (see `runner::majors`).
@@ -29,7 +31,7 @@ pub struct ServerBinaries {
 
 /// Directories that hold `postgres` and `initdb`: `PGCONVERGE_PG_BIN` alone when set; else
 /// `PATH`, `/usr/lib/postgresql/*/bin`, `pg_config --bindir`, newest version first.
-pub fn find_server_binaries() -> Result<Vec<ServerBinaries>, RunnerError> {
+pub(crate) fn find_server_binaries() -> Result<Vec<ServerBinaries>, RunnerError> {
     let explicit = std::env::var_os("PGCONVERGE_PG_BIN").map(PathBuf::from);
     let candidates: Vec<PathBuf> = match &explicit {
         Some(dir) => vec![dir.clone()],
@@ -182,10 +184,12 @@ impl EmbeddedCluster {
         Ok(cluster)
     }
 
+    /// The server binaries this cluster runs.
     pub fn binaries(&self) -> &ServerBinaries {
         &self.binaries
     }
 
+    /// The cluster's directory: its data, and the server's unix socket (port 5432).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -238,7 +242,7 @@ impl Backend for EmbeddedCluster {
 impl EmbeddedCluster {
     /// Stops the server and removes the cluster, without blocking the async runtime: the
     /// normal way to end a cluster (dropping it does the same, blocking, as a last resort).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(mut server) = self.server.take() {
             // SAFETY: signalling our own child process (fast shutdown).
             unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGINT) };

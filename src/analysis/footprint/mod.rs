@@ -46,7 +46,7 @@ mod types;
 /// The namespaces names live in. Tables, views, materialized views, indexes and sequences
 /// share one (`Relation`), as they do in Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum RefKind {
+pub(crate) enum RefKind {
     Schema,
     Extension,
     Relation,
@@ -60,7 +60,7 @@ pub enum RefKind {
 
 impl RefKind {
     /// How messages call an object of this kind when nothing more precise is known.
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             RefKind::Schema => "schema",
             RefKind::Extension => "extension",
@@ -77,18 +77,18 @@ impl RefKind {
 
 /// A named database object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectRef {
-    pub kind: RefKind,
-    pub name: String,
+pub(crate) struct ObjectRef {
+    pub(crate) kind: RefKind,
+    pub(crate) name: String,
 }
 
 impl ObjectRef {
-    pub fn new(kind: RefKind, name: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: RefKind, name: impl Into<String>) -> Self {
         ObjectRef { kind, name: name.into() }
     }
 
     /// The schema part of a schema-qualified name (none for schemas and extensions).
-    pub fn schema(&self) -> Option<&str> {
+    pub(crate) fn schema(&self) -> Option<&str> {
         match self.kind {
             RefKind::Schema | RefKind::Extension => None,
             _ => self.name.split('.').next(),
@@ -96,7 +96,7 @@ impl ObjectRef {
     }
 
     /// The table a column, constraint, trigger or policy belongs to, or the relation itself.
-    pub fn table(&self) -> Option<String> {
+    pub(crate) fn table(&self) -> Option<String> {
         let parts: Vec<&str> = self.name.split('.').collect();
         match self.kind {
             RefKind::Relation => Some(self.name.clone()),
@@ -116,33 +116,33 @@ impl fmt::Display for ObjectRef {
 
 /// What some SQL does to named objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Footprint {
+pub(crate) struct Footprint {
     /// CREATE TABLE/INDEX/SEQUENCE/VIEW/TYPE/FUNCTION/..., ADD CONSTRAINT, ADD COLUMN (and the
     /// columns, row type, implicit sequences and constraint indexes a CREATE TABLE makes),
     /// CREATE TRIGGER/POLICY, the new name of a RENAME.
-    pub creates: BTreeSet<ObjectRef>,
+    pub(crate) creates: BTreeSet<ObjectRef>,
     /// ALTER TABLE x (x, and the column it names), ALTER TYPE, ALTER SEQUENCE, COMMENT ON, GRANT.
-    pub alters: BTreeSet<ObjectRef>,
+    pub(crate) alters: BTreeSet<ObjectRef>,
     /// DROP, and the old name of a RENAME or SET SCHEMA: the name is gone after the statement.
-    pub drops: BTreeSet<ObjectRef>,
+    pub(crate) drops: BTreeSet<ObjectRef>,
     /// The drops that are old names of a RENAME or SET SCHEMA (for messages).
     pub(crate) renamed: BTreeSet<ObjectRef>,
     /// Every other name used.
-    pub references: BTreeSet<ObjectRef>,
+    pub(crate) references: BTreeSet<ObjectRef>,
     /// A PL/pgSQL EXECUTE (in a `DO` block) whose SQL is not a literal: the footprint may be
     /// incomplete.
-    pub dynamic_sql: bool,
+    pub(crate) dynamic_sql: bool,
 }
 
 impl Footprint {
     /// Every name the footprint mentions, in any role.
-    pub fn names(&self) -> impl Iterator<Item = &ObjectRef> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &ObjectRef> {
         self.creates.iter().chain(&self.alters).chain(&self.drops).chain(&self.references)
     }
 
     /// Appends the footprint of SQL that runs after this: what this already created is internal
     /// to the sequence, so later alters and references of it drop out.
-    pub fn then(&mut self, next: Footprint) {
+    pub(crate) fn then(&mut self, next: Footprint) {
         for object in next.alters {
             if !self.creates.contains(&object) {
                 self.references.remove(&object);
@@ -182,15 +182,15 @@ impl Footprint {
 
 /// A key of a table: its columns (empty in a foreign key means "the primary key").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Key {
-    pub table: String,
-    pub columns: Vec<String>,
-    pub primary: bool,
+pub(crate) struct Key {
+    pub(crate) table: String,
+    pub(crate) columns: Vec<String>,
+    pub(crate) primary: bool,
 }
 
 impl Key {
     /// Whether this unique key can back a foreign key that points at `target`.
-    pub fn serves(&self, target: &Key) -> bool {
+    pub(crate) fn serves(&self, target: &Key) -> bool {
         if self.table != target.table {
             return false;
         }
@@ -206,34 +206,34 @@ impl Key {
 /// columns without a predicate) and the keys its foreign keys point at, which Postgres requires
 /// to be unique.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Keys {
-    pub unique: Vec<Key>,
-    pub foreign: Vec<Key>,
+pub(crate) struct Keys {
+    pub(crate) unique: Vec<Key>,
+    pub(crate) foreign: Vec<Key>,
 }
 
 /// What one statement of a script does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct StatementInfo {
-    pub footprint: Footprint,
-    pub keys: Keys,
+pub(crate) struct StatementInfo {
+    pub(crate) footprint: Footprint,
+    pub(crate) keys: Keys,
     /// A short description: "table public.t", "index public.i", "constraint public.t.c",
     /// "default public.t.id", "owned by public.t_id_seq", "comment on column public.t.c".
-    pub label: Option<String>,
+    pub(crate) label: Option<String>,
     /// The statement only sets session state (`SET ...`, `SELECT set_config(...)`).
-    pub session: bool,
+    pub(crate) session: bool,
 }
 
 /// Every statement of a script, analyzed with the search_path the script set before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScriptAnalysis {
-    pub statements: Vec<StatementInfo>,
+pub(crate) struct ScriptAnalysis {
+    pub(crate) statements: Vec<StatementInfo>,
     /// What each created object is, in words ("table", "index", "sequence", "enum type", ...).
-    pub nouns: BTreeMap<ObjectRef, &'static str>,
+    pub(crate) nouns: BTreeMap<ObjectRef, &'static str>,
 }
 
 impl ScriptAnalysis {
     /// The union of the statements' footprints, in order.
-    pub fn footprint(&self) -> Footprint {
+    pub(crate) fn footprint(&self) -> Footprint {
         let mut footprint = Footprint::default();
         for statement in &self.statements {
             footprint.then(statement.footprint.clone());
@@ -241,24 +241,25 @@ impl ScriptAnalysis {
         footprint
     }
 
-    pub fn noun(&self, object: &ObjectRef) -> &'static str {
+    pub(crate) fn noun(&self, object: &ObjectRef) -> &'static str {
         self.nouns.get(object).copied().unwrap_or(object.kind.noun())
     }
 }
 
 /// The footprint of one statement (several, if `sql` holds several). Unparseable SQL has an
 /// empty footprint.
-pub fn statement_footprint(sql: &str) -> Footprint {
+#[cfg(test)]
+pub(crate) fn statement_footprint(sql: &str) -> Footprint {
     analyze_sql(sql, DEFAULT_SCHEMA).footprint
 }
 
 /// The union of a script's statement footprints, in order.
-pub fn script_footprint(script: &Script) -> Footprint {
+pub(crate) fn script_footprint(script: &Script) -> Footprint {
     analyze_script(script).footprint()
 }
 
 /// Analyzes every statement of a script, following the `search_path` it sets.
-pub fn analyze_script(script: &Script) -> ScriptAnalysis {
+pub(crate) fn analyze_script(script: &Script) -> ScriptAnalysis {
     let mut schema = DEFAULT_SCHEMA.to_string();
     let mut result = ScriptAnalysis::default();
     for statement in &script.statements {

@@ -16,14 +16,14 @@ use crate::project::Project;
 use crate::runner::{Backend, RunnerError};
 
 pub(crate) use command::CommandExecutor;
-pub use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
+pub(crate) use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
 pub(crate) use sql::SqlExecutor;
 
 /// The database a step runs against: a connection pgconverge holds, and the database's name
 /// (what a migrator that connects on its own is pointed at).
 pub(crate) struct Target<'t> {
-    pub conn: &'t mut PgConnection,
-    pub database: &'t str,
+    pub(crate) conn: &'t mut PgConnection,
+    pub(crate) database: &'t str,
 }
 
 /// Runs migrations, up and down, against a scratch database.

@@ -38,7 +38,7 @@ impl Executor for SqlExecutor {
 
 /// Runs one of a migration's scripts in `mode`; `Some` when a statement failed, naming the
 /// migration as `id`.
-pub async fn run_migration_script(
+pub(crate) async fn run_migration_script(
     conn: &mut PgConnection,
     id: String,
     script: &Script,
@@ -69,13 +69,13 @@ fn migration_mode(migration: &Migration) -> TransactionMode {
 }
 
 /// Applies one migration. `Some` when a statement failed.
-pub async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+pub(crate) async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
     run_migration_script(conn, migration.id(), &migration.up, migration_mode(migration)).await
 }
 
 /// Applies the reference schema statement by statement; a failing statement is an error in the
 /// user's input, named by its position.
-pub async fn apply_reference(conn: &mut PgConnection, script: &Script) -> Result<(), CheckError> {
+pub(crate) async fn apply_reference(conn: &mut PgConnection, script: &Script) -> Result<(), CheckError> {
     if let ApplyOutcome::Failed(failure) = runner::apply_script(conn, script, TransactionMode::Autocommit, None).await? {
         let statement = &script.statements[failure.statement_index];
         let location = failure_location(script, statement, &failure.error);
@@ -86,7 +86,7 @@ pub async fn apply_reference(conn: &mut PgConnection, script: &Script) -> Result
 
 /// Where in the file a failed statement went wrong: the server's error position when it gives
 /// one, the line inside a `DO` block when PL/pgSQL names it, else the statement's start.
-pub fn failure_location(script: &Script, statement: &Statement, error: &PgError) -> Location {
+pub(crate) fn failure_location(script: &Script, statement: &Statement, error: &PgError) -> Location {
     if let Some(position) = error.position {
         return script.location_in(statement, char_position_to_byte_offset(&statement.sql, position));
     }

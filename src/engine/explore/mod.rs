@@ -1,9 +1,9 @@
-//! The generated properties (partial, order, interrupt): cases from [`crate::generate`], run
+//! The generated properties (partial, order, interrupt): cases from `crate::generate`, run
 //! against scratch databases, shrunk by proptest to a minimal counterexample, persisted as
 //! proptest seeds and written out as a psql repro script.
 //!
-//! How [`explore`] runs one property:
-//! - [`Universe::build`] (universe.rs) has replayed the canonical order once, dumping the catalog
+//! How `explore` runs one property:
+//! - `Universe::build` (universe.rs) has replayed the canonical order once, dumping the catalog
 //!   after every migration, to learn the dependencies and which migration makes each reference unit.
 //! - Each worker (workers.rs) gets a proptest runner with its own RNG stream. The cases those
 //!   runners will generate first are pooled, sorted so that neighbours share step prefixes, and
@@ -36,38 +36,38 @@ use workers::{
     WorkerContext,
 };
 
-pub use universe::{StepLearner, Universe, CATALOG_STEP_LIMIT};
-pub use workers::random_seed;
+pub(crate) use universe::Universe;
+pub(crate) use workers::random_seed;
 
 /// How the generated properties explore.
 #[derive(Debug, Clone)]
 pub struct ExploreOptions {
     /// Cases per generated property; `None`: proptest's default (256, or `PROPTEST_CASES`).
-    pub cases: Option<u32>,
+    pub(crate) cases: Option<u32>,
     /// Base seed: the same seed (and shard) generates the same cases.
-    pub seed: Option<u64>,
-    pub shard: Option<Shard>,
-    pub granularity: Granularity,
+    pub(crate) seed: Option<u64>,
+    pub(crate) shard: Option<Shard>,
+    pub(crate) granularity: Granularity,
     /// Where failing seeds are saved and replayed from (`None`: neither).
-    pub regressions: Option<PathBuf>,
+    pub(crate) regressions: Option<PathBuf>,
     /// Where repro scripts are written (`None`: not written).
-    pub repro_dir: Option<PathBuf>,
+    pub(crate) repro_dir: Option<PathBuf>,
     /// Run only the persisted seeds.
-    pub replay_only: bool,
-    pub max_shrink_iters: u32,
+    pub(crate) replay_only: bool,
+    pub(crate) max_shrink_iters: u32,
     /// Called after every case (the CLI draws a progress bar with it).
-    pub progress: Option<ProgressSink>,
+    pub(crate) progress: Option<ProgressSink>,
     /// Parallel workers per generated property, each with its own warm database.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// Reuse the longest step prefix a case shares with the previous one (savepoints).
-    pub share_prefixes: bool,
+    pub(crate) share_prefixes: bool,
     /// Cancelled by the caller (Ctrl-C, SIGTERM): the check stops at the next step or case.
-    pub cancel: tokio_util::sync::CancellationToken,
+    pub(crate) cancel: tokio_util::sync::CancellationToken,
 }
 
 /// Where a run reports its progress.
 #[derive(Clone)]
-pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
+pub(crate) struct ProgressSink(pub(crate) std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
 
 impl std::fmt::Debug for ProgressSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,6 +78,7 @@ impl std::fmt::Debug for ProgressSink {
 /// A generated property's progress after a case.
 #[derive(Debug, Clone)]
 pub struct Progress {
+    /// The property running.
     pub property: Property,
     /// Cases run so far (shrinking steps included).
     pub cases: u64,
@@ -85,7 +86,9 @@ pub struct Progress {
     pub target: u32,
     /// Cases that failed so far (the first failure and its shrinking steps).
     pub failed: u64,
+    /// Wall time since the property started.
     pub elapsed: std::time::Duration,
+    /// The property is done: this is its last report.
     pub finished: bool,
 }
 
@@ -110,7 +113,7 @@ impl Default for ExploreOptions {
 
 /// Runs one generated property to a verdict, on `options.jobs` workers in parallel, each with
 /// its own warm database and its own slice of the cases.
-pub fn explore(universe: &Universe, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
+pub(crate) fn explore(universe: &Universe, property: Property, options: &ExploreOptions) -> Result<Verdict, RunnerError> {
     let expected = match property {
         Property::Order => &universe.canonical,
         _ => &universe.reference,

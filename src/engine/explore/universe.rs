@@ -21,7 +21,7 @@ use crate::project::Project;
 use crate::runner::{Backend, RunnerError, ScratchDatabase, ServerHandle};
 
 /// Everything the generated properties share, computed once from a canonical run.
-pub struct Universe {
+pub(crate) struct Universe {
     pub(super) project: Arc<Project>,
     /// The server, owned: the case runners take it to their threads.
     pub(super) backend: ServerHandle,
@@ -34,7 +34,7 @@ pub struct Universe {
     /// The canonical run's catalog.
     pub(super) canonical: Catalog,
     pub(super) units: ReferenceUnits,
-    pub space: PlanSpace,
+    pub(crate) space: PlanSpace,
     /// Migrations that may run inside one big rolled-back transaction.
     pub(super) sandbox_safe: Vec<bool>,
     /// Extensions, setup files and ledger, run on every database before a case.
@@ -203,17 +203,17 @@ fn object_key(o: &Object) -> (ObjectKind, &str) {
 }
 
 /// Above this many migrations the canonical run dumps the catalog only at its end.
-pub const CATALOG_STEP_LIMIT: usize = 400;
+pub(crate) const CATALOG_STEP_LIMIT: usize = 400;
 
 /// What the canonical run teaches, one step at a time, keeping only what it needs: migration i
 /// depends on j when an object i added or changed belongs to, or names, an object j created,
 /// or when the server recorded (pg_depend) that an object i created needs a relation, column,
 /// type or function j created; and which migration added each object.
-pub struct StepLearner {
-    pub graph: DependencyGraph,
+pub(crate) struct StepLearner {
+    pub(crate) graph: DependencyGraph,
     creator: HashMap<String, usize>,
     /// Objects each migration added: (migration, kind, name).
-    pub added: Vec<(usize, ObjectKind, String)>,
+    pub(crate) added: Vec<(usize, ObjectKind, String)>,
     qualified: regex::Regex,
     /// The pg_depend edges seen so far (see [`crate::analysis::deps::catalog_edges_since`]).
     seen_edges: HashSet<crate::analysis::deps::CatalogEdge>,
@@ -224,7 +224,7 @@ pub struct StepLearner {
 }
 
 impl StepLearner {
-    pub fn new(migrations: usize) -> StepLearner {
+    pub(crate) fn new(migrations: usize) -> StepLearner {
         StepLearner {
             graph: DependencyGraph::new(migrations),
             creator: HashMap::new(),
@@ -236,7 +236,7 @@ impl StepLearner {
         }
     }
 
-    pub fn learn(&mut self, i: usize, before: &Catalog, after: &Catalog, migrations: &[Migration]) {
+    pub(crate) fn learn(&mut self, i: usize, before: &Catalog, after: &Catalog, migrations: &[Migration]) {
         let before_map: HashMap<_, _> = before.objects.iter().map(|o| (object_key(o), o)).collect();
         let touched: Vec<&Object> =
             after.objects.iter().filter(|o| before_map.get(&object_key(o)).is_none_or(|b| *b != *o)).collect();
@@ -406,7 +406,7 @@ fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::apply_migration;
+    use crate::engine::executor::apply_migration;
     use crate::runner;
 
     /// The edges pg_depend alone gives on a canonical run of `migrations`, step by step as

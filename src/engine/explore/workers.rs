@@ -134,7 +134,7 @@ pub(super) fn rng(seed: u64, shard: Option<Shard>, property: Property, worker: u
 }
 
 /// A base seed when none was given.
-pub fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
