@@ -63,7 +63,12 @@ async fn bench(url: &str, runs: usize) -> Result<(), String> {
     warm.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let median = ms(warm[warm.len() / 2]);
-    println!("{} objects; first dump {:.1} ms; then {runs} dumps: median {median:.1} ms, min {:.1} ms", first.objects.len(), ms(cold), ms(warm[0]));
+    println!(
+        "{} objects; first dump {:.1} ms; then {runs} dumps: median {median:.1} ms, min {:.1} ms",
+        first.objects.len(),
+        ms(cold),
+        ms(warm[0])
+    );
     println!(
         "catalog_dump: objects={} cold_ms={:.2} warm_median_ms={median:.2} warm_min_ms={:.2} runs={runs}",
         first.objects.len(),

@@ -6,14 +6,14 @@ use sqlx::postgres::PgConnection;
 
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::engine::executor::apply_migration;
+use crate::engine::explore::ExploreOptions;
 use crate::engine::prepare::{Preparation, Purpose};
 use crate::engine::Checker;
 use crate::error::Error;
 use crate::model::{Failure, Property, Report};
-use crate::report::Matrix;
-use crate::engine::explore::ExploreOptions;
 use crate::model::{Granularity, Shard};
 use crate::project::{Project, ProjectError};
+use crate::report::Matrix;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 pub use tokio_util::sync::CancellationToken;
 
@@ -414,7 +414,9 @@ pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), E
     for migration in &project.migrations.migrations {
         match apply_migration(conn, migration).await? {
             None => {}
-            Some(Failure::StatementFailed { migration, location, error, .. }) => return Err(Error::Migration { migration, location, error }),
+            Some(Failure::StatementFailed { migration, location, error, .. }) => {
+                return Err(Error::Migration { migration, location, error })
+            }
             Some(Failure::Diverged { .. }) => unreachable!("applying a migration fails by a statement or not at all"),
         }
     }
@@ -425,10 +427,7 @@ pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), E
 pub async fn dump_url(url: &str) -> Result<Catalog, Error> {
     let server = ExistingServer::from_url(url)?;
     let mut conn = runner::connect(&server.admin_options(), "connect to the database").await?;
-    sqlx::raw_sql("BEGIN READ ONLY")
-        .execute(&mut conn)
-        .await
-        .map_err(|e| RunnerError::db("begin a read-only transaction", e))?;
+    sqlx::raw_sql("BEGIN READ ONLY").execute(&mut conn).await.map_err(|e| RunnerError::db("begin a read-only transaction", e))?;
     let catalog = catalog::dump(&mut conn, &mut Canonicalizer::new(), &IgnoreRules::default()).await?;
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
     Ok(catalog)

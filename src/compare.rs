@@ -155,11 +155,7 @@ fn attribute_differences(expected: &Object, found: &Object, options: &CompareOpt
             if e == f {
                 return None;
             }
-            let severity = if name == COLUMN_ORDER {
-                column_order_severity(e, f, options)?
-            } else {
-                Severity::Error
-            };
+            let severity = if name == COLUMN_ORDER { column_order_severity(e, f, options)? } else { Severity::Error };
             Some(Difference {
                 kind: expected.kind,
                 object: expected.name.clone(),
@@ -174,9 +170,7 @@ fn attribute_differences(expected: &Object, found: &Object, options: &CompareOpt
 /// Same columns in another order: a warning unless strict. Different columns: nothing here,
 /// since the missing or unexpected column is reported on its own.
 fn column_order_severity(expected: Option<&String>, found: Option<&String>, options: &CompareOptions) -> Option<Severity> {
-    let set = |v: Option<&String>| -> BTreeSet<String> {
-        v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default()
-    };
+    let set = |v: Option<&String>| -> BTreeSet<String> { v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default() };
     if set(expected) != set(found) {
         return None;
     }
@@ -187,9 +181,8 @@ fn column_order_severity(expected: Option<&String>, found: Option<&String>, opti
 /// line diff of just what differs.
 pub(crate) fn involved_text(expected: &Catalog, found: &Catalog, differences: &[Difference]) -> (String, String) {
     let keys: BTreeSet<(ObjectKind, &str)> = differences.iter().map(|d| (d.kind, d.object.as_str())).collect();
-    let render = |catalog: &Catalog| -> String {
-        keys.iter().filter_map(|(kind, name)| catalog.get(*kind, name)).map(Object::render).collect()
-    };
+    let render =
+        |catalog: &Catalog| -> String { keys.iter().filter_map(|(kind, name)| catalog.get(*kind, name)).map(Object::render).collect() };
     (render(expected), render(found))
 }
 

@@ -27,9 +27,9 @@ mod api;
 mod process;
 
 pub use api::{check, dump_project, dump_url, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource};
-pub use error::{Error, ErrorKind};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
+pub use error::{Error, ErrorKind};
 pub use migration::{Format, Migration, MigrationSet};
 pub use model::{Failure, Granularity, Property, Report, Shard, Status, Verdict, VerdictStatus};
 pub use project::Project;

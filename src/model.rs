@@ -59,9 +59,10 @@ impl std::fmt::Display for Property {
 impl std::str::FromStr for Property {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Property::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            format!("unknown property `{s}` (expected one of: fresh, idempotent, partial, order, interrupt, reversible)")
-        })
+        Property::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown property `{s}` (expected one of: fresh, idempotent, partial, order, interrupt, reversible)"))
     }
 }
 

@@ -112,7 +112,10 @@ fn the_cycle_finder_finds_a_cycle() {
     .into();
     assert_eq!(cycle_through(&graph, "a"), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));
     assert_eq!(cycle_through(&graph, "d"), None);
-    assert_eq!(crate_paths("use crate::engine::explore::{A, B};\nlet x = crate::model::plural(1, \"a\");"), ["engine/explore".to_string(), "model/plural".to_string()].into());
+    assert_eq!(
+        crate_paths("use crate::engine::explore::{A, B};\nlet x = crate::model::plural(1, \"a\");"),
+        ["engine/explore".to_string(), "model/plural".to_string()].into()
+    );
 }
 
 #[test]

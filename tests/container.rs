@@ -13,9 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use pgconverge::engine::explore::ExploreOptions;
 use pgconverge::engine::Checker;
 use pgconverge::model::Report;
-use pgconverge::engine::explore::ExploreOptions;
 use pgconverge::runner::container::{self, ContainerServer, ImageRef, LABEL_OWNER_PID, LABEL_RUN};
 use pgconverge::runner::{self, Backend, EmbeddedCluster};
 use pgconverge::{Project, Property};
@@ -113,8 +113,15 @@ async fn reap_removes_containers_whose_owner_is_dead() {
     let tag = format!("pgconverge.test=reap-{}", std::process::id());
     let start = |owner: &str| {
         docker(&[
-            "run", "-d", "--label", &format!("{LABEL_OWNER_PID}={owner}"), "--label", &tag,
-            "-e", "POSTGRES_HOST_AUTH_METHOD=trust", &image,
+            "run",
+            "-d",
+            "--label",
+            &format!("{LABEL_OWNER_PID}={owner}"),
+            "--label",
+            &tag,
+            "-e",
+            "POSTGRES_HOST_AUTH_METHOD=trust",
+            &image,
         ])
         .trim()
         .to_string()

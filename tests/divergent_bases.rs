@@ -25,18 +25,19 @@ fn rows() -> Vec<Row> {
     let text = std::fs::read_to_string(root().join(TABLE)).unwrap();
     let code = |cell: &str| -> Option<String> {
         let cell = cell.trim();
-        (cell != "-").then(|| cell.strip_prefix('`').and_then(|c| c.strip_suffix('`')).unwrap_or_else(|| panic!("{TABLE}: {cell:?} is not `code`")).to_string())
+        (cell != "-").then(|| {
+            cell.strip_prefix('`')
+                .and_then(|c| c.strip_suffix('`'))
+                .unwrap_or_else(|| panic!("{TABLE}: {cell:?} is not `code`"))
+                .to_string()
+        })
     };
     text.lines()
         .filter(|line| line.starts_with("| `"))
         .map(|line| {
             let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
             assert_eq!(cells.len(), 4, "{TABLE}: a row has 4 cells: {line}");
-            let changed = if cells[2].trim() == "-" {
-                BTreeSet::new()
-            } else {
-                cells[2].split(", ").map(|c| code(c).unwrap()).collect()
-            };
+            let changed = if cells[2].trim() == "-" { BTreeSet::new() } else { cells[2].split(", ").map(|c| code(c).unwrap()).collect() };
             Row { case: code(cells[0]).unwrap(), base: code(cells[1]), changed }
         })
         .collect()
@@ -76,7 +77,12 @@ fn statements_not_in_base(case: &Path, base: &Path) -> Vec<String> {
     for sql in statements(&case.join("schema.sql")) {
         if sql.starts_with("INSERT INTO \"schema_migrations\"") {
             let listed: BTreeSet<String> = version.captures_iter(&sql).map(|c| c[1].to_string()).collect();
-            assert_eq!(listed, versions(case), "{}: the schema_migrations trailer lists other versions than the case's migrations", case.display());
+            assert_eq!(
+                listed,
+                versions(case),
+                "{}: the schema_migrations trailer lists other versions than the case's migrations",
+                case.display()
+            );
         } else if !base_statements.contains(&sql) {
             extra.push(sql);
         }

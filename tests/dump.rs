@@ -27,11 +27,8 @@ fn k12_dump_is_byte_identical_across_runs_and_creation_orders() {
 /// A copy of fixtures/k12_lms whose schema.sql creates its tables first, in reverse order.
 fn shuffled_k12_project() -> tempfile::TempDir {
     let reference: Script = read_reference(std::path::Path::new("fixtures/k12_lms/schema.sql")).unwrap();
-    let (mut tables, rest): (Vec<&str>, Vec<&str>) = reference
-        .statements
-        .iter()
-        .map(|s| s.sql.as_str())
-        .partition(|sql| sql.starts_with("CREATE TABLE"));
+    let (mut tables, rest): (Vec<&str>, Vec<&str>) =
+        reference.statements.iter().map(|s| s.sql.as_str()).partition(|sql| sql.starts_with("CREATE TABLE"));
     assert!(tables.len() >= 10);
     tables.reverse();
     let sql: String = tables.into_iter().chain(rest).map(|s| format!("{s};\n")).collect();

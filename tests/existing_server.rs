@@ -26,10 +26,8 @@ async fn url_backend_leaves_no_database_behind_and_touches_no_other() {
     let bad = Check::new("fixtures/bad_input/reference_syntax_error").database_url(url).run_async().await;
     assert!(bad.is_err());
 
-    let leftovers: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'pgconverge%'")
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
+    let leftovers: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'pgconverge%'").fetch_all(&mut admin).await.unwrap();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
     let mut own = sqlx::PgConnection::connect_with(&cluster.admin_options().database("users_own_db")).await.unwrap();
     let kept: i32 = sqlx::query_scalar("SELECT id FROM precious").fetch_one(&mut own).await.unwrap();
@@ -59,10 +57,8 @@ async fn recycled_warm_database_is_dropped() {
     assert_eq!(timing.warm_databases, 1, "{timing:?}");
     assert!(timing.recycled >= 2, "{timing:?}");
     assert!(timing.judged > 128, "{timing:?}");
-    let leftovers: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'pgconverge%'")
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
+    let leftovers: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'pgconverge%'").fetch_all(&mut admin).await.unwrap();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
 

@@ -53,7 +53,11 @@ fn the_url_backend_without_a_url_is_an_input_error() {
     for args in [&["check", "fixtures/k12_lms", "--backend", "url"][..], &["dump", "fixtures/k12_lms", "--backend", "url"]] {
         let run = pgconverge_embedded(args);
         assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
-        assert!(run.stderr.contains("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("--backend url needs a database URL: pass --database-url or set PGCONVERGE_DATABASE_URL"),
+            "{}",
+            run.stderr
+        );
     }
     let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--backend", "url", "--format", "json"]);
     assert_eq!(run.code, 2);

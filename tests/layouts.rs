@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pgconverge::migration::{detect_format, Format, Layout, Migration, MigrationSet};
 use pgconverge::project::config::{Config, Ledger, Order, RunnerKind};
 use pgconverge::project::init::{init, InitError};
-use pgconverge::migration::{detect_format, Format, Layout, Migration, MigrationSet};
 use pgconverge::Project;
 
 const LAYOUTS: &str = "fixtures/layouts";
@@ -130,7 +130,10 @@ fn ledger_trigger_and_command_adapter_load() {
     let p = load("fixtures/layouts/ledger_trigger");
     assert_eq!(p.migrations.format, Format::Diesel);
     assert_eq!(p.config.ledger, Some(Ledger::Diesel));
-    assert_eq!(ids(&p), vec!["00000000000000_diesel_initial_setup", "2026-04-02-000001_create_posts", "2026-04-02-000002_audit_migrations"]);
+    assert_eq!(
+        ids(&p),
+        vec!["00000000000000_diesel_initial_setup", "2026-04-02-000001_create_posts", "2026-04-02-000002_audit_migrations"]
+    );
 
     let p = load("fixtures/layouts/command_adapter");
     assert_eq!(p.migrations.format, Format::Sqlx);
@@ -182,11 +185,8 @@ fn a_file_the_pattern_does_not_match_is_named() {
 
 #[test]
 fn pattern_duplicates_and_orphan_downs_are_errors() {
-    let err = load_error(&[
-        ("pgconverge.toml", P),
-        ("migrations/V0001.Init.up.sql", "SELECT 1;"),
-        ("migrations/V1.Again.up.sql", "SELECT 1;"),
-    ]);
+    let err =
+        load_error(&[("pgconverge.toml", P), ("migrations/V0001.Init.up.sql", "SELECT 1;"), ("migrations/V1.Again.up.sql", "SELECT 1;")]);
     assert!(err.contains("duplicate migration version") && err.contains("V1.Again.up.sql"), "{err}");
     let err = load_error(&[
         ("pgconverge.toml", P),
@@ -291,7 +291,11 @@ fn guessable(dir: &Path) -> Guessable {
     let migrations = config.migrations.clone().unwrap_or_else(|| PathBuf::from("migrations"));
     let layout = config.layout();
     let nested_or_pattern = config.pattern.is_some() || pgconverge::migration::layout::is_nested(&dir.join(&migrations)).unwrap();
-    let format = if nested_or_pattern { config.format } else { Some(config.format.unwrap_or_else(|| detect_format(&dir.join(&migrations)).unwrap())) };
+    let format = if nested_or_pattern {
+        config.format
+    } else {
+        Some(config.format.unwrap_or_else(|| detect_format(&dir.join(&migrations)).unwrap()))
+    };
     Guessable {
         migrations,
         reference: config.reference.clone().or_else(|| dir.join("schema.sql").is_file().then(|| "schema.sql".into())),
@@ -335,7 +339,12 @@ fn init_guesses_each_layout_fixture() {
         assert!(!guesses.contains("warning"), "{name}:\n{guesses}");
         assert!(guesses.contains("loads: "), "{name}:\n{guesses}");
 
-        assert_eq!(guessable(&dir), guessable(&fixture), "{name}:\n{guesses}\n{}", std::fs::read_to_string(dir.join("pgconverge.toml")).unwrap());
+        assert_eq!(
+            guessable(&dir),
+            guessable(&fixture),
+            "{name}:\n{guesses}\n{}",
+            std::fs::read_to_string(dir.join("pgconverge.toml")).unwrap()
+        );
         // The written config loads the project the same way.
         let written = Project::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
         let original = Project::load(&fixture).unwrap();
@@ -364,13 +373,20 @@ fn init_says_what_it_guessed() {
     copy_dir(Path::new("fixtures/layouts/ledger_trigger"), tmp.path());
     std::fs::remove_file(tmp.path().join("pgconverge.toml")).unwrap();
     let guesses = init(tmp.path(), false).unwrap().guesses.join("\n");
-    assert!(guesses.contains("ledger: diesel (the migration migrations/2026-04-02-000002_audit_migrations/up.sql uses __diesel_schema_migrations"), "{guesses}");
+    assert!(
+        guesses
+            .contains("ledger: diesel (the migration migrations/2026-04-02-000002_audit_migrations/up.sql uses __diesel_schema_migrations"),
+        "{guesses}"
+    );
 }
 
 #[test]
 fn init_writes_a_setup_file_for_roles_nothing_creates() {
     let dir = project(&[
-        ("db/migrate/20260101000001_a.sql", "CREATE TABLE t (id int);\nGRANT SELECT ON t TO reporting, PUBLIC;\nALTER TABLE t OWNER TO \"App Owner\";\n"),
+        (
+            "db/migrate/20260101000001_a.sql",
+            "CREATE TABLE t (id int);\nGRANT SELECT ON t TO reporting, PUBLIC;\nALTER TABLE t OWNER TO \"App Owner\";\n",
+        ),
         ("db/migrate/20260101000002_b.sql", "CREATE ROLE made_here;\nGRANT SELECT ON t TO made_here;\n"),
         ("db/structure.sql", "CREATE TABLE public.t (id integer);\n"),
     ]);

@@ -56,14 +56,16 @@ async fn check_works_inside_a_tokio_test() {
     let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run().expect("the check decides");
     assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
     // ... and the async one on the test's own runtime.
-    let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run_async().await.expect("the check decides");
+    let report =
+        Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run_async().await.expect("the check decides");
     assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
 }
 
 #[test]
 fn a_cancelled_check_stops_and_the_next_check_in_the_process_still_runs() {
     let cancel = pgconverge::CancellationToken::new();
-    let check = Check::new("fixtures/k12_lms").properties([Property::Order]).cases(100_000).jobs(1).no_persistence().cancel_on(cancel.clone());
+    let check =
+        Check::new("fixtures/k12_lms").properties([Property::Order]).cases(100_000).jobs(1).no_persistence().cancel_on(cancel.clone());
     let started = std::time::Instant::now();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(4));

@@ -28,7 +28,8 @@ fn fetched_majors_start_and_report_their_version() {
 fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
     require_major(16);
     require_major(18);
-    let run = pgconverge_embedded(&["check", "fixtures/k12_lms", "--pg", "15,16,18", "--properties", "fresh,idempotent", "--format", "json"]);
+    let run =
+        pgconverge_embedded(&["check", "fixtures/k12_lms", "--pg", "15,16,18", "--properties", "fresh,idempotent", "--format", "json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["majors"], serde_json::json!([15, 16, 18]));
@@ -44,7 +45,8 @@ fn k12_converges_on_15_16_and_18_with_the_major_in_each_report() {
 fn a_migration_that_needs_16_fails_on_15_only() {
     require_major(16);
     require_major(18);
-    let run = pgconverge_embedded(&["check", "fixtures/majors/system_user", "--pg", "15,16,18", "--properties", "fresh", "--format", "json"]);
+    let run =
+        pgconverge_embedded(&["check", "fixtures/majors/system_user", "--pg", "15,16,18", "--properties", "fresh", "--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let statuses: Vec<(&str, &str)> = value["reports"]

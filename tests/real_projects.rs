@@ -83,8 +83,16 @@ fn init_writes_a_config_with_which_check_passes() {
         assert!(init.stdout.contains("wrote"), "{dir}: {}", init.stdout);
         let again = pgconverge(&["init", copy.path().to_str().unwrap()]);
         assert_eq!(again.code, 2, "{dir}: init refuses to overwrite without --force");
-        let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--cases", "16", "--no-persist", "--properties", "fresh,partial,order"]);
-        assert_eq!(run.code, 0, "{dir}:\n{}\n{}{}", std::fs::read_to_string(copy.path().join("pgconverge.toml")).unwrap(), run.stdout, run.stderr);
+        let run =
+            pgconverge(&["check", copy.path().to_str().unwrap(), "--cases", "16", "--no-persist", "--properties", "fresh,partial,order"]);
+        assert_eq!(
+            run.code,
+            0,
+            "{dir}:\n{}\n{}{}",
+            std::fs::read_to_string(copy.path().join("pgconverge.toml")).unwrap(),
+            run.stdout,
+            run.stderr
+        );
     }
 }
 

@@ -14,15 +14,26 @@ fn a_saved_seed_is_replayed_and_fails_the_same_way() {
     let regressions = tempfile::tempdir().unwrap();
     let dir = "fixtures/divergent/enum_value_two_branches";
     let first = pgconverge(&[
-        "check", dir, "--properties", "order", "--cases", "128", "--seed", "3", "--format", "json",
-        "--regressions", regressions.path().to_str().unwrap(),
+        "check",
+        dir,
+        "--properties",
+        "order",
+        "--cases",
+        "128",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--regressions",
+        regressions.path().to_str().unwrap(),
     ]);
     assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
     let seed_file = regressions.path().join("pgconverge-order.txt");
     let saved = std::fs::read_to_string(&seed_file).expect("the failing seed is saved");
     assert!(saved.lines().any(|l| l.starts_with("cc ")), "{saved}");
 
-    let replay = pgconverge(&["replay", dir, "--properties", "order", "--format", "json", "--regressions", regressions.path().to_str().unwrap()]);
+    let replay =
+        pgconverge(&["replay", dir, "--properties", "order", "--format", "json", "--regressions", regressions.path().to_str().unwrap()]);
     assert_eq!(replay.code, 1, "the saved seed fails again: {}{}", replay.stdout, replay.stderr);
     let first: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
     let replayed: serde_json::Value = serde_json::from_str(&replay.stdout).unwrap();
@@ -60,7 +71,11 @@ fn repro_scripts_reproduce_with_psql_alone() {
     for (dir, property, expected) in [
         ("fixtures/divergent/concurrent_index_not_resumable", "interrupt", "relation \"index_a\" already exists"),
         ("fixtures/divergent/enum_value_two_branches", "order", "pgconverge: type public.status: labels"),
-        ("fixtures/divergent/guard_misses_partial_state", "partial", "pgconverge: index public.index_invoices_on_account_id: expected, not found"),
+        (
+            "fixtures/divergent/guard_misses_partial_state",
+            "partial",
+            "pgconverge: index public.index_invoices_on_account_id: expected, not found",
+        ),
     ] {
         let out = tempfile::tempdir().unwrap();
         std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

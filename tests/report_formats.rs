@@ -14,10 +14,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use pgconverge::model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 use pgconverge::compare::{Change, Difference, Severity};
-use pgconverge::model::{CaseReport, HiddenDependency, Timing};
 use pgconverge::migration::Location;
+use pgconverge::model::{CaseReport, HiddenDependency, Timing};
+use pgconverge::model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
 use pgconverge::report::{github, junit, junit_many, table};
 use pgconverge::runner::PgError;
 use pgconverge::ObjectKind;
@@ -86,12 +86,8 @@ fn column_difference(object: &str, attribute: &str, expected: &str, found: &str,
     }
 }
 
-const GUARD_IDS: [&str; 4] = [
-    "20260105090000_create_tenants",
-    "20260112103000_create_users",
-    "20260120141500_create_courses",
-    GUARD_MIGRATION,
-];
+const GUARD_IDS: [&str; 4] =
+    ["20260105090000_create_tenants", "20260112103000_create_users", "20260120141500_create_courses", GUARD_MIGRATION];
 
 /// Every property holds; fresh reports a column-order warning.
 fn converging() -> Report {
@@ -206,11 +202,7 @@ fn generated() -> Report {
     let statement = Failure::StatementFailed {
         migration: "20260120141500_create_courses".into(),
         statement: 2,
-        location: Location {
-            file: "fixtures/hidden/migrations/20260120141500_create_courses.sql".into(),
-            line: 4,
-            column: 1,
-        },
+        location: Location { file: "fixtures/hidden/migrations/20260120141500_create_courses.sql".into(), line: 4, column: 1 },
         sql: "ALTER TABLE courses ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id)".into(),
         error: PgError {
             code: "42P01".into(),
@@ -227,7 +219,16 @@ fn generated() -> Report {
         statement,
     );
     partial.cases = 12;
-    partial.timing = Some(Timing { elapsed_ms: 1234.5678, amortized_ms: 102.9, per_case_ms: Some(250.0), dump_ms: Some(3.5), judged: 9, warm_databases: 4, recycled: 2, jobs: 4 });
+    partial.timing = Some(Timing {
+        elapsed_ms: 1234.5678,
+        amortized_ms: 102.9,
+        per_case_ms: Some(250.0),
+        dump_ms: Some(3.5),
+        judged: 9,
+        warm_databases: 4,
+        recycled: 2,
+        jobs: 4,
+    });
     partial.case = Some(CaseReport {
         description: partial.summary.clone(),
         applied: vec![],
@@ -428,11 +429,7 @@ fn python(args: &[&str], stdin: &str) -> std::process::Output {
 /// The document as Python read it, after the structural checks passed.
 fn check_junit(xml: &str) -> Value {
     let output = python(&["-c", JUNIT_CHECK], xml);
-    assert!(
-        output.status.success(),
-        "{}\n--- document ---\n{xml}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}\n--- document ---\n{xml}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("the checker prints JSON")
 }
 
@@ -567,7 +564,9 @@ fn junit_failure_lists_the_differences() {
     assert_eq!(fresh["type"], "diverged");
     let message = fresh["message"].as_str().unwrap();
     assert!(
-        message.ends_with(": column public.ai_provider_configs.status: default 'inactive'::varchar expected, 'active'::varchar found (and 1 more)"),
+        message.ends_with(
+            ": column public.ai_provider_configs.status: default 'inactive'::varchar expected, 'active'::varchar found (and 1 more)"
+        ),
         "{message}"
     );
     let text = fresh["text"].as_str().unwrap();
@@ -617,24 +616,22 @@ fn junit_escapes_special_characters() {
 fn junit_is_valid_against_the_xsd() {
     common::require_xmlschema();
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd");
-    let mut documents: Vec<(String, String)> =
-        all_reports().into_iter().map(|(name, report)| (name.to_string(), junit(&report))).collect();
+    let mut documents: Vec<(String, String)> = all_reports().into_iter().map(|(name, report)| (name.to_string(), junit(&report))).collect();
     documents.push(("many".into(), junit_many(&[statement_failed(), converging(), special_characters()])));
     documents.push(("none".into(), junit_many(&[])));
     for (name, xml) in documents {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(xml.as_bytes()).unwrap();
         let path = file.path().to_str().unwrap();
-        let output = python(
-            &["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, path],
-            "",
-        );
+        let output = python(&["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, path], "");
         assert!(output.status.success(), "{name}: {}\n--- document ---\n{xml}", String::from_utf8_lossy(&output.stderr));
     }
     // The schema does reject what it should: a testcase without a classname.
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(br#"<testsuites><testsuite name="s" tests="1" failures="0" errors="0" skipped="0"><testcase name="c"/></testsuite></testsuites>"#)
-        .unwrap();
+    file.write_all(
+        br#"<testsuites><testsuite name="s" tests="1" failures="0" errors="0" skipped="0"><testcase name="c"/></testsuite></testsuites>"#,
+    )
+    .unwrap();
     let output = python(
         &["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, file.path().to_str().unwrap()],
         "",
@@ -654,10 +651,7 @@ fn github_points_at_the_failing_statement() {
     let out = github(&statement_failed());
     let lines = lines(&out);
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(
-        lines[0].starts_with(&format!("::error file={GUARD_FILE},line=9,col=5,title=pgconverge idempotent::")),
-        "{out}"
-    );
+    assert!(lines[0].starts_with(&format!("::error file={GUARD_FILE},line=9,col=5,title=pgconverge idempotent::")), "{out}");
     assert!(lines[0].contains("ERROR 42P07: relation \"ai_provider_configs\" already exists%0ACONTEXT: "), "{out}");
     assert!(
         lines[1].starts_with("::notice title=pgconverge::pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 15.18): counterexample: 1 of 2 properties fail"),
@@ -683,11 +677,14 @@ fn github_points_a_divergence_at_a_file() {
     let out = github(&generated());
     let annotations = lines(&out);
     assert!(
-        annotations[0].starts_with("::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=4,col=1,title=pgconverge partial::"),
+        annotations[0].starts_with(
+            "::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=4,col=1,title=pgconverge partial::"
+        ),
         "{out}"
     );
     assert!(
-        annotations[1].starts_with("::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=1,title=pgconverge order::"),
+        annotations[1]
+            .starts_with("::error file=fixtures/hidden/migrations/20260120141500_create_courses.sql,line=1,title=pgconverge order::"),
         "{out}"
     );
     assert!(annotations[2].contains("(seed 42; rerun the same cases with --seed 42)"), "{out}");

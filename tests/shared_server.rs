@@ -53,7 +53,10 @@ fn the_shared_server_is_gone_after_the_process_exits() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(code), "{child}:\n{stdout}{stderr}");
-        let line = stdout.lines().find_map(|l| l.split_once("shared server: ").map(|(_, rest)| rest)).unwrap_or_else(|| panic!("{child}:\n{stdout}{stderr}"));
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("shared server: ").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("{child}:\n{stdout}{stderr}"));
         let (dir, pid) = line.rsplit_once(' ').unwrap();
         assert!(!alive(pid.parse().unwrap()), "{child}: the shared server {pid} still runs");
         assert!(!Path::new(dir).exists(), "{child}: {dir} left behind");

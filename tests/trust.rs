@@ -27,7 +27,8 @@ fn nondeterminism_part_way_through_a_history_is_not_a_counterexample() {
 #[test]
 fn unbuildable_start_states_make_a_property_incomplete_not_a_pass_or_an_abort() {
     let dir = "fixtures/divergent/dynamic_sql_dependency";
-    let run = pgconverge(&["check", dir, "--properties", "fresh,partial", "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
+    let run =
+        pgconverge(&["check", dir, "--properties", "fresh,partial", "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
     assert_eq!(report["status"], "incomplete");
@@ -49,13 +50,21 @@ fn files_a_manifest_leaves_out_on_purpose_are_reported() {
     let run = pgconverge(&["check", "fixtures/manifest_unlisted", "--properties", "fresh,order", "--cases", "8", "--no-persist"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("2 migrations (plain)"), "{}", run.stdout);
-    assert!(run.stdout.contains("note: 2 files not listed in a manifest and left out (manifest_unlisted = \"ignore\"): v1/a.sql, v1/b.sql"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("note: 2 files not listed in a manifest and left out (manifest_unlisted = \"ignore\"): v1/a.sql, v1/b.sql"),
+        "{}",
+        run.stdout
+    );
 
     let copy = common::copy_of(std::path::Path::new("fixtures/manifest_unlisted"));
     std::fs::write(copy.path().join("pgconverge.toml"), "order = \"manifest\"\n").unwrap();
     let strict = pgconverge(&["check", copy.path().to_str().unwrap(), "--no-persist"]);
     assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
-    assert!(strict.stderr.contains("v1/a.sql: not listed in the manifest") && strict.stderr.contains("manifest_unlisted"), "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains("v1/a.sql: not listed in the manifest") && strict.stderr.contains("manifest_unlisted"),
+        "{}",
+        strict.stderr
+    );
 }
 
 /// A migration that needs an extension the server build lacks is the machine's setup, not a
@@ -100,7 +109,11 @@ fn dump_and_diff_prepare_like_check_and_a_failing_migration_is_input() {
     for dir in ["fixtures/layouts/templated", "fixtures/layouts/ledger_trigger"] {
         let run = pgconverge(&["dump", dir, "--source", "migrations"]);
         assert_eq!(run.code, 0, "{dir}: {}{}", run.stdout, run.stderr);
-        assert!(!run.stdout.contains("role app_reader") && !run.stdout.contains("__diesel_schema_migrations"), "{dir}: setup and ledger objects are left out:\n{}", run.stdout);
+        assert!(
+            !run.stdout.contains("role app_reader") && !run.stdout.contains("__diesel_schema_migrations"),
+            "{dir}: setup and ledger objects are left out:\n{}",
+            run.stdout
+        );
         let diff = pgconverge(&["diff", dir, dir, "--source", "migrations"]);
         assert_eq!(diff.code, 0, "{dir}: {}{}", diff.stdout, diff.stderr);
     }
@@ -140,6 +153,7 @@ fn an_in_order_only_migrator_gets_no_orders_it_cannot_run() {
     let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let failed: Vec<&str> = report["verdicts"].as_array().unwrap().iter().filter(|v| v["status"] == "fail").filter_map(|v| v["property"].as_str()).collect();
+    let failed: Vec<&str> =
+        report["verdicts"].as_array().unwrap().iter().filter(|v| v["status"] == "fail").filter_map(|v| v["property"].as_str()).collect();
     assert!(failed.contains(&"order"), "{failed:?}");
 }

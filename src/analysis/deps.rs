@@ -68,10 +68,7 @@ impl DependencyGraph {
     #[cfg(test)]
     pub(crate) fn respects(&self, order: &[usize]) -> bool {
         let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &node)| (node, p)).collect();
-        order
-            .iter()
-            .enumerate()
-            .all(|(p, &node)| self.depends_on[node].iter().all(|d| position.get(d).is_none_or(|&dp| dp < p)))
+        order.iter().enumerate().all(|(p, &node)| self.depends_on[node].iter().all(|d| position.get(d).is_none_or(|&dp| dp < p)))
     }
 
     /// Kahn's algorithm over `nodes`: among the nodes whose dependencies inside `nodes` are done,
@@ -267,11 +264,11 @@ const LIVE_DEPENDENCIES: &str = concat!(
 pub(crate) type LiveEdge = ((i64, i64, i32), String);
 
 /// Every live dependency on a user object (see [`LIVE_DEPENDENCIES`]).
-pub(crate) async fn live_edges(conn: &mut sqlx::postgres::PgConnection) -> Result<std::collections::HashSet<LiveEdge>, crate::runner::RunnerError> {
-    let rows: Vec<(i64, i64, i32, Option<String>)> = sqlx::query_as(LIVE_DEPENDENCIES)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| crate::runner::RunnerError::db("read pg_depend", e))?;
+pub(crate) async fn live_edges(
+    conn: &mut sqlx::postgres::PgConnection,
+) -> Result<std::collections::HashSet<LiveEdge>, crate::runner::RunnerError> {
+    let rows: Vec<(i64, i64, i32, Option<String>)> =
+        sqlx::query_as(LIVE_DEPENDENCIES).fetch_all(&mut *conn).await.map_err(|e| crate::runner::RunnerError::db("read pg_depend", e))?;
     Ok(rows.into_iter().filter_map(|(class, object, sub, referenced)| Some(((class, object, sub), referenced?))).collect())
 }
 
@@ -285,13 +282,9 @@ pub(crate) async fn catalog_edges_since(
     after_oid: i64,
 ) -> Result<(Vec<CatalogEdge>, i64), crate::runner::RunnerError> {
     use crate::runner::RunnerError;
-    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(NEW_DEPENDENCIES)
-        .bind(after_oid)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| RunnerError::db("read pg_depend", e))?;
-    let latest: i64 =
-        sqlx::query_scalar(LATEST_DEPENDENT).fetch_one(&mut *conn).await.map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+        sqlx::query_as(NEW_DEPENDENCIES).bind(after_oid).fetch_all(&mut *conn).await.map_err(|e| RunnerError::db("read pg_depend", e))?;
+    let latest: i64 = sqlx::query_scalar(LATEST_DEPENDENT).fetch_one(&mut *conn).await.map_err(|e| RunnerError::db("read pg_depend", e))?;
     let edges = rows
         .into_iter()
         .filter_map(|(dependent, referenced, column)| {
@@ -369,20 +362,9 @@ mod tests {
     use crate::migration::{MigrationSet, Script, Span};
 
     fn migration(version: &str, name: &str, sql: &str) -> Migration {
-        let up = Script::parse(
-            Path::new(&format!("{version}_{name}.sql")),
-            sql.to_string(),
-            Span { start: 0, end: sql.len() },
-        )
-        .expect("valid SQL");
-        Migration {
-            version: version.into(),
-            name: name.into(),
-            up,
-            down: None,
-            no_transaction: None,
-            repeatable: false,
-        }
+        let up = Script::parse(Path::new(&format!("{version}_{name}.sql")), sql.to_string(), Span { start: 0, end: sql.len() })
+            .expect("valid SQL");
+        Migration { version: version.into(), name: name.into(), up, down: None, no_transaction: None, repeatable: false }
     }
 
     fn migrations(sqls: &[&str]) -> Vec<Migration> {
@@ -407,10 +389,7 @@ mod tests {
         ];
         let graph = infer_from_sql(&set);
         assert_eq!(edges(&graph), [vec![], vec![0], vec![1]]);
-        assert_eq!(
-            graph.reason(1, 0),
-            Some("references table public.tenants created by 20260105090000_create_tenants")
-        );
+        assert_eq!(graph.reason(1, 0), Some("references table public.tenants created by 20260105090000_create_tenants"));
         assert_eq!(graph.reason(2, 1), Some("references table public.users created by 20260112103000_create_users"));
         assert_eq!(graph.dependency_closure(&[2].into()), [0, 1, 2].into());
     }
@@ -422,29 +401,18 @@ mod tests {
         let index = |name: &str| set.iter().position(|m| m.name == name).unwrap_or_else(|| panic!("{name}"));
         let graph = infer_from_sql(&set);
         let invocations = index("create_ai_invocations");
-        let expected: BTreeSet<usize> = [
-            "create_tenants",
-            "create_users",
-            "create_ai_provider_configs",
-            "create_ai_task_policies",
-            "create_ai_templates",
-        ]
-        .map(index)
-        .into();
+        let expected: BTreeSet<usize> =
+            ["create_tenants", "create_users", "create_ai_provider_configs", "create_ai_task_policies", "create_ai_templates"]
+                .map(index)
+                .into();
         assert_eq!(graph.depends_on(invocations), &expected, "{:?}", edges(&graph));
         let links = index("create_lti_resource_links");
         assert!(graph.depends_on(links).contains(&index("create_lti_registrations")));
         assert!(graph.depends_on(links).contains(&index("create_courses")));
-        assert_eq!(
-            graph.depends_on(links),
-            &["create_tenants", "create_courses", "create_lti_registrations"].map(index).into()
-        );
+        assert_eq!(graph.depends_on(links), &["create_tenants", "create_courses", "create_lti_registrations"].map(index).into());
         assert_eq!(
             graph.reason(invocations, index("create_ai_templates")),
-            Some(
-                format!("references table public.ai_templates created by {}", id(index("create_ai_templates")))
-                    .as_str()
-            )
+            Some(format!("references table public.ai_templates created by {}", id(index("create_ai_templates"))).as_str())
         );
         let all: BTreeSet<usize> = (0..set.len()).collect();
         assert_eq!(graph.topological_order(&all, &[0; 10]), (0..set.len()).collect::<Vec<_>>());
@@ -475,8 +443,7 @@ mod tests {
 
     #[test]
     fn an_execute_of_a_concatenated_string_is_dynamic() {
-        let set =
-            migrations(&["DO $$ DECLARE t text := 'x'; BEGIN EXECUTE 'CREATE TABLE ' || t || ' (id int)'; END $$;"]);
+        let set = migrations(&["DO $$ DECLARE t text := 'x'; BEGIN EXECUTE 'CREATE TABLE ' || t || ' (id int)'; END $$;"]);
         assert!(crate::analysis::footprint::script_footprint(&set[0].up).dynamic_sql);
         assert!(!crate::analysis::footprint::script_footprint(&migrations(&["CREATE TABLE x (id int);"])[0].up).dynamic_sql);
     }

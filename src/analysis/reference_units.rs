@@ -71,8 +71,7 @@ impl ReferenceUnits {
     /// statements in file order, each ending with ";\n".
     #[cfg(test)]
     pub(crate) fn sql(&self, script: &Script, units: &BTreeSet<usize>) -> String {
-        let statements: BTreeSet<usize> =
-            units.iter().flat_map(|&u| self.units[u].statements.iter().copied()).collect();
+        let statements: BTreeSet<usize> = units.iter().flat_map(|&u| self.units[u].statements.iter().copied()).collect();
         self.preamble.iter().chain(&statements).map(|&i| format!("{};\n", script.statements[i].sql)).collect()
     }
 }
@@ -126,13 +125,8 @@ impl Built {
     /// for each foreign key, the unique key Postgres requires on the referenced columns.
     fn needs(&self, info: &StatementInfo) -> BTreeSet<usize> {
         let fp = &info.footprint;
-        let mut needs: BTreeSet<usize> = fp
-            .references
-            .iter()
-            .chain(&fp.alters)
-            .chain(&fp.drops)
-            .filter_map(|o| self.creator.get(o).copied())
-            .collect();
+        let mut needs: BTreeSet<usize> =
+            fp.references.iter().chain(&fp.alters).chain(&fp.drops).filter_map(|o| self.creator.get(o).copied()).collect();
         for target in &info.keys.foreign {
             needs.extend(self.key_units(target));
         }
@@ -201,9 +195,7 @@ mod tests {
         let mut created = BTreeSet::new();
         for (i, statement) in analysis.statements.iter().enumerate() {
             let fp = &statement.footprint;
-            if let Some(missing) =
-                fp.references.iter().chain(&fp.alters).find(|o| everything.contains(*o) && !created.contains(*o))
-            {
+            if let Some(missing) = fp.references.iter().chain(&fp.alters).find(|o| everything.contains(*o) && !created.contains(*o)) {
                 return Err(format!("statement {i} ({:?}) needs {missing} before it is created", statement.label));
             }
             created.extend(fp.creates.iter().cloned());
@@ -217,8 +209,7 @@ mod tests {
         let units = reference_units(&script);
         assert_eq!((units.preamble.len(), units.ledger.len(), units.units.len()), (13, 5, 98));
         assert_eq!(units.preamble.len() + units.ledger.len() + units.units.len(), script.statements.len());
-        let ledger: Vec<&str> =
-            units.ledger.iter().map(|&i| script.statements[i].sql.lines().next().unwrap_or_default()).collect();
+        let ledger: Vec<&str> = units.ledger.iter().map(|&i| script.statements[i].sql.lines().next().unwrap_or_default()).collect();
         assert_eq!(
             ledger,
             [
@@ -229,31 +220,17 @@ mod tests {
                 "INSERT INTO \"schema_migrations\" (version) VALUES",
             ]
         );
-        assert!(units
-            .units
-            .iter()
-            .all(|u| u.statements.len() == 1 && u.depends_on.iter().all(|&d| d < unit(&units, &u.label))));
+        assert!(units.units.iter().all(|u| u.statements.len() == 1 && u.depends_on.iter().all(|&d| d < unit(&units, &u.label))));
     }
 
     #[test]
     fn k12_tables_stand_alone_and_pieces_need_their_tables() {
         let units = reference_units(&k12_reference());
-        assert!(
-            needs(&units, "table public.ai_provider_configs").is_empty(),
-            "pg_dump puts foreign keys in separate ALTERs"
-        );
+        assert!(needs(&units, "table public.ai_provider_configs").is_empty(), "pg_dump puts foreign keys in separate ALTERs");
         let table = &units.units[unit(&units, "table public.ai_provider_configs")];
-        assert!(table
-            .creates
-            .contains(&ObjectRef::new(crate::analysis::footprint::RefKind::Relation, "public.ai_provider_configs")));
-        assert_eq!(
-            needs(&units, "default public.users.id"),
-            labels(&["table public.users", "sequence public.users_id_seq"])
-        );
-        assert_eq!(
-            needs(&units, "owned by public.users_id_seq"),
-            labels(&["table public.users", "sequence public.users_id_seq"])
-        );
+        assert!(table.creates.contains(&ObjectRef::new(crate::analysis::footprint::RefKind::Relation, "public.ai_provider_configs")));
+        assert_eq!(needs(&units, "default public.users.id"), labels(&["table public.users", "sequence public.users_id_seq"]));
+        assert_eq!(needs(&units, "owned by public.users_id_seq"), labels(&["table public.users", "sequence public.users_id_seq"]));
         assert_eq!(needs(&units, "identity public.tenants.id"), labels(&["table public.tenants"]));
         assert_eq!(needs(&units, "index public.index_users_on_tenant_id_and_email"), labels(&["table public.users"]));
         assert_eq!(needs(&units, "constraint public.users.users_pkey"), labels(&["table public.users"]));
@@ -343,18 +320,12 @@ mod tests {
         let units = reference_units(&script);
         assert_eq!((units.preamble.clone(), units.ledger.clone()), (vec![0], vec![11, 12]));
         assert_eq!(needs(&units, "table public.accounts"), labels(&["type public.mood"]));
-        assert_eq!(
-            needs(&units, "table public.notes"),
-            labels(&["table public.accounts", "constraint public.accounts.accounts_pkey"])
-        );
+        assert_eq!(needs(&units, "table public.notes"), labels(&["table public.accounts", "constraint public.accounts.accounts_pkey"]));
         assert_eq!(
             needs(&units, "constraint public.notes.notes_author"),
             labels(&["table public.notes", "table public.accounts", "index public.accounts_email"])
         );
-        assert_eq!(
-            needs(&units, "trigger public.notes.notes_touch"),
-            labels(&["table public.notes", "function public.touch"])
-        );
+        assert_eq!(needs(&units, "trigger public.notes.notes_touch"), labels(&["table public.notes", "function public.touch"]));
         assert_eq!(needs(&units, "view public.happy_accounts"), labels(&["table public.accounts"]));
         assert_eq!(needs(&units, "comment on column public.notes.author_email"), labels(&["table public.notes"]));
     }

@@ -61,7 +61,10 @@ fn render(grants: &BTreeSet<Grant>) -> String {
         .into_iter()
         .map(|((grantee, grantor), mut privileges)| {
             privileges.sort_by_key(|(letter, grant_option)| (PRIVILEGE_ORDER.find(*letter).unwrap_or(usize::MAX), *letter, *grant_option));
-            let letters: String = privileges.iter().map(|(letter, grant_option)| if *grant_option { format!("{letter}*") } else { letter.to_string() }).collect();
+            let letters: String = privileges
+                .iter()
+                .map(|(letter, grant_option)| if *grant_option { format!("{letter}*") } else { letter.to_string() })
+                .collect();
             format!("{grantee}={letters}/{grantor}")
         })
         .collect();

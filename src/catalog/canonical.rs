@@ -103,10 +103,7 @@ mod tests {
     fn constraints_and_statements() {
         let mut c = Canonicalizer::new();
         assert_eq!(c.constraint("CHECK ((amount > (0)::numeric))"), c.constraint("CHECK (amount > 0::numeric)"));
-        assert_eq!(
-            c.statement("CREATE INDEX i ON public.t USING btree (a)"),
-            c.statement("create index i on public.t using btree (a);")
-        );
+        assert_eq!(c.statement("CREATE INDEX i ON public.t USING btree (a)"), c.statement("create index i on public.t using btree (a);"));
         assert_eq!(c.memoized(), 4, "one entry per distinct input text");
     }
 

@@ -15,8 +15,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
             let row: serde_json::Value = col(&mut r, 1).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
@@ -55,10 +54,16 @@ mod tests {
     /// The library's version is never compared.
     #[test]
     fn icu_collations_read_alike_on_every_major() {
-        let on_15 = collation(r#"{"collprovider": "i", "colliculocale": "und-u-ks-level2", "collisdeterministic": false, "collversion": "153.120"}"#);
-        let on_17 = collation(r#"{"collprovider": "i", "colllocale": "und-u-ks-level2", "collisdeterministic": false, "collversion": "155.1"}"#);
+        let on_15 = collation(
+            r#"{"collprovider": "i", "colliculocale": "und-u-ks-level2", "collisdeterministic": false, "collversion": "153.120"}"#,
+        );
+        let on_17 =
+            collation(r#"{"collprovider": "i", "colllocale": "und-u-ks-level2", "collisdeterministic": false, "collversion": "155.1"}"#);
         assert_eq!(on_15, on_17);
-        assert_eq!(on_15.render(), "collation public.ci\n  deterministic: false\n  locale: und-u-ks-level2\n  owner: app\n  provider: icu\n");
+        assert_eq!(
+            on_15.render(),
+            "collation public.ci\n  deterministic: false\n  locale: und-u-ks-level2\n  owner: app\n  provider: icu\n"
+        );
     }
 
     #[test]

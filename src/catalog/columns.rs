@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::acl::canonical_column_acl;
-use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 // A default cannot refer to columns, only a generated column's expression can: deparsing the
 // others without the table (relid 0) skips opening the table for every default.
@@ -48,8 +48,7 @@ pub(super) fn column_order(rows: &[TextRow]) -> HashMap<String, String> {
 }
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
             let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());
@@ -105,8 +104,20 @@ mod tests {
 
     fn row(attislocal: &str, storage: Option<&str>, compression: &str) -> TextRow {
         let cells = [
-            Some("public.child"), Some("amount"), Some("numeric(12,2)"), Some("true"), None, Some(""), Some(""), None, None,
-            Some("2"), Some("amount"), Some(attislocal), storage, Some(compression),
+            Some("public.child"),
+            Some("amount"),
+            Some("numeric(12,2)"),
+            Some("true"),
+            None,
+            Some(""),
+            Some(""),
+            None,
+            None,
+            Some("2"),
+            Some("amount"),
+            Some(attislocal),
+            storage,
+            Some(compression),
         ];
         cells.iter().map(|c| c.map(str::to_string)).collect()
     }

@@ -2,7 +2,7 @@
 //! (OIDs below 16384, FirstNormalObjectId) carry thousands of comments: they are filtered out
 //! before `pg_identify_object`, which is slow, except for schemas (`public` has OID 2200).
 
-use super::{col, Canonicalizer, TextRow, Object, ObjectKind};
+use super::{col, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
@@ -18,8 +18,7 @@ pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     WHERE d.classoid = 'pg_database'::regclass AND d.objoid = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .filter_map(|mut r| {
             let kind = col(&mut r, 0)?;
             let identity = col(&mut r, 1)?;

@@ -2,7 +2,7 @@
 //! definition, deferrability, whether they were validated (`NOT VALID` matters), and whether
 //! they exist only through inheritance.
 
-use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, co.conname::text, co.contype::text, pg_get_constraintdef(co.oid), ",
@@ -15,8 +15,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
             let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());

@@ -3,7 +3,7 @@
 //! itself (internal dependencies) follow from the type and are skipped.
 
 use super::acl::canonical_acl;
-use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.prokind::text, ",
@@ -20,8 +20,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let kind = match col(&mut r, 1).as_deref() {
                 Some("p") => "procedure",

@@ -8,7 +8,7 @@
 //! an attribute of their own. `pg_get_indexdef` is the costliest call of a dump (a scan of
 //! pg_opclass per column), and half the indexes of a schema back a key.
 
-use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || ic.relname, tn.nspname || '.' || c.relname, ",
@@ -28,8 +28,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             Object::new(ObjectKind::Index, col(&mut r, 0).unwrap_or_default())
                 .of_table(col(&mut r, 1).unwrap_or_default())

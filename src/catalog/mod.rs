@@ -29,9 +29,9 @@ mod views;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
-use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 
 pub use canonical::Canonicalizer;
@@ -188,10 +188,7 @@ impl Catalog {
     }
 
     pub(crate) fn get(&self, kind: ObjectKind, name: &str) -> Option<&Object> {
-        self.objects
-            .binary_search_by(|o| (o.kind, o.name.as_str()).cmp(&(kind, name)))
-            .ok()
-            .map(|i| &self.objects[i])
+        self.objects.binary_search_by(|o| (o.kind, o.name.as_str()).cmp(&(kind, name))).ok().map(|i| &self.objects[i])
     }
 
     /// The whole catalog as canonical text (what `pgconverge dump` prints).
@@ -237,7 +234,7 @@ pub(crate) const LEDGER_TABLES: &[&str] = &[
     "gorp_migrations",            // sql-migrate
     "knex_migrations",            // knex
     "knex_migrations_lock",
-    "schema_version",             // old Flyway
+    "schema_version", // old Flyway
     "pgconverge_ledger",
 ];
 
@@ -275,8 +272,7 @@ impl IgnoreRules {
         subject_names.into_iter().flatten().any(|name| self.matches_name(name))
             || (object.kind == ObjectKind::Sequence
                 && object.attributes.get("owned_by").is_some_and(|owner| self.matches_name(table_of_column(owner))))
-            || (object.kind == ObjectKind::Comment
-                && object.attributes.get("on").is_some_and(|target| self.matches_name(target)))
+            || (object.kind == ObjectKind::Comment && object.attributes.get("on").is_some_and(|target| self.matches_name(target)))
     }
 
     /// Two catalogs with each setup object that one side left out as unchanged put back where
@@ -353,13 +349,7 @@ macro_rules! user_schema {
 /// is the combined query's one scan of pg_depend (see [`EXTENSION_MEMBERS`]).
 macro_rules! not_extension_member {
     ($class:literal, $oid:literal) => {
-        concat!(
-            "NOT EXISTS (SELECT 1 FROM extension_members em WHERE em.classid = '",
-            $class,
-            "'::regclass AND em.objid = ",
-            $oid,
-            ")"
-        )
+        concat!("NOT EXISTS (SELECT 1 FROM extension_members em WHERE em.classid = '", $class, "'::regclass AND em.objid = ", $oid, ")")
     };
 }
 
@@ -391,7 +381,8 @@ fn read_and_set_settings() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         let read: Vec<String> = DUMP_SETTINGS.iter().map(|(name, _)| format!("current_setting('{name}')")).collect();
-        let set: Vec<String> = DUMP_SETTINGS.iter().map(|(name, value)| format!("pg_catalog.set_config('{name}', '{value}', false)")).collect();
+        let set: Vec<String> =
+            DUMP_SETTINGS.iter().map(|(name, value)| format!("pg_catalog.set_config('{name}', '{value}', false)")).collect();
         format!("SELECT current_setting('server_version'), {}; SELECT {}", read.join(", "), set.join(", "))
     })
 }
@@ -614,7 +605,7 @@ mod tests {
         let reference = Catalog::from_objects(None, vec![as_made.clone()]).without(&rules);
         let migrated = Catalog::from_objects(None, vec![changed.clone()]).without(&rules);
         assert!(reference.objects.is_empty());
-        assert_eq!(migrated.objects, [changed.clone()]);
+        assert_eq!(migrated.objects, std::slice::from_ref(&changed));
         let (expected, found) = rules.with_changed_setup_objects(&reference, &migrated).expect("public is put back");
         assert_eq!((expected.objects, found.objects), (vec![as_made], vec![changed]));
         assert!(rules.with_changed_setup_objects(&reference, &reference).is_none());

@@ -1,6 +1,6 @@
 //! Row-level security policies: command, permissive or restrictive, roles, USING, WITH CHECK.
 
-use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, p.polname::text, p.polcmd::text, p.polpermissive::text, ",
@@ -13,8 +13,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
             let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());

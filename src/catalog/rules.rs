@@ -1,6 +1,6 @@
 //! Rewrite rules other than the `_RETURN` rule every view has.
 
-use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, r.rulename::text, pg_get_ruledef(r.oid), r.ev_enabled::text ",
@@ -10,8 +10,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
             let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());

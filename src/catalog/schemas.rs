@@ -1,7 +1,7 @@
 //! Schemas, with their privileges and owner.
 
 use super::acl::canonical_acl;
-use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname::text, CASE WHEN n.nspacl IS NULL OR n.nspacl = acldefault('n', n.nspowner) THEN NULL ELSE n.nspacl::text END, ",
@@ -12,8 +12,11 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
-        .map(|mut r| Object::new(ObjectKind::Schema, col(&mut r, 0).unwrap_or_default()).attr("acl", col(&mut r, 1).map(|a| canonical_acl(&a))).attr("owner", col(&mut r, 2)))
+    rows.into_iter()
+        .map(|mut r| {
+            Object::new(ObjectKind::Schema, col(&mut r, 0).unwrap_or_default())
+                .attr("acl", col(&mut r, 1).map(|a| canonical_acl(&a)))
+                .attr("owner", col(&mut r, 2))
+        })
         .collect()
 }

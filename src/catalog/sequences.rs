@@ -1,7 +1,7 @@
 //! Sequences: type and parameters, OWNED BY; never the current value.
 
 use super::acl::canonical_acl;
-use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, ",
@@ -23,8 +23,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
             let owned_by = col(&mut r, 8);

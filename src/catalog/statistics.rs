@@ -1,6 +1,6 @@
 //! Extended statistics objects (`CREATE STATISTICS`).
 
-use super::{col, Canonicalizer, TextRow, user_schema, Object, ObjectKind};
+use super::{col, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || s.stxname, pg_get_statisticsobjdef(s.oid), tn.nspname || '.' || c.relname ",
@@ -10,8 +10,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
             let definition = col(&mut r, 1);

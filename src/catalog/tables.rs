@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::acl::canonical_acl;
-use super::{col, Canonicalizer, TextRow, not_extension_member, user_schema, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, c.relkind::text, c.relpersistence::text, ",
@@ -26,8 +26,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let kind = match col(&mut r, 1).as_deref() {
                 Some("p") => "partitioned",

@@ -1,6 +1,6 @@
 //! Triggers (not the internal ones behind foreign keys): definition and enabled state.
 
-use super::{col, TextRow, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, t.tgname::text, pg_get_triggerdef(t.oid), t.tgenabled::text ",
@@ -10,8 +10,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let table = col(&mut r, 0).unwrap_or_default();
             let name = format!("{table}.{}", col(&mut r, 1).unwrap_or_default());

@@ -2,7 +2,7 @@
 //! type of every type and the row type of every table follow from their owners and are skipped.
 
 use super::acl::canonical_acl;
-use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || t.typname, t.typtype::text, ",
@@ -32,8 +32,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let kind = match col(&mut r, 1).as_deref() {
                 Some("e") => "enum",

@@ -1,7 +1,7 @@
 //! Views and materialized views: definition, options, privileges.
 
 use super::acl::canonical_acl;
-use super::{col, TextRow, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind};
+use super::{col, not_extension_member, user_schema, Canonicalizer, Object, ObjectKind, TextRow};
 
 pub(super) const QUERY: &str = concat!(
     "SELECT n.nspname || '.' || c.relname, c.relkind::text, pg_get_viewdef(c.oid), ",
@@ -16,8 +16,7 @@ pub(super) const QUERY: &str = concat!(
 );
 
 pub(super) fn objects(rows: Vec<TextRow>, canon: &mut Canonicalizer) -> Vec<Object> {
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|mut r| {
             let name = col(&mut r, 0).unwrap_or_default();
             let kind = if col(&mut r, 1).as_deref() == Some("m") { ObjectKind::MaterializedView } else { ObjectKind::View };

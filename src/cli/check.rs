@@ -106,7 +106,8 @@ impl CheckArgs {
     /// `replay_only`: `replay`, which runs the saved seeds and generates no new cases.
     /// `cancel`: the run stops when it is cancelled (a signal).
     pub async fn run(self, replay_only: bool, cancel: pgconverge::CancellationToken) -> Result<Status, Error> {
-        let mut check = self.explore.apply(Check::new(&self.dir).properties(self.properties)).backend(self.server.backend).cancel_on(cancel);
+        let mut check =
+            self.explore.apply(Check::new(&self.dir).properties(self.properties)).backend(self.server.backend).cancel_on(cancel);
         if let Some(image) = self.server.image {
             check = check.image(image);
         }

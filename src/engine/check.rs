@@ -113,7 +113,11 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if property == Property::Interrupt && !any_resumable {
-                let why = if explicit(property) { "no migration runs outside a transaction" } else { "not applicable: every migration runs in a transaction" };
+                let why = if explicit(property) {
+                    "no migration runs outside a transaction"
+                } else {
+                    "not applicable: every migration runs in a transaction"
+                };
                 verdicts.push(skipped(property, why.to_string()));
                 continue;
             }
@@ -218,9 +222,11 @@ impl<'a> Checker<'a> {
     /// that does not apply.
     pub(crate) async fn dump_source(&mut self, migrations: bool) -> Result<Catalog, CheckError> {
         if !migrations {
-            let script = self.project.reference.as_ref().ok_or_else(|| ProjectError::MissingReference {
-                path: self.project.dir.join(crate::project::DEFAULT_REFERENCE),
-            })?;
+            let script = self
+                .project
+                .reference
+                .as_ref()
+                .ok_or_else(|| ProjectError::MissingReference { path: self.project.dir.join(crate::project::DEFAULT_REFERENCE) })?;
             return self.reference_catalog(script).await;
         }
         let mut workspace = self.workspace(Purpose::Migrations).await?;
@@ -369,4 +375,3 @@ pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Dif
     let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
     Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
 }
-

@@ -16,7 +16,5 @@ pub(crate) mod repro;
 pub use check::Checker;
 pub(crate) use executor::{failure_location, run_migration_script};
 
-
 /// Why a check could not decide: the crate's error (kept under this name for the engine).
 pub(crate) type CheckError = crate::error::Error;
-

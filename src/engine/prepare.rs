@@ -4,8 +4,8 @@
 use sqlx::postgres::PgConnection;
 use sqlx::AssertSqlSafe;
 
-use crate::project::config::Ledger;
 use crate::migration::{Location, MigrationError, Script};
+use crate::project::config::Ledger;
 use crate::project::Project;
 use crate::runner::{self, PgError, RunnerError};
 

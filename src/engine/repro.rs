@@ -140,11 +140,7 @@ fn column_exists(qualified: &str) -> Option<String> {
 
 fn constraint_exists(qualified: &str) -> Option<String> {
     let (table, name) = column_parts(qualified)?;
-    Some(format!(
-        "EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})",
-        literal(&table),
-        literal(&name)
-    ))
+    Some(format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})", literal(&table), literal(&name)))
 }
 
 #[cfg(test)]

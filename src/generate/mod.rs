@@ -78,8 +78,6 @@ impl fmt::Debug for Interruption {
     }
 }
 
-
-
 /// The reference schema's units as the generator sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct UnitSpace {
@@ -121,9 +119,7 @@ pub(crate) struct PlanSpace {
 impl PlanSpace {
     /// Units that may pre-exist: those created by re-entrant migrations.
     pub(crate) fn eligible_units(&self) -> Vec<usize> {
-        (0..self.units.len())
-            .filter(|&u| self.units.creator[u].is_some_and(|m| self.reentrant.contains(&m)))
-            .collect()
+        (0..self.units.len()).filter(|&u| self.units.creator[u].is_some_and(|m| self.reentrant.contains(&m))).collect()
     }
 
     /// Makes a start state consistent: `applied` closed under dependencies; `preexisting`
@@ -202,16 +198,10 @@ impl PlanSpace {
     /// migrations, each taking all its units (migration granularity).
     fn chosen_units(&self, mask: &[bool]) -> BTreeSet<usize> {
         match self.granularity {
-            Granularity::Object => {
-                self.eligible_units().into_iter().zip(mask).filter(|(_, &on)| on).map(|(u, _)| u).collect()
+            Granularity::Object => self.eligible_units().into_iter().zip(mask).filter(|(_, &on)| on).map(|(u, _)| u).collect(),
+            Granularity::Migration => {
+                self.reentrant.iter().zip(mask).filter(|(_, &on)| on).flat_map(|(&m, _)| self.units.units_of(m)).collect()
             }
-            Granularity::Migration => self
-                .reentrant
-                .iter()
-                .zip(mask)
-                .filter(|(_, &on)| on)
-                .flat_map(|(&m, _)| self.units.units_of(m))
-                .collect(),
         }
     }
 

@@ -15,17 +15,12 @@ use super::{location_at, read_text, Format, Migration, MigrationError, Script, S
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d+)(?:_(.*))?\.sql$").expect("valid regex"));
 
 /// A section marker line: `-- migrate:up` or `-- migrate:down`, then options.
-static MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^--[ \t]*migrate:(up|down)\b([^\n]*)$").expect("valid regex"));
+static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^--[ \t]*migrate:(up|down)\b([^\n]*)$").expect("valid regex"));
 
 const PATTERN: &str = "<version>_<name>.sql";
 
 pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-    let candidates = files::list_dir(dir)?
-        .iter()
-        .filter(|e| e.is_sql_file())
-        .map(candidate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let candidates = files::list_dir(dir)?.iter().filter(|e| e.is_sql_file()).map(candidate).collect::<Result<Vec<_>, _>>()?;
     let pairs = files::pair_candidates(dir, Format::Dbmate, candidates)?;
     pairs.iter().map(load_migration).collect()
 }

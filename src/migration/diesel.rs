@@ -72,10 +72,9 @@ fn check_migration_dir(path: &Path, version: &str) -> Result<(), MigrationError>
     match (has("up.sql"), has("down.sql")) {
         (true, _) => Ok(()),
         (false, true) => Err(MigrationError::DownWithoutUp { path: path.join("down.sql"), version: version.into() }),
-        (false, false) => Err(MigrationError::Unrecognized {
-            path: path.to_path_buf(),
-            message: "diesel migration directory has no up.sql".into(),
-        }),
+        (false, false) => {
+            Err(MigrationError::Unrecognized { path: path.to_path_buf(), message: "diesel migration directory has no up.sql".into() })
+        }
     }
 }
 
@@ -145,10 +144,7 @@ mod tests {
             ("2_b/metadata.toml", "run_in_transaction = true\n"),
         ]);
         let migrations = load(dir.path()).unwrap();
-        assert_eq!(
-            migrations[0].no_transaction.as_deref(),
-            Some("declared: run_in_transaction = false in metadata.toml")
-        );
+        assert_eq!(migrations[0].no_transaction.as_deref(), Some("declared: run_in_transaction = false in metadata.toml"));
         assert_eq!(migrations[1].no_transaction, None);
     }
 

@@ -46,10 +46,7 @@ pub(super) fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
 
 /// A `.sql` file whose name does not fit the format: an error, so nothing is skipped silently.
 pub(super) fn unrecognized(path: &Path, format: Format, expected: &str) -> MigrationError {
-    MigrationError::Unrecognized {
-        path: path.to_path_buf(),
-        message: format!("file name does not match the {format} pattern {expected}"),
-    }
+    MigrationError::Unrecognized { path: path.to_path_buf(), message: format!("file name does not match the {format} pattern {expected}") }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +94,7 @@ pub(super) fn pair_candidates(dir: &Path, format: Format, candidates: Vec<Candid
             Role::Down => &mut slot.down,
         };
         if let Some(other) = side {
-            return Err(MigrationError::DuplicateVersion {
-                path: candidate.path,
-                other: other.path.clone(),
-                version: candidate.version,
-            });
+            return Err(MigrationError::DuplicateVersion { path: candidate.path, other: other.path.clone(), version: candidate.version });
         }
         *side = Some(candidate);
     }
@@ -196,11 +189,7 @@ mod tests {
         let pairs = pair_candidates(
             Path::new("d"),
             Format::Sqlx,
-            vec![
-                candidate("10", "10.up", Role::Up),
-                candidate("2", "2.down", Role::Down),
-                candidate("2", "2.up", Role::Up),
-            ],
+            vec![candidate("10", "10.up", Role::Up), candidate("2", "2.down", Role::Down), candidate("2", "2.up", Role::Up)],
         )
         .unwrap();
         let got: Vec<_> = pairs.iter().map(|p| (p.version.as_str(), p.down.is_some())).collect();
@@ -209,12 +198,9 @@ mod tests {
 
     #[test]
     fn same_version_twice_is_a_duplicate() {
-        let err = pair_candidates(
-            Path::new("d"),
-            Format::Sqlx,
-            vec![candidate("1", "01_a.sql", Role::Up), candidate("01", "1_b.sql", Role::Up)],
-        )
-        .unwrap_err();
+        let err =
+            pair_candidates(Path::new("d"), Format::Sqlx, vec![candidate("1", "01_a.sql", Role::Up), candidate("01", "1_b.sql", Role::Up)])
+                .unwrap_err();
         assert!(matches!(err, MigrationError::DuplicateVersion { .. }), "{err}");
         assert_eq!(err.to_string(), "1_b.sql: duplicate migration version 01 (also 01_a.sql)");
     }

@@ -12,8 +12,7 @@ use super::files::{self, Candidate, Entry, Pair, Role};
 use super::version::{dotted_key, SortKey};
 use super::{read_text, Format, Migration, MigrationError, Script};
 
-static NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:([VU])(\d+(?:[._]\d+)*)|R)__(.+)\.sql$").expect("valid regex"));
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:([VU])(\d+(?:[._]\d+)*)|R)__(.+)\.sql$").expect("valid regex"));
 
 /// `executeInTransaction=false` in a script config file, spaces allowed around `=`.
 static NO_TX_CONF: LazyLock<Regex> =
@@ -25,11 +24,7 @@ const PATTERN: &str = "V<version>__<desc>.sql, U<version>__<desc>.sql or R__<des
 pub(crate) const REPEATABLE_VERSION: &str = "R";
 
 pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-    let candidates = files::list_dir(dir)?
-        .iter()
-        .filter(|e| e.is_sql_file())
-        .map(candidate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let candidates = files::list_dir(dir)?.iter().filter(|e| e.is_sql_file()).map(candidate).collect::<Result<Vec<_>, _>>()?;
     let pairs = files::pair_candidates(dir, Format::Flyway, candidates)?;
     pairs.iter().map(load_migration).collect()
 }
@@ -99,8 +94,7 @@ mod tests {
             ("flyway.conf", "flyway.url=x"),
         ]);
         let migrations = load(dir.path()).unwrap();
-        let got: Vec<_> =
-            migrations.iter().map(|m| (m.version.as_str(), m.name.as_str(), m.down.is_some(), m.repeatable)).collect();
+        let got: Vec<_> = migrations.iter().map(|m| (m.version.as_str(), m.name.as_str(), m.down.is_some(), m.repeatable)).collect();
         assert_eq!(
             got,
             vec![

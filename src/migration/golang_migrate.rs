@@ -15,31 +15,20 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d+)_(.*)\.(up|do
 const PATTERN: &str = "<version>_<title>.up.sql / <version>_<title>.down.sql";
 
 pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-    let candidates = files::list_dir(dir)?
-        .iter()
-        .filter(|e| e.is_sql_file())
-        .map(candidate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let candidates = files::list_dir(dir)?.iter().filter(|e| e.is_sql_file()).map(candidate).collect::<Result<Vec<_>, _>>()?;
     let pairs = files::pair_candidates(dir, Format::GolangMigrate, candidates)?;
     files::load_pairs(pairs, |_, _| None)
 }
 
 fn candidate(entry: &Entry) -> Result<Candidate, MigrationError> {
-    let caps =
-        NAME.captures(&entry.name).ok_or_else(|| files::unrecognized(&entry.path, Format::GolangMigrate, PATTERN))?;
+    let caps = NAME.captures(&entry.name).ok_or_else(|| files::unrecognized(&entry.path, Format::GolangMigrate, PATTERN))?;
     let version = &caps[1];
     version.parse::<u64>().map_err(|_| MigrationError::Unrecognized {
         path: entry.path.clone(),
         message: format!("version {version} does not fit in a 64-bit unsigned integer"),
     })?;
     let role = if &caps[3] == "down" { Role::Down } else { Role::Up };
-    Ok(Candidate {
-        key: integer_key(version),
-        version: version.to_string(),
-        name: caps[2].to_string(),
-        path: entry.path.clone(),
-        role,
-    })
+    Ok(Candidate { key: integer_key(version), version: version.to_string(), name: caps[2].to_string(), path: entry.path.clone(), role })
 }
 
 /// Whether a file name fits golang-migrate's pattern (for format detection).

@@ -150,10 +150,7 @@ impl Layout {
         if self.manifest_unlisted.is_some() && self.effective_order() != Order::Manifest {
             return Err(self.config_error("manifest_unlisted", "`manifest_unlisted` needs order = \"manifest\"".into()));
         }
-        self.pattern
-            .as_deref()
-            .map(|p| FilePattern::compile(p).map_err(|message| self.config_error("pattern", message)))
-            .transpose()
+        self.pattern.as_deref().map(|p| FilePattern::compile(p).map_err(|message| self.config_error("pattern", message))).transpose()
     }
 
     fn version_key(&self, version: &str) -> SortKey {
@@ -260,12 +257,7 @@ fn unlisted_files(listings: &[Listing], keys: &[ManifestKey]) -> Vec<PathBuf> {
 
 /// Sort keys (directory key, position) from the manifests. A manifest in `dir` covers every
 /// listing; otherwise (when `per_dir`) each listing's directory has its own.
-fn manifest_keys(
-    dir: &Path,
-    layout: &Layout,
-    listings: &[Listing],
-    per_dir: bool,
-) -> Result<Vec<ManifestKey>, MigrationError> {
+fn manifest_keys(dir: &Path, layout: &Layout, listings: &[Listing], per_dir: bool) -> Result<Vec<ManifestKey>, MigrationError> {
     let top = dir.join(layout.manifest_name());
     if top.is_file() || !per_dir {
         if !top.is_file() {
@@ -283,7 +275,8 @@ fn manifest_keys(
     for (group_dir, members) in groups {
         let manifest = group_dir.join(layout.manifest_name());
         if !manifest.is_file() {
-            let which = if group_dir == dir { "the migrations directory".into() } else { format!("version directory {}", group_dir.display()) };
+            let which =
+                if group_dir == dir { "the migrations directory".into() } else { format!("version directory {}", group_dir.display()) };
             return Err(missing_manifest(&manifest, &which));
         }
         let group: Vec<Listing> = members.iter().map(|&i| listings[i].clone()).collect();

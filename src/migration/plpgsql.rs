@@ -84,9 +84,9 @@ pub(crate) fn do_block_ends_transactions(s: &pb::DoStmt) -> bool {
     let (Some(body), true) = (body, language.eq_ignore_ascii_case("plpgsql")) else { return false };
     fn has_transaction_control(value: &Value) -> bool {
         match value {
-            Value::Object(map) => map
-                .iter()
-                .any(|(key, v)| key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback" || has_transaction_control(v)),
+            Value::Object(map) => {
+                map.iter().any(|(key, v)| key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback" || has_transaction_control(v))
+            }
             Value::Array(items) => items.iter().any(has_transaction_control),
             _ => false,
         }
@@ -124,13 +124,9 @@ pub(crate) fn def_elem<'n>(options: &'n [Node], name: &str) -> Option<&'n Node> 
 mod tests {
     #[test]
     fn trigger_functions_parse() {
-        let sql =
-            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.x := TG_OP; RETURN NEW; END $$";
+        let sql = "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.x := TG_OP; RETURN NEW; END $$";
         assert!(pg_query::parse_plpgsql(sql).is_err(), "fixed upstream? then drop this module");
         assert!(super::parse(sql).is_some());
-        assert_eq!(
-            super::repair(r#"{"datums":[{}},{"a":{}},{}}],"action":{}}"#),
-            r#"{"datums":[{"a":{}}],"action":{}}"#
-        );
+        assert_eq!(super::repair(r#"{"datums":[{}},{"a":{}},{}}],"action":{}}"#), r#"{"datums":[{"a":{}}],"action":{}}"#);
     }
 }

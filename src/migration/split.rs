@@ -55,10 +55,8 @@ pub(crate) struct SyntaxError {
 /// Splits `sql` into statements with the Postgres grammar (handles `$$` bodies, `DO` blocks,
 /// comments). Empty statements are dropped; comments before a statement are not part of its span.
 pub(crate) fn split_statements(sql: &str) -> Result<Vec<Span>, SyntaxError> {
-    let input = CString::new(sql).map_err(|e| SyntaxError {
-        message: "the text contains a NUL byte".into(),
-        offset: Some(e.nul_position()),
-    })?;
+    let input =
+        CString::new(sql).map_err(|e| SyntaxError { message: "the text contains a NUL byte".into(), offset: Some(e.nul_position()) })?;
     // SAFETY: the input is a valid NUL-terminated string; the result is freed exactly once below
     // and only read before that.
     let result = unsafe { pg_query_split_with_parser(input.as_ptr()) };
@@ -67,10 +65,7 @@ pub(crate) fn split_statements(sql: &str) -> Result<Vec<Span>, SyntaxError> {
             let error = &*result.error;
             let message = CStr::from_ptr(error.message).to_string_lossy().into_owned();
             // cursorpos is a 1-based character position, 0 when unknown.
-            let offset = usize::try_from(error.cursorpos)
-                .ok()
-                .filter(|&p| p > 0)
-                .map(|p| char_position_to_byte_offset(sql, p - 1));
+            let offset = usize::try_from(error.cursorpos).ok().filter(|&p| p > 0).map(|p| char_position_to_byte_offset(sql, p - 1));
             Err(SyntaxError { message, offset })
         } else {
             let mut spans = Vec::with_capacity(result.n_stmts.max(0) as usize);
@@ -159,10 +154,7 @@ mod tests {
     #[test]
     fn splits_with_dollar_quotes_and_comments() {
         let sql = "-- header\nCREATE TABLE a (id int);\n\n/* c */ DO $$ BEGIN PERFORM 1; END $$;\nSELECT ';'";
-        assert_eq!(
-            texts(sql),
-            vec!["CREATE TABLE a (id int)", "DO $$ BEGIN PERFORM 1; END $$", "SELECT ';'"]
-        );
+        assert_eq!(texts(sql), vec!["CREATE TABLE a (id int)", "DO $$ BEGIN PERFORM 1; END $$", "SELECT ';'"]);
     }
 
     #[test]

@@ -10,8 +10,7 @@ use super::files::{self, Candidate, Entry, Role};
 use super::version::integer_key;
 use super::{Format, Migration, MigrationError, Script};
 
-static NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d+)_(.*?)(\.up|\.down)?\.sql$").expect("valid regex"));
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d+)_(.*?)(\.up|\.down)?\.sql$").expect("valid regex"));
 
 const PATTERN: &str = "<version>_<desc>.sql or <version>_<desc>.up.sql / .down.sql";
 
@@ -19,11 +18,7 @@ const PATTERN: &str = "<version>_<desc>.sql or <version>_<desc>.up.sql / .down.s
 pub(crate) const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
 
 pub(crate) fn load(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-    let candidates = files::list_dir(dir)?
-        .iter()
-        .filter(|e| e.is_sql_file())
-        .map(candidate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let candidates = files::list_dir(dir)?.iter().filter(|e| e.is_sql_file()).map(candidate).collect::<Result<Vec<_>, _>>()?;
     let pairs = files::pair_candidates(dir, Format::Sqlx, candidates)?;
     files::load_pairs(pairs, declared_no_transaction)
 }
@@ -37,13 +32,7 @@ fn candidate(entry: &Entry) -> Result<Candidate, MigrationError> {
         message: format!("version {version} does not fit in a 64-bit signed integer"),
     })?;
     let role = if caps.get(3).is_some_and(|m| m.as_str() == ".down") { Role::Down } else { Role::Up };
-    Ok(Candidate {
-        key: integer_key(version),
-        version: version.to_string(),
-        name: caps[2].to_string(),
-        path: entry.path.clone(),
-        role,
-    })
+    Ok(Candidate { key: integer_key(version), version: version.to_string(), name: caps[2].to_string(), path: entry.path.clone(), role })
 }
 
 /// sqlx reads the marker per file; a migration that declares it on either side runs outside.

@@ -39,14 +39,10 @@ fn refused_node(node: &NodeEnum) -> Option<&'static str> {
         NodeEnum::AlterSystemStmt(_) => Some("ALTER SYSTEM"),
         NodeEnum::CreateTableSpaceStmt(_) => Some("CREATE TABLESPACE"),
         NodeEnum::DropTableSpaceStmt(_) => Some("DROP TABLESPACE"),
-        NodeEnum::AlterTableStmt(s) if s.cmds.iter().any(is_detach_concurrently) => {
-            Some("ALTER TABLE ... DETACH PARTITION CONCURRENTLY")
-        }
+        NodeEnum::AlterTableStmt(s) if s.cmds.iter().any(is_detach_concurrently) => Some("ALTER TABLE ... DETACH PARTITION CONCURRENTLY"),
         // Without a table, CLUSTER reclusters every table, one transaction each.
         NodeEnum::ClusterStmt(s) if s.relation.is_none() => Some("CLUSTER"),
-        NodeEnum::AlterDatabaseStmt(s) if s.options.iter().any(|o| def_named(o, "tablespace")) => {
-            Some("ALTER DATABASE SET TABLESPACE")
-        }
+        NodeEnum::AlterDatabaseStmt(s) if s.options.iter().any(|o| def_named(o, "tablespace")) => Some("ALTER DATABASE SET TABLESPACE"),
         NodeEnum::DoStmt(s) if crate::migration::plpgsql::do_block_ends_transactions(s) => Some("a DO block that COMMITs or ROLLBACKs"),
         _ => None,
     }

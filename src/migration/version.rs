@@ -4,7 +4,10 @@
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Part {
     /// Digits without leading zeros; `len` first so a longer number is a larger one.
-    Num { len: usize, digits: String },
+    Num {
+        len: usize,
+        digits: String,
+    },
     Text(String),
 }
 

@@ -60,7 +60,7 @@ fn versions_from_files(dir: &Path) -> Result<Vec<(String, Option<PathBuf>)>, Pro
             Some((version, Some(e.path())))
         })
         .collect();
-    found.sort_by(|a, b| crate::migration::version::integer_key(&a.0).cmp(&crate::migration::version::integer_key(&b.0)));
+    found.sort_by_key(|a| crate::migration::version::integer_key(&a.0));
     found.dedup_by(|a, b| a.0 == b.0);
     if found.is_empty() {
         return Err(MigrationError::Empty { path: dir.to_path_buf(), format: Format::Plain }.into());
@@ -74,14 +74,15 @@ fn list_versions(dir: &Path, command: &CommandConfig, list: &str) -> Result<Vec<
     command.arg("-c").arg(list).current_dir(&workdir);
     let output = crate::process::output_within(command, LIST_TIMEOUT);
     let invalid = |message: String| {
-        ProjectError::Config(ConfigError::Invalid {
-            location: Location { file: dir.join(CONFIG_FILE), line: 1, column: 1 },
-            message,
-        })
+        ProjectError::Config(ConfigError::Invalid { location: Location { file: dir.join(CONFIG_FILE), line: 1, column: 1 }, message })
     };
     let output = output.map_err(|e| invalid(format!("the `list` command `{list}` did not run: {e}")))?;
     if !output.status.success() {
-        return Err(invalid(format!("the `list` command `{list}` failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())));
+        return Err(invalid(format!(
+            "the `list` command `{list}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     let versions: Vec<(String, Option<PathBuf>)> =
         String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(|v| (v.to_string(), None)).collect();
@@ -90,4 +91,3 @@ fn list_versions(dir: &Path, command: &CommandConfig, list: &str) -> Result<Vec<
     }
     Ok(versions)
 }
-

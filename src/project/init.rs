@@ -20,10 +20,10 @@ use pg_query::protobuf::{self as pb, RoleSpecType};
 use pg_query::NodeEnum;
 use regex::Regex;
 
-use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 use crate::migration::layout::is_nested;
 use crate::migration::manifest::DEFAULT_MANIFEST;
 use crate::migration::{detect_format, substitute, Format, MigrationSet};
+use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 
 /// Where init looks for migrations, in order; the project directory itself comes last.
 pub(crate) const MIGRATION_DIRS: [&str; 4] = ["migrations", "db/migrate", "migrate", "sql"];
@@ -154,11 +154,8 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
         guesses.push(format!("layout: nested version directories, each one version: {}{note}", sorted.join(", ")));
     } else {
         let detected = detect_format(&migrations_dir).unwrap_or(Format::Plain);
-        let top_names: Vec<String> =
-            sql_files.iter().filter(|rel| !rel.contains('/')).cloned().collect::<Vec<_>>();
-        let inferred = (detected == Format::Plain && top_names.len() == sql_files.len())
-            .then(|| infer_pattern(&top_names))
-            .flatten();
+        let top_names: Vec<String> = sql_files.iter().filter(|rel| !rel.contains('/')).cloned().collect::<Vec<_>>();
+        let inferred = (detected == Format::Plain && top_names.len() == sql_files.len()).then(|| infer_pattern(&top_names)).flatten();
         match inferred {
             Some(pattern) => {
                 let example = top_names.iter().find(|n| !n.contains("down")).or(top_names.first()).cloned().unwrap_or_default();
@@ -193,7 +190,8 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
         })
         .collect();
     // Up files first, so guesses name the file that does the thing.
-    migration_texts.sort_by_key(|(path, _)| (crate::migration::manifest::normalize(&path.to_string_lossy()).ends_with("down.sql"), path.clone()));
+    migration_texts
+        .sort_by_key(|(path, _)| (crate::migration::manifest::normalize(&path.to_string_lossy()).ends_with("down.sql"), path.clone()));
     let reference_text = reference
         .as_ref()
         .and_then(|r| std::fs::read(dir.join(r)).ok())
@@ -205,16 +203,18 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
     let mut used_values = BTreeSet::new();
     for placeholder in &placeholders {
         let value = placeholder_value(placeholder, &mut used_values);
-        guesses.push(format!(
-            "substitution: {placeholder} -> {value} (a stand-in so the SQL parses; set the value your deployment uses)"
-        ));
+        guesses.push(format!("substitution: {placeholder} -> {value} (a stand-in so the SQL parses; set the value your deployment uses)"));
         keys.substitutions.insert(placeholder.clone(), value);
     }
 
     // The ledger.
     let detected_format = format.unwrap_or(Format::Plain);
     if let Some((ledger, table, file)) = find_ledger(&migration_texts, detected_format) {
-        guesses.push(format!("ledger: {} (the migration {} uses {table}, which the migration tool creates first)", ledger_name(ledger), display_path(dir, &file)));
+        guesses.push(format!(
+            "ledger: {} (the migration {} uses {table}, which the migration tool creates first)",
+            ledger_name(ledger),
+            display_path(dir, &file)
+        ));
         keys.ledger = Some(ledger);
     }
 
@@ -433,9 +433,8 @@ fn version_dirs(dir: &Path) -> Vec<String> {
 /// A guessed file-name pattern for names that fit no built-in format: a common letter prefix,
 /// a numeric version, one separator, a name, and optionally `.up`/`.down`.
 pub(crate) fn infer_pattern(names: &[String]) -> Option<String> {
-    static SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^([A-Za-z]*)(\d+(?:\.\d+)*?)([._-])(.+?)(?:\.(up|down))?\.sql$").expect("valid regex")
-    });
+    static SHAPE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([A-Za-z]*)(\d+(?:\.\d+)*?)([._-])(.+?)(?:\.(up|down))?\.sql$").expect("valid regex"));
     if names.is_empty() {
         return None;
     }
@@ -509,10 +508,7 @@ fn json_list_key(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     let object = value.as_object()?;
-    object
-        .iter()
-        .find(|(_, v)| v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.is_string())))
-        .map(|(k, _)| k.clone())
+    object.iter().find(|(_, v)| v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.is_string()))).map(|(k, _)| k.clone())
 }
 
 /// Distinct `{{ ... }}` placeholders, in order of first appearance.

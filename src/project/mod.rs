@@ -8,8 +8,8 @@ pub mod init;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::project::config::{Config, ConfigError, Idempotent};
 use crate::migration::{read_text, with_substitutions, MigrationError, MigrationSet, Script, Span};
+use crate::project::config::{Config, ConfigError, Idempotent};
 
 pub(crate) const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
 pub(crate) const DEFAULT_REFERENCE: &str = "schema.sql";
@@ -112,8 +112,8 @@ impl Project {
     /// Whether the project's migrator runs a pending migration older than one already applied
     /// (`out_of_order`; by default not for golang-migrate and Flyway, by format or ledger).
     pub(crate) fn runs_out_of_order(&self) -> bool {
-        use crate::project::config::Ledger;
         use crate::migration::Format;
+        use crate::project::config::Ledger;
         self.config.out_of_order.unwrap_or(
             !matches!(self.migrations.format, Format::GolangMigrate | Format::Flyway)
                 && !matches!(self.config.ledger, Some(Ledger::GolangMigrate | Ledger::Flyway)),
@@ -172,4 +172,3 @@ fn reentrant_indices(dir: &Path, config: &Config, set: &MigrationSet) -> Result<
     }
     Ok(indices)
 }
-

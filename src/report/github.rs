@@ -85,17 +85,12 @@ fn summary(report: &Report) -> String {
 fn error_position(report: &Report, verdict: &Verdict) -> Option<(String, usize, Option<usize>)> {
     let reference = || report.reference.as_ref().map(|path| (path.display().to_string(), 1, None));
     match verdict.failure.as_ref()? {
-        Failure::StatementFailed { location, .. } => {
-            Some((location.file.display().to_string(), location.line, Some(location.column)))
-        }
+        Failure::StatementFailed { location, .. } => Some((location.file.display().to_string(), location.line, Some(location.column))),
         Failure::Diverged { .. } => match &verdict.case {
             Some(case) => {
                 let interrupted = case.interrupted.as_deref().and_then(|text| text.split(' ').next());
                 let named = interrupted.or(case.order.first().map(String::as_str));
-                named
-                    .and_then(|id| migration_file(report, id))
-                    .map(|file| (file, 1, None))
-                    .or_else(reference)
+                named.and_then(|id| migration_file(report, id)).map(|file| (file, 1, None)).or_else(reference)
             }
             None if verdict.property == Property::Fresh => reference(),
             None => None,
@@ -107,18 +102,22 @@ fn error_position(report: &Report, verdict: &Verdict) -> Option<(String, usize, 
 /// file named `<id>.sql`, `<id>.up.sql` and the like, or a file in a directory named `<id>`
 /// (diesel's `<id>/up.sql`).
 fn migration_file(report: &Report, id: &str) -> Option<String> {
-    report.verdicts.iter().filter_map(|v| match &v.failure {
-        Some(Failure::StatementFailed { location, .. }) => Some(location.file.as_path()),
-        _ => None,
-    })
-    .find(|file| belongs_to(file, id))
-    .map(|file| file.display().to_string())
+    report
+        .verdicts
+        .iter()
+        .filter_map(|v| match &v.failure {
+            Some(Failure::StatementFailed { location, .. }) => Some(location.file.as_path()),
+            _ => None,
+        })
+        .find(|file| belongs_to(file, id))
+        .map(|file| file.display().to_string())
 }
 
 fn belongs_to(file: &Path, id: &str) -> bool {
-    let named = file.file_name().and_then(|n| n.to_str()).is_some_and(|name| {
-        name.strip_prefix(id).is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".sql"))
-    });
+    let named = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|name| name.strip_prefix(id).is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".sql")));
     let in_directory = file
         .parent()
         .and_then(|p| p.components().next_back())
@@ -127,8 +126,7 @@ fn belongs_to(file: &Path, id: &str) -> bool {
 }
 
 fn write_command(out: &mut String, command: &str, properties: &[(&str, String)], message: &str) {
-    let properties: Vec<String> =
-        properties.iter().map(|(name, value)| format!("{name}={}", escape_property(value))).collect();
+    let properties: Vec<String> = properties.iter().map(|(name, value)| format!("{name}={}", escape_property(value))).collect();
     let _ = writeln!(out, "::{command} {}::{}", properties.join(","), escape_data(message));
 }
 

@@ -12,11 +12,7 @@ pub fn human(report: &Report, color: bool) -> String {
         None => "no reference schema (the fresh run is the reference)".to_string(),
     };
     let _ = writeln!(out, "pgconverge check {}", report.project.display());
-    let _ = writeln!(
-        out,
-        "  {} migrations ({}), {reference}, {}",
-        report.migrations, report.format, report.backend
-    );
+    let _ = writeln!(out, "  {} migrations ({}), {reference}, {}", report.migrations, report.format, report.backend);
     for note in &report.notes {
         let _ = writeln!(out, "  note: {note}");
     }
@@ -34,10 +30,7 @@ pub fn human(report: &Report, color: bool) -> String {
         let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
     }
     if !report.nondeterministic.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n  nondeterministic (two runs of the same SQL disagree; left out of every comparison):"
-        );
+        let _ = writeln!(out, "\n  nondeterministic (two runs of the same SQL disagree; left out of every comparison):");
         for object in &report.nondeterministic {
             let _ = writeln!(out, "    {object}");
         }

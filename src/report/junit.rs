@@ -14,8 +14,8 @@
 
 use std::fmt::Write;
 
-use crate::model::{Failure, Report, Verdict, VerdictStatus};
 use crate::model::CaseReport;
+use crate::model::{Failure, Report, Verdict, VerdictStatus};
 
 /// One report (one server major) as a JUnit XML document.
 pub fn junit(report: &Report) -> String {
@@ -25,9 +25,7 @@ pub fn junit(report: &Report) -> String {
 /// Several reports (the same project against several server majors) as one JUnit XML document:
 /// one `<testsuite>` per report, in the order given.
 pub fn junit_many(reports: &[Report]) -> String {
-    let count = |status: VerdictStatus| -> usize {
-        reports.iter().flat_map(|r| &r.verdicts).filter(|v| v.status == status).count()
-    };
+    let count = |status: VerdictStatus| -> usize { reports.iter().flat_map(|r| &r.verdicts).filter(|v| v.status == status).count() };
     let tests: usize = reports.iter().map(|r| r.verdicts.len()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     // `testsuites` has no `skipped` attribute in junit-10.xsd.

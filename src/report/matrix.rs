@@ -95,7 +95,9 @@ mod tests {
 
     #[test]
     fn the_most_severe_status_decides_and_the_json_keeps_its_shape() {
-        let matrix = Matrix { reports: vec![report(15, Status::Nondeterministic), report(16, Status::Counterexample), report(18, Status::Converges)] };
+        let matrix = Matrix {
+            reports: vec![report(15, Status::Nondeterministic), report(16, Status::Counterexample), report(18, Status::Converges)],
+        };
         assert_eq!(matrix.status(), Status::Counterexample);
         let value: serde_json::Value = serde_json::from_str(&matrix.json()).unwrap();
         assert_eq!(value["status"], "counterexample");

@@ -26,10 +26,8 @@ pub(super) const ALL_ROW: &str = "all";
 /// them would bury the ones a counterexample does name.
 pub fn table(report: &Report, migrations: &[String]) -> String {
     let header: Vec<&str> = report.verdicts.iter().map(|v| v.property.name()).collect();
-    let mut rows: Vec<(&str, Vec<&str>)> = migrations
-        .iter()
-        .map(|id| (id.as_str(), report.verdicts.iter().map(|v| cell(v, id)).collect()))
-        .collect();
+    let mut rows: Vec<(&str, Vec<&str>)> =
+        migrations.iter().map(|id| (id.as_str(), report.verdicts.iter().map(|v| cell(v, id)).collect())).collect();
     rows.push((ALL_ROW, report.verdicts.iter().map(status_cell).collect()));
 
     let first = rows.iter().map(|(label, _)| label.chars().count()).chain(["migration".len()]).max().unwrap_or(0);

@@ -65,10 +65,8 @@ fn available_extensions(bin_dir: &std::path::Path) -> Vec<String> {
     }
     for dir in candidates {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".control").map(str::to_string))
-            .collect();
+        let mut names: Vec<String> =
+            entries.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".control").map(str::to_string)).collect();
         if !names.is_empty() {
             names.sort();
             return names;
@@ -120,7 +118,14 @@ pub struct ContainerReport {
 
 impl ContainerReport {
     fn unusable(why_not: String) -> ContainerReport {
-        ContainerReport { usable: false, why_not: Some(why_not), engine: None, images: Vec::new(), pull_possible: false, buildable_majors: Vec::new() }
+        ContainerReport {
+            usable: false,
+            why_not: Some(why_not),
+            engine: None,
+            images: Vec::new(),
+            pull_possible: false,
+            buildable_majors: Vec::new(),
+        }
     }
 }
 
@@ -306,8 +311,14 @@ impl fmt::Display for DoctorReport {
         }
         if let Some(cluster) = &e.cluster {
             match &cluster.error {
-                None => writeln!(f, "  {:<10} PostgreSQL {} starts as user {} ({:.2} s)", "cluster", cluster.version, e.run_as, cluster.seconds)?,
-                Some(error) => writeln!(f, "  {:<10} PostgreSQL {} does not start as user {}: {error}", "cluster", cluster.version, e.run_as)?,
+                None => writeln!(
+                    f,
+                    "  {:<10} PostgreSQL {} starts as user {} ({:.2} s)",
+                    "cluster", cluster.version, e.run_as, cluster.seconds
+                )?,
+                Some(error) => {
+                    writeln!(f, "  {:<10} PostgreSQL {} does not start as user {}: {error}", "cluster", cluster.version, e.run_as)?
+                }
             }
         }
 

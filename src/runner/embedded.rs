@@ -159,7 +159,9 @@ impl EmbeddedCluster {
     /// Starts a cluster with the newest server binaries found.
     pub async fn start() -> Result<EmbeddedCluster, RunnerError> {
         // Probing runs `postgres --version` and `pg_config`: off the async runtime.
-        let found = tokio::task::spawn_blocking(find_server_binaries).await.map_err(|e| RunnerError::Task { task: "finding the server binaries".into(), message: e.to_string() })?;
+        let found = tokio::task::spawn_blocking(find_server_binaries)
+            .await
+            .map_err(|e| RunnerError::Task { task: "finding the server binaries".into(), message: e.to_string() })?;
         let binaries = found?.remove(0);
         Self::start_with(binaries).await
     }
@@ -173,8 +175,11 @@ impl EmbeddedCluster {
         std::fs::create_dir_all(&dir).map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
         // From here on the guard owns the directory, so an error below still removes it.
         let mut cluster = EmbeddedCluster { dir, binaries, server: None };
-        std::fs::write(cluster.dir.join(OWNER_FILE), std::process::id().to_string())
-            .map_err(|source| RunnerError::File { action: "write", path: cluster.dir.join(OWNER_FILE), source })?;
+        std::fs::write(cluster.dir.join(OWNER_FILE), std::process::id().to_string()).map_err(|source| RunnerError::File {
+            action: "write",
+            path: cluster.dir.join(OWNER_FILE),
+            source,
+        })?;
         if let Some(user) = user {
             chown(&cluster.dir, user)?;
         }
@@ -218,12 +223,7 @@ impl EmbeddedCluster {
 
 impl Backend for EmbeddedCluster {
     fn admin_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.dir)
-            .port(PORT)
-            .username("postgres")
-            .database("postgres")
-            .application_name("pgconverge")
+        PgConnectOptions::new().socket(&self.dir).port(PORT).username("postgres").database("postgres").application_name("pgconverge")
     }
 
     fn describe(&self) -> String {
@@ -289,8 +289,11 @@ fn stop_server(server: &mut Child) {
 }
 
 fn chown(path: &Path, user: ServerUser) -> Result<(), RunnerError> {
-    std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
-        .map_err(|source| RunnerError::File { action: "chown", path: path.to_path_buf(), source })
+    std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid)).map_err(|source| RunnerError::File {
+        action: "chown",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn as_server_user(command: &mut Command, dir: &Path, user: Option<ServerUser>) {

@@ -357,9 +357,7 @@ impl Drop for ScratchDatabase {
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(10), drop_database(&admin, &name)).await
-                });
+                let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), drop_database(&admin, &name)).await });
             }
         })
         .join();

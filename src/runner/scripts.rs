@@ -29,10 +29,11 @@ impl ScriptDir {
     pub(crate) fn write() -> Result<ScriptDir, RunnerError> {
         remove_stale();
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|source| RunnerError::File {
+            action: "create",
+            path: dir.clone(),
+            source,
+        })?;
         let scripts = ScriptDir { dir };
         for (name, text) in SCRIPTS {
             let path = scripts.dir.join(name);

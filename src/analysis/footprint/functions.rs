@@ -149,9 +149,7 @@ fn dynamic_analysis(expr: &Value, schema: &str) -> Analysis {
 fn literal_text(node: &Node) -> Option<String> {
     match node.node.as_ref()? {
         NodeEnum::AConst(_) => const_string(node).map(str::to_string),
-        NodeEnum::AExpr(e) if strings(&e.name) == ["||"] => {
-            Some(literal_text(e.lexpr.as_deref()?)? + &literal_text(e.rexpr.as_deref()?)?)
-        }
+        NodeEnum::AExpr(e) if strings(&e.name) == ["||"] => Some(literal_text(e.lexpr.as_deref()?)? + &literal_text(e.rexpr.as_deref()?)?),
         _ => None,
     }
 }
@@ -172,9 +170,8 @@ mod tests {
         assert!(has(&fp.references, "relation public.audit") && has(&fp.references, "relation public.scratch"));
         assert!(!fp.dynamic_sql, "a function body does not run when it is created");
 
-        let fp = statement_footprint(
-            "CREATE FUNCTION active_users() RETURNS SETOF users LANGUAGE sql AS 'SELECT * FROM users WHERE active'",
-        );
+        let fp =
+            statement_footprint("CREATE FUNCTION active_users() RETURNS SETOF users LANGUAGE sql AS 'SELECT * FROM users WHERE active'");
         assert_eq!(names(&fp.references), ["relation public.users", "type public.users", "column public.users.active"]);
     }
 
@@ -215,9 +212,7 @@ mod tests {
 
     #[test]
     fn execute_of_a_computed_string_is_dynamic() {
-        let fp = statement_footprint(
-            "DO $$ DECLARE t text := 'widgets'; BEGIN EXECUTE 'ALTER TABLE ' || t || ' ADD COLUMN x int'; END $$",
-        );
+        let fp = statement_footprint("DO $$ DECLARE t text := 'widgets'; BEGIN EXECUTE 'ALTER TABLE ' || t || ' ADD COLUMN x int'; END $$");
         assert!(fp.dynamic_sql);
         let fp = statement_footprint("DO $$ BEGIN EXECUTE format('CREATE TABLE %I ()', 'x'); END $$");
         assert!(fp.dynamic_sql);

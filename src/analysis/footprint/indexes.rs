@@ -74,10 +74,7 @@ mod tests {
             "the expression's and the predicate's columns too"
         );
         let info = &analyze_script(&script("CREATE UNIQUE INDEX i ON t (a, b); CREATE INDEX ON t (c)")).statements;
-        assert_eq!(
-            info[0].keys.unique,
-            [Key { table: "public.t".into(), columns: vec!["a".into(), "b".into()], primary: false }]
-        );
+        assert_eq!(info[0].keys.unique, [Key { table: "public.t".into(), columns: vec!["a".into(), "b".into()], primary: false }]);
         assert!(has(&info[1].footprint.creates, "relation public.t_c_idx"));
         assert_eq!(info[1].label.as_deref(), Some("index public.t_c_idx"));
     }

@@ -269,12 +269,7 @@ pub(crate) fn analyze_script(script: &Script) -> ScriptAnalysis {
         }
         result.nouns.extend(analysis.nouns.iter().map(|(o, n)| (o.clone(), *n)));
         let label = analysis.subject.clone().or_else(|| fallback_label(&analysis));
-        result.statements.push(StatementInfo {
-            footprint: analysis.footprint,
-            keys: analysis.keys,
-            label,
-            session: analysis.session,
-        });
+        result.statements.push(StatementInfo { footprint: analysis.footprint, keys: analysis.keys, label, session: analysis.session });
     }
     result
 }

@@ -100,12 +100,9 @@ pub(super) fn object_type(value: i32) -> ObjectType {
 pub(super) fn relation_kind(objtype: ObjectType) -> Option<RefKind> {
     use ObjectType as O;
     match objtype {
-        O::ObjectTable
-        | O::ObjectView
-        | O::ObjectMatview
-        | O::ObjectIndex
-        | O::ObjectSequence
-        | O::ObjectForeignTable => Some(RefKind::Relation),
+        O::ObjectTable | O::ObjectView | O::ObjectMatview | O::ObjectIndex | O::ObjectSequence | O::ObjectForeignTable => {
+            Some(RefKind::Relation)
+        }
         O::ObjectType | O::ObjectDomain => Some(RefKind::Type),
         O::ObjectFunction | O::ObjectProcedure | O::ObjectRoutine | O::ObjectAggregate => Some(RefKind::Function),
         O::ObjectSchema => Some(RefKind::Schema),
@@ -135,12 +132,9 @@ pub(super) fn relation_noun(objtype: ObjectType) -> &'static str {
 pub(super) fn object_noun(objtype: ObjectType, kind: RefKind) -> &'static str {
     use ObjectType as O;
     match objtype {
-        O::ObjectTable
-        | O::ObjectView
-        | O::ObjectMatview
-        | O::ObjectIndex
-        | O::ObjectSequence
-        | O::ObjectForeignTable => relation_noun(objtype),
+        O::ObjectTable | O::ObjectView | O::ObjectMatview | O::ObjectIndex | O::ObjectSequence | O::ObjectForeignTable => {
+            relation_noun(objtype)
+        }
         O::ObjectDomain => "domain",
         O::ObjectProcedure => "procedure",
         O::ObjectAggregate => "aggregate",
@@ -182,12 +176,7 @@ pub(super) fn node_strings(node: &Node) -> Vec<String> {
 
 /// The `sval`s of a JSON array of `String` nodes.
 pub(super) fn json_strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["node"]["String"]["sval"].as_str().map(str::to_string))
-        .collect()
+    value.as_array().into_iter().flatten().filter_map(|n| n["node"]["String"]["sval"].as_str().map(str::to_string)).collect()
 }
 
 /// Postgres's `makeObjectName`: `name1_name2_label`, shortening the longer part until the
@@ -372,8 +361,7 @@ mod tests {
         assert_eq!(implicit_name("t", Some("a_b"), "key"), "t_a_b_key");
         assert_eq!(implicit_name("t", None, "pkey"), "t_pkey");
         let fp = statement_footprint("CREATE TABLE t (a int, b int, CHECK (a > 0), CHECK (a < b), UNIQUE (a, b))");
-        for created in ["constraint public.t.t_a_check", "constraint public.t.t_check", "constraint public.t.t_a_b_key"]
-        {
+        for created in ["constraint public.t.t_a_check", "constraint public.t.t_check", "constraint public.t.t_a_b_key"] {
             assert!(has(&fp.creates, created), "{created} in {:?}", names(&fp.creates));
         }
     }

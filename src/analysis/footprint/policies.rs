@@ -28,10 +28,7 @@ mod tests {
     fn a_policy_is_a_member_of_its_table() {
         let fp = statement_footprint("CREATE POLICY p ON docs USING (tenant_id = current_tenant())");
         assert_eq!(names(&fp.creates), ["policy public.docs.p"]);
-        assert_eq!(
-            names(&fp.references),
-            ["relation public.docs", "function public.current_tenant", "column public.docs.tenant_id"]
-        );
+        assert_eq!(names(&fp.references), ["relation public.docs", "function public.current_tenant", "column public.docs.tenant_id"]);
     }
 
     /// Policies and row level security.

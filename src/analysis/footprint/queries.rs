@@ -41,8 +41,7 @@ impl Walker<'_> {
             match parts.as_slice() {
                 [column] => columns.extend(tables.iter().map(|t| format!("{t}.{column}"))),
                 [qualifier, column] => {
-                    let named: Vec<&String> =
-                        scope.relations.iter().filter(|(q, _)| q == qualifier).map(|(_, t)| t).collect();
+                    let named: Vec<&String> = scope.relations.iter().filter(|(q, _)| q == qualifier).map(|(_, t)| t).collect();
                     if !named.is_empty() {
                         columns.extend(named.iter().map(|t| format!("{t}.{column}")));
                     } else if matches!(qualifier.as_str(), "new" | "old" | "excluded") {
@@ -238,19 +237,11 @@ impl Walker<'_> {
         .first()
         .map(|s| s.to_string())
         .unwrap_or_else(|| self.schema.to_string());
-        let mut tables: Vec<String> = values(&[
-            "table_name",
-            "tablename",
-            "relname",
-            "indexname",
-            "sequence_name",
-            "viewname",
-            "matviewname",
-            "event_object_table",
-        ])
-        .iter()
-        .map(|t| format!("{schema}.{t}"))
-        .collect();
+        let mut tables: Vec<String> =
+            values(&["table_name", "tablename", "relname", "indexname", "sequence_name", "viewname", "matviewname", "event_object_table"])
+                .iter()
+                .map(|t| format!("{schema}.{t}"))
+                .collect();
         tables.extend(
             values(&["conrelid", "tgrelid", "polrelid", "attrelid", "indrelid"])
                 .iter()
@@ -260,8 +251,7 @@ impl Walker<'_> {
         for table in &tables {
             self.refer(RefKind::Relation, table.clone());
         }
-        let simple =
-            [(RefKind::Type, &["typname", "udt_name"][..]), (RefKind::Function, &["proname", "routine_name"][..])];
+        let simple = [(RefKind::Type, &["typname", "udt_name"][..]), (RefKind::Function, &["proname", "routine_name"][..])];
         for (kind, columns) in simple {
             for value in values(columns) {
                 self.refer(kind, format!("{schema}.{value}"));
@@ -393,10 +383,7 @@ mod tests {
         let relations = |fp: &Footprint| names(&fp.references).into_iter().filter(|n| n.starts_with("relation ")).collect::<Vec<_>>();
         assert_eq!(relations(&fp), ["relation public.customers", "relation public.orders"]);
         let refs = |sql: &str| relations(&statement_footprint(sql));
-        assert_eq!(
-            refs("INSERT INTO audit_log (id) SELECT id FROM events"),
-            ["relation public.audit_log", "relation public.events"]
-        );
+        assert_eq!(refs("INSERT INTO audit_log (id) SELECT id FROM events"), ["relation public.audit_log", "relation public.events"]);
         assert_eq!(
             refs("UPDATE users SET role = 'x' WHERE id IN (SELECT user_id FROM admins)"),
             ["relation public.admins", "relation public.users"]
@@ -428,18 +415,14 @@ mod tests {
             ]
         );
         // `t.*` and `*` name no column; a CTE's and a subquery's columns are not a table's.
-        let fp = statement_footprint(
-            "CREATE VIEW v AS WITH w AS (SELECT id FROM t) SELECT t.*, w.id, s.x FROM t, w, (SELECT 1 AS x) s",
-        );
+        let fp = statement_footprint("CREATE VIEW v AS WITH w AS (SELECT id FROM t) SELECT t.*, w.id, s.x FROM t, w, (SELECT 1 AS x) s");
         assert_eq!(columns(&fp), ["public.t.id"]);
         assert!(!has(&fp.references, "column public.rich.id"), "the view's own columns are not references");
     }
 
     #[test]
     fn generated_columns_checks_and_index_expressions_read_columns_of_their_table() {
-        let fp = statement_footprint(
-            "ALTER TABLE accounts ADD COLUMN cents bigint GENERATED ALWAYS AS ((balance * 100)::bigint) STORED",
-        );
+        let fp = statement_footprint("ALTER TABLE accounts ADD COLUMN cents bigint GENERATED ALWAYS AS ((balance * 100)::bigint) STORED");
         assert_eq!(columns(&fp), ["public.accounts.balance"]);
         assert!(has(&fp.creates, "column public.accounts.cents"));
         let fp = statement_footprint("ALTER TABLE accounts ADD CONSTRAINT ok CHECK (balance >= 0 AND email <> '')");
@@ -460,9 +443,7 @@ mod tests {
              WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION touch()",
         );
         assert_eq!(columns(&fp), ["public.accounts.balance", "public.accounts.email", "public.accounts.status"]);
-        let fp = statement_footprint(
-            "CREATE POLICY p ON docs USING (owner = current_user) WITH CHECK (tenant_id = current_tenant())",
-        );
+        let fp = statement_footprint("CREATE POLICY p ON docs USING (owner = current_user) WITH CHECK (tenant_id = current_tenant())");
         assert_eq!(columns(&fp), ["public.docs.owner", "public.docs.tenant_id"]);
     }
 
@@ -479,8 +460,10 @@ mod tests {
         );
         assert_eq!(cols("DELETE FROM user_ WHERE email = ''"), ["public.user_.email"]);
         assert_eq!(
-            cols("MERGE INTO events e USING (VALUES (1, 'x')) AS v (id, kind) ON e.id = v.id \
-                  WHEN MATCHED THEN UPDATE SET seen_at = now() WHEN NOT MATCHED THEN INSERT (id, kind) VALUES (v.id, v.kind)"),
+            cols(
+                "MERGE INTO events e USING (VALUES (1, 'x')) AS v (id, kind) ON e.id = v.id \
+                  WHEN MATCHED THEN UPDATE SET seen_at = now() WHEN NOT MATCHED THEN INSERT (id, kind) VALUES (v.id, v.kind)"
+            ),
             ["public.events.id", "public.events.kind", "public.events.seen_at"]
         );
         assert_eq!(cols("COPY app.events (id, kind) FROM STDIN"), ["app.events.id", "app.events.kind"]);

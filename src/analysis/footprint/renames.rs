@@ -89,14 +89,14 @@ mod tests {
         let pair = |old: &[&str], new: &[&str]| {
             (old.iter().map(|s| s.to_string()).collect::<Vec<_>>(), new.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         };
-        assert_eq!(renamed("ALTER VIEW v RENAME TO w"), pair(&["relation public.v", "type public.v"], &["relation public.w", "type public.w"]));
+        assert_eq!(
+            renamed("ALTER VIEW v RENAME TO w"),
+            pair(&["relation public.v", "type public.v"], &["relation public.w", "type public.w"])
+        );
         assert_eq!(renamed("ALTER INDEX app.i RENAME TO j"), pair(&["relation app.i"], &["relation app.j"]));
         assert_eq!(renamed("ALTER SEQUENCE s RENAME TO s2"), pair(&["relation public.s"], &["relation public.s2"]));
         assert_eq!(renamed("ALTER TYPE mood RENAME TO feeling"), pair(&["type public.mood"], &["type public.feeling"]));
-        assert_eq!(
-            renamed("ALTER TABLE t RENAME CONSTRAINT c TO d"),
-            pair(&["constraint public.t.c"], &["constraint public.t.d"])
-        );
+        assert_eq!(renamed("ALTER TABLE t RENAME CONSTRAINT c TO d"), pair(&["constraint public.t.c"], &["constraint public.t.d"]));
         assert_eq!(renamed("ALTER SCHEMA app RENAME TO core"), pair(&["schema app"], &["schema core"]));
         assert_eq!(
             renamed("ALTER TABLE events SET SCHEMA archive"),
@@ -110,10 +110,7 @@ mod tests {
         let fp = statement_footprint("ALTER TABLE a RENAME TO b");
         assert_eq!(
             (names(&fp.drops), names(&fp.creates)),
-            (
-                vec!["relation public.a".into(), "type public.a".into()],
-                vec!["relation public.b".into(), "type public.b".into()]
-            )
+            (vec!["relation public.a".into(), "type public.a".into()], vec!["relation public.b".into(), "type public.b".into()])
         );
         assert_eq!(fp.renamed, fp.drops);
         assert!(fp.alters.is_empty());

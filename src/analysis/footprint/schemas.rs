@@ -69,20 +69,10 @@ mod tests {
     /// As PostgreSQL 15 names them.
     #[test]
     fn a_schema_elements_are_created_in_it() {
-        let fp = statement_footprint(
-            "CREATE SCHEMA app CREATE TABLE t (id int) CREATE VIEW v AS SELECT id FROM t CREATE INDEX ON t (id)",
-        );
+        let fp = statement_footprint("CREATE SCHEMA app CREATE TABLE t (id int) CREATE VIEW v AS SELECT id FROM t CREATE INDEX ON t (id)");
         assert_eq!(
             names(&fp.creates),
-            [
-                "schema app",
-                "relation app.t",
-                "relation app.t_id_idx",
-                "relation app.v",
-                "type app.t",
-                "type app.v",
-                "column app.t.id"
-            ]
+            ["schema app", "relation app.t", "relation app.t_id_idx", "relation app.v", "type app.t", "type app.v", "column app.t.id"]
         );
         assert!(fp.references.is_empty(), "{:?}", names(&fp.references));
         assert_eq!(names(&statement_footprint("CREATE SCHEMA AUTHORIZATION bob").creates), ["schema bob"]);

@@ -46,9 +46,7 @@ mod tests {
 
     #[test]
     fn pg_dump_defaults_sequences_and_identities() {
-        let fp = statement_footprint(
-            "ALTER TABLE ONLY public.users ALTER COLUMN id SET DEFAULT nextval('public.users_id_seq'::regclass)",
-        );
+        let fp = statement_footprint("ALTER TABLE ONLY public.users ALTER COLUMN id SET DEFAULT nextval('public.users_id_seq'::regclass)");
         assert_eq!(names(&fp.alters), ["relation public.users", "column public.users.id"]);
         assert_eq!(names(&fp.references), ["relation public.users_id_seq"]);
         assert!(fp.creates.is_empty());

@@ -36,11 +36,7 @@ impl Walker<'_> {
             })
             .collect();
         let is_set_config = |call: &&pb::FuncCall| strings(&call.funcname).last().is_some_and(|n| n == "set_config");
-        if calls.is_empty()
-            || calls.len() != s.target_list.len()
-            || !s.from_clause.is_empty()
-            || !calls.iter().all(is_set_config)
-        {
+        if calls.is_empty() || calls.len() != s.target_list.len() || !s.from_clause.is_empty() || !calls.iter().all(is_set_config) {
             return;
         }
         self.analysis.session = true;

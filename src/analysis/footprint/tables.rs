@@ -8,7 +8,9 @@ use pg_query::protobuf::{self as pb, AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 use serde_json::Value;
 
-use super::names::{implicit_name, index_column_names, index_element_name, json_strings, node_strings, object_type, relation_noun, strings, TableName};
+use super::names::{
+    implicit_name, index_column_names, index_element_name, json_strings, node_strings, object_type, relation_noun, strings, TableName,
+};
 use super::{Key, ObjectRef, RefKind, Walker};
 use crate::migration::plpgsql::def_elem;
 
@@ -151,9 +153,7 @@ impl Walker<'_> {
     /// Postgres's `ChooseConstraintName` within the statement: an implicit name the statement
     /// already gave gets a number after the label (`t_check`, then `t_check1`).
     fn unused_name(&self, table: &TableName, addition: Option<&str>, label: &str) -> String {
-        let taken = |name: &String| {
-            self.analysis.footprint.creates.contains(&ObjectRef::new(RefKind::Constraint, table.member(name)))
-        };
+        let taken = |name: &String| self.analysis.footprint.creates.contains(&ObjectRef::new(RefKind::Constraint, table.member(name)));
         (0..)
             .map(|pass| match pass {
                 0 => implicit_name(&table.name, addition, label),
@@ -238,9 +238,7 @@ impl Walker<'_> {
             A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
                 self.alter(RefKind::Trigger, table.member(&cmd.name))
             }
-            _ if !cmd.name.is_empty() && is_column_command(subtype) => {
-                self.alter(RefKind::Column, table.member(&cmd.name))
-            }
+            _ if !cmd.name.is_empty() && is_column_command(subtype) => self.alter(RefKind::Column, table.member(&cmd.name)),
             _ => {}
         }
     }
@@ -380,10 +378,7 @@ mod tests {
             "CREATE TABLE y (a int, b int, UNIQUE (a) INCLUDE (b), UNIQUE (a, b) INCLUDE (a), EXCLUDE USING btree (lower(a::text) WITH =))",
         );
         let constraints: Vec<String> = names(&fp.creates).into_iter().filter(|n| n.starts_with("constraint ")).collect();
-        assert_eq!(
-            constraints,
-            ["constraint public.y.y_a_b_a1_key", "constraint public.y.y_a_b_key", "constraint public.y.y_lower_excl"]
-        );
+        assert_eq!(constraints, ["constraint public.y.y_a_b_a1_key", "constraint public.y.y_a_b_key", "constraint public.y.y_lower_excl"]);
     }
 
     /// The names Postgres 15 gives these: a CHECK is named after the one column its expression
@@ -408,10 +403,7 @@ mod tests {
         );
         let fp = statement_footprint("CREATE TABLE t (a int REFERENCES x, b int UNIQUE, FOREIGN KEY (a) REFERENCES y, UNIQUE (b))");
         let constraints: Vec<String> = names(&fp.creates).into_iter().filter(|n| n.starts_with("constraint ")).collect();
-        assert_eq!(
-            constraints,
-            ["constraint public.t.t_a_fkey", "constraint public.t.t_a_fkey1", "constraint public.t.t_b_key"]
-        );
+        assert_eq!(constraints, ["constraint public.t.t_a_fkey", "constraint public.t.t_a_fkey1", "constraint public.t.t_b_key"]);
     }
 
     /// Checked against PostgreSQL 15, which says so: "ALTER TABLE / ADD CONSTRAINT USING INDEX

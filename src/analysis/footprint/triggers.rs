@@ -28,9 +28,7 @@ mod tests {
 
     #[test]
     fn a_trigger_is_a_member_of_its_table_and_calls_its_function() {
-        let fp = statement_footprint(
-            "CREATE TRIGGER tr BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
-        );
+        let fp = statement_footprint("CREATE TRIGGER tr BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION set_updated_at()");
         assert_eq!(names(&fp.creates), ["trigger public.users.tr"]);
         assert_eq!(names(&fp.references), ["relation public.users", "function public.set_updated_at"]);
     }

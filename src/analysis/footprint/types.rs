@@ -103,7 +103,6 @@ impl Walker<'_> {
     }
 }
 
-
 /// The name an option gives (a type name, or a list of names).
 fn definition_name(node: &Node) -> Vec<String> {
     match node.node.as_ref() {
@@ -122,27 +121,16 @@ mod tests {
         let fp = statement_footprint("CREATE TYPE mood AS ENUM ('happy', 'sad')");
         assert_eq!(names(&fp.creates), ["type public.mood"]);
         let fp = statement_footprint("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh'");
-        assert_eq!(
-            (names(&fp.alters), fp.creates.len(), fp.references.len()),
-            (vec!["type public.mood".to_string()], 0, 0)
-        );
+        assert_eq!((names(&fp.alters), fp.creates.len(), fp.references.len()), (vec!["type public.mood".to_string()], 0, 0));
         let fp = statement_footprint("CREATE TYPE pair AS (a int, b money_amount)");
-        assert_eq!(
-            (names(&fp.creates), names(&fp.references)),
-            (vec!["type public.pair".into()], vec!["type public.money_amount".into()])
-        );
+        assert_eq!((names(&fp.creates), names(&fp.references)), (vec!["type public.pair".into()], vec!["type public.money_amount".into()]));
         let fp = statement_footprint("CREATE DOMAIN email AS citext CHECK (VALUE ~ '@')");
-        assert_eq!(
-            (names(&fp.creates), names(&fp.references)),
-            (vec!["type public.email".into()], vec!["type public.citext".into()])
-        );
+        assert_eq!((names(&fp.creates), names(&fp.references)), (vec!["type public.email".into()], vec!["type public.citext".into()]));
     }
 
     #[test]
     fn options_that_take_a_function_call_it_and_the_words_of_others_are_no_types() {
-        let fp = statement_footprint(
-            "CREATE AGGREGATE app.total(numeric) (sfunc = app.add_to, stype = app.acc, finalfunc = finish)",
-        );
+        let fp = statement_footprint("CREATE AGGREGATE app.total(numeric) (sfunc = app.add_to, stype = app.acc, finalfunc = finish)");
         assert_eq!(names(&fp.references), ["schema app", "type app.acc", "function app.add_to", "function public.finish"]);
         let fp = statement_footprint(
             "CREATE TYPE complex (internallength = 16, input = complex_in, output = complex_out, storage = plain, alignment = double)",

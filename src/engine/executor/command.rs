@@ -44,10 +44,9 @@ impl CommandExecutor {
         let user = options.get_username().to_string();
         let port = options.get_port().to_string();
         let (host, url) = match options.get_socket() {
-            Some(socket) => (
-                socket.display().to_string(),
-                format!("postgresql://{user}@localhost/{database}?host={}&port={port}", socket.display()),
-            ),
+            Some(socket) => {
+                (socket.display().to_string(), format!("postgresql://{user}@localhost/{database}?host={}&port={port}", socket.display()))
+            }
             None => (options.get_host().to_string(), format!("postgresql://{user}@{}:{port}/{database}", options.get_host())),
         };
         vec![
@@ -61,7 +60,13 @@ impl CommandExecutor {
 
     /// Runs one command template, for `migration` when it names one; `Some` failure when it
     /// exits non-zero. `label` follows the version in the failure (`load_schema` stands alone).
-    async fn run(&self, database: &str, template: &str, migration: Option<&Migration>, label: &str) -> Result<Option<Failure>, RunnerError> {
+    async fn run(
+        &self,
+        database: &str,
+        template: &str,
+        migration: Option<&Migration>,
+        label: &str,
+    ) -> Result<Option<Failure>, RunnerError> {
         let command = match migration {
             Some(migration) => template.replace("{version}", &migration.version),
             None => template.to_string(),

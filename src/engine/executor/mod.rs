@@ -16,8 +16,8 @@ use crate::project::Project;
 use crate::runner::{Backend, RunnerError};
 
 pub(crate) use command::CommandExecutor;
-pub(crate) use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
 pub(crate) use sql::SqlExecutor;
+pub(crate) use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
 
 /// The database a step runs against: a connection pgconverge holds, and the database's name
 /// (what a migrator that connects on its own is pointed at).

@@ -32,8 +32,8 @@ use crate::runner::RunnerError;
 use cases::{SharedCases, SharedProgress, WorkerResult};
 use describe::{describe, write_repro};
 use workers::{
-    config, exhaustive_plans, has_saved_seeds, presorted_blocks, regressions_file, rng, run_exhaustively, run_worker, strategy, total_cases,
-    WorkerContext,
+    config, exhaustive_plans, has_saved_seeds, presorted_blocks, regressions_file, rng, run_exhaustively, run_worker, strategy,
+    total_cases, WorkerContext,
 };
 
 pub(crate) use universe::Universe;
@@ -145,7 +145,9 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     // Saved failures replay first, before any new case: with seeds saved, proptest goes first.
     let presort = !exhaustive && options.share_prefixes && !has_saved_seeds(options, property);
     let runners: Vec<TestRunner> = (0..jobs)
-        .map(|worker| TestRunner::new_with_rng(config(options, property, worker, worker_cases[worker]), rng(seed, options.shard, property, worker)))
+        .map(|worker| {
+            TestRunner::new_with_rng(config(options, property, worker, worker_cases[worker]), rng(seed, options.shard, property, worker))
+        })
         .collect();
     let blocks = if presort { presorted_blocks(universe, property, &runners, &worker_cases) } else { Vec::new() };
     let next_block = std::sync::atomic::AtomicUsize::new(0);
@@ -155,22 +157,22 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         vec![run_exhaustively(universe, property, options, expected, shared.clone())]
     } else {
         std::thread::scope(|scope| {
-        let handles: Vec<_> = runners
-            .into_iter()
-            .map(|test_runner| {
-                let context = WorkerContext {
-                    test_runner,
-                    progress: shared.clone(),
-                    target: total,
-                    cases_shared: &cases_shared,
-                    blocks: &blocks,
-                    next_block: &next_block,
-                    prerun_done: &prerun_done,
-                };
-                scope.spawn(move || run_worker(universe, property, options, expected, context))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
+            let handles: Vec<_> = runners
+                .into_iter()
+                .map(|test_runner| {
+                    let context = WorkerContext {
+                        test_runner,
+                        progress: shared.clone(),
+                        target: total,
+                        cases_shared: &cases_shared,
+                        blocks: &blocks,
+                        next_block: &next_block,
+                        prerun_done: &prerun_done,
+                    };
+                    scope.spawn(move || run_worker(universe, property, options, expected, context))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
         })
     };
     if let Some(sink) = &options.progress {
@@ -286,10 +288,9 @@ fn skipped(property: Property, summary: String) -> Verdict {
 fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) -> String {
     let cases = plural(cases as usize, "case");
     match property {
-        Property::Partial => format!(
-            "{cases} converged from {} (applied migrations and pre-existing objects)",
-            plural(start_states, "distinct start state")
-        ),
+        Property::Partial => {
+            format!("{cases} converged from {} (applied migrations and pre-existing objects)", plural(start_states, "distinct start state"))
+        }
         Property::Order => format!("{cases} converged to the canonical catalog over {}", plural(orders, "distinct order")),
         _ => format!("{cases} converged after {}", plural(start_states, "distinct interruption")),
     }

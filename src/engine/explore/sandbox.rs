@@ -19,9 +19,14 @@ use crate::runner::{self, ApplyOutcome, RunnerError, ScratchDatabase, Transactio
 use super::universe::{prepare, Universe};
 
 /// What a case did.
+// Converged cases dominate and the memo keeps one outcome per distinct plan: a few hundred
+// bytes each, not worth a Box on every failure.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(super) enum CaseOutcome {
-    Converged { warnings: Vec<Difference> },
+    Converged {
+        warnings: Vec<Difference>,
+    },
     Failed(Failure),
     /// The start state could not be built (a generator or unit-mapping limit, not a verdict).
     Invalid(String),
@@ -197,8 +202,7 @@ pub(super) async fn run_case(
     plan: &Plan,
     expected: &Catalog,
 ) -> Result<(CaseOutcome, usize), RunnerError> {
-    let sandboxed = plan.interrupted.is_none()
-        && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
+    let sandboxed = plan.interrupted.is_none() && plan.applied.iter().chain(plan.order.iter()).all(|&m| universe.sandbox_safe[m]);
     if !sandboxed {
         let (database, mut conn) = prepared_database(universe).await?;
         let outcome = run_isolated(universe, judge_state, &mut conn, &database, plan, expected).await;
@@ -315,7 +319,12 @@ async fn run_step_batched(universe: &Universe, conn: &mut PgConnection, step: &S
 /// Runs one step; `Some` when it ends the case (a failure, or an unbuildable start state).
 /// `isolated` names the case's own database, where migrations run through the executor;
 /// `None` runs them in the sandbox's open transaction.
-async fn run_step(universe: &Universe, conn: &mut PgConnection, step: &Step, isolated: Option<&str>) -> Result<Option<CaseOutcome>, RunnerError> {
+async fn run_step(
+    universe: &Universe,
+    conn: &mut PgConnection,
+    step: &Step,
+    isolated: Option<&str>,
+) -> Result<Option<CaseOutcome>, RunnerError> {
     let migrations = universe.migrations();
     let sandboxed = isolated.is_none();
     let mode = |m: &Migration| {
@@ -411,9 +420,7 @@ async fn judge(universe: &Universe, judge: &mut Judge, conn: &mut PgConnection, 
 pub(super) fn summary_line(failure: &Failure) -> String {
     match failure {
         Failure::StatementFailed { migration, location, error, .. } => format!("{migration} failed at {location}: {}", error.message),
-        Failure::Diverged { differences, .. } => {
-            differences.first().map_or_else(|| "diverged".to_string(), |d| format!("diverged: {d}"))
-        }
+        Failure::Diverged { differences, .. } => differences.first().map_or_else(|| "diverged".to_string(), |d| format!("diverged: {d}")),
     }
 }
 

@@ -180,7 +180,9 @@ fn sandbox_safe(migration: &Migration) -> bool {
 pub(super) async fn prepare(prep: &Preparation, conn: &mut PgConnection) -> Result<(), RunnerError> {
     match prep.apply(conn, Purpose::Migrations).await? {
         None => Ok(()),
-        Some(failure) => Err(RunnerError::NotRepeatable { what: "the setup files".into(), detail: format!("{}: {}", failure.location, failure.error) }),
+        Some(failure) => {
+            Err(RunnerError::NotRepeatable { what: "the setup files".into(), detail: format!("{}: {}", failure.location, failure.error) })
+        }
     }
 }
 
@@ -238,8 +240,7 @@ impl StepLearner {
 
     pub(crate) fn learn(&mut self, i: usize, before: &Catalog, after: &Catalog, migrations: &[Migration]) {
         let before_map: HashMap<_, _> = before.objects.iter().map(|o| (object_key(o), o)).collect();
-        let touched: Vec<&Object> =
-            after.objects.iter().filter(|o| before_map.get(&object_key(o)).is_none_or(|b| *b != *o)).collect();
+        let touched: Vec<&Object> = after.objects.iter().filter(|o| before_map.get(&object_key(o)).is_none_or(|b| *b != *o)).collect();
         for object in &touched {
             let mut mentioned: BTreeSet<String> = object.table.iter().cloned().collect();
             for value in object.attributes.values() {
@@ -268,7 +269,8 @@ impl StepLearner {
             // Back after an earlier step removed it (directly, or with the column its index
             // was on): this step re-creates what that step took away.
             if let Some(&j) = self.removed_by.get(&base(&object.name)) {
-                let reason = format!("{} {} (made again by {}) was removed by {}", object.kind, object.name, migrations[i].id(), migrations[j].id());
+                let reason =
+                    format!("{} {} (made again by {}) was removed by {}", object.kind, object.name, migrations[i].id(), migrations[j].id());
                 self.graph.add(i, j, reason);
             }
         }
@@ -281,7 +283,8 @@ impl StepLearner {
             // What a step removes, an earlier step made (the SQL does not always say which:
             // an unnamed index gets its name from the server).
             if let Some(&j) = self.creator.get(&base(&gone.name)).filter(|&&j| j != i) {
-                let reason = format!("{} {} (removed by {}) was created by {}", gone.kind, gone.name, migrations[i].id(), migrations[j].id());
+                let reason =
+                    format!("{} {} (removed by {}) was created by {}", gone.kind, gone.name, migrations[i].id(), migrations[j].id());
                 self.graph.add(i, j, reason);
             }
             removed.insert(base(&gone.name));
@@ -298,7 +301,12 @@ impl StepLearner {
 
     /// The dependencies (pg_depend rows) that vanished at step `i`, after [`StepLearner::learn`]
     /// for the same step: `i` stopped using what they named.
-    pub(crate) fn learn_released(&mut self, i: usize, before: &HashSet<crate::analysis::deps::LiveEdge>, after: &HashSet<crate::analysis::deps::LiveEdge>) {
+    pub(crate) fn learn_released(
+        &mut self,
+        i: usize,
+        before: &HashSet<crate::analysis::deps::LiveEdge>,
+        after: &HashSet<crate::analysis::deps::LiveEdge>,
+    ) {
         for (_, referenced) in before.difference(after) {
             let steps = self.released_by.entry(referenced.clone()).or_default();
             if steps.last() != Some(&i) {
@@ -327,8 +335,7 @@ impl StepLearner {
                 (None, None) => continue,
             };
             if j != i {
-                let reason =
-                    format!("{} (made by {}) depends on {what} {}", edge.dependent, migrations[i].id(), migrations[j].id());
+                let reason = format!("{} (made by {}) depends on {what} {}", edge.dependent, migrations[i].id(), migrations[j].id());
                 self.graph.add(i, j, reason);
             }
         }
@@ -347,7 +354,8 @@ fn unit_space(units: &ReferenceUnits, added: &[(usize, ObjectKind, String)]) -> 
         .collect();
     let column_adder: HashMap<&str, usize> =
         added.iter().rev().filter(|(_, kind, _)| *kind == ObjectKind::Column).map(|(m, _, name)| (name.as_str(), *m)).collect();
-    let needs = units.units.iter().map(|unit| unit.columns.iter().filter_map(|c| column_adder.get(c.name.as_str()).copied()).collect()).collect();
+    let needs =
+        units.units.iter().map(|unit| unit.columns.iter().filter_map(|c| column_adder.get(c.name.as_str()).copied()).collect()).collect();
     finish_unit_space(units, creator, needs)
 }
 
@@ -387,10 +395,9 @@ fn finish_unit_space(units: &ReferenceUnits, mut creator: Vec<Option<usize>>, ne
 
 fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {
     let kind_matches = match reference.kind {
-        RefKind::Relation => matches!(
-            kind,
-            ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence
-        ),
+        RefKind::Relation => {
+            matches!(kind, ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence)
+        }
         RefKind::Type => kind == ObjectKind::Type,
         RefKind::Function => kind == ObjectKind::Function,
         RefKind::Constraint => kind == ObjectKind::Constraint,
@@ -444,9 +451,8 @@ mod tests {
         let migrations = crate::migration::MigrationSet::load(&dir, None).expect("the fixture loads").migrations;
         let catalog_only = catalog_only_edges(&migrations).await;
         let index = |name: &str| migrations.iter().position(|m| m.name == name).unwrap_or(usize::MAX);
-        let needs = |name: &str| -> Vec<&str> {
-            catalog_only.graph.depends_on(index(name)).iter().map(|&j| migrations[j].name.as_str()).collect()
-        };
+        let needs =
+            |name: &str| -> Vec<&str> { catalog_only.graph.depends_on(index(name)).iter().map(|&j| migrations[j].name.as_str()).collect() };
         assert_eq!(needs("add_balance"), Vec::<&str>::new(), "a column of a table is no pg_depend entry");
         assert_eq!(needs("create_rich_accounts_view"), ["create_accounts", "add_balance"]);
         assert_eq!(needs("add_balance_cents"), ["add_balance"]);
@@ -455,10 +461,7 @@ mod tests {
         assert_eq!(needs("touch_trigger"), ["create_accounts", "add_balance"]);
         assert_eq!(needs("owner_policy"), ["create_accounts", "add_email_and_owner"]);
         let reason = catalog_only.graph.reason(index("create_rich_accounts_view"), index("add_balance")).unwrap_or_default();
-        assert!(
-            reason.contains("depends on column public.accounts.balance, added by 20260401000002_add_balance"),
-            "{reason}"
-        );
+        assert!(reason.contains("depends on column public.accounts.balance, added by 20260401000002_add_balance"), "{reason}");
     }
 
     /// A column added to an older table keeps the table's object ID, so its dependency on a type
@@ -491,9 +494,6 @@ mod tests {
         let catalog_only = catalog_only_edges(&migrations).await;
         let needs: Vec<Vec<usize>> = (0..4).map(|i| catalog_only.graph.depends_on(i).iter().copied().collect()).collect();
         assert_eq!(needs, [vec![], vec![], vec![0], vec![]]);
-        assert_eq!(
-            catalog_only.graph.reason(2, 0),
-            Some("column m of table t (made by 3_m3) depends on public.mood, created by 1_m1")
-        );
+        assert_eq!(catalog_only.graph.reason(2, 0), Some("column m of table t (made by 3_m3) depends on public.mood, created by 1_m1"));
     }
 }

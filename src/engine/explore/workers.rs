@@ -94,9 +94,8 @@ pub(super) fn regressions_file(options: &ExploreOptions, property: Property) -> 
 
 /// The proptest configuration of one worker of one property.
 pub(super) fn config(options: &ExploreOptions, property: Property, worker: usize, cases: u32) -> Config {
-    let mut config = Config::default(); // honours PROPTEST_CASES and the other PROPTEST_* settings
-    config.cases = cases;
-    config.max_shrink_iters = options.max_shrink_iters;
+    // Config::default() honours PROPTEST_CASES and the other PROPTEST_* settings.
+    let mut config = Config { cases, max_shrink_iters: options.max_shrink_iters, ..Config::default() };
     config.failure_persistence = regressions_file(options, property).map(|path| {
         // proptest wants a 'static path; one small leak per property, worker and run.
         let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
@@ -201,7 +200,9 @@ pub(super) fn run_worker(
             let failure = state.failures.get(&plan).cloned().expect("every failing plan is recorded");
             Ok(Some((plan, failure)))
         }
-        (None, Err(TestError::Abort(reason))) => Err(RunnerError::PropertyAborted { property: property.to_string(), reason: reason.to_string() }),
+        (None, Err(TestError::Abort(reason))) => {
+            Err(RunnerError::PropertyAborted { property: property.to_string(), reason: reason.to_string() })
+        }
     };
     state.finish(outcome)
 }
@@ -213,7 +214,12 @@ pub(super) fn run_worker(
 pub(super) fn exhaustive_plans(universe: &Universe) -> Vec<Plan> {
     let n = universe.migrations().len();
     let mut plans: Vec<Plan> = (0..n)
-        .map(|applied| Plan { applied: (0..applied).collect(), preexisting: BTreeSet::new(), interrupted: None, order: (applied..n).collect() })
+        .map(|applied| Plan {
+            applied: (0..applied).collect(),
+            preexisting: BTreeSet::new(),
+            interrupted: None,
+            order: (applied..n).collect(),
+        })
         .collect();
     if !universe.units.units.is_empty() {
         let everything = (0..universe.units.units.len()).collect();
@@ -223,7 +229,13 @@ pub(super) fn exhaustive_plans(universe: &Universe) -> Vec<Plan> {
 }
 
 /// Runs every plan of [`exhaustive_plans`] on one worker; the first failure is the verdict's.
-pub(super) fn run_exhaustively(universe: &Universe, property: Property, options: &ExploreOptions, expected: &Catalog, progress: std::sync::Arc<SharedProgress>) -> WorkerResult {
+pub(super) fn run_exhaustively(
+    universe: &Universe,
+    property: Property,
+    options: &ExploreOptions,
+    expected: &Catalog,
+    progress: std::sync::Arc<SharedProgress>,
+) -> WorkerResult {
     let plans = exhaustive_plans(universe);
     let mut state = match CaseRunner::new(universe, false, &SharedCases::default()) {
         Ok(state) => state,

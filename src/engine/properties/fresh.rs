@@ -56,5 +56,4 @@ impl Checker<'_> {
         };
         FreshRun { verdict, catalog: Some(catalog) }
     }
-
 }

@@ -12,8 +12,7 @@ impl Checker<'_> {
     /// Re-runs the re-entrant migrations on `migrated`, the database the fresh run left.
     pub(crate) async fn idempotent(&mut self, migrated: &mut Workspace, catalog: Option<&Catalog>) -> Result<Verdict, CheckError> {
         let executor = self.executor();
-        let reentrant: Vec<&Migration> =
-            self.project.reentrant.iter().map(|&i| &self.project.migrations.migrations[i]).collect();
+        let reentrant: Vec<&Migration> = self.project.reentrant.iter().map(|&i| &self.project.migrations.migrations[i]).collect();
         if let Some(why) = executor.no_rerun() {
             return Ok(skipped(Property::Idempotent, why.to_string()));
         }

@@ -47,7 +47,9 @@ impl Checker<'_> {
                     // The same up and down once more: what differs between the two runs froze
                     // something like now(), and is not what the down failed to restore.
                     let again = match executor.up(workspace.target(), migration).await? {
-                        None if executor.down(workspace.target(), migration).await?.is_none() => Some(self.dump(&mut workspace.conn).await?),
+                        None if executor.down(workspace.target(), migration).await?.is_none() => {
+                            Some(self.dump(&mut workspace.conn).await?)
+                        }
                         _ => None,
                     };
                     if let Some(again) = again {

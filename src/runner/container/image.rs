@@ -95,7 +95,10 @@ impl ImageRef {
         } else if !image_grammar::valid_tag(&self.tag) {
             Some(format!("`{}` is not a tag (letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`)", self.tag))
         } else if !image_grammar::valid_name(&self.name) {
-            Some(format!("`{}` is not an image name (lowercase path components separated by `/`, after an optional registry host)", self.name))
+            Some(format!(
+                "`{}` is not an image name (lowercase path components separated by `/`, after an optional registry host)",
+                self.name
+            ))
         } else {
             None
         };
@@ -237,7 +240,10 @@ pub async fn ensure_local_image(major: u32) -> Result<ImageRef, RunnerError> {
     if exists(&docker, &image).await? {
         Ok(image)
     } else {
-        Err(RunnerError::ProgramIneffective { program: format!("the build of {image}"), problem: format!("the engine has no {image} afterwards") })
+        Err(RunnerError::ProgramIneffective {
+            program: format!("the build of {image}"),
+            problem: format!("the engine has no {image} afterwards"),
+        })
     }
 }
 
@@ -366,7 +372,16 @@ mod tests {
         assert!(ImageRef::parse("registry:5000/postgres").is_err());
         assert!(ImageRef::parse("postgres@sha256:abcd").is_err());
         assert_eq!(ImageRef::parse("localhost/pg_x__y.z-1:16_beta.1").unwrap(), ImageRef::new("localhost/pg_x__y.z-1", "16_beta.1"));
-        for bad in ["postgres:16!", "postgres:.16", "Postgres:16", "Team/postgres:16", "postgres-:16", "post gres:16", "postgres:16 beta", "/postgres:16"] {
+        for bad in [
+            "postgres:16!",
+            "postgres:.16",
+            "Postgres:16",
+            "Team/postgres:16",
+            "postgres-:16",
+            "post gres:16",
+            "postgres:16 beta",
+            "/postgres:16",
+        ] {
             let error = ImageRef::parse(bad).expect_err(bad);
             assert!(matches!(error, RunnerError::InvalidImage { .. }), "{bad}: {error}");
         }

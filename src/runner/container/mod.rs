@@ -47,9 +47,7 @@ fn not_found(error: &bollard::errors::Error) -> bool {
 
 /// Runs blocking work (a script, a file lock) off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunnerError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| RunnerError::Task { task: "a blocking Docker task".into(), message: e.to_string() })
+    tokio::task::spawn_blocking(work).await.map_err(|e| RunnerError::Task { task: "a blocking Docker task".into(), message: e.to_string() })
 }
 
 fn redact(text: &str, password: &str) -> String {
@@ -62,9 +60,11 @@ fn redact(text: &str, password: &str) -> String {
 
 fn random_hex(bytes: usize) -> Result<String, RunnerError> {
     let mut buffer = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buffer))
-        .map_err(|source| RunnerError::File { action: "read", path: "/dev/urandom".into(), source })?;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buffer)).map_err(|source| RunnerError::File {
+        action: "read",
+        path: "/dev/urandom".into(),
+        source,
+    })?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
