@@ -40,22 +40,24 @@ fn cluster_dirs(base: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(base).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("data").exists()).collect()
 }
 
-/// Waits until the cluster is up and a backend is sleeping in the migration.
-fn wait_for_running_server(base: &Path) -> PathBuf {
+/// Waits until the cluster is up and a backend is sleeping in the migration; the cluster's
+/// directory and its postmaster's pid, read as soon as the server wrote it (a loaded machine
+/// may take a while to get to the signal).
+fn wait_for_running_server(base: &Path) -> (PathBuf, i32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(dir) = cluster_dirs(base).into_iter().find(|d| d.join("data/postmaster.pid").exists()) {
-            std::thread::sleep(Duration::from_millis(1500));
-            return dir;
+        for dir in cluster_dirs(base) {
+            let pid = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+                .ok()
+                .and_then(|text| text.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+            if let Some(pid) = pid {
+                std::thread::sleep(Duration::from_millis(1500));
+                return (dir, pid);
+            }
         }
         assert!(Instant::now() < deadline, "no cluster started");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn postmaster_pid(cluster: &Path) -> i32 {
-    let text = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap();
-    text.lines().next().unwrap().trim().parse().unwrap()
 }
 
 fn alive(pid: i32) -> bool {
@@ -80,8 +82,7 @@ fn signal_stops_the_server_and_removes_the_cluster(signal: i32) {
     let project = sleeping_project();
     let base = cluster_base();
     let mut child = start_check(project.path(), base.path());
-    let cluster = wait_for_running_server(base.path());
-    let server = postmaster_pid(&cluster);
+    let (cluster, server) = wait_for_running_server(base.path());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, signal) };
     let status = wait_exit(&mut child, Duration::from_secs(20));
@@ -110,8 +111,7 @@ fn after_sigkill_the_server_dies_and_the_next_run_reaps_the_directory() {
     let project = sleeping_project();
     let base = cluster_base();
     let mut child = start_check(project.path(), base.path());
-    let cluster = wait_for_running_server(base.path());
-    let server = postmaster_pid(&cluster);
+    let (cluster, server) = wait_for_running_server(base.path());
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -195,10 +195,9 @@ fn ctrl_c_stops_a_run_that_is_generating_cases() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let cluster = wait_for_running_server(base.path());
+    let (cluster, server) = wait_for_running_server(base.path());
     // Well into the generated cases (the canonical run and the catalog learning take about a second).
     std::thread::sleep(Duration::from_secs(5));
-    let server = postmaster_pid(&cluster);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = wait_exit(&mut child, Duration::from_secs(30));
