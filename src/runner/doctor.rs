@@ -13,8 +13,11 @@ use crate::runner::{majors, Backend, ExistingServer};
 /// The state of every backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
+    /// The embedded backend: server binaries found, and whether a cluster starts.
     pub embedded: EmbeddedReport,
+    /// The container backend: the Docker engine, its images, what can be built.
     pub container: ContainerReport,
+    /// The URL backend: whether `PGCONVERGE_DATABASE_URL` is set and its server answers.
     pub url: UrlReport,
 }
 
@@ -32,8 +35,11 @@ impl DoctorReport {
 /// Server binaries found on the machine.
 #[derive(Debug, Clone, Serialize)]
 pub struct FoundBinaries {
+    /// `postgres --version`, e.g. `15.18`.
     pub version: String,
+    /// The major version, e.g. `15`.
     pub major: u32,
+    /// The directory holding `postgres` and `initdb`.
     pub bin_dir: PathBuf,
     /// `installed` (PATH, /usr/lib/postgresql, pg_config, PGCONVERGE_PG_BIN) or `fetched`
     /// (scripts/fetch-postgres, in the cache).
@@ -75,11 +81,15 @@ fn available_extensions(bin_dir: &std::path::Path) -> Vec<String> {
     Vec::new()
 }
 
+/// What `doctor` found for the embedded backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmbeddedReport {
+    /// A throwaway cluster can run here.
     pub usable: bool,
+    /// Why not, when it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why_not: Option<String>,
+    /// Every usable set of server binaries, newest first.
     pub binaries: Vec<FoundBinaries>,
     /// Majors `scripts/fetch-postgres` can download (those not fetched yet are fetched on use).
     pub fetchable_majors: Vec<u32>,
@@ -90,18 +100,26 @@ pub struct EmbeddedReport {
     pub cluster: Option<ClusterProbe>,
 }
 
+/// Whether a throwaway cluster started with the newest binaries.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterProbe {
+    /// It started and answered.
     pub starts: bool,
+    /// The server version it ran.
     pub version: String,
+    /// How long starting it took.
     pub seconds: f64,
+    /// Why it did not start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
+/// What `doctor` found for the container backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerReport {
+    /// Containers can run here.
     pub usable: bool,
+    /// Why not, when they cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why_not: Option<String>,
     /// The engine's version, when it answers.
@@ -129,13 +147,17 @@ impl ContainerReport {
     }
 }
 
+/// What `doctor` found for the URL backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct UrlReport {
+    /// A server named by `PGCONVERGE_DATABASE_URL` answers.
     pub usable: bool,
+    /// Why not, when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why_not: Option<String>,
     /// Whether `PGCONVERGE_DATABASE_URL` is set (its value is never reported).
     pub set: bool,
+    /// The server's version, when it answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
 }

@@ -6,7 +6,6 @@
 #[allow(missing_docs, rustdoc::broken_intra_doc_links, rustdoc::redundant_explicit_links, rustdoc::invalid_html_tags)] // documented with the container rewrite
 #[cfg(feature = "container")]
 pub mod container;
-#[allow(missing_docs)] // documented with the container rewrite
 pub mod doctor;
 pub mod embedded;
 pub mod majors;
