@@ -209,6 +209,9 @@ pub struct Report {
     /// The base seed of the generated properties (`--seed` reruns the same cases).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The slice of the cases this run did (`--shard i/n`); with `seed`, what reruns them.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shard_text")]
+    pub shard: Option<Shard>,
     /// Objects that differ between two runs of the same SQL (a view that froze `now()`): a
     /// finding of their own, left out of every comparison.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -262,6 +265,10 @@ pub struct CaseReport {
     /// A migration that needs another it does not declare, when the case shows one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_dependency: Option<HiddenDependency>,
+    /// The migrations the minimal case implicates: the one that fails or diverges, both sides
+    /// of an order-dependent pair, the interrupted one (ids).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blamed: Vec<String>,
     /// The proptest seed file that replays it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regressions: Option<PathBuf>,
@@ -302,6 +309,19 @@ pub struct Timing {
     pub recycled: u32,
     /// Workers that ran cases in parallel.
     pub jobs: usize,
+}
+
+fn shard_text<S: serde::Serializer>(shard: &Option<Shard>, serializer: S) -> Result<S::Ok, S::Error> {
+    match shard {
+        Some(shard) => serializer.serialize_str(&shard.to_string()),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// `--shard i/n`: this runner does the i-th (1-based) of n deterministic slices of the work.

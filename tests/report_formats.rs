@@ -240,6 +240,7 @@ fn generated() -> Report {
             migration: "20260120141500_create_courses".into(),
             needs: ids(&["20260105090000_create_tenants"]),
         }),
+        blamed: vec![],
         regressions: Some("fixtures/hidden/pgconverge-regressions.txt".into()),
         repro: Some("target/pgconverge/repro/partial.sql".into()),
     });
@@ -269,6 +270,7 @@ fn generated() -> Report {
         order: ids(&["20260120141500_create_courses", "20260112103000_create_users"]),
         out_of_order: vec![],
         hidden_dependency: None,
+        blamed: vec![],
         regressions: None,
         repro: None,
     });
@@ -797,6 +799,7 @@ fn table_names_down_and_interrupted_migrations() {
         order: vec![],
         out_of_order: vec![],
         hidden_dependency: None,
+        blamed: vec![],
         regressions: None,
         repro: None,
     });

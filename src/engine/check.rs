@@ -183,6 +183,7 @@ impl<'a> Checker<'a> {
             major: version.major,
             reference_objects,
             seed,
+            shard: seed.and(options.shard),
             nondeterministic,
             notes: left_out_notes(self.project),
             verdicts,

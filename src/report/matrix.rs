@@ -87,6 +87,7 @@ mod tests {
             major,
             reference_objects: 0,
             seed: None,
+            shard: None,
             nondeterministic: vec![],
             notes: vec![],
             verdicts: vec![],

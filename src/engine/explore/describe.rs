@@ -60,7 +60,7 @@ pub(super) fn describe(universe: &Universe, plan: &Plan, failure: &Failure) -> C
                 .join(", ")
         ));
     }
-    CaseReport { description, applied, preexisting, interrupted, order, out_of_order, hidden_dependency, regressions: None, repro: None }
+    CaseReport { description, applied, preexisting, interrupted, order, out_of_order, hidden_dependency, blamed: vec![], regressions: None, repro: None }
 }
 
 /// A statement failure in an order where the failing migration ran before migrations that
