@@ -40,21 +40,43 @@ pub struct Check {
     backend: BackendChoice,
     major: Option<u32>,
     image: Option<String>,
+    /// A `PGCONVERGE_SEED`/`PGCONVERGE_SHARD` value that does not parse, reported when the check runs.
+    environment_error: Option<(&'static str, String)>,
 }
 
 impl Check {
     /// A check of the project in `dir` with the config's properties, on an embedded cluster (or
     /// the server in `PGCONVERGE_DATABASE_URL`, the image in `PGCONVERGE_IMAGE`).
+    ///
+    /// `PGCONVERGE_SEED` and `PGCONVERGE_SHARD` (`i/n`) set the seed and the shard as
+    /// [`Check::seed`] and [`Check::shard`] do, so a seed printed by a failing `cargo test`
+    /// reruns the same cases: `PGCONVERGE_SEED=<seed> cargo test`.
     pub fn new(dir: impl AsRef<Path>) -> Check {
+        let mut environment_error = None;
+        let mut explore = ExploreOptions::default();
+        let variable = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(|v| (name, v));
+        if let Some((name, value)) = variable("PGCONVERGE_SEED") {
+            match value.trim().parse::<u64>() {
+                Ok(seed) => explore.seed = Some(seed),
+                Err(_) => environment_error = Some((name, format!("`{value}` is not a seed (a number)"))),
+            }
+        }
+        if let Some((name, value)) = variable("PGCONVERGE_SHARD") {
+            match value.parse::<Shard>() {
+                Ok(shard) => explore.shard = Some(shard),
+                Err(message) => environment_error = Some((name, message)),
+            }
+        }
         Check {
             dir: dir.as_ref().to_path_buf(),
             database_url: std::env::var("PGCONVERGE_DATABASE_URL").ok().filter(|u| !u.is_empty()),
             properties: Vec::new(),
-            explore: ExploreOptions::default(),
+            explore,
             persist_default: true,
             backend: BackendChoice::Embedded,
             major: None,
             image: std::env::var("PGCONVERGE_IMAGE").ok().filter(|i| !i.is_empty()),
+            environment_error,
         }
     }
 
@@ -152,9 +174,24 @@ impl Check {
         self
     }
 
-    /// Only replay the persisted seeds; generate no new cases.
+    /// Only replay the saved counterexamples; generate no new cases. With none saved, the
+    /// check is an input error (there is nothing to decide).
     pub fn replay_only(mut self) -> Check {
         self.explore.replay_only = true;
+        self
+    }
+
+    /// Remove the saved counterexamples that now pass or no longer name existing migrations
+    /// (after replaying them).
+    pub fn prune(mut self) -> Check {
+        self.explore.prune = true;
+        self
+    }
+
+    /// Case runs a failure's shrinking may spend (default `PROPTEST_MAX_SHRINK_ITERS`, else
+    /// 256). A case whose shrinking ran out of budget says so in its description.
+    pub fn shrink_iters(mut self, runs: u32) -> Check {
+        self.explore.max_shrink_iters = Some(runs);
         self
     }
 
@@ -214,6 +251,12 @@ impl Check {
 
     async fn run_uncancelled(&self) -> Result<Report, Error> {
         // Input errors come before any server is started.
+        if let Some((variable, message)) = &self.environment_error {
+            return Err(Error::Environment { variable, message: message.clone() });
+        }
+        if self.explore.cases == Some(0) && !self.explore.replay_only {
+            return Err(RunnerError::NothingToRun("--cases 0 runs no generated case: give at least 1 (or leave it out for 256)".into()).into());
+        }
         // Reading and parsing the files (and a `list` command) blocks: off the async runtime.
         let dir = self.dir.clone();
         let project = tokio::task::spawn_blocking(move || Project::load(&dir))
@@ -226,12 +269,22 @@ impl Check {
         if explore.repro_dir.is_none() {
             explore.repro_dir = explore.regressions.clone();
         }
+        let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
+        if explore.replay_only {
+            let saved = match &explore.regressions {
+                Some(dir) => crate::engine::explore::has_saved_cases(dir, &properties)?,
+                None => false,
+            };
+            if !saved {
+                let where_ = explore.regressions.as_ref().map_or("(saving is off: --no-persist)".to_string(), |d| d.display().to_string());
+                return Err(RunnerError::NothingToRun(format!("nothing to replay: no saved counterexample in {where_}")).into());
+            }
+        }
         if explore.granularity == Granularity::Migration {
             if let Some(granularity) = project.config.granularity {
                 explore.granularity = granularity;
             }
         }
-        let properties = if self.properties.is_empty() { project.config.properties.clone() } else { self.properties.clone() };
         let backend = if project.command.is_some() {
             // The commands get no password, so only an embedded cluster works: say so before
             // starting anything (`auto` means embedded here).

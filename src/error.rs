@@ -65,6 +65,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An environment variable pgconverge reads (`PGCONVERGE_SEED`, `PGCONVERGE_SHARD`) does not parse.
+    #[error("{variable}: {message}")]
+    Environment {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// The server, a program the harness runs, or a server choice that cannot work.
     #[error(transparent)]
     Runner(#[from] RunnerError),
@@ -128,7 +136,8 @@ impl Error {
             | Error::Setup { .. }
             | Error::Migration { .. }
             | Error::ReadDump { .. }
-            | Error::InvalidDump { .. } => ErrorKind::Input,
+            | Error::InvalidDump { .. }
+            | Error::Environment { .. } => ErrorKind::Input,
             Error::Runner(error) => error.kind(),
             Error::Panicked { .. } => ErrorKind::Internal,
         }
@@ -144,7 +153,9 @@ impl RunnerError {
             | RunnerError::MissingDatabaseUrl
             | RunnerError::InvalidImage { .. }
             | RunnerError::ContainerBackendNotBuilt
-            | RunnerError::CommandRunnerNeedsEmbedded { .. } => ErrorKind::Input,
+            | RunnerError::CommandRunnerNeedsEmbedded { .. }
+            | RunnerError::SavedCase { .. }
+            | RunnerError::NothingToRun(_) => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }
             | RunnerError::Spawn { .. }

@@ -25,8 +25,8 @@ struct Cli {
 enum Command {
     /// Check that DIR's migrations converge: exit 0 converges, 1 counterexample, 2 input error, 3 infrastructure error, 4 nondeterministic objects.
     Check(cli::check::CheckArgs),
-    /// Rerun only the failing seeds saved under DIR/proptest-regressions (or --regressions); generate no new cases.
-    Replay(cli::check::CheckArgs),
+    /// Rerun only the counterexamples saved under DIR/proptest-regressions (or --regressions); generate no new cases. Exit 2 when none is saved.
+    Replay(cli::check::ReplayArgs),
     /// Detect DIR's layout (format, ordering, ledger, reference, placeholders, roles) and write a pgconverge.toml.
     Init(cli::init::InitArgs),
     /// Remove what killed runs left behind: labelled containers and embedded cluster directories whose owner is gone.
@@ -43,7 +43,8 @@ impl Command {
     /// How this command writes an error: in the format its output was asked in.
     fn error_style(&self) -> ErrorStyle {
         match self {
-            Command::Check(args) | Command::Replay(args) => args.error_style(),
+            Command::Check(args) => args.error_style(),
+            Command::Replay(args) => args.check.error_style(),
             Command::Doctor(args) => args.error_style(),
             Command::Dump(args) => args.error_style(),
             Command::Diff(args) => args.error_style(),
@@ -57,7 +58,7 @@ impl Command {
         }
         match self {
             Command::Check(args) => args.run(false, cancel).await,
-            Command::Replay(args) => args.run(true, cancel).await,
+            Command::Replay(args) => args.run(cancel).await,
             Command::Init(args) => cli::init::run(args),
             Command::Reap => cli::reap::run().await,
             Command::Doctor(args) => Ok(args.run().await),

@@ -136,6 +136,53 @@ pub struct Verdict {
     /// Differences that do not fail the property (a column order, unless `strict_column_order`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Difference>,
+    /// For a generated property: what replaying its saved counterexamples found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<Replayed>,
+}
+
+/// What replaying a property's saved counterexamples found (they run before any new case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Replayed {
+    /// The file they are saved in.
+    pub file: PathBuf,
+    /// How many were saved.
+    pub saved: usize,
+    /// How many still fail (the first is the verdict's counterexample).
+    pub still_failing: usize,
+    /// How many now pass.
+    pub passing: usize,
+    /// Why each stale entry no longer means a case (`line 4: it names migration 0003_x, which
+    /// is no longer in the project`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
+    /// How many passing or stale entries `replay --prune` removed.
+    pub pruned: usize,
+}
+
+impl Replayed {
+    /// `3 saved cases replayed: 1 still fails, 2 pass (replay --prune removes them)`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.still_failing > 0 {
+            parts.push(format!("{} still {}", self.still_failing, if self.still_failing == 1 { "fails" } else { "fail" }));
+        }
+        if self.passing > 0 {
+            parts.push(format!("{} {}", self.passing, if self.passing == 1 { "passes" } else { "pass" }));
+        }
+        if !self.stale.is_empty() {
+            parts.push(format!("{} stale", self.stale.len()));
+        }
+        let removable = self.passing + self.stale.len();
+        let tail = if self.pruned > 0 {
+            format!("; {} pruned from {}", self.pruned, self.file.display())
+        } else if removable > 0 {
+            format!(" (`pgconverge replay --prune` removes the {removable} from {})", self.file.display())
+        } else {
+            String::new()
+        };
+        format!("{} replayed: {}{tail}", plural(self.saved, "saved case"), parts.join(", "))
+    }
 }
 
 /// A report's outcome. Declared from the least to the most severe, so that several reports (a

@@ -53,6 +53,7 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
         major: 15,
         reference_objects: 63,
         seed: None,
+        shard: None,
         nondeterministic: vec![],
         notes: vec![],
         verdicts,
@@ -69,6 +70,7 @@ fn verdict(property: Property, status: VerdictStatus, summary: &str) -> Verdict 
         case: None,
         timing: None,
         warnings: vec![],
+        replayed: None,
     }
 }
 

@@ -31,6 +31,23 @@ pub struct CheckArgs {
     server: BackendArgs,
 }
 
+/// What `replay` takes: `check`'s arguments, and whether to prune.
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Remove the saved counterexamples that now pass or name migrations that no longer exist.
+    #[arg(long)]
+    prune: bool,
+}
+
+impl ReplayArgs {
+    pub async fn run(mut self, cancel: pgconverge::CancellationToken) -> Result<Status, Error> {
+        self.check.explore.prune = self.prune;
+        self.check.run(true, cancel).await
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CheckFormat {
     Human,
@@ -68,12 +85,15 @@ struct ExploreArgs {
     /// Cases per generated property (default 256, or PROPTEST_CASES).
     #[arg(long)]
     cases: Option<u32>,
-    /// Base seed: the same seed (and shard) generates the same cases.
-    #[arg(long)]
+    /// Base seed: the same seed and shard generate the same cases and the same minimal counterexample, whatever --jobs.
+    #[arg(long, env = "PGCONVERGE_SEED")]
     seed: Option<u64>,
-    /// Run the i-th of n deterministic slices of the cases (e.g. 2/4).
-    #[arg(long)]
+    /// Run the i-th of n deterministic slices of the cases (e.g. 2/4), one per CI runner.
+    #[arg(long, env = "PGCONVERGE_SHARD")]
     shard: Option<Shard>,
+    /// Case runs a failure's shrinking may spend (default PROPTEST_MAX_SHRINK_ITERS, else 256).
+    #[arg(long)]
+    shrink_iters: Option<u32>,
     /// What may pre-exist in generated start states: migration (whole re-entrant migrations) or object.
     #[arg(long)]
     granularity: Option<Granularity>,
@@ -92,6 +112,9 @@ struct ExploreArgs {
     /// Run every case from scratch instead of reusing the steps it shares with the previous one.
     #[arg(long)]
     no_share: bool,
+    /// Set by `replay --prune`.
+    #[arg(skip)]
+    prune: bool,
 }
 
 impl CheckArgs {
@@ -159,6 +182,12 @@ impl ExploreArgs {
         }
         if self.no_share {
             check = check.share_prefixes(false);
+        }
+        if let Some(runs) = self.shrink_iters {
+            check = check.shrink_iters(runs);
+        }
+        if self.prune {
+            check = check.prune();
         }
         check
     }

@@ -329,6 +329,7 @@ fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckErr
             case: None,
             timing: None,
             warnings: vec![],
+            replayed: None,
         }),
         other => other,
     }
@@ -361,15 +362,15 @@ fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions
 }
 
 pub(super) fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
-    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, timing: None, warnings }
+    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, timing: None, warnings, replayed: None }
 }
 
 pub(super) fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
-    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, timing: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, timing: None, warnings: vec![], replayed: None }
 }
 
 pub(super) fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
+    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![], replayed: None }
 }
 
 pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {

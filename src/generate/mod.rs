@@ -35,12 +35,14 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// The order everything ran in: the applied migrations (canonical order), then the pending.
+    #[cfg(test)]
     pub(crate) fn run_order(&self) -> Vec<usize> {
         self.applied.iter().copied().chain(self.order.iter().copied()).collect()
     }
 
     /// `(early, late)` pairs where `late` ran before `early` although `early < late`
     /// canonically, over the whole run order (applied, then pending).
+    #[cfg(test)]
     pub(crate) fn out_of_order_pairs(&self) -> Vec<(usize, usize)> {
         let run = self.run_order();
         let mut pairs = Vec::new();

@@ -27,7 +27,11 @@ pub fn human(report: &Report, color: bool) -> String {
     let incomplete = report.verdicts.iter().filter(|v| v.status == VerdictStatus::Incomplete).count();
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     if let Some(seed) = report.seed {
-        let _ = writeln!(out, "\nseed {seed} (rerun the same cases with --seed {seed})");
+        let rerun = match report.shard {
+            Some(shard) => format!("seed {seed}, shard {shard} (rerun the same cases with --seed {seed} --shard {shard})"),
+            None => format!("seed {seed} (rerun the same cases with --seed {seed})"),
+        };
+        let _ = writeln!(out, "\n{rerun}");
     }
     if !report.nondeterministic.is_empty() {
         let _ = writeln!(out, "\n  nondeterministic (two runs of the same SQL disagree; left out of every comparison):");
@@ -89,6 +93,9 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
             timing.amortized_ms,
             timing.jobs
         );
+    }
+    if let Some(replayed) = &verdict.replayed {
+        let _ = writeln!(out, "        {}", replayed.summary());
     }
     for warning in &verdict.warnings {
         let _ = writeln!(out, "        {warning}");

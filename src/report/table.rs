@@ -15,8 +15,9 @@ pub(super) const ALL_ROW: &str = "all";
 /// - `n/a` when the property was skipped;
 /// - `fail` when the property fails and its counterexample names the migration: the migration
 ///   whose statement failed (`StatementFailed.migration`, a `<id> (down)` suffix included), or,
-///   for a generated case, a pending migration (`case.order`), the interrupted one, or either
-///   side of a hidden order dependency;
+///   for a generated case, a migration its minimal case blames (`case.blamed`: the one that
+///   fails, the pending ones a divergence needs, both sides of an order pair, the interrupted
+///   one, a hidden dependency's);
 /// - `ok` otherwise: the property holds, or its counterexample does not implicate the migration.
 ///
 /// The `all` row holds the verdict itself: `ok`, `fail` or `n/a`. A failure that names no
@@ -71,7 +72,12 @@ fn implicates(verdict: &Verdict, id: &str) -> bool {
     // `<id>` itself, or `<id>` followed by words: `<id> (down)`, `<id> stopped after 2 of 5 statements`.
     let names = |text: &str| text.strip_prefix(id).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '));
     let statement = matches!(&verdict.failure, Some(Failure::StatementFailed { migration, .. }) if names(migration));
+    // A minimal case names what it blames; a case without that list (a migrator's, run whole)
+    // blames its pending migrations.
     let case = verdict.case.as_ref().is_some_and(|case| {
+        if !case.blamed.is_empty() {
+            return case.blamed.iter().any(|m| m == id);
+        }
         case.order.iter().any(|m| m == id)
             || case.interrupted.as_deref().is_some_and(names)
             || case.hidden_dependency.as_ref().is_some_and(|h| h.migration == id || h.needs.iter().any(|m| m == id))

@@ -74,6 +74,19 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
+    /// A line of a saved-counterexamples file that is neither a comment nor a saved case.
+    #[error("{}:{line}:1: {message}", .path.display())]
+    SavedCase {
+        /// The regressions file.
+        path: std::path::PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// There is nothing to run: `replay` with no saved case, or `--cases 0`.
+    #[error("{0}")]
+    NothingToRun(String),
     /// An async runtime could not be built.
     #[error("cannot start {purpose}: {source}")]
     Runtime {

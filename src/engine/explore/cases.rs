@@ -3,26 +3,22 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use proptest::test_runner::TestCaseError;
-
 use crate::catalog::Catalog;
 use crate::compare::Difference;
 use crate::generate::{self, Plan};
 use crate::model::{Failure, Property};
 use crate::runner::RunnerError;
 
-use super::sandbox::{run_case, summary_line, CaseOutcome, Judge, WarmSlot};
+use super::sandbox::{run_case, CaseOutcome, Judge, WarmSlot};
 use super::universe::Universe;
 use super::{Progress, ProgressSink};
 
 type SharedMap<V> = std::sync::Arc<std::sync::Mutex<HashMap<Plan, V>>>;
 
-/// What the workers of one property share: the outcomes of the plans run so far, and the cases
-/// the pre-runs counted.
+/// What the workers of one property share: the outcomes of the plans run so far.
 #[derive(Default)]
 pub(super) struct SharedCases {
     memo: SharedMap<CaseOutcome>,
-    prerun: SharedMap<u32>,
 }
 
 /// A lock that outlives a panicked holder (the maps stay consistent: each update is one insert).
@@ -46,10 +42,6 @@ pub(super) struct CaseRunner<'u> {
     share_prefixes: bool,
     /// Outcomes of the plans run so far, shared by the workers of a property.
     memo: SharedMap<CaseOutcome>,
-    /// Cases the pre-run ran and counted, not yet seen by proptest (shared: one worker's pre-run
-    /// may run another's cases).
-    prerun: SharedMap<u32>,
-    pub(super) failures: HashMap<Plan, Failure>,
     warnings: BTreeMap<String, Difference>,
     start_states: HashSet<(BTreeSet<usize>, BTreeSet<usize>, Option<generate::Interruption>)>,
     orders: HashSet<Vec<usize>>,
@@ -76,8 +68,6 @@ impl<'u> CaseRunner<'u> {
             warm: WarmSlot::new(share_prefixes),
             share_prefixes,
             memo: shared.memo.clone(),
-            prerun: shared.prerun.clone(),
-            failures: HashMap::new(),
             warnings: BTreeMap::new(),
             start_states: HashSet::new(),
             orders: HashSet::new(),
@@ -90,37 +80,7 @@ impl<'u> CaseRunner<'u> {
         })
     }
 
-    /// One case, as proptest sees it: a failure is `Fail`; an unbuildable start state passes
-    /// here (it is counted, and makes the verdict incomplete: a reject would let proptest abort
-    /// the whole run, losing what it found); a harness failure stops the run (recorded; every
-    /// later case passes trivially).
-    pub(super) fn test(&mut self, plan: Plan, expected: &Catalog) -> Result<(), TestCaseError> {
-        // A case the pre-run already ran and counted is only looked up.
-        let counted = match lock(&self.prerun).get_mut(&plan) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
-        };
-        let Some(outcome) = self.evaluate(&plan, expected, !counted) else { return Ok(()) };
-        match outcome {
-            CaseOutcome::Converged { warnings } => {
-                for warning in warnings {
-                    self.warnings.entry(warning.to_string()).or_insert(warning);
-                }
-                Ok(())
-            }
-            CaseOutcome::Failed(failure) => {
-                let reason = summary_line(&failure);
-                self.failures.insert(plan, failure);
-                Err(TestCaseError::fail(reason))
-            }
-            CaseOutcome::Invalid(_) => Ok(()),
-        }
-    }
-
-    /// Runs one case (or looks it up), counting it when `count`; `None` once the run has
+    /// Runs one case (or looks it up), counting it in the coverage when `count`; `None` once the run has
     /// stopped (cancelled, or a harness failure, which is recorded).
     pub(super) fn evaluate(&mut self, plan: &Plan, expected: &Catalog, count: bool) -> Option<CaseOutcome> {
         if self.cancel.is_cancelled() && self.infrastructure.is_none() {
@@ -154,7 +114,11 @@ impl<'u> CaseRunner<'u> {
         match outcome {
             Ok(outcome) => {
                 if count {
-                    self.report_progress(matches!(outcome, CaseOutcome::Failed(_)));
+                    if let CaseOutcome::Converged { warnings } = &outcome {
+                        for warning in warnings {
+                            self.warnings.entry(warning.to_string()).or_insert_with(|| warning.clone());
+                        }
+                    }
                     if let CaseOutcome::Invalid(reason) = &outcome {
                         self.unbuildable.0 += 1;
                         self.unbuildable.1.get_or_insert_with(|| reason.clone());
@@ -169,21 +133,17 @@ impl<'u> CaseRunner<'u> {
         }
     }
 
-    /// Runs blocks of the cases the workers' proptest runners are about to generate, sorted so
-    /// that neighbours share the longest prefixes (see [`super::workers::presorted_blocks`]), taking the next
-    /// block not yet taken until none is left. Proptest then finds each outcome memoized, in its
-    /// own order, and shrinks and persists failures as usual. Stops at the first failure:
-    /// proptest runs the rest itself.
-    pub(super) fn prerun(&mut self, blocks: &[Vec<Plan>], next_block: &std::sync::atomic::AtomicUsize, expected: &Catalog) {
-        while let Some(block) = blocks.get(next_block.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-            for plan in block {
-                *lock(&self.prerun).entry(plan.clone()).or_default() += 1;
-                match self.evaluate(plan, expected, true) {
-                    Some(CaseOutcome::Converged { .. }) | Some(CaseOutcome::Invalid(_)) => {}
-                    _ => return,
-                }
-            }
+    /// The failure a plan that already ran ended in.
+    pub(super) fn failure_of(&self, plan: &Plan) -> Option<Failure> {
+        match lock(&self.memo).get(plan) {
+            Some(CaseOutcome::Failed(failure)) => Some(failure.clone()),
+            _ => None,
         }
+    }
+
+    /// Reports a case run (or a shrinking step) to the progress sink.
+    pub(super) fn tick(&self, failed_now: bool) {
+        self.report_progress(failed_now);
     }
 
     fn report_progress(&self, failed_now: bool) {

@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 
 use crate::generate::Plan;
-use crate::model::{CaseReport, Failure, HiddenDependency, Property};
+use crate::model::{plural, CaseReport, Failure, HiddenDependency, Property};
 use crate::runner::RunnerError;
 
 use super::universe::Universe;
+use super::workers::Found;
 use super::ExploreOptions;
 
-/// The minimal case in words, with its parts named.
-pub(super) fn describe(universe: &Universe, plan: &Plan, failure: &Failure) -> CaseReport {
+/// The minimal case in words, with its parts named: a short description (the start state that
+/// matters and what went wrong), the parts as fields, and the migrations the case blames.
+pub(super) fn describe(universe: &Universe, property: Property, found: &Found) -> CaseReport {
+    let plan = &found.minimal.plan;
+    let failure = &found.failure;
     let ids = |set: &mut dyn Iterator<Item = usize>| -> Vec<String> { set.map(|m| universe.id(m)).collect() };
     let applied = ids(&mut plan.applied.iter().copied());
     let order = ids(&mut plan.order.iter().copied());
@@ -20,47 +24,61 @@ pub(super) fn describe(universe: &Universe, plan: &Plan, failure: &Failure) -> C
         let total = universe.migrations()[i.migration].up.statements.len();
         format!("{} stopped after {} of {} statements", universe.id(i.migration), i.statements_done, total)
     });
+    let out_of_order: Vec<[String; 2]> = found.minimal.pairs.iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
+
     let mut start = Vec::new();
-    start.push(if applied.is_empty() { "nothing applied".to_string() } else { format!("applied: {}", list(&applied)) });
     if !preexisting.is_empty() {
-        start.push(format!("with only {} pre-existing", list(&preexisting)));
+        start.push(format!("pre-existing {}", list(&preexisting)));
     }
     if let Some(interrupted) = &interrupted {
         start.push(interrupted.clone());
     }
-    let out_of_order: Vec<[String; 2]> =
-        plan.out_of_order_pairs().iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
-    let swapped: Vec<String> = out_of_order.iter().take(3).map(|[late, early]| format!("{late} ran before {early}")).collect();
-    if !swapped.is_empty() {
-        start.push(swapped.join(", "));
+    if property == Property::Order {
+        start.extend(out_of_order.iter().map(|[late, early]| format!("{late} ran before {early}")));
+    }
+    if start.is_empty() {
+        start.push(if applied.is_empty() { "from an empty database".into() } else { format!("{} applied", plural(applied.len(), "migration")) });
     }
     let outcome = match failure {
-        Failure::StatementFailed { migration, location, error, .. } => {
-            format!("{migration} fails at {location}: {}", error.message)
-        }
+        Failure::StatementFailed { migration, location, error, .. } => format!("{migration} fails at {location}: {}", error.message),
         Failure::Diverged { differences, .. } => {
             let more = if differences.len() > 1 { format!(" (and {} more)", differences.len() - 1) } else { String::new() };
             format!("the catalog differs: {}{more}", differences.first().map(|d| d.to_string()).unwrap_or_default())
         }
     };
     let hidden_dependency = hidden_dependency(universe, plan, failure);
-    let mut description = format!("{}; {} pending: {outcome}", start.join("; "), order.len());
+    let mut description = format!("{}: {outcome}", start.join("; "));
     if let Some(hidden) = &hidden_dependency {
-        description.push_str(&format!(
-            ". Hidden order dependency: {} needs {}. Declare it in pgconverge.toml ([dependencies] \"{}\" = [{}]) or make the migration robust to running first",
-            hidden.migration,
-            list(&hidden.needs),
-            universe.migrations().iter().find(|m| m.id() == hidden.migration).map_or("", |m| m.version.as_str()),
-            hidden
-                .needs
-                .iter()
-                .filter_map(|id| universe.migrations().iter().find(|m| &m.id() == id))
-                .map(|m| format!("\"{}\"", m.version))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        description.push_str(&format!(" (hidden order dependency: {} needs {})", hidden.migration, list(&hidden.needs)));
     }
-    CaseReport { description, applied, preexisting, interrupted, order, out_of_order, hidden_dependency, blamed: vec![], regressions: None, repro: None }
+    if !found.minimal.complete {
+        description.push_str(" (shrinking stopped at its budget: --shrink-iters or PROPTEST_MAX_SHRINK_ITERS for a smaller case)");
+    }
+
+    // Blamed: the migration that fails, or for a divergence the pending migrations the minimal
+    // case needs; both sides of each order pair; the interrupted migration; a hidden dependency.
+    let mut blamed: Vec<String> = Vec::new();
+    let mut blame = |id: &str| {
+        if !blamed.iter().any(|b| b == id) {
+            blamed.push(id.to_string());
+        }
+    };
+    match failure {
+        Failure::StatementFailed { migration, .. } => blame(migration.strip_suffix(" (down)").unwrap_or(migration)),
+        Failure::Diverged { .. } => order.iter().for_each(|id| blame(id)),
+    }
+    for [late, early] in &out_of_order {
+        blame(late);
+        blame(early);
+    }
+    if let Some(i) = &plan.interrupted {
+        blame(&universe.id(i.migration));
+    }
+    if let Some(hidden) = &hidden_dependency {
+        blame(&hidden.migration);
+        hidden.needs.iter().for_each(|id| blame(id));
+    }
+    CaseReport { description, applied, preexisting, interrupted, order, out_of_order, hidden_dependency, blamed, regressions: None, repro: None }
 }
 
 /// A statement failure in an order where the failing migration ran before migrations that
@@ -74,7 +92,7 @@ fn hidden_dependency(universe: &Universe, plan: &Plan, failure: &Failure) -> Opt
 }
 
 fn list(items: &[String]) -> String {
-    const SHOWN: usize = 6;
+    const SHOWN: usize = 3;
     if items.len() <= SHOWN {
         items.join(", ")
     } else {

@@ -5,39 +5,40 @@
 //! How `explore` runs one property:
 //! - `Universe::build` (universe.rs) has replayed the canonical order once, dumping the catalog
 //!   after every migration, to learn the dependencies and which migration makes each reference unit.
-//! - Each worker (workers.rs) gets a proptest runner with its own RNG stream. The cases those
-//!   runners will generate first are pooled, sorted so that neighbours share step prefixes, and
-//!   cut into blocks that the workers pre-run, each in its warm database (sandbox.rs: one open
-//!   transaction, a savepoint per step, a catalog dump compared with the reference at the end).
-//! - Proptest then runs its own cases, finding the pre-run outcomes memoized (cases.rs), shrinks
-//!   the first failure to a minimal case and persists its seed.
-//! - The minimal case is described in words and written out as a repro script (describe.rs).
+//! - The saved counterexamples replay first (saved.rs); one that still fails is the verdict.
+//! - Otherwise the property's cases are one stream from (seed, shard, property) (stream.rs).
+//!   The workers (workers.rs) pre-run it a chunk at a time, sorted so that neighbours share step
+//!   prefixes, each in its warm database (sandbox.rs: one open transaction, a savepoint per step,
+//!   a catalog dump compared with the reference at the end); outcomes are memoized (cases.rs).
+//! - One worker reads the chunk in stream order; the first failure is shrunk by proptest and made
+//!   1-minimal (minimize.rs), saved by name, described in words and written out as a repro
+//!   script (describe.rs). None of it depends on how many workers there are.
 
 mod cases;
 mod describe;
+mod exhaustive;
+mod minimize;
 mod sandbox;
+mod saved;
+mod stream;
 mod universe;
 mod workers;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
-use proptest::test_runner::TestRunner;
-
 use crate::compare::Difference;
 use crate::generate::Granularity;
 use crate::model::{plural, Property, Shard, Timing, Verdict, VerdictStatus};
 use crate::runner::RunnerError;
 
-use cases::{SharedCases, SharedProgress, WorkerResult};
+use cases::SharedProgress;
 use describe::{describe, write_repro};
-use workers::{
-    config, exhaustive_plans, has_saved_seeds, presorted_blocks, regressions_file, rng, run_exhaustively, run_worker, strategy,
-    total_cases, WorkerContext,
-};
+use workers::{explore_generated, regressions_file, strategy, total_cases, Explored};
 
 pub(crate) use universe::Universe;
 pub(crate) use workers::random_seed;
+pub(crate) use workers::has_saved_cases;
 
 /// How the generated properties explore.
 #[derive(Debug, Clone)]
@@ -52,9 +53,12 @@ pub struct ExploreOptions {
     pub(crate) regressions: Option<PathBuf>,
     /// Where repro scripts are written (`None`: not written).
     pub(crate) repro_dir: Option<PathBuf>,
-    /// Run only the persisted seeds.
+    /// Run only the saved counterexamples.
     pub(crate) replay_only: bool,
-    pub(crate) max_shrink_iters: u32,
+    /// Remove the saved counterexamples that now pass or are stale.
+    pub(crate) prune: bool,
+    /// Case runs spent shrinking a failure; `None`: `PROPTEST_MAX_SHRINK_ITERS`, else 256.
+    pub(crate) max_shrink_iters: Option<u32>,
     /// Called after every case (the CLI draws a progress bar with it).
     pub(crate) progress: Option<ProgressSink>,
     /// Parallel workers per generated property, each with its own warm database.
@@ -102,7 +106,8 @@ impl Default for ExploreOptions {
             regressions: None,
             repro_dir: None,
             replay_only: false,
-            max_shrink_iters: 256,
+            prune: false,
+            max_shrink_iters: None,
             progress: None,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             share_prefixes: true,
@@ -136,55 +141,29 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     }
     let started = std::time::Instant::now();
     let exhaustive = !universe.executor.runs_sql();
-    let total = if exhaustive { exhaustive_plans(universe).len() as u32 } else { total_cases(options) };
-    let jobs = if exhaustive { 1 } else { options.jobs.max(1).min(total.max(1) as usize) };
-    let shared = std::sync::Arc::new(SharedProgress::default());
     let seed = options.seed.unwrap_or_else(random_seed);
-    // Split the cases evenly; the first workers take the remainder.
-    let worker_cases: Vec<u32> = (0..jobs).map(|w| total / jobs as u32 + u32::from((w as u32) < total % jobs as u32)).collect();
-    // Saved failures replay first, before any new case: with seeds saved, proptest goes first.
-    let presort = !exhaustive && options.share_prefixes && !has_saved_seeds(options, property);
-    let runners: Vec<TestRunner> = (0..jobs)
-        .map(|worker| {
-            TestRunner::new_with_rng(config(options, property, worker, worker_cases[worker]), rng(seed, options.shard, property, worker))
-        })
-        .collect();
-    let blocks = if presort { presorted_blocks(universe, property, &runners, &worker_cases) } else { Vec::new() };
-    let next_block = std::sync::atomic::AtomicUsize::new(0);
-    let cases_shared = SharedCases::default();
-    let prerun_done = std::sync::Barrier::new(jobs);
-    let results: Vec<WorkerResult> = if exhaustive {
-        vec![run_exhaustively(universe, property, options, expected, shared.clone())]
+    let (total, jobs, explored) = if exhaustive {
+        let plans = exhaustive::plans(universe).len() as u32;
+        let progress = std::sync::Arc::new(SharedProgress::default());
+        let mut result = exhaustive::run_exhaustively(universe, property, options, expected, progress);
+        let outcome = std::mem::replace(&mut result.outcome, Ok(None));
+        let (found, error) = match outcome {
+            Ok(found) => (found.map(|(plan, failure)| workers::Found::unshrunk(plan, failure)), None),
+            Err(error) => (None, Some(error)),
+        };
+        (plans, 1, Explored { workers: vec![result], found, replayed: None, error })
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = runners
-                .into_iter()
-                .map(|test_runner| {
-                    let context = WorkerContext {
-                        test_runner,
-                        progress: shared.clone(),
-                        target: total,
-                        cases_shared: &cases_shared,
-                        blocks: &blocks,
-                        next_block: &next_block,
-                        prerun_done: &prerun_done,
-                    };
-                    scope.spawn(move || run_worker(universe, property, options, expected, context))
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("a case worker panicked")).collect()
-        })
+        let total = total_cases(options);
+        (total, options.jobs.max(1).min(total.max(1) as usize), explore_generated(universe, property, options, expected, seed))
     };
+    let Explored { workers: results, found, replayed, error } = explored;
     if let Some(sink) = &options.progress {
-        use std::sync::atomic::Ordering::Relaxed;
-        (sink.0)(&Progress {
-            property,
-            cases: shared.cases.load(Relaxed),
-            target: total,
-            failed: shared.failed.load(Relaxed),
-            elapsed: started.elapsed(),
-            finished: true,
-        });
+        (sink.0)(&Progress { property, cases: total as u64, target: total, failed: u64::from(found.is_some()), elapsed: started.elapsed(), finished: true });
+    }
+    // A counterexample stands even when the server failed afterwards: an infrastructure fault
+    // never hides a finding (and never is one).
+    if let (Some(error), None) = (error, &found) {
+        return Err(error);
     }
     let cases: u64 = results.iter().map(|r| r.cases).sum();
     let start_states: HashSet<_> = results.iter().flat_map(|r| r.start_states.iter().cloned()).collect();
@@ -194,8 +173,6 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     let mut dump_times: Vec<std::time::Duration> = Vec::new();
     let mut warm_databases = 0;
     let mut recycled = 0;
-    let mut first_failure = None;
-    let mut first_error = None;
     let (mut unbuildable, mut unbuildable_reason) = (0, None);
     for result in results {
         warm_databases += result.warm_databases;
@@ -205,17 +182,6 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         dump_times.extend(result.dump_times);
         unbuildable += result.unbuildable.0;
         unbuildable_reason = unbuildable_reason.or(result.unbuildable.1);
-        // The first worker's failure wins, so a seed gives one answer however the workers race.
-        match result.outcome {
-            Err(error) => first_error = first_error.or(Some(error)),
-            Ok(Some(found)) if first_failure.is_none() => first_failure = Some(found),
-            Ok(_) => {}
-        }
-    }
-    // A counterexample one worker found stands even when another worker's server failed: an
-    // infrastructure fault never hides a finding (and never is one).
-    if let (Some(error), None) = (first_error, &first_failure) {
-        return Err(error);
     }
     let median_ms = |mut times: Vec<std::time::Duration>| {
         times.sort();
@@ -234,7 +200,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         jobs,
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();
-    let verdict = match first_failure {
+    let verdict = match found {
         None if unbuildable > 0 => Verdict {
             property,
             status: VerdictStatus::Incomplete,
@@ -249,6 +215,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             case: None,
             timing: Some(timing),
             warnings,
+            replayed: replayed.clone(),
         },
         None => Verdict {
             property,
@@ -259,22 +226,24 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             case: None,
             timing: Some(timing),
             warnings,
+            replayed: replayed.clone(),
         },
-        Some((plan, failure)) => {
-            let mut case = describe(universe, &plan, &failure);
-            case.regressions = regressions_file(options, property);
+        Some(found) => {
+            let mut case = describe(universe, property, &found);
+            case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
             if universe.executor.runs_sql() {
-                case.repro = write_repro(universe, property, &plan, &failure, options)?;
+                case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;
             }
             Verdict {
                 property,
                 status: VerdictStatus::Fail,
                 summary: case.description.clone(),
                 cases,
-                failure: Some(failure),
+                failure: Some(found.failure),
                 case: Some(case),
                 timing: Some(timing),
                 warnings,
+                replayed,
             }
         }
     };
@@ -282,7 +251,17 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
+    Verdict {
+        property,
+        status: VerdictStatus::Skipped,
+        summary,
+        cases: 0,
+        failure: None,
+        case: None,
+        timing: None,
+        warnings: vec![],
+        replayed: None,
+    }
 }
 
 fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) -> String {

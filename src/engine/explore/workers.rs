@@ -1,115 +1,93 @@
-//! The proptest plumbing and the worker threads: each worker's configuration and RNG stream,
-//! the pre-run blocks, the persisted seeds, and the exhaustive run for a migrator that runs
-//! whole migrations only.
+//! The order of work of one generated property, and its worker threads.
+//!
+//! 1. The saved counterexamples replay first, by name (saved.rs), on one worker. If one still
+//!    fails, it is the verdict (made 1-minimal again if the migrations changed), and no new
+//!    case runs: a failing project's regressions file stays as it is from run to run.
+//! 2. Otherwise the property's case stream (stream.rs) is read a chunk at a time. The `jobs`
+//!    workers pre-run a chunk in parallel, sorted so that neighbours share step prefixes, each in
+//!    its warm database; then one worker reads the chunk in stream order, finding the outcomes
+//!    memoized. The first failure in stream order goes to proptest's shrinking and then to the
+//!    minimizer (minimize.rs), on that one worker. Which cases run, which fails first and what it
+//!    shrinks to depend on the seed and the shard only, never on `jobs`.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
-use proptest::test_runner::{
-    Config, FailurePersistence, FileFailurePersistence, PersistedSeed, RngAlgorithm, TestError, TestRng, TestRunner,
-};
+use proptest::strategy::{BoxedStrategy, ValueTree};
+use proptest::test_runner::{Config, TestCaseError, TestError};
 
 use crate::catalog::Catalog;
 use crate::generate::{self, Plan};
-use crate::model::{Property, Shard};
+use crate::model::{Failure, Property, Replayed};
 use crate::runner::RunnerError;
 
 use super::cases::{CaseRunner, SharedCases, SharedProgress, WorkerResult};
+use super::minimize::{minimize, Minimal};
+use super::saved::{NamedPlan, SavedFile};
 use super::sandbox::{step_keys, CaseOutcome};
+use super::stream::{CaseSeed, CaseStream, Generated};
 use super::universe::Universe;
 use super::ExploreOptions;
 
-/// Whether the property's regressions file holds a saved seed (a `cc <seed>` line).
-pub(super) fn has_saved_seeds(options: &ExploreOptions, property: Property) -> bool {
-    regressions_file(options, property)
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .is_some_and(|text| text.lines().any(|line| line.starts_with("cc ")))
+/// Cases read from the stream at a time: enough for the workers to share prefixes and keep
+/// busy, few enough that a nightly run's millions of cases never sit in memory at once.
+const CHUNK: usize = 1024;
+
+/// Shrink steps when neither `--shrink-iters` nor `PROPTEST_MAX_SHRINK_ITERS` says.
+const DEFAULT_SHRINK_ITERS: u32 = 256;
+
+/// A property's failure, minimal, with the seed that regenerates its first, unshrunk form.
+pub(super) struct Found {
+    pub(super) seed: CaseSeed,
+    pub(super) minimal: Minimal,
+    pub(super) failure: Failure,
 }
 
-/// Blocks of cases per worker: small enough that the workers' loads even out (each takes the
-/// next block when it is done with one), large enough that a block's cases share prefixes.
-const BLOCKS_PER_WORKER: usize = 8;
-
-/// The cases every worker's proptest runner will generate first (one per case it must pass),
-/// pooled, sorted by their steps so that neighbours share the longest prefixes, and cut into
-/// contiguous blocks that the workers take in turn: each runs a block in its own warm database,
-/// and the sharing is nearly that of one sorted run however many workers there are.
-pub(super) fn presorted_blocks(universe: &Universe, property: Property, runners: &[TestRunner], worker_cases: &[u32]) -> Vec<Vec<Plan>> {
-    let Some(strategy) = strategy(universe, property) else { return Vec::new() };
-    let mut pooled: Vec<Plan> = Vec::new();
-    for (runner, &cases) in runners.iter().zip(worker_cases) {
-        // A clone: the worker's own runner must start from the same RNG state.
-        pooled.extend(next_cases(&strategy, &mut runner.clone(), cases).unwrap_or_default());
-    }
-    pooled.sort_by_cached_key(step_keys);
-    let blocks = if worker_cases.len() > 1 { worker_cases.len() * BLOCKS_PER_WORKER } else { 1 };
-    pooled.chunks(pooled.len().div_ceil(blocks).max(1)).map(<[Plan]>::to_vec).collect()
-}
-
-/// The next `count` cases `runner` would generate in `TestRunner::run`, which before each case
-/// replaces the runner's RNG with one seeded from it (`gen_get_seed`, crate-private; `new_rng`
-/// is the same draw). `None` when the strategy gives up.
-fn next_cases<S: Strategy>(strategy: &S, runner: &mut TestRunner, count: u32) -> Option<Vec<S::Value>> {
-    (0..count)
-        .map(|_| {
-            let rng = runner.new_rng();
-            *runner.rng() = rng;
-            strategy.new_tree(runner).ok().map(|tree| tree.current())
-        })
-        .collect()
-}
-
-/// Persists new failures but loads none: the workers after the first save what they find,
-/// and only the first replays the saved seeds.
-#[derive(Debug, Clone, PartialEq)]
-struct SaveOnly(FileFailurePersistence);
-
-impl FailurePersistence for SaveOnly {
-    fn load_persisted_failures2(&self, _source_file: Option<&'static str>) -> Vec<PersistedSeed> {
-        Vec::new()
-    }
-
-    fn save_persisted_failure2(&mut self, source_file: Option<&'static str>, seed: PersistedSeed, value: &dyn std::fmt::Debug) {
-        self.0.save_persisted_failure2(source_file, seed, value);
-    }
-
-    fn box_clone(&self) -> Box<dyn FailurePersistence> {
-        Box::new(self.clone())
-    }
-
-    fn eq(&self, other: &dyn FailurePersistence) -> bool {
-        other.as_any().downcast_ref::<SaveOnly>().is_some_and(|o| o == self)
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+impl Found {
+    /// A failure of the exhaustive run, which has no seed and is not shrunk.
+    pub(super) fn unshrunk(plan: Plan, failure: Failure) -> Found {
+        let pairs = Vec::new();
+        Found { seed: CaseSeed([0; 32]), minimal: Minimal { plan, pairs, complete: true }, failure }
     }
 }
 
-pub(super) fn regressions_file(options: &ExploreOptions, property: Property) -> Option<PathBuf> {
+/// Whether any of these properties has a saved counterexample in `regressions`.
+pub(crate) fn has_saved_cases(regressions: &std::path::Path, properties: &[Property]) -> Result<bool, RunnerError> {
+    let options = ExploreOptions { regressions: Some(regressions.to_path_buf()), ..ExploreOptions::default() };
+    for &property in properties {
+        if let Some(path) = regressions_file(&options, property) {
+            if !SavedFile::load(&path)?.entries.is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// What one property's run found.
+pub(super) struct Explored {
+    pub(super) workers: Vec<WorkerResult>,
+    pub(super) found: Option<Found>,
+    pub(super) replayed: Option<Replayed>,
+    pub(super) error: Option<RunnerError>,
+}
+
+pub(super) fn regressions_file(options: &ExploreOptions, property: Property) -> Option<std::path::PathBuf> {
     options.regressions.as_ref().map(|dir| dir.join(format!("pgconverge-{}.txt", property.name())))
 }
 
-/// The proptest configuration of one worker of one property.
-pub(super) fn config(options: &ExploreOptions, property: Property, worker: usize, cases: u32) -> Config {
-    // Config::default() honours PROPTEST_CASES and the other PROPTEST_* settings.
-    let mut config = Config { cases, max_shrink_iters: options.max_shrink_iters, ..Config::default() };
-    config.failure_persistence = regressions_file(options, property).map(|path| {
-        // proptest wants a 'static path; one small leak per property, worker and run.
-        let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
-        let file = FileFailurePersistence::Direct(path);
-        if worker == 0 {
-            Box::new(file) as Box<dyn FailurePersistence>
-        } else {
-            Box::new(SaveOnly(file)) as Box<dyn FailurePersistence>
-        }
-    });
-    config
+/// The shrink budget: `--shrink-iters`, else `PROPTEST_MAX_SHRINK_ITERS`, else 256.
+pub(super) fn shrink_budget(options: &ExploreOptions) -> u32 {
+    options.max_shrink_iters.unwrap_or_else(|| match Config::default().max_shrink_iters {
+        // proptest's "unset" (it then derives a budget from the case count).
+        u32::MAX => DEFAULT_SHRINK_ITERS,
+        set => set,
+    })
 }
 
-/// Cases per generated property, before sharding: `--cases`, else proptest's default.
+/// Cases per generated property in this shard: `--cases` (else proptest's default, 256 or
+/// `PROPTEST_CASES`) split over the shards.
 pub(super) fn total_cases(options: &ExploreOptions) -> u32 {
     if options.replay_only {
         return 0;
@@ -119,17 +97,6 @@ pub(super) fn total_cases(options: &ExploreOptions) -> u32 {
         Some(shard) => cases.div_ceil(shard.count),
         None => cases,
     }
-}
-
-/// The RNG of one worker of one property: from the base seed, the shard, the property and the
-/// worker, so each explores its own deterministic stream.
-pub(super) fn rng(seed: u64, shard: Option<Shard>, property: Property, worker: usize) -> TestRng {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    bytes[8..16].copy_from_slice(&u64::from(shard.map_or(0, |s| s.index)).to_le_bytes());
-    bytes[16] = property as u8;
-    bytes[17] = worker as u8;
-    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
 /// A base seed when none was given.
@@ -149,153 +116,338 @@ pub(super) fn strategy(universe: &Universe, property: Property) -> Option<BoxedS
     }
 }
 
-/// Waits at the barrier when dropped, so a worker that returns early (or panics) still lets the
-/// others past the end of the pre-runs.
-struct ArriveOnDrop<'b>(&'b std::sync::Barrier);
-
-impl Drop for ArriveOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.wait();
-    }
+/// proptest's configuration for generating and shrinking one case. The shrink budget is
+/// pgconverge's own (the test closure stops running cases when it is spent), so proptest's
+/// limits are lifted and it never prints its own advice on stderr.
+fn proptest_config() -> Config {
+    Config { cases: 1, max_shrink_iters: u32::MAX - 1, max_shrink_time: 0, timeout: 0, failure_persistence: None, ..Config::default() }
 }
 
-/// Where a worker stands in its property's run.
-pub(super) struct WorkerContext<'c> {
-    /// The worker's proptest runner (its configuration and its own RNG stream).
-    pub(super) test_runner: TestRunner,
-    pub(super) progress: std::sync::Arc<SharedProgress>,
-    pub(super) target: u32,
-    pub(super) cases_shared: &'c SharedCases,
-    pub(super) blocks: &'c [Vec<Plan>],
-    pub(super) next_block: &'c std::sync::atomic::AtomicUsize,
-    pub(super) prerun_done: &'c std::sync::Barrier,
-}
+/// Runs a generated property: saved cases, then the stream (see the module's comment).
+pub(super) fn explore_generated(universe: &Universe, property: Property, options: &ExploreOptions, expected: &Catalog, seed: u64) -> Explored {
+    let strategy = strategy(universe, property).expect("only generated properties reach the workers");
+    let total = total_cases(options) as usize;
+    let jobs = options.jobs.max(1).min(total.max(1));
+    let progress = std::sync::Arc::new(SharedProgress::default());
+    let shared = SharedCases::default();
+    let mut explored = Explored { workers: Vec::new(), found: None, replayed: None, error: None };
 
-pub(super) fn run_worker(
-    universe: &Universe,
-    property: Property,
-    options: &ExploreOptions,
-    expected: &Catalog,
-    context: WorkerContext<'_>,
-) -> WorkerResult {
-    let WorkerContext { mut test_runner, progress, target, cases_shared, blocks, next_block, prerun_done } = context;
-    let arrival = ArriveOnDrop(prerun_done);
-    let strategy = strategy(universe, property).expect("only generated properties reach a worker");
-    let mut state = match CaseRunner::new(universe, options.share_prefixes, cases_shared) {
-        Ok(state) => state,
-        Err(error) => return WorkerResult::failed(error),
-    };
-    state.cancel = options.cancel.clone();
-    state.progress = options.progress.clone().map(|sink| (sink, property, target, std::time::Instant::now(), progress));
-    state.prerun(blocks, next_block, expected);
-    // Every worker's slice is run before any proptest run starts looking outcomes up.
-    drop(arrival);
-    let case_runner = RefCell::new(state);
-    let result = test_runner.run(&strategy, |plan| case_runner.borrow_mut().test(plan, expected));
-    let mut state = case_runner.into_inner();
-    let outcome = match (state.infrastructure.take(), result) {
-        (Some(error), _) => Err(error),
-        (None, Ok(())) => Ok(None),
-        (None, Err(TestError::Fail(_, plan))) => {
-            let failure = state.failures.get(&plan).cloned().expect("every failing plan is recorded");
-            Ok(Some((plan, failure)))
+    // Every worker's case runner lives for the whole property; they move to scoped threads and back.
+    let mut runners: Vec<CaseRunner<'_>> = Vec::new();
+    for _ in 0..jobs {
+        match CaseRunner::new(universe, options.share_prefixes, &shared) {
+            Ok(mut runner) => {
+                runner.cancel = options.cancel.clone();
+                runner.progress =
+                    options.progress.clone().map(|sink| (sink, property, total as u32, std::time::Instant::now(), progress.clone()));
+                runners.push(runner);
+            }
+            Err(error) => {
+                explored.error = Some(error);
+                return finish(explored, runners);
+            }
         }
-        (None, Err(TestError::Abort(reason))) => {
-            Err(RunnerError::PropertyAborted { property: property.to_string(), reason: reason.to_string() })
-        }
-    };
-    state.finish(outcome)
-}
-
-/// The cases of a property for an executor that runs whole migrations only (the project's own
-/// migrator, seconds a step): few enough to run them all, in this order, the simplest first:
-/// each older version applied and the rest pending, then the whole reference pre-existing
-/// with every migration pending.
-pub(super) fn exhaustive_plans(universe: &Universe) -> Vec<Plan> {
-    let n = universe.migrations().len();
-    let mut plans: Vec<Plan> = (0..n)
-        .map(|applied| Plan {
-            applied: (0..applied).collect(),
-            preexisting: BTreeSet::new(),
-            interrupted: None,
-            order: (applied..n).collect(),
-        })
-        .collect();
-    if !universe.units.units.is_empty() {
-        let everything = (0..universe.units.units.len()).collect();
-        plans.push(Plan { applied: BTreeSet::new(), preexisting: everything, interrupted: None, order: (0..n).collect() });
     }
-    plans
-}
 
-/// Runs every plan of [`exhaustive_plans`] on one worker; the first failure is the verdict's.
-pub(super) fn run_exhaustively(
-    universe: &Universe,
-    property: Property,
-    options: &ExploreOptions,
-    expected: &Catalog,
-    progress: std::sync::Arc<SharedProgress>,
-) -> WorkerResult {
-    let plans = exhaustive_plans(universe);
-    let mut state = match CaseRunner::new(universe, false, &SharedCases::default()) {
-        Ok(state) => state,
-        Err(error) => return WorkerResult::failed(error),
-    };
-    state.cancel = options.cancel.clone();
-    state.progress = options.progress.clone().map(|sink| (sink, property, plans.len() as u32, std::time::Instant::now(), progress));
-    let mut outcome = Ok(None);
-    for plan in plans {
-        match state.evaluate(&plan, expected, true) {
-            Some(CaseOutcome::Failed(failure)) => {
-                outcome = Ok(Some((plan, failure)));
+    let mut budget = shrink_budget(options);
+    // 1. The saved cases.
+    if let Some(path) = regressions_file(options, property) {
+        let outcome = on_thread(&mut runners[0], |runner| replay_saved(runner, universe, property, options, expected, &path, &mut budget));
+        match outcome {
+            Ok((replayed, found)) => {
+                explored.replayed = replayed;
+                explored.found = found;
+            }
+            Err(error) => explored.error = Some(error),
+        }
+        if explored.found.is_some() || explored.error.is_some() {
+            return finish(explored, runners);
+        }
+    }
+
+    // 2. The stream, a chunk at a time.
+    let config = proptest_config();
+    let mut stream = CaseStream::new(strategy.clone(), config.clone(), seed, options.shard, property);
+    let mut read = 0;
+    while read < total {
+        let chunk = match stream.next_cases(CHUNK.min(total - read)) {
+            Ok(chunk) => chunk,
+            Err(reason) => {
+                explored.error = Some(RunnerError::PropertyAborted { property: property.to_string(), reason });
                 break;
             }
-            Some(_) => {}
-            None => break,
+        };
+        read += chunk.len();
+        let prerun = prerun(&mut runners, &chunk, expected, options.share_prefixes);
+        let first = on_thread(&mut runners[0], |runner| scan(runner, &chunk, &prerun, expected));
+        if let Some(error) = runners.iter_mut().find_map(|r| r.infrastructure.take()) {
+            explored.error = Some(error);
+            break;
+        }
+        if let Some(index) = first {
+            let case = chunk[index].clone();
+            let found = on_thread(&mut runners[0], |runner| shrink(runner, universe, property, expected, &case, &mut budget));
+            match found {
+                Ok(found) => {
+                    if let Some(path) = regressions_file(options, property) {
+                        let saved = SavedFile::load(&path).and_then(|mut file| file.save(found.seed, NamedPlan::of(universe, &found.minimal.plan)));
+                        // A finding is never lost because saving it failed: report both.
+                        if let Err(error) = saved {
+                            explored.error = Some(error);
+                        }
+                    }
+                    explored.found = Some(found);
+                }
+                Err(error) => explored.error = Some(error),
+            }
+            break;
         }
     }
-    let outcome = match state.infrastructure.take() {
-        Some(error) => Err(error),
-        None => outcome,
-    };
-    state.finish(outcome)
+    finish(explored, runners)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The pre-run only saves time if it runs the very cases proptest then generates: the
-    /// replicated generation must give proptest's own sequence, case for case.
-    #[test]
-    fn pre_generated_cases_are_the_ones_proptest_runs() {
-        let strategy = proptest::collection::vec(0..1000u32, 0..12);
-        let config = Config { cases: 40, failure_persistence: None, ..Config::default() };
-        let seeded = || TestRunner::new_with_rng(config.clone(), rng(7, None, Property::Order, 0));
-        let predicted = next_cases(&strategy, &mut seeded(), 40).expect("vectors always generate");
-        let seen = RefCell::new(Vec::new());
-        seeded()
-            .run(&strategy, |value| {
-                seen.borrow_mut().push(value);
-                Ok(())
-            })
-            .expect("every case passes");
-        assert_eq!(seen.into_inner(), predicted);
-        assert!(predicted.windows(2).any(|w| w[0] != w[1]), "the cases differ from each other");
+fn finish(mut explored: Explored, runners: Vec<CaseRunner<'_>>) -> Explored {
+    for mut runner in runners {
+        if let Some(error) = runner.infrastructure.take() {
+            explored.error.get_or_insert(error);
+        }
+        explored.workers.push(runner.finish(Ok(None)));
     }
+    explored
+}
 
-    /// Saved failures replay before new cases: a regressions file with a seed turns the
-    /// pre-run off; one with only proptest's header comments does not.
-    #[test]
-    fn a_saved_seed_lets_proptest_go_first() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let options = ExploreOptions { regressions: Some(dir.path().to_path_buf()), ..ExploreOptions::default() };
-        let file = regressions_file(&options, Property::Order).expect("a regressions directory gives a file");
-        assert!(!has_saved_seeds(&options, Property::Order), "no file yet");
-        std::fs::write(&file, "# Seeds for failure cases proptest has generated in the past.\n").expect("write");
-        assert!(!has_saved_seeds(&options, Property::Order));
-        std::fs::write(&file, "# header\ncc 0123abcd # shrinks to Plan { .. }\n").expect("write");
-        assert!(has_saved_seeds(&options, Property::Order));
-        assert!(!has_saved_seeds(&options, Property::Partial), "each property has its own file");
+/// Runs `work` with `runner` on a thread of its own: a case runner blocks on a runtime of its
+/// own, which the caller's thread (perhaps a runtime's) must not.
+fn on_thread<'u, T: Send>(runner: &mut CaseRunner<'u>, work: impl FnOnce(&mut CaseRunner<'u>) -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(|| work(runner)).join().expect("a case worker panicked"))
+}
+
+/// Pre-runs a chunk on every worker in parallel, sorted by steps (when prefixes are shared) so
+/// that neighbours share them; stops early once any worker finds a failure. Which stream indices ran.
+fn prerun(runners: &mut [CaseRunner<'_>], chunk: &[Generated], expected: &Catalog, sort: bool) -> Vec<bool> {
+    let ran: Vec<AtomicBool> = chunk.iter().map(|_| AtomicBool::new(false)).collect();
+    if runners.len() == 1 && !sort {
+        // One worker, nothing to gain from another order: the scan runs the cases itself.
+        return vec![false; chunk.len()];
     }
+    let mut sorted: Vec<usize> = (0..chunk.len()).collect();
+    if sort {
+        sorted.sort_by_cached_key(|&i| step_keys(&chunk[i].plan));
+    }
+    let blocks: Vec<&[usize]> = sorted.chunks(sorted.len().div_ceil(runners.len() * 8).max(1)).collect();
+    let next_block = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for runner in runners.iter_mut() {
+            let (blocks, next_block, failed, ran) = (&blocks, &next_block, &failed, &ran);
+            scope.spawn(move || {
+                while let Some(block) = blocks.get(next_block.fetch_add(1, Ordering::Relaxed)) {
+                    for &i in *block {
+                        if failed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match runner.evaluate(&chunk[i].plan, expected, false) {
+                            Some(outcome) => {
+                                ran[i].store(true, Ordering::Relaxed);
+                                let failing = matches!(outcome, CaseOutcome::Failed(_));
+                                runner.tick(failing);
+                                if failing {
+                                    failed.store(true, Ordering::Relaxed);
+                                }
+                            }
+                            None => {
+                                failed.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    ran.into_iter().map(AtomicBool::into_inner).collect()
+}
+
+/// Reads a chunk in stream order, counting each case once (outcomes the pre-run memoized are
+/// looked up); the index of the first failure.
+fn scan(runner: &mut CaseRunner<'_>, chunk: &[Generated], prerun: &[bool], expected: &Catalog) -> Option<usize> {
+    for (i, case) in chunk.iter().enumerate() {
+        let outcome = runner.evaluate(&case.plan, expected, true)?;
+        let failing = matches!(outcome, CaseOutcome::Failed(_));
+        if !prerun[i] {
+            runner.tick(failing);
+        }
+        if failing {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Whether `outcome` is the failure `like`: the same migration fails, or the same objects
+/// differ. Shrinking keeps to it, so the minimal case shows the bug that was found.
+fn same_failure(outcome: &CaseOutcome, like: &Failure) -> bool {
+    let CaseOutcome::Failed(failure) = outcome else { return false };
+    match (failure, like) {
+        (Failure::StatementFailed { migration: a, .. }, Failure::StatementFailed { migration: b, .. }) => a == b,
+        (Failure::Diverged { differences: a, .. }, Failure::Diverged { differences: b, .. }) => {
+            let objects = |d: &[crate::compare::Difference]| d.iter().map(|d| (d.kind, d.object.clone())).collect::<BTreeSet<_>>();
+            objects(a) == objects(b)
+        }
+        _ => false,
+    }
+}
+
+/// Shrinks a failing stream case: proptest's value tree first, then the minimizer, both within
+/// the budget and both keeping to the same failure.
+fn shrink(
+    runner: &mut CaseRunner<'_>,
+    universe: &Universe,
+    property: Property,
+    expected: &Catalog,
+    case: &Generated,
+    budget: &mut u32,
+) -> Result<Found, RunnerError> {
+    // A boxed strategy is neither Send nor Sync: each thread makes its own.
+    let strategy = &strategy(universe, property).expect("only generated properties shrink");
+    let Some(CaseOutcome::Failed(failure)) = runner.evaluate(&case.plan, expected, false) else {
+        return Err(runner.infrastructure.take().unwrap_or_else(|| RunnerError::NotRepeatable {
+            what: format!("a failing case of {property}"),
+            detail: "it passed when run again; is a migration nondeterministic?".into(),
+        }));
+    };
+    let mut proptest_runner = case.seed.runner(&proptest_config());
+    let tree = case.seed.tree(strategy, &mut proptest_runner).map_err(|reason| RunnerError::PropertyAborted { property: property.to_string(), reason })?;
+    let last_failing = RefCell::new(case.plan.clone());
+    let state = RefCell::new((&mut *runner, &mut *budget));
+    let result = proptest_runner.run_one(tree, |plan: Plan| {
+        let mut state = state.borrow_mut();
+        let (runner, budget) = &mut *state;
+        // A spent budget or a stopped run: every further step "passes", and proptest walks back
+        // to the last failing case.
+        if **budget == 0 || runner.infrastructure.is_some() {
+            return Ok(());
+        }
+        **budget -= 1;
+        let Some(outcome) = runner.evaluate(&plan, expected, false) else { return Ok(()) };
+        runner.tick(matches!(outcome, CaseOutcome::Failed(_)));
+        if same_failure(&outcome, &failure) {
+            *last_failing.borrow_mut() = plan;
+            Err(TestCaseError::fail("fails"))
+        } else {
+            Ok(())
+        }
+    });
+    drop(state);
+    if let Some(error) = runner.infrastructure.take() {
+        return Err(error);
+    }
+    // proptest ends at the last failing value; the closure's record is the fallback.
+    let shrunk = match result {
+        Err(TestError::Fail(_, plan)) if runner.failure_of(&plan).is_some_and(|f| same_failure(&CaseOutcome::Failed(f), &failure)) => plan,
+        _ => last_failing.into_inner(),
+    };
+    let minimal = minimize_within(runner, universe, property, expected, shrunk, &failure, budget)?;
+    let failure = runner.failure_of(&minimal.plan).unwrap_or(failure);
+    Ok(Found { seed: case.seed, minimal, failure })
+}
+
+/// The minimizer, each probe a case run on `runner` within the budget.
+fn minimize_within(
+    runner: &mut CaseRunner<'_>,
+    universe: &Universe,
+    property: Property,
+    expected: &Catalog,
+    plan: Plan,
+    failure: &Failure,
+    budget: &mut u32,
+) -> Result<Minimal, RunnerError> {
+    let mut probe = |candidate: &Plan| {
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let outcome = runner.evaluate(candidate, expected, false)?;
+        runner.tick(matches!(outcome, CaseOutcome::Failed(_)));
+        Some(same_failure(&outcome, failure))
+    };
+    let minimal = minimize(&universe.space, property, plan, &mut probe);
+    match runner.infrastructure.take() {
+        Some(error) => Err(error),
+        None => Ok(minimal),
+    }
+}
+
+/// Replays the saved cases; the first that still fails is made minimal again and returned.
+/// With `options.prune`, the passing and stale ones are removed from the file.
+fn replay_saved(
+    runner: &mut CaseRunner<'_>,
+    universe: &Universe,
+    property: Property,
+    options: &ExploreOptions,
+    expected: &Catalog,
+    path: &std::path::Path,
+    budget: &mut u32,
+) -> Result<(Option<Replayed>, Option<Found>), RunnerError> {
+    let strategy = &strategy(universe, property).expect("only generated properties replay");
+    let mut file = SavedFile::load(path)?;
+    if file.entries.is_empty() {
+        return Ok((None, None));
+    }
+    let mut replayed =
+        Replayed { file: path.to_path_buf(), saved: file.entries.len(), still_failing: 0, passing: 0, stale: Vec::new(), pruned: 0 };
+    let mut removable = Vec::new();
+    let mut first_failing: Option<(usize, Plan, Failure)> = None;
+    for (index, entry) in file.entries.clone().iter().enumerate() {
+        let plan = match &entry.case {
+            Some(case) => case.resolve(universe),
+            // An older line: its seed regenerates the case with today's generator.
+            None => entry.seed.tree(strategy, &mut entry.seed.runner(&proptest_config())).map(|tree| tree.current()),
+        };
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(why) => {
+                replayed.stale.push(format!("line {}: {why}", entry.line));
+                removable.push(index);
+                continue;
+            }
+        };
+        let Some(outcome) = runner.evaluate(&plan, expected, true) else {
+            return Err(runner.infrastructure.take().unwrap_or(RunnerError::Interrupted));
+        };
+        runner.tick(matches!(outcome, CaseOutcome::Failed(_)));
+        match outcome {
+            CaseOutcome::Failed(failure) => {
+                replayed.still_failing += 1;
+                first_failing.get_or_insert((index, plan, failure));
+            }
+            CaseOutcome::Converged { .. } => {
+                replayed.passing += 1;
+                removable.push(index);
+            }
+            CaseOutcome::Invalid(why) => {
+                replayed.stale.push(format!("line {}: its start state can no longer be built ({why})", entry.line));
+                removable.push(index);
+            }
+        }
+    }
+    if options.prune {
+        replayed.pruned = removable.len();
+    }
+    let kept_index = |index: usize| if options.prune { index - removable.iter().filter(|&&r| r < index).count() } else { index };
+    let seed_of_first = first_failing.as_ref().map(|(index, ..)| file.entries[*index].seed);
+    if options.prune {
+        file.remove(&removable)?;
+    }
+    let found = match (first_failing, seed_of_first) {
+        (Some((index, plan, failure)), Some(seed)) => {
+            let minimal = minimize_within(runner, universe, property, expected, plan, &failure, budget)?;
+            let failure = runner.failure_of(&minimal.plan).unwrap_or(failure);
+            // The migrations changed and the case shrank further: the line says so from now on.
+            file.replace(kept_index(index), NamedPlan::of(universe, &minimal.plan))?;
+            Some(Found { seed, minimal, failure })
+        }
+        _ => None,
+    };
+    Ok((Some(replayed), found))
 }
