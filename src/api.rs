@@ -255,7 +255,9 @@ impl Check {
             return Err(Error::Environment { variable, message: message.clone() });
         }
         if self.explore.cases == Some(0) && !self.explore.replay_only {
-            return Err(RunnerError::NothingToRun("--cases 0 runs no generated case: give at least 1 (or leave it out for 256)".into()).into());
+            return Err(
+                RunnerError::NothingToRun("--cases 0 runs no generated case: give at least 1 (or leave it out for 256)".into()).into()
+            );
         }
         // Reading and parsing the files (and a `list` command) blocks: off the async runtime.
         let dir = self.dir.clone();

@@ -332,6 +332,15 @@ pub struct HiddenDependency {
     pub migration: String,
     /// The migrations it needs to run after (ids).
     pub needs: Vec<String>,
+    /// The config line that declares it: `[dependencies] "<version>" = ["<version>", ...]`.
+    pub declare: String,
+}
+
+impl HiddenDependency {
+    /// The two fixes, in a sentence.
+    pub fn fixes(&self) -> String {
+        format!("declare it in pgconverge.toml ({}) or make {} robust to running first", self.declare, self.migration)
+    }
 }
 
 /// How long a generated property took, and what a case cost.

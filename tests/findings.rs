@@ -32,7 +32,21 @@ fn the_same_seed_gives_the_same_minimal_case_at_any_jobs() {
         ("fixtures/divergent/enum_value_two_branches", "order", ["--granularity", "migration"]),
     ] {
         let run = |jobs: &str| {
-            let args = ["check", dir, "--format", "json", "--no-persist", "--properties", property, "--cases", "64", "--seed", "5", "--jobs", jobs];
+            let args = [
+                "check",
+                dir,
+                "--format",
+                "json",
+                "--no-persist",
+                "--properties",
+                property,
+                "--cases",
+                "64",
+                "--seed",
+                "5",
+                "--jobs",
+                jobs,
+            ];
             let run = pgconverge(&[&args[..], &extra[..]].concat());
             assert_eq!(run.code, 1, "{dir} --jobs {jobs}:\n{}\n{}", run.stdout, run.stderr);
             finding(&json(&run), property)
@@ -63,7 +77,10 @@ fn an_order_case_names_the_pair_that_matters() {
     // The rest applied (the newer one among them, so it ran first), the older one pending.
     assert_eq!(case["order"], serde_json::json!(["20260302000002_add_archived_status"]), "{case}");
     assert!(
-        case["description"].as_str().unwrap().starts_with("20260302000003_add_deleted_status ran before 20260302000002_add_archived_status: "),
+        case["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("20260302000003_add_deleted_status ran before 20260302000002_add_archived_status: "),
         "{case}"
     );
     let mut blamed: Vec<&str> = case["blamed"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
@@ -84,7 +101,9 @@ fn a_partial_case_blames_the_guilty_migration_only() {
     assert_eq!(case["blamed"], serde_json::json!(["20260301000002_create_invoices"]), "{case}");
     assert_eq!(case["preexisting"].as_array().unwrap().len(), 1, "{case}");
     let human = pgconverge(&args);
-    let row = |id: &str| human.stdout.lines().find(|l| l.trim_start().starts_with(id)).unwrap_or_else(|| panic!("{id} row:\n{}", human.stdout)).to_string();
+    let row = |id: &str| {
+        human.stdout.lines().find(|l| l.trim_start().starts_with(id)).unwrap_or_else(|| panic!("{id} row:\n{}", human.stdout)).to_string()
+    };
     assert!(row("20260301000002_create_invoices").contains("fail"), "{}", human.stdout);
     assert!(!row("20260301000001_create_accounts").contains("fail"), "{}", human.stdout);
     assert!(!row("20260301000003_index_accounts_name").contains("fail"), "{}", human.stdout);

@@ -69,7 +69,8 @@ fn a_guard_that_misses_a_partial_state_shrinks_to_one_preexisting_object() {
         }
         other => panic!("expected a divergence, got {other:?}"),
     }
-    assert!(case.description.contains("with only table public.invoices pre-existing"), "{}", case.description);
+    assert!(case.description.starts_with("pre-existing table public.invoices: "), "{}", case.description);
+    assert_eq!(case.blamed, vec!["20260301000002_create_invoices".to_string()], "{}", case.description);
 }
 
 #[test]
@@ -133,7 +134,8 @@ fn a_dependency_through_dynamic_sql_is_reported_as_a_hidden_order_dependency() {
     let hidden = case.hidden_dependency.as_ref().expect("a hidden order dependency");
     assert_eq!(hidden.migration, "20260305000003_seed_theme_setting");
     assert_eq!(hidden.needs, vec!["20260305000001_create_settings".to_string()]);
-    assert!(case.description.contains("Declare it in pgconverge.toml"), "{}", case.description);
+    assert_eq!(hidden.declare, r#"[dependencies] "20260305000003" = ["20260305000001"]"#);
+    assert!(hidden.fixes().starts_with("declare it in pgconverge.toml"), "{}", hidden.fixes());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! A failure found once is saved as a proptest seed, replayed on the next run, and written out
+//! A failure found once is saved (its seed and its case by name), replayed on the next run, and written out
 //! as a repro script that psql alone turns into the same failure.
 
 mod common;
@@ -39,10 +39,13 @@ fn a_saved_seed_is_replayed_and_fails_the_same_way() {
     let replayed: serde_json::Value = serde_json::from_str(&replay.stdout).unwrap();
     assert_eq!(first["verdicts"][0]["case"]["order"], replayed["verdicts"][0]["case"]["order"]);
 
-    // Without the seed file, a replay has nothing to run and so nothing fails.
+    assert_eq!(replayed["verdicts"][0]["replayed"]["still_failing"], 1, "{replayed}");
+
+    // Without the seed file, a replay has nothing to run: an input error, not a pass.
     std::fs::remove_file(&seed_file).unwrap();
     let empty = pgconverge(&["replay", dir, "--properties", "order", "--regressions", regressions.path().to_str().unwrap()]);
-    assert_eq!(empty.code, 0, "{}{}", empty.stdout, empty.stderr);
+    assert_eq!(empty.code, 2, "{}{}", empty.stdout, empty.stderr);
+    assert!(empty.stderr.contains("nothing to replay"), "{}", empty.stderr);
 }
 
 /// Runs a repro script with psql against a new, empty database (on the shared server); returns

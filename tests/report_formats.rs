@@ -241,6 +241,7 @@ fn generated() -> Report {
         hidden_dependency: Some(HiddenDependency {
             migration: "20260120141500_create_courses".into(),
             needs: ids(&["20260105090000_create_tenants"]),
+            declare: "[dependencies] \"20260120141500\" = [\"20260105090000\"]".into(),
         }),
         blamed: vec![],
         regressions: Some("fixtures/hidden/pgconverge-regressions.txt".into()),

@@ -366,11 +366,31 @@ pub(super) fn pass(property: Property, summary: String, warnings: Vec<Difference
 }
 
 pub(super) fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
-    Verdict { property, status: VerdictStatus::Fail, summary, cases, failure: Some(failure), case: None, timing: None, warnings: vec![], replayed: None }
+    Verdict {
+        property,
+        status: VerdictStatus::Fail,
+        summary,
+        cases,
+        failure: Some(failure),
+        case: None,
+        timing: None,
+        warnings: vec![],
+        replayed: None,
+    }
 }
 
 pub(super) fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![], replayed: None }
+    Verdict {
+        property,
+        status: VerdictStatus::Skipped,
+        summary,
+        cases: 0,
+        failure: None,
+        case: None,
+        timing: None,
+        warnings: vec![],
+        replayed: None,
+    }
 }
 
 pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {

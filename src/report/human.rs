@@ -102,7 +102,13 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
     }
     if let Some(case) = &verdict.case {
         if let Some(hidden) = &case.hidden_dependency {
-            let _ = writeln!(out, "        hidden order dependency: {} needs {}", hidden.migration, hidden.needs.join(", "));
+            let _ = writeln!(
+                out,
+                "        hidden order dependency: {} needs {}: {}",
+                hidden.migration,
+                hidden.needs.join(", "),
+                hidden.fixes()
+            );
         }
         if !case.applied.is_empty() {
             let _ = writeln!(out, "        applied:      {}", case.applied.join(", "));

@@ -13,7 +13,7 @@ use super::ExploreOptions;
 
 /// The minimal case in words, with its parts named: a short description (the start state that
 /// matters and what went wrong), the parts as fields, and the migrations the case blames.
-pub(super) fn describe(universe: &Universe, property: Property, found: &Found) -> CaseReport {
+pub(super) fn describe(universe: &Universe, found: &Found) -> CaseReport {
     let plan = &found.minimal.plan;
     let failure = &found.failure;
     let ids = |set: &mut dyn Iterator<Item = usize>| -> Vec<String> { set.map(|m| universe.id(m)).collect() };
@@ -33,11 +33,16 @@ pub(super) fn describe(universe: &Universe, property: Property, found: &Found) -
     if let Some(interrupted) = &interrupted {
         start.push(interrupted.clone());
     }
-    if property == Property::Order {
-        start.extend(out_of_order.iter().map(|[late, early]| format!("{late} ran before {early}")));
-    }
+    start.extend(out_of_order.iter().map(|[late, early]| format!("{late} ran before {early}")));
     if start.is_empty() {
-        start.push(if applied.is_empty() { "from an empty database".into() } else { format!("{} applied", plural(applied.len(), "migration")) });
+        start.push(match applied.len() {
+            0 => "from an empty database".into(),
+            1..=3 => format!("applied {}", applied.join(", ")),
+            n => format!("{} applied", plural(n, "migration")),
+        });
+        if order.len() <= 3 && !applied.is_empty() {
+            start.push(format!("pending {}", order.join(", ")));
+        }
     }
     let outcome = match failure {
         Failure::StatementFailed { migration, location, error, .. } => format!("{migration} fails at {location}: {}", error.message),
@@ -78,7 +83,18 @@ pub(super) fn describe(universe: &Universe, property: Property, found: &Found) -
         blame(&hidden.migration);
         hidden.needs.iter().for_each(|id| blame(id));
     }
-    CaseReport { description, applied, preexisting, interrupted, order, out_of_order, hidden_dependency, blamed, regressions: None, repro: None }
+    CaseReport {
+        description,
+        applied,
+        preexisting,
+        interrupted,
+        order,
+        out_of_order,
+        hidden_dependency,
+        blamed,
+        regressions: None,
+        repro: None,
+    }
 }
 
 /// A statement failure in an order where the failing migration ran before migrations that
@@ -88,7 +104,13 @@ fn hidden_dependency(universe: &Universe, plan: &Plan, failure: &Failure) -> Opt
     let failed = (0..universe.migrations().len()).find(|&m| &universe.id(m) == migration)?;
     let position = plan.order.iter().position(|&m| m == failed)?;
     let needs: Vec<String> = plan.order[position + 1..].iter().filter(|&&m| m < failed).map(|&m| universe.id(m)).collect();
-    (!needs.is_empty()).then(|| HiddenDependency { migration: migration.clone(), needs })
+    let version = |id: &String| universe.migrations().iter().find(|m| &m.id() == id).map_or(id.clone(), |m| m.version.clone());
+    let declare = format!(
+        "[dependencies] \"{}\" = [{}]",
+        version(migration),
+        needs.iter().map(|id| format!("\"{}\"", version(id))).collect::<Vec<_>>().join(", ")
+    );
+    (!needs.is_empty()).then(|| HiddenDependency { migration: migration.clone(), needs, declare })
 }
 
 fn list(items: &[String]) -> String {

@@ -66,4 +66,3 @@ pub(super) fn run_exhaustively(
     };
     state.finish(outcome)
 }
-

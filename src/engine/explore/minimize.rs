@@ -35,14 +35,15 @@ struct Stopped;
 pub(super) fn minimize(space: &PlanSpace, property: Property, plan: Plan, probe: Probe<'_>) -> Minimal {
     let mut current = plan;
     let complete = run(space, property, &mut current, probe).is_ok();
-    let pairs = if complete && property == Property::Order { order_pairs(space, &mut current, probe) } else { None };
+    // A partial start state is an order too: applied migrations ran before the older pending ones.
+    let pairs = if complete && property != Property::Interrupt { order_pairs(space, &mut current, probe) } else { None };
     let pairs = pairs.unwrap_or_else(|| pending_pairs(&current));
     Minimal { plan: current, pairs, complete }
 }
 
 fn run(space: &PlanSpace, property: Property, current: &mut Plan, probe: Probe<'_>) -> Result<(), Stopped> {
     reduce(current, probe, |plan| preexisting_groups(space, plan), |plan, chunk| without_preexisting(space, plan, chunk))?;
-    reduce(current, probe, |plan| pending(plan), |plan, chunk| with_applied(space, plan, chunk))?;
+    reduce(current, probe, pending, |plan, chunk| with_applied(space, plan, chunk))?;
     if property == Property::Order {
         uninvert(space, current, probe)?;
     }
@@ -135,8 +136,12 @@ fn rebuilt(plan: &Plan, applied: BTreeSet<usize>, preexisting: BTreeSet<usize>) 
     let order: Vec<usize> = plan.order.iter().copied().filter(|m| !applied.contains(m)).collect();
     // The closure must not have dropped a pending migration that was never applied.
     let covered = applied.len() + order.len();
-    (covered == plan.applied.len() + plan.order.len() && applied.is_superset(&plan.applied))
-        .then(|| Plan { applied, preexisting, interrupted: plan.interrupted.clone(), order })
+    (covered == plan.applied.len() + plan.order.len() && applied.is_superset(&plan.applied)).then(|| Plan {
+        applied,
+        preexisting,
+        interrupted: plan.interrupted.clone(),
+        order,
+    })
 }
 
 /// Swaps out-of-order neighbours among the pending migrations back while the case still fails.
@@ -175,7 +180,7 @@ fn pending_pairs(plan: &Plan) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// The pairs an order case hinges on. Among the pending migrations, those still out of order
+/// The pairs an order or partial case hinges on. Among the pending migrations, those still out of order
 /// after [`uninvert`]. When the pending ones run in canonical order, the failure comes from an
 /// applied migration that ran before an older pending one: bisect the applied migrations newer
 /// than the oldest pending one, moving a part of them to run after the pending ones, for the
@@ -187,9 +192,13 @@ fn order_pairs(space: &PlanSpace, current: &mut Plan, probe: Probe<'_>) -> Optio
     }
     let oldest = *current.order.iter().min()?;
     let mut suspects: Vec<usize> = current.applied.iter().copied().filter(|&m| m > oldest).collect();
-    // Moving every suspect must make the case pass, or no applied migration explains it.
-    if !deferred(space, current, &suspects).is_some_and(|candidate| probe(&candidate) == Some(false)) {
+    if suspects.is_empty() {
         return Some(vec![]);
+    }
+    // Moving every suspect must make the case pass, or no applied migration explains it.
+    match deferred(space, current, &suspects) {
+        Some(candidate) if !probe(&candidate)? => {}
+        _ => return Some(vec![]),
     }
     while suspects.len() > 1 {
         let half: Vec<usize> = suspects[..suspects.len() / 2].to_vec();

@@ -37,8 +37,8 @@ use describe::{describe, write_repro};
 use workers::{explore_generated, regressions_file, strategy, total_cases, Explored};
 
 pub(crate) use universe::Universe;
-pub(crate) use workers::random_seed;
 pub(crate) use workers::has_saved_cases;
+pub(crate) use workers::random_seed;
 
 /// How the generated properties explore.
 #[derive(Debug, Clone)]
@@ -158,7 +158,14 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     };
     let Explored { workers: results, found, replayed, error } = explored;
     if let Some(sink) = &options.progress {
-        (sink.0)(&Progress { property, cases: total as u64, target: total, failed: u64::from(found.is_some()), elapsed: started.elapsed(), finished: true });
+        (sink.0)(&Progress {
+            property,
+            cases: total as u64,
+            target: total,
+            failed: u64::from(found.is_some()),
+            elapsed: started.elapsed(),
+            finished: true,
+        });
     }
     // A counterexample stands even when the server failed afterwards: an infrastructure fault
     // never hides a finding (and never is one).
@@ -229,7 +236,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             replayed: replayed.clone(),
         },
         Some(found) => {
-            let mut case = describe(universe, property, &found);
+            let mut case = describe(universe, &found);
             case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
             if universe.executor.runs_sql() {
                 case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;

@@ -57,9 +57,15 @@ impl NamedPlan {
     /// since it was saved run last, in canonical order, after its pending ones.
     pub(super) fn resolve(&self, universe: &Universe) -> Result<Plan, String> {
         let ids: HashMap<String, usize> = (0..universe.migrations().len()).map(|m| (universe.id(m), m)).collect();
-        let migration = |id: &String| ids.get(id).copied().ok_or_else(|| format!("it names migration {id}, which is no longer in the project"));
+        let migration =
+            |id: &String| ids.get(id).copied().ok_or_else(|| format!("it names migration {id}, which is no longer in the project"));
         let unit = |label: &String| {
-            universe.units.units.iter().position(|u| &u.label == label).ok_or_else(|| format!("it names reference object {label}, which the reference no longer has"))
+            universe
+                .units
+                .units
+                .iter()
+                .position(|u| &u.label == label)
+                .ok_or_else(|| format!("it names reference object {label}, which the reference no longer has"))
         };
         let applied = self.applied.iter().map(migration).collect::<Result<_, _>>()?;
         let preexisting = self.preexisting.iter().map(unit).collect::<Result<_, _>>()?;
@@ -124,7 +130,8 @@ impl SavedFile {
                 return Err(invalid("not a saved case: a line is `cc <seed> # <case>` or a `#` comment".into()));
             };
             let (hex, comment) = rest.split_once('#').map_or((rest, None), |(h, c)| (h, Some(c.trim())));
-            let seed = CaseSeed::parse(hex.trim()).ok_or_else(|| invalid(format!("`{}` is not a case seed (64 hex digits)", hex.trim())))?;
+            let seed =
+                CaseSeed::parse(hex.trim()).ok_or_else(|| invalid(format!("`{}` is not a case seed (64 hex digits)", hex.trim())))?;
             // JSON after the `#` is the case by names; anything else (proptest's `shrinks to ...`) is a comment.
             let case = match comment {
                 Some(json) if json.starts_with('{') => {
@@ -205,7 +212,12 @@ mod tests {
     use super::*;
 
     fn case(order: &[&str]) -> NamedPlan {
-        NamedPlan { applied: vec!["1_a".into()], preexisting: vec![], interrupted: None, order: order.iter().map(|s| s.to_string()).collect() }
+        NamedPlan {
+            applied: vec!["1_a".into()],
+            preexisting: vec![],
+            interrupted: None,
+            order: order.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ use crate::runner::RunnerError;
 
 use super::cases::{CaseRunner, SharedCases, SharedProgress, WorkerResult};
 use super::minimize::{minimize, Minimal};
-use super::saved::{NamedPlan, SavedFile};
 use super::sandbox::{step_keys, CaseOutcome};
+use super::saved::{NamedPlan, SavedFile};
 use super::stream::{CaseSeed, CaseStream, Generated};
 use super::universe::Universe;
 use super::ExploreOptions;
@@ -124,7 +124,13 @@ fn proptest_config() -> Config {
 }
 
 /// Runs a generated property: saved cases, then the stream (see the module's comment).
-pub(super) fn explore_generated(universe: &Universe, property: Property, options: &ExploreOptions, expected: &Catalog, seed: u64) -> Explored {
+pub(super) fn explore_generated(
+    universe: &Universe,
+    property: Property,
+    options: &ExploreOptions,
+    expected: &Catalog,
+    seed: u64,
+) -> Explored {
     let strategy = strategy(universe, property).expect("only generated properties reach the workers");
     let total = total_cases(options) as usize;
     let jobs = options.jobs.max(1).min(total.max(1));
@@ -190,7 +196,8 @@ pub(super) fn explore_generated(universe: &Universe, property: Property, options
             match found {
                 Ok(found) => {
                     if let Some(path) = regressions_file(options, property) {
-                        let saved = SavedFile::load(&path).and_then(|mut file| file.save(found.seed, NamedPlan::of(universe, &found.minimal.plan)));
+                        let saved =
+                            SavedFile::load(&path).and_then(|mut file| file.save(found.seed, NamedPlan::of(universe, &found.minimal.plan)));
                         // A finding is never lost because saving it failed: report both.
                         if let Err(error) = saved {
                             explored.error = Some(error);
@@ -317,7 +324,10 @@ fn shrink(
         }));
     };
     let mut proptest_runner = case.seed.runner(&proptest_config());
-    let tree = case.seed.tree(strategy, &mut proptest_runner).map_err(|reason| RunnerError::PropertyAborted { property: property.to_string(), reason })?;
+    let tree = case
+        .seed
+        .tree(strategy, &mut proptest_runner)
+        .map_err(|reason| RunnerError::PropertyAborted { property: property.to_string(), reason })?;
     let last_failing = RefCell::new(case.plan.clone());
     let state = RefCell::new((&mut *runner, &mut *budget));
     let result = proptest_runner.run_one(tree, |plan: Plan| {
@@ -338,7 +348,6 @@ fn shrink(
             Ok(())
         }
     });
-    drop(state);
     if let Some(error) = runner.infrastructure.take() {
         return Err(error);
     }
