@@ -249,6 +249,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             case: None,
             timing: Some(timing),
             warnings,
+            findings: vec![],
+            not_reached: vec![],
         },
         None => Verdict {
             property,
@@ -259,6 +261,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             case: None,
             timing: Some(timing),
             warnings,
+            findings: vec![],
+            not_reached: vec![],
         },
         Some((plan, failure)) => {
             let mut case = describe(universe, &plan, &failure);
@@ -275,6 +279,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
                 case: Some(case),
                 timing: Some(timing),
                 warnings,
+                findings: vec![],
+                not_reached: vec![],
             }
         }
     };
@@ -282,7 +288,18 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict { property, status: VerdictStatus::Skipped, summary, cases: 0, failure: None, case: None, timing: None, warnings: vec![] }
+    Verdict {
+        property,
+        status: VerdictStatus::Skipped,
+        summary,
+        cases: 0,
+        failure: None,
+        case: None,
+        timing: None,
+        warnings: vec![],
+        findings: vec![],
+        not_reached: vec![],
+    }
 }
 
 fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) -> String {
