@@ -139,6 +139,16 @@ pub struct Verdict {
     /// For a generated property: what replaying its saved counterexamples found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replayed: Option<Replayed>,
+    /// For the properties that judge migrations one by one (fresh, idempotent, reversible):
+    /// every migration that fails, in canonical order. When not empty, `failure` is the first
+    /// one's (kept for readers of the single counterexample).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<MigrationFinding>,
+    /// Migrations the property could not check because an earlier failure left no state to
+    /// check them from (ids, in canonical order): the ones after a migration that fails on an
+    /// empty database. Neither passed nor failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_reached: Vec<String>,
 }
 
 /// What replaying a property's saved counterexamples found (they run before any new case).
@@ -183,6 +193,21 @@ impl Replayed {
         };
         format!("{} replayed: {}{tail}", plural(self.saved, "saved case"), parts.join(", "))
     }
+}
+
+/// One migration that fails a property judged migration by migration: a re-entrant migration
+/// whose re-run fails or changes the catalog, a down that fails or leaves a trace, a migration
+/// that fails on an empty database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationFinding {
+    /// The migration's id (`<version>_<name>`).
+    pub migration: String,
+    /// The migration's file (its up script): where a finding without a failed statement points.
+    pub file: PathBuf,
+    /// What went wrong, in a sentence that names the migration.
+    pub summary: String,
+    /// The counterexample: the failed statement, or what the catalog gained or lost.
+    pub failure: Failure,
 }
 
 /// A report's outcome. Declared from the least to the most severe, so that several reports (a

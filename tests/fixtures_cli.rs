@@ -52,6 +52,14 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
         if !names(&verdict["failure"], object) {
             problems.push(format!("{}: {property} failure does not name {object}\n{}", case.display(), verdict["failure"]));
         }
+        // A case with several failing migrations lists them all, in canonical order.
+        if let Some(expected) = expect.get("findings").and_then(|v| v.as_array()) {
+            let expected: Vec<&str> = expected.iter().filter_map(|v| v.as_str()).collect();
+            let found: Vec<&str> = verdict["findings"].as_array().into_iter().flatten().filter_map(|f| f["migration"].as_str()).collect();
+            if found != expected {
+                problems.push(format!("{}: {property} findings name {found:?}, expected {expected:?}", case.display()));
+            }
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

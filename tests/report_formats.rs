@@ -16,9 +16,9 @@ use std::process::{Command, Stdio};
 
 use pgconverge::compare::{Change, Difference, Severity};
 use pgconverge::migration::Location;
-use pgconverge::model::{CaseReport, HiddenDependency, Timing};
+use pgconverge::model::{CaseReport, HiddenDependency, MigrationFinding, Timing};
 use pgconverge::model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
-use pgconverge::report::{github, junit, junit_many, table};
+use pgconverge::report::{github, junit, junit_many, more_findings, table};
 use pgconverge::runner::PgError;
 use pgconverge::ObjectKind;
 use serde_json::Value;
@@ -71,6 +71,8 @@ fn verdict(property: Property, status: VerdictStatus, summary: &str) -> Verdict 
         timing: None,
         warnings: vec![],
         replayed: None,
+        findings: vec![],
+        not_reached: vec![],
     }
 }
 
@@ -287,6 +289,164 @@ fn generated() -> Report {
     r
 }
 
+const SHOP_IDS: [&str; 4] =
+    ["20260310000001_create_accounts", "20260310000002_create_orders", "20260310000003_create_payments", "20260310000004_create_refunds"];
+
+fn shop_file(migration: &str) -> PathBuf {
+    PathBuf::from(format!("fixtures/shop/migrations/{migration}.sql"))
+}
+
+fn finding(migration: &str, summary: &str, failure: Failure) -> MigrationFinding {
+    MigrationFinding { migration: migration.into(), file: shop_file(migration), summary: summary.into(), failure }
+}
+
+fn shop_statement_failure(migration: &str, statement: usize, line: usize, sql: &str, code: &str, message: &str) -> Failure {
+    Failure::StatementFailed {
+        migration: migration.into(),
+        statement,
+        location: Location { file: shop_file(migration.trim_end_matches(" (down)")), line, column: 1 },
+        sql: sql.into(),
+        error: PgError { code: code.into(), message: message.into(), detail: None, hint: None, context: None, position: None },
+    }
+}
+
+fn difference(kind: ObjectKind, object: &str, change: Change) -> Difference {
+    Difference { kind, object: object.into(), change, severity: Severity::Error, dependents: 0 }
+}
+
+fn divergence(expected: &str, differences: Vec<Difference>) -> Failure {
+    Failure::Diverged { expected: expected.into(), differences, expected_text: String::new(), found_text: String::new() }
+}
+
+/// A verdict judged migration by migration, failing with `findings`.
+fn failing_migrations(property: Property, summary: &str, findings: Vec<MigrationFinding>, not_reached: &[&str]) -> Verdict {
+    let mut verdict = failing(property, summary, findings[0].failure.clone());
+    verdict.findings = findings;
+    verdict.not_reached = ids(not_reached);
+    verdict
+}
+
+/// Properties judged migration by migration, each with several failing migrations (as
+/// `fixtures/divergent/three_broken_reentrant` gives for idempotent): a re-run that fails, two
+/// that change the catalog; two broken downs.
+fn per_migration() -> Report {
+    let [accounts, orders, payments, refunds] = SHOP_IDS;
+    let idempotent = failing_migrations(
+        Property::Idempotent,
+        &format!(
+            "3 of 3 re-entrant migrations fail on a re-run: {accounts} (the re-run fails), {orders} (the re-run changes the catalog: 2 differences), {payments} (the re-run changes the catalog: 1 difference)"
+        ),
+        vec![
+            finding(
+                accounts,
+                &format!("re-running {accounts} on the migrated database failed"),
+                shop_statement_failure(
+                    accounts,
+                    2,
+                    6,
+                    "CREATE UNIQUE INDEX index_accounts_on_email ON accounts (email)",
+                    "42P07",
+                    "relation \"index_accounts_on_email\" already exists",
+                ),
+            ),
+            finding(
+                orders,
+                &format!("re-running {orders} on the migrated database succeeded but changed the catalog (2 differences)"),
+                divergence(
+                    "the catalog before the re-run",
+                    vec![
+                        difference(ObjectKind::Constraint, "public.orders.orders_pkey", Change::Missing),
+                        difference(ObjectKind::Index, "public.orders_pkey", Change::Missing),
+                    ],
+                ),
+            ),
+            finding(
+                payments,
+                &format!("re-running {payments} on the migrated database succeeded but changed the catalog (1 difference)"),
+                divergence(
+                    "the catalog before the re-run",
+                    vec![difference(ObjectKind::Index, "public.payments_order_number_idx1", Change::Unexpected)],
+                ),
+            ),
+        ],
+        &[],
+    );
+    let reversible = failing_migrations(
+        Property::Reversible,
+        &format!("2 migrations fail: {orders} (up then down leaves a trace), {refunds} (its down fails)"),
+        vec![
+            finding(
+                orders,
+                &format!("{orders} up then down does not restore the catalog"),
+                divergence(
+                    &format!("the catalog before {orders} ran"),
+                    vec![difference(ObjectKind::Type, "public.order_status", Change::Unexpected)],
+                ),
+            ),
+            finding(
+                refunds,
+                &format!("the down migration of {refunds} failed right after its up"),
+                shop_statement_failure(
+                    &format!("{refunds} (down)"),
+                    1,
+                    1,
+                    "ALTER TABLE refunds DROP COLUMN reason_code",
+                    "42703",
+                    "column \"reason_code\" of relation \"refunds\" does not exist",
+                ),
+            ),
+        ],
+        &[],
+    );
+    let mut reversible = reversible;
+    reversible.cases = 4;
+    report(
+        "fixtures/shop",
+        &SHOP_IDS,
+        None,
+        vec![verdict(Property::Fresh, VerdictStatus::Pass, "4 migrations applied in order to an empty database"), idempotent, reversible],
+    )
+}
+
+/// create_orders fails on an empty database: fresh and reversible do not reach the two after it.
+fn not_reached() -> Report {
+    let [_, orders, payments, refunds] = SHOP_IDS;
+    let failure = shop_statement_failure(
+        orders,
+        1,
+        3,
+        "CREATE TABLE orders (account_id bigint REFERENCES account (id))",
+        "42P01",
+        "relation \"account\" does not exist",
+    );
+    let fresh = failing_migrations(
+        Property::Fresh,
+        &format!("{orders} failed on an empty database after the migrations before it; 2 later migrations not reached"),
+        vec![finding(orders, &format!("{orders} failed on an empty database after the migrations before it"), failure.clone())],
+        &[payments, refunds],
+    );
+    let reversible = failing_migrations(
+        Property::Reversible,
+        &format!("{orders} failed on the way up; 2 later migrations not reached"),
+        vec![finding(orders, &format!("{orders} failed on the way up"), failure)],
+        &[payments, refunds],
+    );
+    report(
+        "fixtures/shop",
+        &SHOP_IDS,
+        None,
+        vec![
+            fresh,
+            verdict(
+                Property::Idempotent,
+                VerdictStatus::Skipped,
+                "not run: the fresh run failed, so there is no migrated database to re-run on",
+            ),
+            reversible,
+        ],
+    )
+}
+
 /// Text that XML and GitHub's workflow commands must escape, in every field that is written.
 const NASTY_MESSAGE: &str = "value <\"a\" & 'b'> is 100% wrong: x, y\nsecond line\r\nthird\tline \u{1b}[31m";
 
@@ -446,6 +606,8 @@ fn all_reports() -> Vec<(&'static str, Report)> {
         ("generated", generated()),
         ("special_characters", special_characters()),
         ("incomplete", incomplete()),
+        ("per_migration", per_migration()),
+        ("not_reached", not_reached()),
     ]
 }
 
@@ -708,6 +870,45 @@ fn github_points_a_divergence_at_a_file() {
 }
 
 #[test]
+fn github_annotates_every_failing_migration() {
+    let out = github(&per_migration());
+    let annotations = lines(&out);
+    assert_eq!(annotations.len(), 6, "3 idempotent + 2 reversible errors, then the notice: {out}");
+    let [accounts, orders, payments, refunds] = SHOP_IDS;
+    // A failed statement: its position; a divergence: line 1 of the migration's file.
+    let expected_starts = [
+        format!("::error file=fixtures/shop/migrations/{accounts}.sql,line=6,col=1,title=pgconverge idempotent::re-running {accounts} "),
+        format!("::error file=fixtures/shop/migrations/{orders}.sql,line=1,title=pgconverge idempotent::re-running {orders} "),
+        format!("::error file=fixtures/shop/migrations/{payments}.sql,line=1,title=pgconverge idempotent::re-running {payments} "),
+        format!("::error file=fixtures/shop/migrations/{orders}.sql,line=1,title=pgconverge reversible::{orders} up then down "),
+        format!("::error file=fixtures/shop/migrations/{refunds}.sql,line=1,col=1,title=pgconverge reversible::the down migration of {refunds} "),
+    ];
+    for (annotation, start) in annotations.iter().zip(&expected_starts) {
+        assert!(annotation.starts_with(start.as_str()), "{annotation}\nshould start with\n{start}");
+    }
+    // Each annotation carries its own migration's failure, and only that.
+    assert!(
+        annotations[1].contains("constraint public.orders.orders_pkey") && !annotations[1].contains("payments_order_number_idx1"),
+        "{out}"
+    );
+    assert!(annotations[5].ends_with("counterexample: 2 of 3 properties fail"), "{out}");
+    insta::assert_snapshot!("per_migration_github", out);
+}
+
+#[test]
+fn junit_lists_every_failing_migration_and_the_ones_not_reached() {
+    let xml = junit(&per_migration());
+    for finding in per_migration().verdicts.iter().flat_map(|v| &v.findings) {
+        assert!(xml.contains(&finding.summary.replace('"', "&quot;")), "{}\n{xml}", finding.summary);
+    }
+    // The second finding's difference, not only the first's failure.
+    assert!(xml.contains("constraint public.orders.orders_pkey: expected, not found"), "{xml}");
+    let xml = junit(&not_reached());
+    let [_, _, payments, refunds] = SHOP_IDS;
+    assert!(xml.contains(&format!("not reached: {payments}, {refunds}")), "{xml}");
+}
+
+#[test]
 fn github_reports_warnings_and_a_summary() {
     let out = github(&converging());
     assert_eq!(
@@ -813,6 +1014,48 @@ fn table_names_down_and_interrupted_migrations() {
     assert_eq!(rows[2][1..], ["ok", "ok", "fail"]);
     assert_eq!(rows[4][1..], ["ok", "fail", "ok"]);
     assert_eq!(rows[1][1..], ["ok", "ok", "ok"]);
+}
+
+#[test]
+fn table_marks_every_migration_a_per_migration_finding_names() {
+    let out = table(&per_migration(), &ids(&SHOP_IDS));
+    insta::assert_snapshot!("per_migration_table", out);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["migration", "fresh", "idempotent", "reversible"]);
+    assert_eq!(rows[1][1..], ["ok", "fail", "ok"]);
+    assert_eq!(rows[2][1..], ["ok", "fail", "fail"]);
+    assert_eq!(rows[3][1..], ["ok", "fail", "ok"]);
+    assert_eq!(rows[4][1..], ["ok", "ok", "fail"]);
+    assert_eq!(rows[5], ["all", "ok", "fail", "fail"]);
+    assert_eq!(rows.len(), 6, "no legend without a not-reached cell: {out}");
+}
+
+#[test]
+fn table_marks_migrations_after_a_failure_not_reached_and_says_so() {
+    let out = table(&not_reached(), &ids(&SHOP_IDS));
+    insta::assert_snapshot!("not_reached_table", out);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[1][1..], ["ok", "n/a", "ok"]);
+    assert_eq!(rows[2][1..], ["fail", "n/a", "fail"]);
+    assert_eq!(rows[3][1..], ["-", "n/a", "-"]);
+    assert_eq!(rows[4][1..], ["-", "n/a", "-"]);
+    assert_eq!(rows[5], ["all", "fail", "n/a", "fail"]);
+    assert!(out.lines().last().unwrap().starts_with("  -: not reached"), "{out}");
+}
+
+#[test]
+fn more_findings_writes_the_failing_migrations_after_the_first() {
+    let report = per_migration();
+    let idempotent = &report.verdicts[1];
+    let out = more_findings(idempotent);
+    insta::assert_snapshot!("per_migration_more_findings", out);
+    // The first is the verdict's own counterexample, which the human report shows already.
+    assert!(!out.contains(&idempotent.findings[0].summary), "{out}");
+    assert!(out.contains(&idempotent.findings[1].summary) && out.contains(&idempotent.findings[2].summary), "{out}");
+    let out = more_findings(&not_reached().verdicts[0]);
+    let [_, _, payments, refunds] = SHOP_IDS;
+    assert_eq!(out, format!("        not reached: {payments}, {refunds}\n"));
+    assert_eq!(more_findings(&statement_failed().verdicts[1]), "");
 }
 
 #[test]

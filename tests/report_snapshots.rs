@@ -37,3 +37,10 @@ fn json_report() {
         ".server_version" => "[version]",
     });
 }
+
+#[test]
+fn every_failing_reentrant_migration_report() {
+    let run = pgconverge(&["check", "fixtures/divergent/three_broken_reentrant", "--color", "never", "--properties", "fresh,idempotent"]);
+    assert_eq!(run.code, 1);
+    settings().bind(|| insta::assert_snapshot!("three_broken_reentrant_human", run.stdout));
+}

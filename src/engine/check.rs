@@ -273,10 +273,15 @@ impl<'a> Checker<'a> {
     }
 
     /// `differences` without the objects that differ between `first` and `second`, two runs of
-    /// the same steps from the same state: those are nondeterministic at this point (a view
-    /// that froze `'now'`, replaced later in the history), reported as such, not as a failure.
+    /// the same steps: those are nondeterministic at this point (a view that froze `'now'`,
+    /// replaced later in the history), reported as such, not as a failure. Only objects among
+    /// `differences` count: when the second run starts where the first ended (a re-run outside
+    /// a transaction), what only it added (a third unnamed index) is not nondeterminism.
     pub(super) fn stable_differences(&mut self, mut differences: Vec<Difference>, first: &Catalog, second: &Catalog) -> Vec<Difference> {
-        let unstable: BTreeSet<(catalog::ObjectKind, String)> = differing_objects(first, second, &self.compare).into_iter().collect();
+        let unstable: BTreeSet<(catalog::ObjectKind, String)> = differing_objects(first, second, &self.compare)
+            .into_iter()
+            .filter(|(kind, object)| differences.iter().any(|d| d.kind == *kind && d.object == *object))
+            .collect();
         differences.retain(|d| !unstable.contains(&(d.kind, d.object.clone())));
         self.unstable.extend(unstable);
         differences
@@ -330,6 +335,8 @@ fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckErr
             timing: None,
             warnings: vec![],
             replayed: None,
+            findings: vec![],
+            not_reached: vec![],
         }),
         other => other,
     }
@@ -362,7 +369,19 @@ fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions
 }
 
 pub(super) fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
-    Verdict { property, status: VerdictStatus::Pass, summary, cases: 1, failure: None, case: None, timing: None, warnings, replayed: None }
+    Verdict {
+        property,
+        status: VerdictStatus::Pass,
+        summary,
+        cases: 1,
+        failure: None,
+        case: None,
+        timing: None,
+        warnings,
+        replayed: None,
+        findings: vec![],
+        not_reached: vec![],
+    }
 }
 
 pub(super) fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
@@ -376,6 +395,8 @@ pub(super) fn fail(property: Property, summary: String, failure: Failure, cases:
         timing: None,
         warnings: vec![],
         replayed: None,
+        findings: vec![],
+        not_reached: vec![],
     }
 }
 
@@ -390,6 +411,8 @@ pub(super) fn skipped(property: Property, summary: String) -> Verdict {
         timing: None,
         warnings: vec![],
         replayed: None,
+        findings: vec![],
+        not_reached: vec![],
     }
 }
 

@@ -1,11 +1,14 @@
 //! The report as GitHub Actions workflow commands: printed in a workflow step, each failing
 //! property becomes an error annotation on the migration line at fault.
 //!
-//! One `::error` per failing verdict, one `::warning` per warning (such as a column-order
-//! difference), then one `::notice` with the summary line. Where an error points:
+//! One `::error` per failing verdict, or, for a property judged migration by migration (fresh,
+//! idempotent, reversible), one per failing migration; one `::warning` per warning (such as a
+//! column-order difference), then one `::notice` with the summary line. Where an error points:
 //!
 //! - a failed statement: its location (`file=...,line=...,col=...`), the file and position
 //!   Postgres reported;
+//! - a failing migration whose failure is a divergence (a re-run that changed the catalog, a
+//!   down that left a trace): line 1 of that migration's file;
 //! - a divergence found by a generated case: line 1 of the file of the migration the case names
 //!   (the interrupted migration, else the first pending one) when that file appears somewhere in
 //!   the report (a [`Report`] does not list migration files), else line 1 of the reference
@@ -20,26 +23,25 @@
 use std::fmt::Write;
 use std::path::{Component, Path};
 
-use crate::model::{Failure, Property, Report, Verdict, VerdictStatus};
+use crate::model::{Failure, MigrationFinding, Property, Report, Verdict, VerdictStatus};
 
-use super::junit::{failure_text, suite_name, Detail};
+use super::junit::{failure_text, finding_text, suite_name, Detail};
 
 /// The report as GitHub Actions workflow commands, one per line.
 pub fn github(report: &Report) -> String {
     let mut out = String::new();
     for verdict in &report.verdicts {
-        if verdict.status == VerdictStatus::Fail {
-            let mut properties = Vec::new();
-            if let Some((file, line, column)) = error_position(report, verdict) {
-                properties.push(("file", file));
-                properties.push(("line", line.to_string()));
-                if let Some(column) = column {
-                    properties.push(("col", column.to_string()));
-                }
-            }
-            properties.push(("title", format!("pgconverge {}", verdict.property)));
+        if verdict.status == VerdictStatus::Fail && verdict.findings.is_empty() {
+            let properties = error_properties(error_position(report, verdict), verdict.property);
             let message = failure_text(verdict, Detail::Brief);
             write_command(&mut out, "error", &properties, message.trim_end());
+        }
+        if verdict.status == VerdictStatus::Fail {
+            for finding in &verdict.findings {
+                let properties = error_properties(Some(finding_position(finding)), verdict.property);
+                let message = finding_text(finding, Detail::Brief);
+                write_command(&mut out, "error", &properties, message.trim_end());
+            }
         }
         if verdict.status == VerdictStatus::Incomplete {
             let title = format!("pgconverge {} incomplete", verdict.property);
@@ -79,6 +81,29 @@ fn summary(report: &Report) -> String {
         let _ = write!(line, " (seed {seed}; rerun the same cases with --seed {seed})");
     }
     line
+}
+
+/// An error annotation's properties: where it points, if anywhere, and its title.
+fn error_properties(position: Option<(String, usize, Option<usize>)>, property: Property) -> Vec<(&'static str, String)> {
+    let mut properties = Vec::new();
+    if let Some((file, line, column)) = position {
+        properties.push(("file", file));
+        properties.push(("line", line.to_string()));
+        if let Some(column) = column {
+            properties.push(("col", column.to_string()));
+        }
+    }
+    properties.push(("title", format!("pgconverge {property}")));
+    properties
+}
+
+/// Where the annotation of one failing migration points: its failed statement, else line 1 of
+/// its file.
+fn finding_position(finding: &MigrationFinding) -> (String, usize, Option<usize>) {
+    match &finding.failure {
+        Failure::StatementFailed { location, .. } => (location.file.display().to_string(), location.line, Some(location.column)),
+        Failure::Diverged { .. } => (finding.file.display().to_string(), 1, None),
+    }
 }
 
 /// The file, line and column an error annotation points at (see the module documentation).

@@ -150,6 +150,7 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
             }
         }
     }
+    out.push_str(&super::more_findings(verdict));
 }
 
 /// The first lines of a statement, enough to recognize it.

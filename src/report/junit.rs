@@ -4,7 +4,10 @@
 //! The layout is the one Jenkins and Ant read (the `junit-10.xsd` schema): one `<testsuites>`
 //! root, one `<testsuite>` per report (a report is the run against one server major), one
 //! `<testcase>` per property. A failing property carries a `<failure>`, a skipped one a
-//! `<skipped>`; the verdict's summary and warnings go to `<system-out>`. `errors` is always 0:
+//! `<skipped>`; the verdict's summary and warnings go to `<system-out>`. A property judged
+//! migration by migration (fresh, idempotent, reversible) stays one test case: its summary
+//! names every failing migration, its `<failure>` text shows each one's failure, then the
+//! migrations it did not reach. `errors` is always 0:
 //! a check that could not decide returns an error instead of a report.
 //!
 //! A `time` attribute (seconds) is written only on the test cases whose verdict records how long
@@ -14,7 +17,7 @@
 
 use std::fmt::Write;
 
-use crate::model::CaseReport;
+use crate::model::{CaseReport, MigrationFinding};
 use crate::model::{Failure, Report, Verdict, VerdictStatus};
 
 /// One report (one server major) as a JUnit XML document.
@@ -170,13 +173,40 @@ pub(super) const BRIEF_DIFFERENCES: usize = 20;
 
 /// A failing verdict in full, as plain text (no colors): the summary, the minimal case of a
 /// generated property, then the failing statement with its location and the Postgres error, or
-/// the list of differences.
+/// the list of differences; for a property judged migration by migration, that of every
+/// failing migration under its own sentence, then the migrations not reached.
 pub(super) fn failure_text(verdict: &Verdict, detail: Detail) -> String {
     let mut out = format!("{}\n", verdict.summary);
     if let Some(case) = &verdict.case {
         write_case_report(&mut out, case);
     }
-    match &verdict.failure {
+    match verdict.findings.as_slice() {
+        [] => write_failure(&mut out, verdict.failure.as_ref(), detail),
+        // The summary is this finding's sentence.
+        [only] => write_failure(&mut out, Some(&only.failure), detail),
+        findings => {
+            for finding in findings {
+                let _ = writeln!(out, "\n{}", finding.summary);
+                write_failure(&mut out, Some(&finding.failure), detail);
+            }
+        }
+    }
+    if !verdict.not_reached.is_empty() {
+        let _ = writeln!(out, "not reached: {}", verdict.not_reached.join(", "));
+    }
+    out
+}
+
+/// One failing migration of a property judged migration by migration, as [`failure_text`]
+/// writes a verdict: its sentence, then its failure.
+pub(super) fn finding_text(finding: &MigrationFinding, detail: Detail) -> String {
+    let mut out = format!("{}\n", finding.summary);
+    write_failure(&mut out, Some(&finding.failure), detail);
+    out
+}
+
+fn write_failure(out: &mut String, failure: Option<&Failure>, detail: Detail) {
+    match failure {
         None => {}
         Some(Failure::StatementFailed { migration, statement, location, sql, error }) => {
             let _ = writeln!(out, "{location}: statement {statement} of {migration}");
@@ -207,7 +237,6 @@ pub(super) fn failure_text(verdict: &Verdict, detail: Detail) -> String {
             }
         }
     }
-    out
 }
 
 fn write_case_report(out: &mut String, case: &CaseReport) {

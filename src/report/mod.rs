@@ -1,11 +1,13 @@
 //! Writing reports: human text, JSON. Writers return strings; the caller decides where they go.
 
+mod findings;
 mod github;
 mod human;
 mod junit;
 mod matrix;
 mod table;
 
+pub use findings::more_findings;
 pub use github::{escape_data as github_escape_data, github};
 pub use human::human;
 pub use junit::{junit, junit_many};

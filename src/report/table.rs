@@ -7,24 +7,33 @@ use crate::model::{Failure, Report, Verdict, VerdictStatus};
 /// The label of the table's last row, the verdict over the whole migration set.
 pub(super) const ALL_ROW: &str = "all";
 
+/// The cell of a migration the property could not check (see [`table`]).
+const NOT_REACHED: &str = "-";
+
 /// A migration × property table, one row per migration of `migrations` (ids, in the order
 /// given), one column per verdict of the report (in report order), then a last row `all`.
 ///
 /// A cell is:
 ///
 /// - `n/a` when the property was skipped;
-/// - `fail` when the property fails and its counterexample names the migration: the migration
-///   whose statement failed (`StatementFailed.migration`, a `<id> (down)` suffix included), or,
-///   for a generated case, a migration its minimal case blames (`case.blamed`: the one that
-///   fails, the pending ones a divergence needs, both sides of an order pair, the interrupted
-///   one, a hidden dependency's);
+/// - `inc` when the property could not run all of its cases;
+/// - `-` (not reached) when an earlier failure kept the property from checking the migration
+///   (`Verdict::not_reached`: the migrations after one that fails on an empty database);
+/// - `fail` when the property fails and its counterexample names the migration: one of the
+///   verdict's per-migration findings (`Verdict::findings`: a fresh run that fails at it, a
+///   re-run that fails or changes the catalog, a down that fails or leaves a trace), the
+///   migration whose statement failed (`StatementFailed.migration`, a `<id> (down)` suffix
+///   included), or, for a generated case, a migration its minimal case blames (`case.blamed`:
+///   the one that fails, the pending ones a divergence needs, both sides of an order pair, the
+///   interrupted one, a hidden dependency's);
 /// - `ok` otherwise: the property holds, or its counterexample does not implicate the migration.
 ///
-/// The `all` row holds the verdict itself: `ok`, `fail` or `n/a`. A failure that names no
-/// migration (a `fresh` catalog that differs from the reference, an `idempotent` re-run that
-/// changed the catalog, a `reversible` divergence) leaves every migration's cell `ok` and shows
+/// The `all` row holds the verdict itself: `ok`, `fail`, `n/a` or `inc`. A failure that names no
+/// migration (a `fresh` catalog that differs from the reference, all `reversible` downs in
+/// reverse that do not restore an empty database) leaves every migration's cell `ok` and shows
 /// only as `fail` in the `all` row: which migration is at fault is not known, and marking all of
-/// them would bury the ones a counterexample does name.
+/// them would bury the ones a counterexample does name. When a `-` cell is shown, a legend line
+/// under the table says what it means.
 pub fn table(report: &Report, migrations: &[String]) -> String {
     let header: Vec<&str> = report.verdicts.iter().map(|v| v.property.name()).collect();
     let mut rows: Vec<(&str, Vec<&str>)> =
@@ -45,6 +54,9 @@ pub fn table(report: &Report, migrations: &[String]) -> String {
     for (label, cells) in &rows {
         write_row(label, cells);
     }
+    if rows.iter().any(|(_, cells)| cells.contains(&NOT_REACHED)) {
+        let _ = writeln!(out, "  {NOT_REACHED}: not reached (an earlier migration failed, so the property could not check it)");
+    }
     out
 }
 
@@ -62,7 +74,8 @@ fn cell(verdict: &Verdict, id: &str) -> &'static str {
         VerdictStatus::Skipped => "n/a",
         // Not every case ran: no migration is known to be fine.
         VerdictStatus::Incomplete => "inc",
-        VerdictStatus::Fail if implicates(verdict, id) => "fail",
+        _ if verdict.not_reached.iter().any(|m| m == id) => NOT_REACHED,
+        VerdictStatus::Fail if implicates(verdict, id) || verdict.findings.iter().any(|f| f.migration == id) => "fail",
         _ => "ok",
     }
 }

@@ -223,6 +223,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             timing: Some(timing),
             warnings,
             replayed: replayed.clone(),
+            findings: vec![],
+            not_reached: vec![],
         },
         None => Verdict {
             property,
@@ -234,6 +236,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             timing: Some(timing),
             warnings,
             replayed: replayed.clone(),
+            findings: vec![],
+            not_reached: vec![],
         },
         Some(found) => {
             let mut case = describe(universe, &found);
@@ -251,6 +255,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
                 timing: Some(timing),
                 warnings,
                 replayed,
+                findings: vec![],
+                not_reached: vec![],
             }
         }
     };
@@ -268,6 +274,8 @@ fn skipped(property: Property, summary: String) -> Verdict {
         timing: None,
         warnings: vec![],
         replayed: None,
+        findings: vec![],
+        not_reached: vec![],
     }
 }
 

@@ -1,7 +1,9 @@
 //! fresh: the migrations in canonical order, on an empty database, succeed and end at the
-//! reference (or, without one, this run is the reference).
+//! reference (or, without one, this run is the reference). When one fails, the ones after it
+//! are not reached: they may need what it creates.
 
 use super::super::check::{fail, pass, Checker};
+use super::{failed, ids, Found};
 use crate::catalog::Catalog;
 use crate::compare::{self, Severity};
 use crate::model::{plural, Failure, Property, Verdict};
@@ -19,7 +21,13 @@ impl Checker<'_> {
             Ok(catalog) => catalog,
             Err((migration, failure)) => {
                 let summary = format!("{migration} failed on an empty database after the migrations before it");
-                return FreshRun { verdict: fail(Property::Fresh, summary, failure, 1), catalog: None };
+                // The later migrations may need what the failing one creates: not reached, not passed.
+                let Some(position) = migrations.iter().position(|m| m.id() == migration) else {
+                    return FreshRun { verdict: fail(Property::Fresh, summary, failure, 1), catalog: None };
+                };
+                let found = vec![Found::new(&migrations[position], summary, "fails", failure)];
+                let verdict = failed(Property::Fresh, "", found, ids(&migrations[position + 1..]), 1);
+                return FreshRun { verdict, catalog: None };
             }
         };
         let verdict = match reference {
