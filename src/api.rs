@@ -266,7 +266,7 @@ impl Check {
             .map_err(|e| Error::Panicked { task: format!("loading the project: {e}") })??;
         let mut explore = self.explore.clone();
         if self.persist_default {
-            explore.regressions = Some(self.dir.join(crate::project::DEFAULT_REGRESSIONS_DIR));
+            explore.regressions = Some(crate::project::paths::join(&project.dir, Path::new(crate::project::DEFAULT_REGRESSIONS_DIR)));
         }
         if explore.repro_dir.is_none() {
             explore.repro_dir = explore.regressions.clone();

@@ -69,7 +69,8 @@ impl fmt::Display for Difference {
             }
         }
         if self.dependents > 0 {
-            write!(f, " (with {} dependent objects)", self.dependents)?;
+            let objects = if self.dependents == 1 { "object" } else { "objects" };
+            write!(f, " (with {} dependent {objects})", self.dependents)?;
         }
         if self.severity == Severity::Warning {
             write!(f, " [warning]")?;

@@ -307,12 +307,50 @@ impl Report {
     }
 }
 
-/// `1 migration`, `2 migrations`.
+/// `1 migration`, `2 migrations`, `2 properties`, `2 indexes`: the count and the noun, whose
+/// last word takes the plural. A qualifier after the noun goes outside the call:
+/// `format!("{} with a down", plural(n, "migration"))`.
 pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
-        format!("{n} {noun}s")
+        format!("{n} {}", plural_noun(noun))
+    }
+}
+
+/// The plural of `noun` (its last word): `-y` after a consonant becomes `-ies`, `-x`, `-ch`
+/// and `-sh` take `-es`, a word already ending in `s` (`statistics`, `default privileges`)
+/// stays, anything else takes `-s`.
+pub(crate) fn plural_noun(noun: &str) -> String {
+    let consonant_y = noun.strip_suffix('y').filter(|stem| stem.chars().next_back().is_some_and(|c| !"aeiou".contains(c)));
+    if let Some(stem) = consonant_y {
+        format!("{stem}ies")
+    } else if noun.ends_with('s') {
+        noun.to_string()
+    } else if noun.ends_with('x') || noun.ends_with("ch") || noun.ends_with("sh") {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    }
+}
+
+/// `1 property fails`, `2 properties fail`: a count, its noun and a verb that agrees (`verb`
+/// in the singular, `fails`; the plural drops its final `s`).
+pub(crate) fn count_with_verb(n: usize, noun: &str, verb: &str) -> String {
+    format!("{} {}", plural(n, noun), agreeing(n, verb))
+}
+
+/// `verb` (given in the singular) agreeing with a count: `fails` for 1, `fail` for 0 or 2;
+/// `is`/`are`, `has`/`have`, `was`/`were`; a verb without a final `s` (`could`) stays.
+pub(crate) fn agreeing(n: usize, verb: &str) -> &str {
+    if n == 1 {
+        return verb;
+    }
+    match verb {
+        "is" => "are",
+        "has" => "have",
+        "was" => "were",
+        _ => verb.strip_suffix('s').unwrap_or(verb),
     }
 }
 
@@ -451,7 +489,30 @@ impl std::str::FromStr for Granularity {
 
 #[cfg(test)]
 mod tests {
-    use super::Status;
+    use super::{agreeing, count_with_verb, plural, Status};
+
+    #[test]
+    fn counts_agree_with_their_nouns_and_verbs() {
+        assert_eq!(plural(1, "job"), "1 job");
+        assert_eq!(plural(2, "job"), "2 jobs");
+        assert_eq!(plural(0, "migration"), "0 migrations");
+        assert_eq!(format!("{} with a down", plural(21, "migration")), "21 migrations with a down");
+        assert_eq!(format!("{} with a down", plural(1, "migration")), "1 migration with a down");
+        assert_eq!(plural(2, "property"), "2 properties");
+        assert_eq!(plural(2, "key"), "2 keys");
+        assert_eq!(plural(3, "index"), "3 indexes");
+        assert_eq!(plural(2, "materialized view"), "2 materialized views");
+        assert_eq!(plural(2, "statistics"), "2 statistics");
+        assert_eq!(plural(2, "default privileges"), "2 default privileges");
+        assert_eq!(plural(2, "re-entrant migration"), "2 re-entrant migrations");
+        assert_eq!(count_with_verb(1, "property", "fails"), "1 property fails");
+        assert_eq!(count_with_verb(6, "property", "fails"), "6 properties fail");
+        assert_eq!(count_with_verb(2, "object", "differs"), "2 objects differ");
+        assert_eq!(count_with_verb(1, "object", "differs"), "1 object differs");
+        assert_eq!(count_with_verb(2, "property", "is"), "2 properties are");
+        assert_eq!(count_with_verb(2, "property", "could"), "2 properties could");
+        assert_eq!(agreeing(0, "fails"), "fail");
+    }
 
     #[test]
     fn statuses_order_by_severity_and_map_to_the_documented_exit_codes() {

@@ -821,7 +821,7 @@ fn github_points_at_the_failing_statement() {
     assert!(lines[0].starts_with(&format!("::error file={GUARD_FILE},line=9,col=5,title=pgconverge idempotent::")), "{out}");
     assert!(lines[0].contains("ERROR 42P07: relation \"ai_provider_configs\" already exists%0ACONTEXT: "), "{out}");
     assert!(
-        lines[1].starts_with("::notice title=pgconverge::pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 15.18): counterexample: 1 of 2 properties fail"),
+        lines[1].starts_with("::notice title=pgconverge::pgconverge fixtures/divergent/guard_wrong_name (PostgreSQL 15.18): counterexample: 1 of 2 properties fails"),
         "{out}"
     );
     insta::assert_snapshot!("statement_failed_github", out);
@@ -837,7 +837,7 @@ fn github_points_a_divergence_at_a_file() {
         annotations[0].starts_with("::error file=fixtures/divergent/default_mismatch/schema.sql,line=1,title=pgconverge fresh::"),
         "{out}"
     );
-    assert!(annotations[1].ends_with("counterexample: 1 of 3 properties fail, 2 skipped"), "{out}");
+    assert!(annotations[1].ends_with("counterexample: 1 of 3 properties fails, 2 skipped"), "{out}");
     insta::assert_snapshot!("diverged_github", out);
 
     // A generated case: the first pending migration's file, found from another failure...

@@ -40,7 +40,7 @@ pub(crate) fn script(input: &ReproInput<'_>) -> String {
     }
     if let Some(interrupted) = &input.plan.interrupted {
         let migration = &input.migrations[interrupted.migration];
-        let label = format!("interrupted after {} statements", interrupted.statements_done);
+        let label = format!("interrupted after {}", crate::model::plural(interrupted.statements_done, "statement"));
         write_migration(&mut out, migration, &label, Some(interrupted.statements_done));
     }
     for &m in &input.plan.order {

@@ -24,7 +24,7 @@ pub(crate) fn command_config(dir: &Path, config: &Config) -> Result<CommandConfi
 /// The versions the migrator runs, in its order, as migrations whose SQL pgconverge does not
 /// know (an empty script named after the file, when there is one).
 pub(crate) fn command_migrations(dir: &Path, config: &Config, command: &CommandConfig) -> Result<MigrationSet, ProjectError> {
-    let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
+    let migrations_dir = super::paths::join(dir, config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
     let versions = match &command.list {
         Some(list) => list_versions(dir, command, list)?,
         None => versions_from_files(&migrations_dir)?,

@@ -270,7 +270,7 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
         Ok(config) => {
             let layout = config.layout().with_config_file(config_path.clone());
             match MigrationSet::load_layout(&migrations_dir, &layout) {
-                Ok(set) => guesses.push(format!("loads: {} migrations with this config", set.migrations.len())),
+                Ok(set) => guesses.push(format!("loads: {} with this config", crate::model::plural(set.migrations.len(), "migration"))),
                 Err(error) => guesses.push(format!("warning: the migrations do not load with this config: {error}")),
             }
         }

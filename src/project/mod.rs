@@ -4,6 +4,7 @@
 mod command;
 pub mod config;
 pub mod init;
+pub(crate) mod paths;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ impl Project {
     /// Reads the project in `dir`: the config, the migrations and the reference. Touches no
     /// database; an error here is the user's input to fix.
     pub fn load(dir: &Path) -> Result<Project, ProjectError> {
+        // `dir/.` and `./dir` read as `dir`: every path below (and in the report) is built from it.
+        let dir = &paths::normalize(dir);
         if !dir.is_dir() {
             return Err(ProjectError::NotADirectory { path: dir.to_path_buf() });
         }
@@ -78,7 +81,7 @@ impl Project {
             Some(config::RunnerKind::Command) => Some(command::command_config(dir, &config)?),
             _ => None,
         };
-        let migrations_dir = dir.join(config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
+        let migrations_dir = paths::join(dir, config.migrations.as_deref().unwrap_or(Path::new(DEFAULT_MIGRATIONS_DIR)));
         let layout = config.layout().with_config_file(dir.join(config::CONFIG_FILE));
         let migrations = match &command {
             // A migrator whose migrations are SQL files pgconverge can read: their SQL names the
@@ -94,14 +97,14 @@ impl Project {
         let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
         let reference = match &config.reference {
             Some(path) => {
-                let path = dir.join(path);
+                let path = paths::join(dir, path);
                 if !path.is_file() {
                     return Err(ProjectError::MissingReference { path });
                 }
                 Some(read_reference(&path)?)
             }
             None => {
-                let path = dir.join(DEFAULT_REFERENCE);
+                let path = paths::join(dir, Path::new(DEFAULT_REFERENCE));
                 path.is_file().then(|| read_reference(&path)).transpose()?
             }
         };

@@ -23,7 +23,7 @@
 use std::fmt::Write;
 use std::path::{Component, Path};
 
-use crate::model::{Failure, MigrationFinding, Property, Report, Verdict, VerdictStatus};
+use crate::model::{agreeing, count_with_verb, plural, Failure, MigrationFinding, Property, Report, Verdict, VerdictStatus};
 
 use super::junit::{failure_text, finding_text, suite_name, Detail};
 
@@ -57,28 +57,31 @@ pub fn github(report: &Report) -> String {
 }
 
 /// `pgconverge fixtures/x (PostgreSQL 15.18): converges: 2 properties hold, 1 skipped`, with the
-/// seed of the generated properties when there is one.
+/// seed (and shard) of the generated properties when there is one.
 fn summary(report: &Report) -> String {
     let count = |status: VerdictStatus| report.verdicts.iter().filter(|v| v.status == status).count();
     let skipped = count(VerdictStatus::Skipped);
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    let of_all = |n: usize, verb: &str| format!("{n} of {} {}", plural(report.verdicts.len(), "property"), agreeing(n, verb));
     let mut line = match report.converges() {
         false if report.status == crate::model::Status::Incomplete => format!(
-            "{}: incomplete: {} of {} properties could not run all of their cases{skipped_note}",
+            "{}: incomplete: {} not run all of their cases{skipped_note}",
             suite_name(report),
-            count(VerdictStatus::Incomplete),
-            report.verdicts.len()
+            of_all(count(VerdictStatus::Incomplete), "could"),
         ),
-        true => format!("{}: converges: {} properties hold{skipped_note}", suite_name(report), count(VerdictStatus::Pass)),
-        false => format!(
-            "{}: counterexample: {} of {} properties fail{skipped_note}",
-            suite_name(report),
-            count(VerdictStatus::Fail),
-            report.verdicts.len()
-        ),
+        true => {
+            format!("{}: converges: {}{skipped_note}", suite_name(report), count_with_verb(count(VerdictStatus::Pass), "property", "holds"))
+        }
+        false => format!("{}: counterexample: {}{skipped_note}", suite_name(report), of_all(count(VerdictStatus::Fail), "fails")),
     };
-    if let Some(seed) = report.seed {
-        let _ = write!(line, " (seed {seed}; rerun the same cases with --seed {seed})");
+    match (report.seed, report.shard) {
+        (Some(seed), Some(shard)) => {
+            let _ = write!(line, " (seed {seed}, shard {shard}; rerun the same cases with --seed {seed} --shard {shard})");
+        }
+        (Some(seed), None) => {
+            let _ = write!(line, " (seed {seed}; rerun the same cases with --seed {seed})");
+        }
+        (None, _) => {}
     }
     line
 }
@@ -108,9 +111,9 @@ fn finding_position(finding: &MigrationFinding) -> (String, usize, Option<usize>
 
 /// The file, line and column an error annotation points at (see the module documentation).
 fn error_position(report: &Report, verdict: &Verdict) -> Option<(String, usize, Option<usize>)> {
-    let reference = || report.reference.as_ref().map(|path| (path.display().to_string(), 1, None));
+    let reference = || report.reference.as_ref().map(|path| (super::shown(path), 1, None));
     match verdict.failure.as_ref()? {
-        Failure::StatementFailed { location, .. } => Some((location.file.display().to_string(), location.line, Some(location.column))),
+        Failure::StatementFailed { location, .. } => Some((super::shown(&location.file), location.line, Some(location.column))),
         Failure::Diverged { .. } => match &verdict.case {
             Some(case) => {
                 let interrupted = case.interrupted.as_deref().and_then(|text| text.split(' ').next());
@@ -135,7 +138,7 @@ fn migration_file(report: &Report, id: &str) -> Option<String> {
             _ => None,
         })
         .find(|file| belongs_to(file, id))
-        .map(|file| file.display().to_string())
+        .map(super::shown)
 }
 
 fn belongs_to(file: &Path, id: &str) -> bool {

@@ -47,7 +47,7 @@ pub fn junit_many(reports: &[Report]) -> String {
 
 /// The suite's name: `pgconverge <project> (PostgreSQL <version>)`.
 pub(super) fn suite_name(report: &Report) -> String {
-    format!("pgconverge {} (PostgreSQL {})", report.project.display(), report.server_version)
+    format!("pgconverge {} (PostgreSQL {})", super::shown(&report.project), report.server_version)
 }
 
 fn write_suite(out: &mut String, report: &Report) {
@@ -62,18 +62,21 @@ fn write_suite(out: &mut String, report: &Report) {
         count(VerdictStatus::Skipped),
     );
     let mut properties: Vec<(&str, String)> = vec![
-        ("project", report.project.display().to_string()),
+        ("project", super::shown(&report.project)),
         ("server_version", report.server_version.clone()),
         ("backend", report.backend.clone()),
         ("format", report.format.clone()),
         ("migrations", report.migrations.to_string()),
     ];
     if let Some(reference) = &report.reference {
-        properties.push(("reference", reference.display().to_string()));
+        properties.push(("reference", super::shown(reference)));
     }
     properties.push(("reference_objects", report.reference_objects.to_string()));
     if let Some(seed) = report.seed {
         properties.push(("seed", seed.to_string()));
+    }
+    if let Some(shard) = report.shard {
+        properties.push(("shard", shard.to_string()));
     }
     let status = match report.status {
         crate::model::Status::Counterexample => "counterexample",
@@ -86,7 +89,7 @@ fn write_suite(out: &mut String, report: &Report) {
         let _ = writeln!(out, "      <property name=\"{name}\" value=\"{}\"/>", escape_attribute(&value));
     }
     out.push_str("    </properties>\n");
-    let classname = format!("pgconverge.{}", report.project.display());
+    let classname = format!("pgconverge.{}", super::shown(&report.project));
     for verdict in &report.verdicts {
         write_case(out, verdict, &classname);
     }
@@ -143,7 +146,7 @@ pub(super) fn failure_message(verdict: &Verdict) -> String {
     let mut message = verdict.summary.clone();
     match &verdict.failure {
         Some(Failure::StatementFailed { location, error, .. }) if !message.contains(&error.message) => {
-            let _ = write!(message, ": {location}: ERROR {}: {}", error.code, error.message);
+            let _ = write!(message, ": {}: ERROR {}: {}", super::location(location), error.code, error.message);
         }
         Some(Failure::Diverged { differences, .. }) => {
             let first = differences.first().map(|d| d.to_string()).filter(|first| !message.contains(first));
@@ -209,7 +212,7 @@ fn write_failure(out: &mut String, failure: Option<&Failure>, detail: Detail) {
     match failure {
         None => {}
         Some(Failure::StatementFailed { migration, statement, location, sql, error }) => {
-            let _ = writeln!(out, "{location}: statement {statement} of {migration}");
+            let _ = writeln!(out, "{}: statement {statement} of {migration}", super::location(location));
             if detail == Detail::Full {
                 for line in sql.lines() {
                     let _ = writeln!(out, "  | {}", line.trim_end());
@@ -254,10 +257,10 @@ fn write_case_report(out: &mut String, case: &CaseReport) {
     }
     let _ = writeln!(out, "pending:      {}", case.order.join(", "));
     if let Some(path) = &case.regressions {
-        let _ = writeln!(out, "seed saved:   {}", path.display());
+        let _ = writeln!(out, "seed saved:   {}", super::shown(path));
     }
     if let Some(path) = &case.repro {
-        let _ = writeln!(out, "repro:        {}", path.display());
+        let _ = writeln!(out, "repro:        {}", super::shown(path));
     }
 }
 

@@ -14,7 +14,11 @@ pub use junit::{junit, junit_many};
 pub use matrix::Matrix;
 pub use table::table;
 
+use std::path::Path;
+
+use crate::migration::Location;
 use crate::model::Report;
+use crate::project::paths::normalize;
 
 /// The full report as pretty JSON (the format is documented in the README).
 pub(crate) fn json(report: &Report) -> String {
@@ -25,4 +29,14 @@ pub(crate) fn json(report: &Report) -> String {
 pub(crate) fn strip_ansi(text: &str) -> String {
     let pattern = regex::Regex::new("\x1b\\[[0-9;]*m").expect("valid regex");
     pattern.replace_all(text, "").into_owned()
+}
+
+/// A path as the user would write it: no `/./`, no trailing `/.`.
+pub(crate) fn shown(path: &Path) -> String {
+    normalize(path).display().to_string()
+}
+
+/// `file:line:column`, the file as [`shown`].
+pub(crate) fn location(location: &Location) -> String {
+    format!("{}:{}:{}", shown(&location.file), location.line, location.column)
 }
