@@ -45,8 +45,7 @@ impl Preparation {
     /// Runs the preparation; `Some` when a setup statement failed.
     pub(crate) async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
         for extension in &self.extensions {
-            let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""));
-            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(create_extension_sql(extension))).execute(&mut *conn).await {
                 // A missing extension is its own error; any other is the server's.
                 let error = runner::classify(error, &format!("create extension {extension} (`extensions` in pgconverge.toml)"))?;
                 return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
@@ -78,7 +77,14 @@ impl Preparation {
 const DUPLICATE_OBJECT: &str = "42710";
 const UNIQUE_VIOLATION: &str = "23505";
 
-fn creates_role(sql: &str) -> bool {
+/// The statement that installs `extension` (`extensions` in pgconverge.toml); repro scripts
+/// replay the same text.
+pub(crate) fn create_extension_sql(extension: &str) -> String {
+    format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\""))
+}
+
+/// Whether a setup statement creates a role: one already on the server is kept, not an error.
+pub(crate) fn creates_role(sql: &str) -> bool {
     pg_query::parse(sql, 0).is_ok_and(|parsed| {
         parsed
             .protobuf

@@ -8,7 +8,19 @@ use super::transaction::detect_no_transaction;
 use super::version::SortKey;
 use super::{Format, Migration, MigrationError, Script};
 
-/// One directory entry, by name. Hidden entries (`.keep`, editor lock files) are never listed.
+/// Directories that hold pgconverge's own output (seeds and repro scripts in
+/// `proptest-regressions/`, anything under `target/`, cargo's too), never migrations: loading
+/// never walks them, so a project whose migrations directory is its root (`migrations = "."`)
+/// does not read what an earlier check wrote.
+const OUTPUT_DIRS: [&str; 2] = ["proptest-regressions", "target"];
+
+/// Whether loading skips a directory of this name (hidden, or pgconverge's output).
+pub(crate) fn is_skipped_dir(name: &str) -> bool {
+    name.starts_with('.') || OUTPUT_DIRS.contains(&name)
+}
+
+/// One directory entry, by name. Hidden entries (`.keep`, editor lock files) and pgconverge's
+/// output directories are never listed.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) path: PathBuf,
@@ -38,6 +50,9 @@ pub(super) fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
         }
         // `metadata` follows symlinks: a linked migration counts like a real one.
         let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir && is_skipped_dir(&name) {
+            continue;
+        }
         entries.push(Entry { path, name, is_dir });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -206,9 +221,17 @@ mod tests {
     }
 
     #[test]
-    fn listing_skips_hidden_entries_and_sorts() {
-        let dir = layout(&[("b.sql", ""), ("a.sql", ""), (".keep", ""), ("sub/x", "")]);
+    fn listing_skips_hidden_entries_and_output_dirs_and_sorts() {
+        let dir = layout(&[
+            ("b.sql", ""),
+            ("a.sql", ""),
+            (".keep", ""),
+            ("sub/x", ""),
+            ("proptest-regressions/order.sql", "-- pgconverge repro"),
+            ("target/pgconverge/repro/partial.sql", "-- pgconverge repro"),
+            ("target.sql", ""),
+        ]);
         let names: Vec<_> = list_dir(dir.path()).unwrap().into_iter().map(|e| (e.name, e.is_dir)).collect();
-        assert_eq!(names, vec![("a.sql".into(), false), ("b.sql".into(), false), ("sub".into(), true)]);
+        assert_eq!(names, vec![("a.sql".into(), false), ("b.sql".into(), false), ("sub".into(), true), ("target.sql".into(), false)]);
     }
 }

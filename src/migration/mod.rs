@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use detect::detect_format;
+pub(crate) use files::is_skipped_dir;
 pub use layout::Layout;
 pub(crate) use layout::{substitute, with_substitutions};
 pub(crate) use split::{line_col, Span};

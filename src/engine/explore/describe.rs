@@ -129,20 +129,20 @@ pub(super) fn write_repro(
     failure: &Failure,
     options: &ExploreOptions,
 ) -> Result<Option<PathBuf>, RunnerError> {
-    let Some(dir) = &options.repro_dir else { return Ok(None) };
-    let differences = match failure {
-        Failure::Diverged { differences, .. } => differences.as_slice(),
-        Failure::StatementFailed { .. } => &[],
-    };
+    let Some(requested) = &options.repro_dir else { return Ok(None) };
+    let project = &universe.project;
+    // Never where the next load would read it as a migration.
+    let dir = crate::engine::repro::repro_dir(requested, &project.dir, &project.migrations.dir);
     let input = crate::engine::repro::ReproInput {
-        title: format!("property {property} of {}", universe.project.dir.display()),
+        title: format!("property {property} of {}", project.dir.display()),
+        preparation: &universe.prep,
         migrations: universe.migrations(),
         plan,
         reference: universe.reference_script().map(|s| (s, universe.unit_statements(&plan.preexisting))),
-        differences,
+        failure,
     };
     let text = crate::engine::repro::script(&input);
-    std::fs::create_dir_all(dir).map_err(|source| RunnerError::File { action: "create", path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
     let path = dir.join(format!("{}.sql", property.name()));
     std::fs::write(&path, text).map_err(|source| RunnerError::File { action: "write", path: path.clone(), source })?;
     Ok(Some(path))
