@@ -151,6 +151,26 @@ pub struct Verdict {
     pub not_reached: Vec<String>,
 }
 
+impl Verdict {
+    /// A verdict with nothing but its property, status and summary: no cases, no
+    /// counterexample, no timing (the rest is set field by field).
+    pub fn new(property: Property, status: VerdictStatus, summary: String) -> Verdict {
+        Verdict {
+            property,
+            status,
+            summary,
+            cases: 0,
+            failure: None,
+            case: None,
+            timing: None,
+            warnings: vec![],
+            replayed: None,
+            findings: vec![],
+            not_reached: vec![],
+        }
+    }
+}
+
 /// What replaying a property's saved counterexamples found (they run before any new case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Replayed {

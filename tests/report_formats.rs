@@ -61,19 +61,7 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
 }
 
 fn verdict(property: Property, status: VerdictStatus, summary: &str) -> Verdict {
-    Verdict {
-        property,
-        status,
-        summary: summary.into(),
-        cases: if status == VerdictStatus::Skipped { 0 } else { 1 },
-        failure: None,
-        case: None,
-        timing: None,
-        warnings: vec![],
-        replayed: None,
-        findings: vec![],
-        not_reached: vec![],
-    }
+    Verdict { cases: if status == VerdictStatus::Skipped { 0 } else { 1 }, ..Verdict::new(property, status, summary.into()) }
 }
 
 fn failing(property: Property, summary: &str, failure: Failure) -> Verdict {

@@ -86,19 +86,7 @@ mod by_hand {
     }
 
     fn verdict(property: Property, status: VerdictStatus, summary: &str) -> Verdict {
-        Verdict {
-            property,
-            status,
-            summary: summary.into(),
-            cases: 1,
-            failure: None,
-            case: None,
-            timing: None,
-            warnings: vec![],
-            replayed: None,
-            findings: vec![],
-            not_reached: vec![],
-        }
+        Verdict { cases: if status == VerdictStatus::Skipped { 0 } else { 1 }, ..Verdict::new(property, status, summary.into()) }
     }
 
     fn timing(jobs: usize) -> Timing {

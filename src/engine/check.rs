@@ -325,19 +325,9 @@ impl Workspace {
 /// counterexample) are still reported; only an interruption ends the whole check.
 fn undecided_is_incomplete(property: Property, verdict: Result<Verdict, CheckError>) -> Result<Verdict, CheckError> {
     match verdict {
-        Err(CheckError::Runner(error)) if !matches!(error, RunnerError::Interrupted) => Ok(Verdict {
-            property,
-            status: VerdictStatus::Incomplete,
-            summary: format!("could not be decided: {error}"),
-            cases: 0,
-            failure: None,
-            case: None,
-            timing: None,
-            warnings: vec![],
-            replayed: None,
-            findings: vec![],
-            not_reached: vec![],
-        }),
+        Err(CheckError::Runner(error)) if !matches!(error, RunnerError::Interrupted) => {
+            Ok(Verdict::new(property, VerdictStatus::Incomplete, format!("could not be decided: {error}")))
+        }
         other => other,
     }
 }
@@ -369,51 +359,15 @@ fn differing_objects(first: &Catalog, second: &Catalog, options: &CompareOptions
 }
 
 pub(super) fn pass(property: Property, summary: String, warnings: Vec<Difference>) -> Verdict {
-    Verdict {
-        property,
-        status: VerdictStatus::Pass,
-        summary,
-        cases: 1,
-        failure: None,
-        case: None,
-        timing: None,
-        warnings,
-        replayed: None,
-        findings: vec![],
-        not_reached: vec![],
-    }
+    Verdict { cases: 1, warnings, ..Verdict::new(property, VerdictStatus::Pass, summary) }
 }
 
 pub(super) fn fail(property: Property, summary: String, failure: Failure, cases: u64) -> Verdict {
-    Verdict {
-        property,
-        status: VerdictStatus::Fail,
-        summary,
-        cases,
-        failure: Some(failure),
-        case: None,
-        timing: None,
-        warnings: vec![],
-        replayed: None,
-        findings: vec![],
-        not_reached: vec![],
-    }
+    Verdict { cases, failure: Some(failure), ..Verdict::new(property, VerdictStatus::Fail, summary) }
 }
 
 pub(super) fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict {
-        property,
-        status: VerdictStatus::Skipped,
-        summary,
-        cases: 0,
-        failure: None,
-        case: None,
-        timing: None,
-        warnings: vec![],
-        replayed: None,
-        findings: vec![],
-        not_reached: vec![],
-    }
+    Verdict::new(property, VerdictStatus::Skipped, summary)
 }
 
 pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {

@@ -22,7 +22,7 @@ pub(super) fn describe(universe: &Universe, found: &Found) -> CaseReport {
     let preexisting: Vec<String> = plan.preexisting.iter().map(|&u| universe.units.units[u].label.clone()).collect();
     let interrupted = plan.interrupted.as_ref().map(|i| {
         let total = universe.migrations()[i.migration].up.statements.len();
-        format!("{} stopped after {} of {} statements", universe.id(i.migration), i.statements_done, total)
+        format!("{} stopped after {} of {}", universe.id(i.migration), i.statements_done, plural(total, "statement"))
     });
     let out_of_order: Vec<[String; 2]> = found.minimal.pairs.iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
 

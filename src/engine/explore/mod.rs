@@ -207,76 +207,34 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         jobs,
     };
     let warnings: Vec<Difference> = warnings.into_values().collect();
-    let verdict = match found {
-        None if unbuildable > 0 => Verdict {
-            property,
-            status: VerdictStatus::Incomplete,
-            summary: format!(
+    let (status, summary, failure, case) = match found {
+        None if unbuildable > 0 => (
+            VerdictStatus::Incomplete,
+            format!(
                 "{}; {} of {cases} could not build their start state and proved nothing (first: {}); a dependency pgconverge does not see: declare it under [dependencies] in pgconverge.toml",
                 coverage(property, cases - unbuildable, start_states.len(), orders.len()),
                 plural(unbuildable as usize, "case"),
                 unbuildable_reason.unwrap_or_default()
             ),
-            cases,
-            failure: None,
-            case: None,
-            timing: Some(timing),
-            warnings,
-            replayed: replayed.clone(),
-            findings: vec![],
-            not_reached: vec![],
-        },
-        None => Verdict {
-            property,
-            status: VerdictStatus::Pass,
-            summary: coverage(property, cases, start_states.len(), orders.len()),
-            cases,
-            failure: None,
-            case: None,
-            timing: Some(timing),
-            warnings,
-            replayed: replayed.clone(),
-            findings: vec![],
-            not_reached: vec![],
-        },
+            None,
+            None,
+        ),
+        None => (VerdictStatus::Pass, coverage(property, cases, start_states.len(), orders.len()), None, None),
         Some(found) => {
             let mut case = describe(universe, &found);
             case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
             if universe.executor.runs_sql() {
                 case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;
             }
-            Verdict {
-                property,
-                status: VerdictStatus::Fail,
-                summary: case.description.clone(),
-                cases,
-                failure: Some(found.failure),
-                case: Some(case),
-                timing: Some(timing),
-                warnings,
-                replayed,
-                findings: vec![],
-                not_reached: vec![],
-            }
+            (VerdictStatus::Fail, case.description.clone(), Some(found.failure), Some(case))
         }
     };
+    let verdict = Verdict { cases, failure, case, timing: Some(timing), warnings, replayed, ..Verdict::new(property, status, summary) };
     Ok(verdict)
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {
-    Verdict {
-        property,
-        status: VerdictStatus::Skipped,
-        summary,
-        cases: 0,
-        failure: None,
-        case: None,
-        timing: None,
-        warnings: vec![],
-        replayed: None,
-        findings: vec![],
-        not_reached: vec![],
-    }
+    Verdict::new(property, VerdictStatus::Skipped, summary)
 }
 
 fn coverage(property: Property, cases: u64, start_states: usize, orders: usize) -> String {

@@ -329,7 +329,11 @@ fn shrink(
         .tree(strategy, &mut proptest_runner)
         .map_err(|reason| RunnerError::PropertyAborted { property: property.to_string(), reason })?;
     let last_failing = RefCell::new(case.plan.clone());
-    let state = RefCell::new((&mut *runner, &mut *budget));
+    // proptest shrinks a mask bit by bit, a run each: on hundreds of migrations it would spend
+    // the whole budget there. It gets half; the minimizer, which removes by halves, the rest.
+    let mut proptest_budget = *budget / 2;
+    *budget -= proptest_budget;
+    let state = RefCell::new((&mut *runner, &mut proptest_budget));
     let result = proptest_runner.run_one(tree, |plan: Plan| {
         let mut state = state.borrow_mut();
         let (runner, budget) = &mut *state;
@@ -348,6 +352,7 @@ fn shrink(
             Ok(())
         }
     });
+    *budget += proptest_budget;
     if let Some(error) = runner.infrastructure.take() {
         return Err(error);
     }
