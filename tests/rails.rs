@@ -156,3 +156,82 @@ fn what_a_migration_prints_stays_off_the_protocol_and_errors_name_its_line() {
     assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))), ["20260101000001"]);
     driver.quit();
 }
+
+/// `pgconverge check --format json` on an embedded cluster (the driver connects without a
+/// password, so `runner = "rails"` needs one); the report.
+fn check(project: &Path, extra: &[&str]) -> (i32, Value) {
+    require_activerecord();
+    let project = project.to_str().unwrap();
+    let mut args = vec!["check", project, "--format", "json", "--no-persist"];
+    args.extend_from_slice(extra);
+    let run = common::pgconverge_embedded(&args);
+    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, report)
+}
+
+fn verdict<'a>(report: &'a Value, property: &str) -> &'a Value {
+    report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property).unwrap_or_else(|| panic!("no {property}: {report}"))
+}
+
+#[test]
+fn k12_rails_converges_under_activerecord() {
+    let (code, report) = check(&k12_rails(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["format"], "rails");
+    assert!(report["reference"].as_str().unwrap().ends_with("k12_rails/db/schema.rb"), "{report:#}");
+    for property in ["fresh", "idempotent", "partial", "reversible"] {
+        assert_eq!(verdict(&report, property)["status"], "pass", "{property}: {report:#}");
+    }
+    assert_eq!(verdict(&report, "idempotent")["cases"], 7);
+    // One case per number of applied base migrations, the rest pending.
+    assert_eq!(verdict(&report, "partial")["cases"], 10);
+    for property in ["order", "interrupt"] {
+        assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
+    }
+}
+
+#[test]
+fn an_unguarded_migration_and_a_changed_default_are_found_in_the_ruby_files() {
+    let project = common::copy_of(&k12_rails());
+    let migrate = project.path().join("db/migrate");
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = migrate.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("20260216000003_create_ai_templates.rb", "    return if table_exists?(:ai_templates)\n", "\n");
+    edit("20260216000004_create_ai_invocations.rb", "default: \"pending\"", "default: \"queued\"");
+    let (code, report) = check(project.path(), &["--properties", "fresh,idempotent"]);
+    assert_eq!(code, 1, "{report:#}");
+
+    let fresh = verdict(&report, "fresh");
+    assert_eq!(fresh["status"], "fail", "{report:#}");
+    assert!(fresh["failure"].to_string().contains("public.ai_invocations.status"), "{fresh:#}");
+
+    let idempotent = verdict(&report, "idempotent");
+    assert_eq!(idempotent["status"], "fail", "{report:#}");
+    let failure = &idempotent["failure"];
+    assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
+    assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
+    assert!(failure["location"]["file"].as_str().unwrap().ends_with("db/migrate/20260216000003_create_ai_templates.rb"), "{failure:#}");
+    // `create_table :ai_templates do |t|`, where the guard was.
+    assert_eq!(failure["location"]["line"], 5, "{failure:#}");
+}
+
+#[test]
+fn a_guard_inside_change_makes_the_down_a_no_op() {
+    // Reverting `change` asks `table_exists?` too: true, so the down returns before dropping.
+    let project = common::copy_of(&k12_rails());
+    let path = project.path().join("db/migrate/20260216000005_create_lti_registrations.rb");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let up_only = text.replacen("  def up\n", "  def change\n", 1);
+    let without_down = up_only.replacen("\n  def down\n    drop_table :lti_registrations\n  end\n", "", 1);
+    assert_ne!(without_down, up_only, "the down was removed");
+    std::fs::write(&path, without_down).unwrap();
+    let (code, report) = check(project.path(), &["--properties", "reversible"]);
+    assert_eq!(code, 1, "{report:#}");
+    let reversible = verdict(&report, "reversible");
+    assert_eq!(reversible["status"], "fail", "{report:#}");
+    assert!(reversible.to_string().contains("lti_registrations"), "{reversible:#}");
+}
