@@ -287,7 +287,7 @@ impl Check {
                 explore.granularity = granularity;
             }
         }
-        let backend = if project.command.is_some() {
+        let backend = if project.runs_own_migrator() {
             // The commands get no password, so only an embedded cluster works: say so before
             // starting anything (`auto` means embedded here).
             let refused = match (self.backend, self.database_url.is_some()) {

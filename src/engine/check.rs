@@ -72,6 +72,12 @@ impl<'a> Checker<'a> {
                 nondeterministic.extend(differing_objects(&first, &second, &self.compare));
                 Some(first)
             }
+            None if self.project.framework.is_some() && self.executor().loads_schema() => {
+                let first = self.framework_reference_catalog().await?;
+                let second = self.framework_reference_catalog().await?;
+                nondeterministic.extend(differing_objects(&first, &second, &self.compare));
+                Some(first)
+            }
             None => None,
         };
         let mut verdicts = Vec::new();
@@ -108,8 +114,9 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if property == Property::Interrupt && !self.executor().runs_sql() {
-                let why = "not applicable with runner = \"command\": stopping a migration part way needs statement-level control";
-                verdicts.push(skipped(property, why.to_string()));
+                let runner = if self.project.framework.is_some() { "rails" } else { "command" };
+                let why = format!("not applicable with runner = \"{runner}\": stopping a migration part way needs statement-level control");
+                verdicts.push(skipped(property, why));
                 continue;
             }
             if property == Property::Interrupt && !any_resumable {
@@ -170,7 +177,13 @@ impl<'a> Checker<'a> {
         };
         let nondeterministic: Vec<String> = nondeterministic.iter().map(|(kind, name)| format!("{kind} {name}")).collect();
         let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
-        let format = if self.project.command.is_some() { "command".to_string() } else { self.project.migrations.format.to_string() };
+        let format = if self.project.framework.is_some() {
+            "rails".to_string()
+        } else if self.project.command.is_some() {
+            "command".to_string()
+        } else {
+            self.project.migrations.format.to_string()
+        };
         Ok(Report {
             status,
             project: self.project.dir.clone(),
@@ -223,6 +236,9 @@ impl<'a> Checker<'a> {
     /// that does not apply.
     pub(crate) async fn dump_source(&mut self, migrations: bool) -> Result<Catalog, CheckError> {
         if !migrations {
+            if self.project.framework.is_some() && self.executor().loads_schema() {
+                return self.framework_reference_catalog().await;
+            }
             let script = self
                 .project
                 .reference
@@ -289,6 +305,21 @@ impl<'a> Checker<'a> {
 
     pub(super) async fn dump(&mut self, conn: &mut PgConnection) -> Result<Catalog, RunnerError> {
         catalog::dump(conn, &mut self.canon, &self.ignore).await
+    }
+
+    /// The catalog of the framework's schema file, loaded by the framework (`db:schema:load`);
+    /// a load that fails is the user's input to fix, as a reference that does not apply is.
+    async fn framework_reference_catalog(&mut self) -> Result<Catalog, CheckError> {
+        let executor = self.executor();
+        let mut workspace = self.workspace(Purpose::Reference).await?;
+        let outcome = match executor.load_schema(workspace.target()).await {
+            Ok(None) => self.dump(&mut workspace.conn).await.map_err(CheckError::from),
+            Ok(Some(Failure::StatementFailed { location, error, .. })) => Err(CheckError::Reference { location, error }),
+            Ok(Some(Failure::Diverged { .. })) => unreachable!("loading a schema fails by an error or not at all"),
+            Err(error) => Err(error.into()),
+        };
+        workspace.close().await?;
+        outcome
     }
 
     async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {

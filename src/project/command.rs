@@ -49,7 +49,7 @@ pub(crate) fn command_migrations(dir: &Path, config: &Config, command: &CommandC
 }
 
 /// `<version>_<name>.<any extension>` files, versions in numeric order.
-fn versions_from_files(dir: &Path) -> Result<Vec<(String, Option<PathBuf>)>, ProjectError> {
+pub(super) fn versions_from_files(dir: &Path) -> Result<Vec<(String, Option<PathBuf>)>, ProjectError> {
     let entries = std::fs::read_dir(dir).map_err(|source| MigrationError::Io { path: dir.to_path_buf(), source })?;
     let pattern = regex::Regex::new(r"^(\d+)_[^/]+$").expect("valid regex");
     let mut found: Vec<(String, Option<PathBuf>)> = entries

@@ -86,8 +86,8 @@ pub struct Config {
     pub substitutions: std::collections::BTreeMap<String, String>,
     /// A framework ledger table to create before the first migration runs.
     pub ledger: Option<Ledger>,
-    /// How migrations run: `sql` (pgconverge runs the SQL, the default) or `command` (the
-    /// project's own migrator, see `[command]`).
+    /// How migrations run: `sql` (pgconverge runs the SQL, the default), `command` (the
+    /// project's own migrator, see `[command]`) or `rails` (ActiveRecord, through a driver).
     pub runner: Option<RunnerKind>,
     /// The project's own migrator's commands (`[command]`, with `runner = "command"`).
     pub command: Option<CommandConfig>,
@@ -121,6 +121,27 @@ pub enum RunnerKind {
     Sql,
     /// The project's own migrator runs them, through the `[command]` templates.
     Command,
+    /// ActiveRecord runs them (`db/migrate/*.rb`, reference `db/schema.rb`), through
+    /// pgconverge's Ruby driver: one long-lived process, not a Rails boot per step.
+    Rails,
+}
+
+/// The frameworks pgconverge has a driver for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FrameworkKind {
+    /// ActiveRecord (Rails), 6.1 or later.
+    Rails,
+}
+
+impl RunnerKind {
+    /// The framework whose driver runs the migrations, for a driver runner.
+    pub fn framework(self) -> Option<FrameworkKind> {
+        match self {
+            RunnerKind::Rails => Some(FrameworkKind::Rails),
+            RunnerKind::Sql | RunnerKind::Command => None,
+        }
+    }
 }
 
 /// The project's own migrator, as shell command templates. `{version}` is replaced by a

@@ -3,6 +3,7 @@
 
 mod command;
 pub mod config;
+pub(crate) mod framework;
 pub mod init;
 pub(crate) mod paths;
 
@@ -65,6 +66,9 @@ pub struct Project {
     /// The project's own migrator (`runner = "command"`), which runs the migrations instead of
     /// pgconverge; their SQL is then unknown (empty scripts).
     pub(crate) command: Option<config::CommandConfig>,
+    /// The framework whose driver runs the migrations (`runner = "rails"`); its schema file
+    /// is the reference, which only the framework can load (`reference` is then `None`).
+    pub(crate) framework: Option<framework::FrameworkProject>,
 }
 
 impl Project {
@@ -77,6 +81,20 @@ impl Project {
             return Err(ProjectError::NotADirectory { path: dir.to_path_buf() });
         }
         let config = Config::load(dir)?;
+        if let Some(kind) = config.runner.and_then(config::RunnerKind::framework) {
+            let framework = framework::FrameworkProject::locate(dir, &config, kind)?;
+            let migrations = framework.migrations()?;
+            let reentrant = reentrant_indices(dir, &config, &migrations)?;
+            return Ok(Project {
+                dir: dir.to_path_buf(),
+                config,
+                migrations,
+                reference: None,
+                reentrant,
+                command: None,
+                framework: Some(framework),
+            });
+        }
         let command = match config.runner {
             Some(config::RunnerKind::Command) => Some(command::command_config(dir, &config)?),
             _ => None,
@@ -109,7 +127,7 @@ impl Project {
             }
         };
         let reentrant = reentrant_indices(dir, &config, &migrations)?;
-        Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant, command })
+        Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant, command, framework: None })
     }
 
     /// Whether the project's migrator runs a pending migration older than one already applied
@@ -125,7 +143,16 @@ impl Project {
 
     /// The reference schema's file, when there is one.
     pub fn reference_path(&self) -> Option<&Path> {
-        self.reference.as_ref().map(|r| r.path.as_path())
+        match &self.framework {
+            Some(framework) => framework.schema.as_deref(),
+            None => self.reference.as_ref().map(|r| r.path.as_path()),
+        }
+    }
+
+    /// Whether the project's own migrator (a command or a framework driver) runs the
+    /// migrations, connecting to the scratch databases on its own.
+    pub(crate) fn runs_own_migrator(&self) -> bool {
+        self.command.is_some() || self.framework.is_some()
     }
 }
 

@@ -1,9 +1,11 @@
 //! What runs a migration: pgconverge itself ([`SqlExecutor`], which also gives the generated
-//! properties statement-level control through its sandbox) or the project's own migrator
-//! ([`CommandExecutor`], a shell command per step). The properties are written once, over this
-//! trait; the framework drivers are the next executors.
+//! properties statement-level control through its sandbox), the project's own migrator
+//! ([`CommandExecutor`], a shell command per step) or a framework's migration code through a
+//! driver ([`FrameworkExecutor`], one long-lived process). The properties are written once,
+//! over this trait.
 
 mod command;
+mod framework;
 mod sql;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::project::Project;
 use crate::runner::{Backend, RunnerError};
 
 pub(crate) use command::CommandExecutor;
+pub(crate) use framework::FrameworkExecutor;
 pub(crate) use sql::SqlExecutor;
 pub(crate) use sql::{apply_migration, apply_reference, failure_location, run_migration_script};
 
@@ -41,6 +44,12 @@ pub(crate) trait Executor: Send + Sync {
     /// records what it ran and skips it), or `None` when it can.
     fn no_rerun(&self) -> Option<&'static str>;
 
+    /// Deletes what the migrator recorded about `migration`, so that it runs `migration` again
+    /// (the idempotent property's re-run). Nothing by default: pgconverge's runner keeps no record.
+    async fn forget(&self, _target: Target<'_>, _migration: &Migration) -> Result<(), RunnerError> {
+        Ok(())
+    }
+
     /// Applies `migration`; `Some` when it failed (the counterexample's material).
     async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError>;
 
@@ -59,8 +68,12 @@ pub(crate) trait Executor: Send + Sync {
     }
 }
 
-/// The executor a project asks for: its own migrator when `runner = "command"`, else pgconverge.
+/// The executor a project asks for: its own migrator when `runner = "command"`, a framework
+/// driver when `runner = "rails"`, else pgconverge.
 pub(crate) fn for_project(project: &Project, backend: &dyn Backend) -> Result<Arc<dyn Executor>, crate::engine::CheckError> {
+    if project.framework.is_some() {
+        return Ok(Arc::new(FrameworkExecutor::new(project, backend)?));
+    }
     Ok(match &project.command {
         Some(command) => Arc::new(CommandExecutor::new(project, command.clone(), backend)?),
         None => Arc::new(SqlExecutor),

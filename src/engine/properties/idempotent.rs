@@ -53,6 +53,8 @@ impl Checker<'_> {
         let mut current = before.clone();
         for migration in in_sequence {
             self.stop_if_cancelled()?;
+            // A migrator that records what it ran skips it: make it forget first.
+            executor.forget(migrated.target(), migration).await?;
             if let Some(failure) = executor.up(migrated.target(), migration).await? {
                 found.push(failed_rerun(migration, failure));
                 // Outside a transaction a failure may leave part of the work: the next re-run
@@ -65,6 +67,7 @@ impl Checker<'_> {
             let mut latest = None;
             if !differences.is_empty() {
                 // Once more: what differs between the two re-runs froze something like now().
+                executor.forget(migrated.target(), migration).await?;
                 let again_ok = executor.up(migrated.target(), migration).await?.is_none();
                 let again = self.dump(&mut migrated.conn).await?;
                 if again_ok {

@@ -1,0 +1,147 @@
+# pgconverge's ActiveRecord driver: runs a Rails project's migrations one command at a time for
+# as long as pgconverge needs it, so Ruby and ActiveRecord load once per worker, not per step.
+#
+# Protocol: one JSON object per line on stdin, one JSON line answered on stdout for each:
+#   {"cmd":"connect","url":"postgresql://..."}   the database the next commands run against
+#   {"cmd":"list"}                                {"ok":true,"migrations":[{"version","name","file","down"}]}
+#   {"cmd":"up","version":"V"} / "down"          {"ok":true,"ran":bool} (false: skipped, as Rails does)
+#   {"cmd":"load_schema","path":"db/schema.rb"}  loads the file the way db:schema:load does
+#   {"cmd":"applied"}                             {"ok":true,"versions":[...]} (schema_migrations)
+#   {"cmd":"forget","version":"V"}                deletes the version's schema_migrations row
+#   {"cmd":"quit"}
+# `ruby rails.rb --list` answers the list command alone and exits.
+# A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"}}, the file
+# and line being the innermost frame in a migration (or schema) file when there is one.
+# Environment: PGCONVERGE_MIGRATIONS (default db/migrate), PGCONVERGE_DATABASE_URL or DATABASE_URL.
+# Nothing but answers goes to stdout: anything a migration prints goes to stderr.
+
+require "json"
+
+PROTOCOL = $stdout.dup
+PROTOCOL.sync = true
+$stdout.reopen($stderr)
+
+def answer(object)
+  PROTOCOL.write(JSON.generate(object) + "\n")
+end
+
+begin
+  require "active_record"
+  require "pg"
+rescue LoadError => e
+  answer(ok: false, error: { class: e.class.name, message: "#{e.message} (install ActiveRecord and the pg gem, e.g. Debian's ruby-activerecord ruby-pg)" })
+  exit 1
+end
+
+ActiveRecord::Base.logger = nil
+ActiveRecord::Migration.verbose = false
+ActiveRecord::Schema.verbose = false
+MIGRATIONS = File.expand_path(ENV.fetch("PGCONVERGE_MIGRATIONS", "db/migrate"))
+ActiveRecord::Migrator.migrations_paths = [MIGRATIONS]
+
+# ActiveRecord 6.1 drops a URL's query (host=/socket/dir), so libpq parses it.
+def connect(url)
+  options = PG::Connection.conninfo_parse(url).select { |o| o[:val] }.to_h { |o| [o[:keyword], o[:val]] }
+  ActiveRecord::Base.remove_connection if ActiveRecord::Base.connected?
+  ActiveRecord::Base.establish_connection(
+    adapter: "postgresql", host: options["host"], port: options["port"], username: options["user"],
+    password: options["password"], database: options["dbname"], migrations_paths: [MIGRATIONS]
+  )
+end
+
+def context
+  ActiveRecord::MigrationContext.new([MIGRATIONS], ActiveRecord::SchemaMigration)
+end
+
+def applied
+  ActiveRecord::SchemaMigration.create_table
+  ActiveRecord::SchemaMigration.all_versions
+end
+
+def proxy(version)
+  context.migrations.find { |m| m.version.to_s == version.to_s } or
+    raise ArgumentError, "no migration with version #{version} in #{MIGRATIONS}"
+end
+
+# Whether the migration can be undone: it defines `down` or `change`.
+def reversible?(migration)
+  require File.expand_path(migration.filename)
+  methods = migration.name.constantize.instance_methods(false)
+  methods.include?(:down) || methods.include?(:change)
+end
+
+def run(direction, version)
+  migration = proxy(version)
+  before = applied.include?(migration.version.to_s)
+  context.run(direction, migration.version)
+  { ran: direction == :up ? !before : before }
+end
+
+def error_of(exception, files)
+  # The Migrator re-raises a failure as a StandardError ("An error has occurred, ...") with
+  # the original backtrace as strings: report the original, located from those strings.
+  shown = exception.cause && exception.message.start_with?("An error has occurred") ? exception.cause : exception
+  frame = (exception.backtrace || []).lazy.map { |l| l.match(/\A(.+?):(\d+)(?::in |\z)/) }.find do |m|
+    m && files.any? { |f| File.expand_path(m[1]).start_with?(f) }
+  end
+  pg = shown
+  pg = pg.cause while pg.cause && !pg.is_a?(PG::Error)
+  sqlstate = pg.is_a?(PG::Error) && pg.result ? pg.result.error_field(PG::PG_DIAG_SQLSTATE) : nil
+  { class: shown.class.name, message: shown.message.strip, file: frame && File.expand_path(frame[1]), line: frame && frame[2].to_i,
+    sqlstate: sqlstate }
+end
+
+# `--list`: the list answer alone, without a database (what pgconverge asks before any case).
+if ARGV.first == "--list"
+  begin
+    answer(ok: true, migrations: context.migrations.map { |m| { version: m.version.to_s, name: m.name, file: File.expand_path(m.filename), down: reversible?(m) } })
+  rescue Exception => e # rubocop:disable Lint/RescueException
+    answer(ok: false, error: error_of(e, [MIGRATIONS + "/"]))
+  end
+  exit
+end
+
+if (url = ENV["PGCONVERGE_DATABASE_URL"] || ENV["DATABASE_URL"])
+  connect(url)
+end
+
+$stdin.each_line do |line|
+  next if line.strip.empty?
+
+  files = [MIGRATIONS + "/"]
+  begin
+    command = JSON.parse(line)
+    case command["cmd"]
+    when "connect"
+      connect(command.fetch("url"))
+      answer(ok: true)
+    when "list"
+      migrations = context.migrations.map do |m|
+        { version: m.version.to_s, name: m.name, file: File.expand_path(m.filename), down: reversible?(m) }
+      end
+      answer(ok: true, migrations: migrations)
+    when "up", "down"
+      answer({ ok: true }.merge(run(command["cmd"].to_sym, command.fetch("version"))))
+    when "load_schema"
+      path = File.expand_path(command.fetch("path"))
+      files << path
+      load path
+      answer(ok: true)
+    when "applied"
+      answer(ok: true, versions: applied)
+    when "forget"
+      ActiveRecord::SchemaMigration.where(version: command.fetch("version").to_s).delete_all
+      answer(ok: true)
+    when "quit"
+      answer(ok: true)
+      break
+    else
+      answer(ok: false, error: { class: "ArgumentError", message: "unknown command #{command['cmd'].inspect}" })
+    end
+  rescue Exception => e # rubocop:disable Lint/RescueException -- a migration may raise anything; the driver must answer
+    answer(ok: false, error: error_of(e, files))
+  ensure
+    # No connection outlives a command: pgconverge drops the scratch database right after.
+    ActiveRecord::Base.connection_pool.disconnect! if ActiveRecord::Base.connected?
+  end
+end

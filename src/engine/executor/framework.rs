@@ -1,0 +1,382 @@
+//! The framework executor (`runner = "rails"`): the framework's own migration code runs each
+//! step, through a driver script pgconverge embeds (`drivers/rails.rb`). One driver process
+//! lives as long as the executor and answers one JSON line per command, so the framework loads
+//! once, not once per step as a `runner = "command"` shell command would.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use super::{Executor, Target};
+use crate::engine::CheckError;
+use crate::migration::{Location, Migration};
+use crate::model::Failure;
+use crate::project::config::FrameworkKind;
+use crate::project::Project;
+use crate::runner::{Backend, PgError, RunnerError};
+
+/// The ActiveRecord driver, written to a temporary directory when the executor starts.
+const RAILS_DRIVER: &str = include_str!("drivers/rails.rb");
+
+/// How long one driver command may take before it counts as hung (an infrastructure fault).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long listing the migrations (loading each to see whether it has a down) may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How much of the driver's stderr is kept, for the error when it dies.
+const STDERR_TAIL: usize = 4000;
+
+pub(crate) struct FrameworkExecutor {
+    /// The interpreter and the driver script.
+    program: String,
+    script: PathBuf,
+    /// The directory holding the written driver, removed on drop.
+    script_dir: PathBuf,
+    migrations_dir: PathBuf,
+    workdir: PathBuf,
+    schema: Option<PathBuf>,
+    admin: PgConnectOptions,
+    /// The versions whose migration can be undone (defines `down` or `change`).
+    with_down: BTreeSet<String>,
+    /// One driver per executor, started on first use; a step holds it for its whole exchange.
+    driver: tokio::sync::Mutex<Option<Driver>>,
+}
+
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The database the driver is connected to.
+    database: Option<String>,
+    stderr: Arc<StdMutex<String>>,
+}
+
+/// One answer line.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    error: Option<DriverError>,
+    #[serde(default)]
+    migrations: Vec<Listed>,
+}
+
+/// What the framework raised.
+#[derive(Debug, Deserialize)]
+struct DriverError {
+    class: String,
+    message: String,
+    #[serde(default)]
+    file: Option<PathBuf>,
+    #[serde(default)]
+    line: Option<usize>,
+    #[serde(default)]
+    sqlstate: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Listed {
+    version: String,
+    down: bool,
+}
+
+impl FrameworkExecutor {
+    /// Writes the driver and asks it which migrations can be undone. Only an embedded cluster
+    /// works: the driver connects without a password, as the command runner's commands do.
+    pub(crate) fn new(project: &Project, backend: &dyn Backend) -> Result<FrameworkExecutor, CheckError> {
+        let framework = project.framework.as_ref().expect("called for a framework project");
+        if backend.kind() != "embedded" {
+            return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() }.into());
+        }
+        let (program, source) = match framework.kind {
+            FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER),
+        };
+        let script_dir = driver_dir();
+        std::fs::create_dir_all(&script_dir).map_err(|source| RunnerError::File { action: "create", path: script_dir.clone(), source })?;
+        let script = script_dir.join("rails.rb");
+        let mut executor = FrameworkExecutor {
+            program,
+            script,
+            script_dir,
+            // The driver runs in the project directory: every path it is given is absolute.
+            migrations_dir: absolute(&framework.migrations_dir)?,
+            workdir: absolute(&project.dir)?,
+            schema: framework.schema.as_deref().map(absolute).transpose()?,
+            admin: backend.admin_options(),
+            with_down: BTreeSet::new(),
+            driver: tokio::sync::Mutex::new(None),
+        };
+        std::fs::write(&executor.script, source).map_err(|source| RunnerError::File {
+            action: "write",
+            path: executor.script.clone(),
+            source,
+        })?;
+        executor.with_down = executor.list()?.into_iter().filter(|m| m.down).map(|m| m.version).collect();
+        Ok(executor)
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
+        command.arg(&self.script).current_dir(&self.workdir).env("PGCONVERGE_MIGRATIONS", &self.migrations_dir);
+        command
+    }
+
+    fn describe(&self) -> String {
+        format!("the ActiveRecord driver ({} {})", self.program, self.script.display())
+    }
+
+    /// `--list`, run on its own before any case.
+    fn list(&self) -> Result<Vec<Listed>, RunnerError> {
+        let mut command = self.command();
+        command.arg("--list");
+        let output = crate::process::output_within(command, LIST_TIMEOUT)
+            .map_err(|source| RunnerError::Spawn { program: self.describe(), source })?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let answer = parse_answer(stdout.lines().next().unwrap_or(""));
+        match answer {
+            Some(Answer { ok: true, migrations, .. }) => Ok(migrations),
+            Some(Answer { error: Some(error), .. }) => Err(RunnerError::ProgramFailed {
+                program: self.describe(),
+                status: output.status.to_string(),
+                output: format!("{}: {}", error.class, error.message),
+            }),
+            _ => Err(RunnerError::ProgramFailed {
+                program: self.describe(),
+                status: output.status.to_string(),
+                output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            }),
+        }
+    }
+
+    fn spawn(&self) -> Result<Driver, RunnerError> {
+        let mut child = tokio::process::Command::from(self.command())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| RunnerError::Spawn { program: self.describe(), source })?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let stderr = Arc::new(StdMutex::new(String::new()));
+        // Keep the tail of what the framework logs, for the error when the driver dies.
+        let mut pipe = child.stderr.take().expect("piped");
+        let tail = stderr.clone();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buffer).await {
+                if n == 0 {
+                    break;
+                }
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                tail.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                if tail.len() > STDERR_TAIL {
+                    let cut = tail.len() - STDERR_TAIL;
+                    let cut = (cut..tail.len()).find(|&i| tail.is_char_boundary(i)).unwrap_or(tail.len());
+                    tail.drain(..cut);
+                }
+            }
+        });
+        Ok(Driver { child, stdin, stdout, database: None, stderr })
+    }
+
+    /// The URL that points the driver at `database` (a socket directory when there is one).
+    fn url(&self, database: &str) -> String {
+        let options = &self.admin;
+        let user = options.get_username();
+        let port = options.get_port();
+        match options.get_socket() {
+            Some(socket) => format!("postgresql://{user}@localhost/{database}?host={}&port={port}", socket.display()),
+            None => format!("postgresql://{user}@{}:{port}/{database}", options.get_host()),
+        }
+    }
+
+    /// Sends `command` against `database` and reads the answer; an `Err` is the driver failing
+    /// (it died, hung or answered something else), never the migration.
+    async fn exchange(&self, database: &str, command: serde_json::Value) -> Result<Answer, RunnerError> {
+        let mut guard = self.driver.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.spawn()?);
+        }
+        let driver = guard.as_mut().expect("started above");
+        let outcome = async {
+            if driver.database.as_deref() != Some(database) {
+                let connect = serde_json::json!({"cmd": "connect", "url": self.url(database)});
+                let answer = self.send(driver, &connect).await?;
+                if !answer.ok {
+                    return Err(self.driver_failed(driver, "could not connect", answer.error));
+                }
+                driver.database = Some(database.to_string());
+            }
+            self.send(driver, &command).await
+        }
+        .await;
+        if outcome.is_err() {
+            // A driver that failed to answer is in an unknown state: the next command starts a new one.
+            *guard = None;
+        }
+        outcome
+    }
+
+    async fn send(&self, driver: &mut Driver, command: &serde_json::Value) -> Result<Answer, RunnerError> {
+        let mut line = command.to_string();
+        line.push('\n');
+        let io = async {
+            driver.stdin.write_all(line.as_bytes()).await?;
+            driver.stdin.flush().await?;
+            let mut answer = String::new();
+            driver.stdout.read_line(&mut answer).await?;
+            Ok::<String, std::io::Error>(answer)
+        };
+        let answer = match tokio::time::timeout(COMMAND_TIMEOUT, io).await {
+            Err(_) => return Err(RunnerError::Timeout(COMMAND_TIMEOUT, format!("{} did not answer {command}", self.describe()))),
+            Ok(Err(source)) => return Err(RunnerError::Spawn { program: self.describe(), source }),
+            Ok(Ok(answer)) => answer,
+        };
+        match parse_answer(&answer) {
+            Some(answer) => Ok(answer),
+            None => {
+                let status = match driver.child.try_wait() {
+                    Ok(Some(status)) => status.to_string(),
+                    _ => "running".to_string(),
+                };
+                let said = if answer.is_empty() { "nothing".to_string() } else { format!("`{}`", answer.trim()) };
+                // Give the stderr reader a moment to catch the last words of a dying driver.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let stderr = driver.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string();
+                Err(RunnerError::ProgramFailed {
+                    program: self.describe(),
+                    status,
+                    output: format!("answered {said} to {command}; its stderr: {stderr}"),
+                })
+            }
+        }
+    }
+
+    fn driver_failed(&self, driver: &Driver, what: &str, error: Option<DriverError>) -> RunnerError {
+        let detail = error.map_or_else(
+            || driver.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string(),
+            |e| format!("{}: {}", e.class, e.message),
+        );
+        RunnerError::ProgramIneffective { program: self.describe(), problem: format!("{what}: {detail}") }
+    }
+
+    /// Runs `cmd` for `migration` (or alone); the framework's error as a failure, located in the
+    /// migration file (or the schema file) at the line the framework's backtrace names.
+    async fn step(&self, database: &str, cmd: &str, migration: Option<&Migration>, label: &str) -> Result<Option<Failure>, RunnerError> {
+        let mut command = serde_json::json!({ "cmd": cmd });
+        if let Some(migration) = migration {
+            command["version"] = migration.version.clone().into();
+        }
+        if cmd == "load_schema" {
+            let schema = self.schema.as_deref().expect("called only when a schema file exists");
+            command["path"] = schema.display().to_string().into();
+        }
+        let answer = self.exchange(database, command).await?;
+        if answer.ok {
+            return Ok(None);
+        }
+        let error = answer.error.ok_or_else(|| RunnerError::ProgramIneffective {
+            program: self.describe(),
+            problem: format!("it answered {cmd} with neither ok nor an error"),
+        })?;
+        let default_file = migration.map_or_else(|| self.schema.clone().unwrap_or_default(), |m| m.up.path.clone());
+        let location = Location { file: error.file.unwrap_or(default_file), line: error.line.unwrap_or(1), column: 1 };
+        let sql = match migration {
+            Some(migration) => format!("ActiveRecord {cmd} {}", migration.version),
+            None => format!("ActiveRecord {cmd}"),
+        };
+        Ok(Some(Failure::StatementFailed {
+            migration: migration.map_or_else(|| label.to_string(), |m| format!("{}{label}", m.id())),
+            statement: 1,
+            location,
+            sql,
+            error: PgError {
+                code: error.sqlstate.unwrap_or_else(|| error.class.clone()),
+                message: format!("{}: {}", error.class, error.message),
+                detail: None,
+                hint: None,
+                context: None,
+                position: None,
+            },
+        }))
+    }
+}
+
+impl Drop for FrameworkExecutor {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.script_dir);
+    }
+}
+
+fn parse_answer(line: &str) -> Option<Answer> {
+    serde_json::from_str(line.trim()).ok()
+}
+
+/// A directory of this executor's own under the system's temporary directory.
+fn driver_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("pgconverge-driver-{}-{n}", std::process::id()))
+}
+
+#[async_trait::async_trait]
+impl Executor for FrameworkExecutor {
+    fn runs_sql(&self) -> bool {
+        false
+    }
+
+    fn has_down(&self, migration: &Migration) -> bool {
+        self.with_down.contains(&migration.version)
+    }
+
+    fn no_rerun(&self) -> Option<&'static str> {
+        // The driver deletes the ledger row first (`forget`), so the framework runs it again.
+        None
+    }
+
+    async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+        self.step(target.database, "up", Some(migration), "").await
+    }
+
+    async fn down(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+        self.step(target.database, "down", Some(migration), " (down)").await
+    }
+
+    async fn forget(&self, target: Target<'_>, migration: &Migration) -> Result<(), RunnerError> {
+        let answer = self.exchange(target.database, serde_json::json!({"cmd": "forget", "version": migration.version})).await?;
+        if answer.ok {
+            return Ok(());
+        }
+        let guard = self.driver.lock().await;
+        Err(match guard.as_ref() {
+            Some(driver) => self.driver_failed(driver, &format!("could not forget {}", migration.id()), answer.error),
+            None => RunnerError::ProgramIneffective { program: self.describe(), problem: format!("could not forget {}", migration.id()) },
+        })
+    }
+
+    fn loads_schema(&self) -> bool {
+        self.schema.is_some()
+    }
+
+    async fn load_schema(&self, target: Target<'_>) -> Result<Option<Failure>, RunnerError> {
+        let label = self.schema.as_deref().map_or("load_schema".to_string(), file_name);
+        self.step(target.database, "load_schema", None, &label).await
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, RunnerError> {
+    std::path::absolute(path).map_err(|source| RunnerError::File { action: "resolve", path: path.to_path_buf(), source })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,237 @@
+//! The Rails tier (`cargo test --features rails-tests`): pgconverge's ActiveRecord driver and
+//! `runner = "rails"` on fixtures/k12_rails. They need Ruby with ActiveRecord and the pg gem
+//! (Debian: ruby-activerecord ruby-pg); with the tier on and those missing, they fail saying so.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const DRIVER: &str = include_str!("../src/engine/executor/drivers/rails.rb");
+
+fn require_activerecord() {
+    common::require_tool(
+        "rails-tests",
+        "ruby",
+        &["-e", "require 'active_record'; require 'pg'"],
+        "Ruby with ActiveRecord and the pg gem (Debian: `apt-get install ruby-activerecord ruby-pg`)",
+    );
+}
+
+fn k12_rails() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k12_rails")
+}
+
+/// A fresh database on the shared server, and the URL that names it.
+fn scratch_database(name: &str) -> String {
+    let admin = common::shared_server_url();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    });
+    admin.replacen("/postgres?", &format!("/{name}?"), 1)
+}
+
+/// The driver, started on `migrations` and speaking JSON lines.
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    _script: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start(migrations: &Path, url: &str) -> Driver {
+        require_activerecord();
+        let script = tempfile::tempdir().unwrap();
+        std::fs::write(script.path().join("rails.rb"), DRIVER).unwrap();
+        let mut child = Command::new("ruby")
+            .arg(script.path().join("rails.rb"))
+            .env("PGCONVERGE_MIGRATIONS", migrations)
+            .env("PGCONVERGE_DATABASE_URL", url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ruby runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Driver { child, stdin, stdout, _script: script }
+    }
+
+    /// Sends one command; the answer line must be one JSON object.
+    fn send(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
+    }
+
+    fn quit(mut self) {
+        assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+fn versions(answer: &Value) -> Vec<String> {
+    answer["versions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_driver_runs_lists_forgets_and_loads_the_schema() {
+    let url = scratch_database("rails_driver_k12");
+    let mut driver = Driver::start(&k12_rails().join("db/migrate"), &url);
+
+    let listed = driver.send(json!({"cmd": "list"}));
+    let migrations = listed["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 10, "{listed}");
+    assert_eq!(migrations[0]["version"], "20260105090000");
+    assert_eq!(migrations[9]["name"], "CreateDataRetentionPolicies");
+    assert!(migrations.iter().all(|m| m["down"] == true && Path::new(m["file"].as_str().unwrap()).is_file()), "{listed}");
+
+    // A guarded migration before the base tables exist: the framework's error, located.
+    let failed = driver.send(json!({"cmd": "up", "version": "20260216000001"}));
+    assert_eq!(failed["ok"], false, "{failed}");
+    let error = &failed["error"];
+    assert_eq!(error["class"], "ActiveRecord::StatementInvalid", "{failed}");
+    assert_eq!(error["sqlstate"], "42P01", "{failed}");
+    assert!(error["file"].as_str().unwrap().ends_with("db/migrate/20260216000001_create_ai_provider_configs.rb"), "{failed}");
+    assert_eq!(error["line"], 6, "{failed}");
+
+    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260105090000"})), json!({"ok": true, "ran": true}));
+    // Recorded: Rails skips it.
+    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260105090000"})), json!({"ok": true, "ran": false}));
+    assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))), ["20260105090000"]);
+    assert_eq!(driver.send(json!({"cmd": "forget", "version": "20260105090000"}))["ok"], true);
+    assert!(versions(&driver.send(json!({"cmd": "applied"}))).is_empty());
+    // Forgotten, it runs again, and the table is already there.
+    let again = driver.send(json!({"cmd": "up", "version": "20260105090000"}));
+    assert_eq!(again["error"]["sqlstate"], "42P07", "{again}");
+
+    // schema.rb, loaded as db:schema:load does: `force: :cascade` replaces tenants, and every
+    // version up to the schema's is recorded.
+    let schema = k12_rails().join("db/schema.rb");
+    assert_eq!(driver.send(json!({"cmd": "load_schema", "path": schema})), json!({"ok": true}));
+    assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))).len(), 10);
+    assert_eq!(driver.send(json!({"cmd": "down", "version": "20260216000007"})), json!({"ok": true, "ran": true}));
+
+    let unknown = driver.send(json!({"cmd": "sideways"}));
+    assert_eq!(unknown["ok"], false, "{unknown}");
+    driver.quit();
+}
+
+#[test]
+fn what_a_migration_prints_stays_off_the_protocol_and_errors_name_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("20260101000001_noisy.rb"),
+        "class Noisy < ActiveRecord::Migration[6.1]\n  def up\n    puts \"{\\\"ok\\\":false}\"\n    create_table :noisy\n  end\nend\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("20260101000002_broken.rb"),
+        "class Broken < ActiveRecord::Migration[6.1]\n  def up\n    add_column :noisy, :a, :string\n    raise ArgumentError, \"boom\"\n  end\nend\n",
+    )
+    .unwrap();
+    let url = scratch_database("rails_driver_noisy");
+    let mut driver = Driver::start(dir.path(), &url);
+    let listed = driver.send(json!({"cmd": "list"}));
+    // Neither defines `down` or `change`.
+    assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");
+    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260101000001"})), json!({"ok": true, "ran": true}));
+    let broken = driver.send(json!({"cmd": "up", "version": "20260101000002"}));
+    assert_eq!(broken["error"]["class"], "ArgumentError", "{broken}");
+    assert_eq!(broken["error"]["message"], "boom", "{broken}");
+    assert_eq!(broken["error"]["line"], 4, "{broken}");
+    assert!(broken["error"]["file"].as_str().unwrap().ends_with("20260101000002_broken.rb"), "{broken}");
+    // The failed migration ran in a transaction: not recorded.
+    assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))), ["20260101000001"]);
+    driver.quit();
+}
+
+/// `pgconverge check --format json` on an embedded cluster (the driver connects without a
+/// password, so `runner = "rails"` needs one); the report.
+fn check(project: &Path, extra: &[&str]) -> (i32, Value) {
+    require_activerecord();
+    let project = project.to_str().unwrap();
+    let mut args = vec!["check", project, "--format", "json", "--no-persist"];
+    args.extend_from_slice(extra);
+    let run = common::pgconverge_embedded(&args);
+    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, report)
+}
+
+fn verdict<'a>(report: &'a Value, property: &str) -> &'a Value {
+    report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property).unwrap_or_else(|| panic!("no {property}: {report}"))
+}
+
+#[test]
+fn k12_rails_converges_under_activerecord() {
+    let (code, report) = check(&k12_rails(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["format"], "rails");
+    assert!(report["reference"].as_str().unwrap().ends_with("k12_rails/db/schema.rb"), "{report:#}");
+    for property in ["fresh", "idempotent", "partial", "reversible"] {
+        assert_eq!(verdict(&report, property)["status"], "pass", "{property}: {report:#}");
+    }
+    assert_eq!(verdict(&report, "idempotent")["cases"], 7);
+    // One case per number of applied base migrations, the rest pending.
+    assert_eq!(verdict(&report, "partial")["cases"], 10);
+    for property in ["order", "interrupt"] {
+        assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
+    }
+}
+
+#[test]
+fn an_unguarded_migration_and_a_changed_default_are_found_in_the_ruby_files() {
+    let project = common::copy_of(&k12_rails());
+    let migrate = project.path().join("db/migrate");
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = migrate.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("20260216000003_create_ai_templates.rb", "    return if table_exists?(:ai_templates)\n", "\n");
+    edit("20260216000004_create_ai_invocations.rb", "default: \"pending\"", "default: \"queued\"");
+    let (code, report) = check(project.path(), &["--properties", "fresh,idempotent"]);
+    assert_eq!(code, 1, "{report:#}");
+
+    let fresh = verdict(&report, "fresh");
+    assert_eq!(fresh["status"], "fail", "{report:#}");
+    assert!(fresh["failure"].to_string().contains("public.ai_invocations.status"), "{fresh:#}");
+
+    let idempotent = verdict(&report, "idempotent");
+    assert_eq!(idempotent["status"], "fail", "{report:#}");
+    let failure = &idempotent["failure"];
+    assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
+    assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
+    assert!(failure["location"]["file"].as_str().unwrap().ends_with("db/migrate/20260216000003_create_ai_templates.rb"), "{failure:#}");
+    // `create_table :ai_templates do |t|`, where the guard was.
+    assert_eq!(failure["location"]["line"], 5, "{failure:#}");
+}
+
+#[test]
+fn a_guard_inside_change_makes_the_down_a_no_op() {
+    // Reverting `change` asks `table_exists?` too: true, so the down returns before dropping.
+    let project = common::copy_of(&k12_rails());
+    let path = project.path().join("db/migrate/20260216000005_create_lti_registrations.rb");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let up_only = text.replacen("  def up\n", "  def change\n", 1);
+    let without_down = up_only.replacen("\n  def down\n    drop_table :lti_registrations\n  end\n", "", 1);
+    assert_ne!(without_down, up_only, "the down was removed");
+    std::fs::write(&path, without_down).unwrap();
+    let (code, report) = check(project.path(), &["--properties", "reversible"]);
+    assert_eq!(code, 1, "{report:#}");
+    let reversible = verdict(&report, "reversible");
+    assert_eq!(reversible["status"], "fail", "{report:#}");
+    assert!(reversible.to_string().contains("lti_registrations"), "{reversible:#}");
+}
