@@ -124,13 +124,25 @@ fn a_failing_project_saves_one_line_and_leaves_it_byte_identical() {
     let args = ["check", dir, "--properties", "partial", "--granularity", "object", "--cases", "32"];
     let first = pgconverge(&args);
     assert_eq!(first.code, 1, "{}\n{}", first.stdout, first.stderr);
-    let saved = std::fs::read(&file).expect("the failure is saved");
+    assert!(file.exists(), "the failure is saved");
     assert_eq!(saved_lines(project.path(), "partial").len(), 1);
+    // Every file of the directory (the saved cases and the repro script), byte for byte.
+    let contents = || {
+        let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(project.path().join("proptest-regressions"))
+            .expect("the directory")
+            .flatten()
+            .map(|e| (e.path(), std::fs::read(e.path()).expect("readable")))
+            .collect();
+        files.sort();
+        files
+    };
+    let saved = contents();
+    assert!(saved.len() >= 2, "the saved cases and the repro script: {:?}", saved.iter().map(|(p, _)| p).collect::<Vec<_>>());
     for _ in 0..2 {
         let again = pgconverge(&args);
         assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
         assert!(again.stdout.contains("1 saved case replayed: 1 still fails"), "{}", again.stdout);
-        assert_eq!(std::fs::read(&file).expect("still there"), saved, "the saved cases changed between two failing runs");
+        assert!(contents() == saved, "proptest-regressions/ changed between two failing runs");
     }
 }
 

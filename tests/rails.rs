@@ -183,8 +183,9 @@ fn k12_rails_converges_under_activerecord() {
         assert_eq!(verdict(&report, property)["status"], "pass", "{property}: {report:#}");
     }
     assert_eq!(verdict(&report, "idempotent")["cases"], 7);
-    // One case per number of applied base migrations, the rest pending.
-    assert_eq!(verdict(&report, "partial")["cases"], 10);
+    // One case per number of applied migrations, the rest pending; then the seed's state:
+    // db/schema.rb loaded, the seven guarded migrations pending and not recorded.
+    assert_eq!(verdict(&report, "partial")["cases"], 11);
     for property in ["order", "interrupt"] {
         assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
     }
@@ -234,4 +235,26 @@ fn a_guard_inside_change_makes_the_down_a_no_op() {
     let reversible = verdict(&report, "reversible");
     assert_eq!(reversible["status"], "fail", "{report:#}");
     assert!(reversible.to_string().contains("lti_registrations"), "{reversible:#}");
+}
+
+/// The seed's Definition of Done, the other way round: a guard that checks the wrong table lets
+/// its migration run on a database loaded from db/schema.rb (the seven tables there, their
+/// migrations not recorded), and partial names that start state and the failing line.
+#[test]
+fn a_guard_on_the_wrong_table_fails_on_a_database_loaded_from_schema_rb() {
+    let project = common::copy_of(&k12_rails());
+    let path = project.path().join("db/migrate/20260216000003_create_ai_templates.rb");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("table_exists?(:ai_templates)", "table_exists?(:ai_template)", 1)).unwrap();
+    let (code, report) = check(project.path(), &["--properties", "partial"]);
+    assert_eq!(code, 1, "{report:#}");
+    let partial = verdict(&report, "partial");
+    assert_eq!(partial["status"], "fail", "{report:#}");
+    let case = &partial["case"];
+    assert_eq!(case["preexisting"].as_array().unwrap().len(), 1, "{case:#}");
+    assert!(case["preexisting"][0].as_str().unwrap().starts_with("the whole reference ("), "{case:#}");
+    let failure = &partial["failure"];
+    assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
+    assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
+    assert_eq!(failure["location"]["line"], 5, "{failure:#}");
 }

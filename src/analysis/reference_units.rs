@@ -42,6 +42,18 @@ pub(crate) struct ReferenceUnit {
     pub(crate) columns: BTreeSet<ObjectRef>,
 }
 
+impl ReferenceUnit {
+    /// The whole of a reference the migrator loads its own way (`db/schema.rb`): one unit, made
+    /// by no single migration.
+    pub(crate) fn whole(path: Option<&std::path::Path>) -> ReferenceUnit {
+        let label = match path {
+            Some(path) => format!("the whole reference ({})", path.display()),
+            None => "the whole reference".to_string(),
+        };
+        ReferenceUnit { statements: vec![], label, creates: BTreeSet::new(), depends_on: BTreeSet::new(), columns: BTreeSet::new() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct ReferenceUnits {
     /// Session setup statements (`SET ...`, `SELECT pg_catalog.set_config(...)`), run first.

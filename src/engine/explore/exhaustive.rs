@@ -15,7 +15,7 @@ use super::ExploreOptions;
 /// The cases of a property for an executor that runs whole migrations only (the project's own
 /// migrator, seconds a step): few enough to run them all, in this order, the simplest first:
 /// each older version applied and the rest pending, then the whole reference pre-existing
-/// with every migration pending.
+/// with the re-entrant migrations pending.
 pub(super) fn plans(universe: &Universe) -> Vec<Plan> {
     let n = universe.migrations().len();
     let mut plans: Vec<Plan> = (0..n)
@@ -26,9 +26,13 @@ pub(super) fn plans(universe: &Universe) -> Vec<Plan> {
             order: (applied..n).collect(),
         })
         .collect();
-    if !universe.units.units.is_empty() {
+    // The whole reference pre-existing, the re-entrant migrations pending and not recorded:
+    // the state they are written for (a database loaded from the schema file, say).
+    let reentrant = &universe.project.reentrant;
+    if !universe.units.units.is_empty() && !reentrant.is_empty() {
         let everything = (0..universe.units.units.len()).collect();
-        plans.push(Plan { applied: BTreeSet::new(), preexisting: everything, interrupted: None, order: (0..n).collect() });
+        let applied = (0..n).filter(|m| !reentrant.contains(m)).collect();
+        plans.push(Plan { applied, preexisting: everything, interrupted: None, order: reentrant.iter().copied().collect() });
     }
     plans
 }

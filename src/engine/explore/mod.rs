@@ -126,7 +126,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     if strategy(universe, property).is_none() {
         let why = match property {
             Property::Order if !universe.executor.runs_sql() => {
-                "not applicable with runner = \"command\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred".into()
+                let runner = if universe.project.framework.is_some() { "rails" } else { "command" };
+                format!("not applicable with runner = \"{runner}\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred")
             }
             Property::Order => match universe.project.config.out_of_order {
                 Some(false) => "not applicable: out_of_order = false (migrations run in version order only), so there is no other order".into(),

@@ -259,6 +259,21 @@ async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), Runne
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(sql, e))
 }
 
+/// After the migrator loaded the whole reference (which records every migration it covers, as
+/// `db:schema:load` does), the pending migrations are forgotten again: the objects exist, the
+/// migrations are not recorded, the state the re-entrant migrations were written for.
+async fn forget_pending(
+    universe: &Universe,
+    conn: &mut PgConnection,
+    database: &str,
+    plan: &Plan,
+) -> Result<Option<CaseOutcome>, RunnerError> {
+    for &m in &plan.order {
+        universe.executor.forget(Target { conn: &mut *conn, database }, &universe.migrations()[m]).await?;
+    }
+    Ok(None)
+}
+
 /// A case in a scratch database of its own: migrations in their own transactions (or none),
 /// the pre-existing objects over a separate connection.
 async fn run_isolated(
@@ -277,7 +292,10 @@ async fn run_isolated(
                 let mut separate = database.connect().await?;
                 let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
                 let _ = separate.close().await;
-                outcome?
+                match outcome? {
+                    None if universe.executor.loads_schema() => forget_pending(universe, conn, database.name(), plan).await?,
+                    outcome => outcome,
+                }
             }
             _ => run_step(universe, conn, &step, Some(database.name())).await?,
         };

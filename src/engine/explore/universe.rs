@@ -60,6 +60,12 @@ impl Universe {
         prepare(&prep, &mut conn).await?;
         let units = match &project.reference {
             Some(script) => reference_units(script),
+            // A reference only the migrator can load (`db/schema.rb`) is one unit: all of it.
+            None if executor.loads_schema() => ReferenceUnits {
+                preamble: vec![],
+                ledger: vec![],
+                units: vec![crate::analysis::reference_units::ReferenceUnit::whole(project.reference_path())],
+            },
             None => ReferenceUnits { preamble: vec![], ledger: vec![], units: vec![] },
         };
         // Learning from the catalog after every step costs a dump per migration: worth it for
