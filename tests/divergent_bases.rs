@@ -60,8 +60,18 @@ fn files(dir: &Path) -> BTreeSet<String> {
     out
 }
 
+/// Where a project keeps its migrations: `migrations/`, or a Rails app's `db/migrate/`.
+fn migrations_dir(project: &Path) -> PathBuf {
+    let rails = project.join("db/migrate");
+    if rails.is_dir() {
+        rails
+    } else {
+        project.join("migrations")
+    }
+}
+
 fn versions(case: &Path) -> BTreeSet<String> {
-    files(&case.join("migrations")).iter().map(|f| f.split('_').next().unwrap().to_string()).collect()
+    files(&migrations_dir(case)).iter().map(|f| f.split('_').next().unwrap().to_string()).collect()
 }
 
 fn statements(path: &Path) -> Vec<String> {
@@ -160,7 +170,7 @@ fn each_case_differs_from_its_base_in_the_listed_files_only() {
         };
         based += 1;
         let base: PathBuf = root().join("fixtures").join(base);
-        assert!(base.join("migrations").is_dir(), "{}: base {} is not a fixture", row.case, base.display());
+        assert!(migrations_dir(&base).is_dir(), "{}: base {} is not a fixture", row.case, base.display());
         let case_files: BTreeSet<String> = files(&case).into_iter().filter(|f| f != "expect.toml").collect();
         for listed in row.changed.difference(&case_files) {
             problems.push(format!("{}: lists {listed}, which the case does not have", row.case));

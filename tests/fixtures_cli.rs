@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{expectation, expected_str, fixture_cases, pgconverge, pgconverge_embedded, CONVERGING_FIXTURES};
 
 #[test]
@@ -29,7 +31,24 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
     let cases = fixture_cases("divergent");
     assert!(cases.len() >= 8, "at least 8 planted-bug cases, found {}", cases.len());
     let mut problems = Vec::new();
+    let mut rails_cases = 0;
     for case in &cases {
+        let rails = runs_on_rails(case);
+        // Without the `rails-tests` tier, Ruby with ActiveRecord may be missing: the Rails cases
+        // are left out here (tests/divergent_bases.rs still checks their files). With it on,
+        // a missing Ruby fails the test.
+        if rails && !cfg!(feature = "rails-tests") {
+            continue;
+        }
+        if rails {
+            rails_cases += 1;
+            common::require_tool(
+                "rails-tests",
+                "ruby",
+                &["-e", "require 'active_record'; require 'pg'"],
+                "Ruby with ActiveRecord and the pg gem (Debian: `apt-get install ruby-activerecord ruby-pg`)",
+            );
+        }
         let expect = expectation(case);
         let property = expected_str(&expect, "property").expect("expect.toml names a property");
         let object = expected_str(&expect, "object").expect("expect.toml names an object");
@@ -37,7 +56,9 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
         if let Some(granularity) = expected_str(&expect, "granularity") {
             args.extend(["--granularity", granularity]);
         }
-        let run = pgconverge(&args);
+        // ActiveRecord's driver connects without a password: `runner = "rails"` refuses the shared
+        // server's URL and needs a cluster of its own.
+        let run = if rails { pgconverge_embedded(&args) } else { pgconverge(&args) };
         if run.code != 1 {
             problems.push(format!("{}: exit {} (expected 1)\n{}{}", case.display(), run.code, run.stdout, run.stderr));
             continue;
@@ -52,6 +73,27 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
         if !names(&verdict["failure"], object) {
             problems.push(format!("{}: {property} failure does not name {object}\n{}", case.display(), verdict["failure"]));
         }
+        // Where the report locates the failure: the migration file and line.
+        if let Some(file) = expected_str(&expect, "file") {
+            let location = &verdict["failure"]["location"];
+            let expected_line = expect.get("line").and_then(|v| v.as_integer());
+            let at_file = location["file"].as_str().is_some_and(|f| f.ends_with(file));
+            if !at_file || location["line"].as_i64() != expected_line {
+                problems
+                    .push(format!("{}: {property} failure is located at {location}, expected {file}:{expected_line:?}", case.display()));
+            }
+        }
+        // Other properties the same bug must fail, naming the same object.
+        for also in expect.get("also").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str()) {
+            let failing = report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == also && v["status"] == "fail");
+            match failing {
+                Some(verdict) if names(&verdict["failure"], object) => {}
+                Some(verdict) => {
+                    problems.push(format!("{}: {also} failure does not name {object}\n{}", case.display(), verdict["failure"]))
+                }
+                None => problems.push(format!("{}: property {also} did not fail too\n{}", case.display(), run.stdout)),
+            }
+        }
         // A case with several failing migrations lists them all, in canonical order.
         if let Some(expected) = expect.get("findings").and_then(|v| v.as_array()) {
             let expected: Vec<&str> = expected.iter().filter_map(|v| v.as_str()).collect();
@@ -61,7 +103,18 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
             }
         }
     }
+    if cfg!(feature = "rails-tests") {
+        assert!(rails_cases >= 3, "the rails_* cases ran: {rails_cases}");
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Whether ActiveRecord runs the case's migrations (`runner = "rails"` in its pgconverge.toml).
+fn runs_on_rails(case: &Path) -> bool {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("pgconverge.toml");
+    let Ok(text) = std::fs::read_to_string(config) else { return false };
+    let config: toml::Table = toml::from_str(&text).expect("pgconverge.toml is TOML");
+    config.get("runner").and_then(|v| v.as_str()) == Some("rails")
 }
 
 /// The failure names `object`: the failing migration, or an object among the differences.
