@@ -258,3 +258,20 @@ fn a_guard_on_the_wrong_table_fails_on_a_database_loaded_from_schema_rb() {
     assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
     assert_eq!(failure["location"]["line"], 5, "{failure:#}");
 }
+
+/// `pgconverge init` on a copy of k12_rails without its pgconverge.toml guesses an equivalent
+/// one (runner = "rails", the seven guarded versions idempotent), and the copy converges with it.
+#[test]
+fn init_guesses_a_config_under_which_k12_rails_converges() {
+    let project = common::copy_of(&k12_rails());
+    let config = project.path().join("pgconverge.toml");
+    std::fs::remove_file(&config).unwrap();
+    let run = common::pgconverge_embedded(&["init", project.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("runner: rails"), "{}", run.stdout);
+    let written: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(written["idempotent"].as_array().map(Vec::len), Some(7), "{written:?}");
+    let (code, report) = check(project.path(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(verdict(&report, "idempotent")["cases"], 7, "{report:#}");
+}

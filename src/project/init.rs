@@ -10,6 +10,9 @@
 //! makes owners but never creates (created by an existing setup file, or by a
 //! `pgconverge-setup.sql` that init writes). Every guess is returned as a line of text; the
 //! written config is checked by loading the project with it.
+//!
+//! A Rails app (`db/migrate/*.rb` with `db/schema.rb` or `db/structure.sql`) is read apart: see
+//! `init/rails.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -24,6 +27,8 @@ use crate::migration::layout::is_nested;
 use crate::migration::manifest::DEFAULT_MANIFEST;
 use crate::migration::{detect_format, substitute, Format, MigrationSet};
 use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
+
+mod rails;
 
 /// Where init looks for migrations, in order; the project directory itself comes last.
 pub(crate) const MIGRATION_DIRS: [&str; 4] = ["migrations", "db/migrate", "migrate", "sql"];
@@ -116,6 +121,9 @@ pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
 pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
     if !dir.is_dir() {
         return Err(InitError::NotADirectory { path: dir.to_path_buf() });
+    }
+    if let Some(plan) = rails::plan(dir) {
+        return Ok(plan);
     }
     let mut guesses = Vec::new();
     let mut keys = Keys::default();

@@ -1,0 +1,157 @@
+//! `pgconverge init` on a Rails app: `db/migrate/*.rb` with `db/schema.rb` (run by ActiveRecord,
+//! `runner = "rails"`) or `db/structure.sql` (the command runner's `bin/rails` recipe).
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::InitPlan;
+use crate::project::config::{Config, CONFIG_FILE};
+
+/// Where a Rails app keeps its migrations.
+const MIGRATE_DIR: &str = "db/migrate";
+/// The reference Rails writes with `schema_format = :ruby`, the default.
+const SCHEMA_RB: &str = "db/schema.rb";
+/// The reference Rails writes with `schema_format = :sql`.
+const STRUCTURE_SQL: &str = "db/structure.sql";
+
+/// `<version>_<name>.rb`, as Rails names a migration.
+static MIGRATION_FILE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d+)_\w+\.rb$").unwrap());
+
+/// An `up` or `change` whose first statement (after blank and comment lines) is a guard that
+/// makes it re-entrant. A regex over the Ruby text, not a parse: it reads the usual spelling and
+/// nothing cleverer (a guard further down, or in a helper, is not seen; the user can add the
+/// version by hand).
+static GUARDED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*def\s+(?:up|change)\s*\n(?:\s*(?:#.*)?\n)*\s*(?:return\s+if\s+(?:table_exists|index_exists)\?|unless\s+table_exists\?)",
+    )
+    .unwrap()
+});
+
+/// The versions of the `.rb` migrations in `migrate_dir`, each with whether it starts with a
+/// guard, in version order.
+fn migrations(migrate_dir: &Path) -> Vec<(String, bool)> {
+    let Ok(entries) = std::fs::read_dir(migrate_dir) else { return Vec::new() };
+    let mut found: Vec<(String, bool)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = MIGRATION_FILE.captures(&name)?[1].to_string();
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            Some((version, GUARDED.is_match(&text)))
+        })
+        .collect();
+    found.sort_by_key(|(version, _)| crate::migration::version::natural_parts(version));
+    found
+}
+
+/// The plan for a Rails app in `dir`, or `None` when `dir` is not one (no `db/migrate/*.rb`, or
+/// neither `db/schema.rb` nor `db/structure.sql`).
+pub(super) fn plan(dir: &Path) -> Option<InitPlan> {
+    let migrations = migrations(&dir.join(MIGRATE_DIR));
+    if migrations.is_empty() {
+        return None;
+    }
+    let schema_rb = dir.join(SCHEMA_RB).is_file();
+    if !schema_rb && !dir.join(STRUCTURE_SQL).is_file() {
+        return None;
+    }
+    let mut guesses = vec![format!("migrations: {MIGRATE_DIR}/ ({} .rb files: a Rails app)", migrations.len())];
+    let guarded: Vec<&str> = migrations.iter().filter(|(_, guarded)| *guarded).map(|(v, _)| v.as_str()).collect();
+    let mut text = String::from("# Written by `pgconverge init`; every value is a guess, check it.\n");
+    if schema_rb {
+        guesses.push(format!("reference: {SCHEMA_RB}"));
+        guesses.push("runner: rails (ActiveRecord runs the migrations through pgconverge's Ruby driver; needs ruby with the activerecord and pg gems)".into());
+        text.push_str(
+            "# ActiveRecord runs db/migrate/*.rb (pgconverge's Ruby driver); db/schema.rb is the reference.\nrunner = \"rails\"\n",
+        );
+        if guarded.is_empty() {
+            guesses.push("idempotent: none (no up or change starts with `return if table_exists?`, `return if index_exists?` or `unless table_exists?`)".into());
+        } else {
+            guesses
+                .push(format!("idempotent: {} (their up or change starts with a table_exists?/index_exists? guard)", guarded.join(", ")));
+            text.push_str(
+                "# The migrations whose up or change starts with a table_exists?/index_exists? guard are re-entrant.\nidempotent = [\n",
+            );
+            for version in &guarded {
+                text.push_str(&format!("    \"{version}\",\n"));
+            }
+            text.push_str("]\n");
+        }
+    } else {
+        guesses.push(format!("reference: {STRUCTURE_SQL}"));
+        guesses.push("runner: command (bin/rails runs the migrations; runner = \"rails\" reads db/schema.rb only)".into());
+        if !guarded.is_empty() {
+            guesses.push(format!(
+                "note: {} start with a guard, but the command runner cannot make Rails forget a version, so idempotent is not checked",
+                guarded.join(", ")
+            ));
+        }
+        text.push_str(
+            "# bin/rails runs the migrations on the embedded backend; db/structure.sql is the reference.\n\
+             runner = \"command\"\n\
+             migrations = \"db/migrate\"\n\
+             reference = \"db/structure.sql\"\n\n\
+             [command]\n\
+             up = \"bin/rails db:migrate:up VERSION={version}\"\n\
+             down = \"bin/rails db:migrate:down VERSION={version}\"\n\
+             load_schema = \"bin/rails db:schema:load\"\n",
+        );
+    }
+    // Check the guess: the config parses.
+    if let Err(error) = Config::parse(&dir.join(CONFIG_FILE), &text) {
+        guesses.push(format!("warning: the written config does not parse: {error}"));
+    }
+    Some(InitPlan { config_text: text, guesses, setup_file: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k12_rails() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k12_rails")
+    }
+
+    #[test]
+    fn guards_are_read_from_up_and_change() {
+        let guarded = |body: &str| GUARDED.is_match(body);
+        assert!(guarded("  def up\n    return if table_exists?(:a)\n"));
+        assert!(guarded("  def change\n    # re-entrant\n\n    return if index_exists?(:a, :b)\n"));
+        assert!(guarded("  def change\n    unless table_exists?(:a)\n"));
+        assert!(!guarded("  def up\n    create_table :a\n    return if table_exists?(:a)\n"), "not the first statement");
+        assert!(!guarded("  def down\n    return if table_exists?(:a)\n"));
+        assert!(!guarded("  def up\n    return if column_exists?(:a, :b)\n"));
+    }
+
+    #[test]
+    fn k12_rails_gets_the_rails_runner_and_its_seven_guarded_versions() {
+        let plan = plan(&k12_rails()).expect("a Rails app");
+        insta::assert_snapshot!(plan.config_text);
+        insta::assert_snapshot!("k12_rails_guesses", plan.guesses.join("\n"));
+        let config = Config::parse(Path::new(CONFIG_FILE), &plan.config_text).unwrap();
+        let ours = Config::parse(Path::new(CONFIG_FILE), &std::fs::read_to_string(k12_rails().join(CONFIG_FILE)).unwrap()).unwrap();
+        assert_eq!(config, ours, "equivalent to the config k12_rails carries");
+    }
+
+    #[test]
+    fn structure_sql_gets_the_command_recipe_and_no_rails_app_gets_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("db/migrate")).unwrap();
+        assert!(plan(dir.path()).is_none(), "no migrations");
+        std::fs::write(
+            dir.path().join("db/migrate/20260101000001_create_a.rb"),
+            "class CreateA\n  def up\n    return if table_exists?(:a)\n",
+        )
+        .unwrap();
+        assert!(plan(dir.path()).is_none(), "no reference");
+        std::fs::write(dir.path().join("db/structure.sql"), "CREATE TABLE a (id int);\n").unwrap();
+        let plan = plan(dir.path()).expect("a Rails app");
+        let config = Config::parse(Path::new(CONFIG_FILE), &plan.config_text).unwrap();
+        assert_eq!(config.runner, Some(crate::project::config::RunnerKind::Command), "{}", plan.config_text);
+        assert!(plan.config_text.contains("up = \"bin/rails db:migrate:up VERSION={version}\""), "{}", plan.config_text);
+        assert!(plan.guesses.iter().any(|g| g.contains("20260101000001 start with a guard")), "{:?}", plan.guesses);
+    }
+}
