@@ -275,3 +275,33 @@ fn init_guesses_a_config_under_which_k12_rails_converges() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(verdict(&report, "idempotent")["cases"], 7, "{report:#}");
 }
+
+/// `pgconverge doctor` says the Rails runner can run here, with the versions Ruby itself reports;
+/// and, with no `ruby` on PATH, that it cannot and why.
+#[test]
+fn doctor_reports_ruby_with_activerecord() {
+    require_activerecord();
+    let ruby = Command::new("ruby").args(["-e", "require 'active_record'; puts ActiveRecord.version"]).output().unwrap();
+    let activerecord = String::from_utf8_lossy(&ruby.stdout).trim().to_string();
+    let run = common::pgconverge_embedded(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let rails = &report["frameworks"]["rails"];
+    assert_eq!(rails["usable"], true, "{rails:#}");
+    assert_eq!(rails["activerecord"], activerecord.as_str(), "{rails:#}");
+
+    let human = common::pgconverge_embedded(&["doctor"]);
+    assert!(human.stdout.contains("frameworks:\n  rails      usable: Ruby "), "{}", human.stdout);
+    assert!(human.stdout.contains(&format!(", ActiveRecord {activerecord}, pg ")), "{}", human.stdout);
+
+    let no_ruby = Command::new(env!("CARGO_BIN_EXE_pgconverge"))
+        .args(["doctor", "--format", "json"])
+        .env("PATH", tempfile::tempdir().unwrap().path())
+        .env_remove("PGCONVERGE_DATABASE_URL")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&String::from_utf8_lossy(&no_ruby.stdout)).unwrap();
+    let rails = &report["frameworks"]["rails"];
+    assert_eq!(rails["usable"], false, "{rails:#}");
+    assert!(rails["why_not"].as_str().unwrap().contains("`ruby` is not on PATH"), "{rails:#}");
+}

@@ -1,5 +1,6 @@
 //! What this machine can run pgconverge on: each backend (embedded, container, url), whether it is
-//! usable, and why not. Nothing here prints a secret: the database URL is only said to be set.
+//! usable, and why not; and the frameworks pgconverge drives itself (`runner = "rails"`). Nothing
+//! here prints a secret: the database URL is only said to be set.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,6 +11,10 @@ use serde::Serialize;
 use crate::runner::embedded::{find_server_binaries, EmbeddedCluster, ServerBinaries};
 use crate::runner::{majors, Backend, ExistingServer};
 
+pub mod frameworks;
+
+use frameworks::FrameworksReport;
+
 /// The state of every backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
@@ -19,6 +24,8 @@ pub struct DoctorReport {
     pub container: ContainerReport,
     /// The URL backend: whether `PGCONVERGE_DATABASE_URL` is set and its server answers.
     pub url: UrlReport,
+    /// The frameworks with a driver of pgconverge's: whether their runtime loads, and versions.
+    pub frameworks: FrameworksReport,
 }
 
 impl DoctorReport {
@@ -165,8 +172,9 @@ pub struct UrlReport {
 /// Checks every backend. Takes a second or two: it starts (and removes) an embedded cluster and
 /// asks the Docker engine and the URL's server, each with a timeout.
 pub async fn doctor() -> DoctorReport {
-    let (embedded, container, url) = tokio::join!(embedded_report(), container_report(), url_report());
-    DoctorReport { embedded, container, url }
+    let (embedded, container, url, frameworks) =
+        tokio::join!(embedded_report(), container_report(), url_report(), frameworks::frameworks_report());
+    DoctorReport { embedded, container, url, frameworks }
 }
 
 async fn embedded_report() -> EmbeddedReport {
@@ -362,7 +370,7 @@ impl fmt::Display for DoctorReport {
         if let Some(version) = &u.server_version {
             write!(f, "\n  {:<10} PGCONVERGE_DATABASE_URL is set; the server answers (PostgreSQL {version})", "server")?;
         }
-        Ok(())
+        write!(f, "\n{}", self.frameworks)
     }
 }
 
