@@ -263,3 +263,22 @@ fn an_unguarded_revision_fails_over_its_pre_existing_table() {
     let case = &verdict(&report, "partial")["case"];
     assert!(!case["preexisting"].as_array().unwrap().is_empty(), "{case:#}");
 }
+
+#[test]
+fn a_revision_only_alembic_sees_stops_the_check() {
+    // recursive_version_locations: Alembic imports versions/ subdirectories; pgconverge reads
+    // versions/*.py only, so the merge is a revision it would never check.
+    let project = common::copy_of(&alembic_branches());
+    let ini = project.path().join("alembic.ini");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(&ini, text.replacen("[alembic]\n", "[alembic]\nrecursive_version_locations = true\n", 1)).unwrap();
+    let versions = project.path().join("alembic/versions");
+    std::fs::create_dir(versions.join("2026")).unwrap();
+    let merge = "b5a0c7e9d143_merge_billing_and_audit.py";
+    std::fs::rename(versions.join(merge), versions.join("2026").join(merge)).unwrap();
+    require_alembic();
+    let run = common::pgconverge_embedded(&["check", project.path().to_str().unwrap(), "--no-persist"]);
+    // Could not decide (exit 3): the check would leave a revision out.
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("only Alembic has [b5a0c7e9d143]"), "{}", run.stderr);
+}

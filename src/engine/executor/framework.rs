@@ -129,7 +129,27 @@ impl FrameworkExecutor {
             path: executor.script.clone(),
             source,
         })?;
-        executor.with_down = executor.list()?.into_iter().filter(|m| m.down).map(|m| m.version).collect();
+        let listed = executor.list()?;
+        if framework.kind == FrameworkKind::Alembic {
+            // pgconverge read the revision ids from the files' assignments; Alembic imports them.
+            // A revision only one of them sees would be a migration never checked.
+            let read: BTreeSet<&str> = project.migrations.migrations.iter().map(|m| m.version.as_str()).collect();
+            let imported: BTreeSet<&str> = listed.iter().map(|m| m.version.as_str()).collect();
+            if read != imported {
+                let only = |a: &BTreeSet<&str>, b: &BTreeSet<&str>| a.difference(b).copied().collect::<Vec<_>>().join(", ");
+                return Err(RunnerError::ProgramIneffective {
+                    program: executor.describe(),
+                    problem: format!(
+                        "its revisions differ from those read in {}: only Alembic has [{}], only pgconverge has [{}]",
+                        framework.migrations_dir.display(),
+                        only(&imported, &read),
+                        only(&read, &imported)
+                    ),
+                }
+                .into());
+            }
+        }
+        executor.with_down = listed.into_iter().filter(|m| m.down).map(|m| m.version).collect();
         Ok(executor)
     }
 
