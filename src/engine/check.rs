@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if property == Property::Interrupt && !self.executor().runs_sql() {
-                let runner = if self.project.framework.is_some() { "rails" } else { "command" };
+                let runner = self.project.framework.as_ref().map_or("command", |f| f.kind.runner_name());
                 let why = format!("not applicable with runner = \"{runner}\": stopping a migration part way needs statement-level control");
                 verdicts.push(skipped(property, why));
                 continue;
@@ -177,8 +177,8 @@ impl<'a> Checker<'a> {
         };
         let nondeterministic: Vec<String> = nondeterministic.iter().map(|(kind, name)| format!("{kind} {name}")).collect();
         let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
-        let format = if self.project.framework.is_some() {
-            "rails".to_string()
+        let format = if let Some(framework) = &self.project.framework {
+            framework.kind.runner_name().to_string()
         } else if self.project.command.is_some() {
             "command".to_string()
         } else {

@@ -87,7 +87,8 @@ pub struct Config {
     /// A framework ledger table to create before the first migration runs.
     pub ledger: Option<Ledger>,
     /// How migrations run: `sql` (pgconverge runs the SQL, the default), `command` (the
-    /// project's own migrator, see `[command]`) or `rails` (ActiveRecord, through a driver).
+    /// project's own migrator, see `[command]`), `rails` (ActiveRecord, through a driver) or
+    /// `alembic` (Alembic, through a driver).
     pub runner: Option<RunnerKind>,
     /// The project's own migrator's commands (`[command]`, with `runner = "command"`).
     pub command: Option<CommandConfig>,
@@ -124,6 +125,9 @@ pub enum RunnerKind {
     /// ActiveRecord runs them (`db/migrate/*.rb`, reference `db/schema.rb`), through
     /// pgconverge's Ruby driver: one long-lived process, not a Rails boot per step.
     Rails,
+    /// Alembic runs them (the `script_location` of `alembic.ini`, reference `schema.sql`),
+    /// through pgconverge's Python driver and the project's own `env.py`.
+    Alembic,
 }
 
 /// The frameworks pgconverge has a driver for.
@@ -132,6 +136,18 @@ pub enum RunnerKind {
 pub enum FrameworkKind {
     /// ActiveRecord (Rails), 6.1 or later.
     Rails,
+    /// Alembic (SQLAlchemy), 1.13 or later.
+    Alembic,
+}
+
+impl FrameworkKind {
+    /// The `runner` value that names it.
+    pub fn runner_name(self) -> &'static str {
+        match self {
+            FrameworkKind::Rails => "rails",
+            FrameworkKind::Alembic => "alembic",
+        }
+    }
 }
 
 impl RunnerKind {
@@ -139,6 +155,7 @@ impl RunnerKind {
     pub fn framework(self) -> Option<FrameworkKind> {
         match self {
             RunnerKind::Rails => Some(FrameworkKind::Rails),
+            RunnerKind::Alembic => Some(FrameworkKind::Alembic),
             RunnerKind::Sql | RunnerKind::Command => None,
         }
     }

@@ -66,8 +66,9 @@ pub struct Project {
     /// The project's own migrator (`runner = "command"`), which runs the migrations instead of
     /// pgconverge; their SQL is then unknown (empty scripts).
     pub(crate) command: Option<config::CommandConfig>,
-    /// The framework whose driver runs the migrations (`runner = "rails"`); its schema file
-    /// is the reference, which only the framework can load (`reference` is then `None`).
+    /// The framework whose driver runs the migrations (`runner = "rails"` or `"alembic"`).
+    /// Rails' schema file is the reference, which only the framework can load (`reference` is
+    /// then `None`); Alembic's reference is SQL, in `reference`.
     pub(crate) framework: Option<framework::FrameworkProject>,
 }
 
@@ -85,11 +86,16 @@ impl Project {
             let framework = framework::FrameworkProject::locate(dir, &config, kind)?;
             let migrations = framework.migrations()?;
             let reentrant = reentrant_indices(dir, &config, &migrations)?;
+            // Alembic has no schema file of its own: its reference is SQL, which pgconverge runs.
+            let reference = match kind {
+                config::FrameworkKind::Alembic => sql_reference(dir, &config)?,
+                config::FrameworkKind::Rails => None,
+            };
             return Ok(Project {
                 dir: dir.to_path_buf(),
                 config,
                 migrations,
-                reference: None,
+                reference,
                 reentrant,
                 command: None,
                 framework: Some(framework),
@@ -111,21 +117,7 @@ impl Project {
             },
             None => MigrationSet::load_layout(&migrations_dir, &layout)?,
         };
-        // `[substitutions]` apply to the reference too.
-        let read_reference = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
-        let reference = match &config.reference {
-            Some(path) => {
-                let path = paths::join(dir, path);
-                if !path.is_file() {
-                    return Err(ProjectError::MissingReference { path });
-                }
-                Some(read_reference(&path)?)
-            }
-            None => {
-                let path = paths::join(dir, Path::new(DEFAULT_REFERENCE));
-                path.is_file().then(|| read_reference(&path)).transpose()?
-            }
-        };
+        let reference = sql_reference(dir, &config)?;
         let reentrant = reentrant_indices(dir, &config, &migrations)?;
         Ok(Project { dir: dir.to_path_buf(), config, migrations, reference, reentrant, command, framework: None })
     }
@@ -143,8 +135,8 @@ impl Project {
 
     /// The reference schema's file, when there is one.
     pub fn reference_path(&self) -> Option<&Path> {
-        match &self.framework {
-            Some(framework) => framework.schema.as_deref(),
+        match self.framework.as_ref().and_then(|f| f.schema.as_deref()) {
+            Some(schema) => Some(schema),
             None => self.reference.as_ref().map(|r| r.path.as_path()),
         }
     }
@@ -154,6 +146,25 @@ impl Project {
     pub(crate) fn runs_own_migrator(&self) -> bool {
         self.command.is_some() || self.framework.is_some()
     }
+}
+
+/// The SQL reference: `reference`, else `schema.sql` when it exists. `[substitutions]` apply to
+/// it too.
+fn sql_reference(dir: &Path, config: &Config) -> Result<Option<Script>, ProjectError> {
+    let read = |path: &Path| with_substitutions(&config.substitutions, || read_reference(path));
+    Ok(match &config.reference {
+        Some(path) => {
+            let path = paths::join(dir, path);
+            if !path.is_file() {
+                return Err(ProjectError::MissingReference { path });
+            }
+            Some(read(&path)?)
+        }
+        None => {
+            let path = paths::join(dir, Path::new(DEFAULT_REFERENCE));
+            path.is_file().then(|| read(&path)).transpose()?
+        }
+    })
 }
 
 /// A reference schema. psql meta-commands (`\restrict` in pg_dump >= 15.14 output, `\connect`)

@@ -1,5 +1,6 @@
-//! The framework executor (`runner = "rails"`): the framework's own migration code runs each
-//! step, through a driver script pgconverge embeds (`drivers/rails.rb`). One driver process
+//! The framework executor (`runner = "rails"`, `runner = "alembic"`): the framework's own
+//! migration code runs each step, through a driver script pgconverge embeds (`drivers/rails.rb`,
+//! `drivers/alembic.py`). One driver process
 //! lives as long as the executor and answers one JSON line per command, so the framework loads
 //! once, not once per step as a `runner = "command"` shell command would.
 
@@ -25,6 +26,9 @@ use crate::runner::{Backend, PgError, RunnerError};
 /// The ActiveRecord driver, written to a temporary directory when the executor starts.
 const RAILS_DRIVER: &str = include_str!("drivers/rails.rb");
 
+/// The Alembic driver, written the same way.
+const ALEMBIC_DRIVER: &str = include_str!("drivers/alembic.py");
+
 /// How long one driver command may take before it counts as hung (an infrastructure fault).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -35,6 +39,9 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 const STDERR_TAIL: usize = 4000;
 
 pub(crate) struct FrameworkExecutor {
+    kind: FrameworkKind,
+    /// Alembic's alembic.ini, passed to its driver.
+    ini: Option<PathBuf>,
     /// The interpreter and the driver script.
     program: String,
     script: PathBuf,
@@ -96,13 +103,16 @@ impl FrameworkExecutor {
         if backend.kind() != "embedded" {
             return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() }.into());
         }
-        let (program, source) = match framework.kind {
-            FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER),
+        let (program, source, file) = match framework.kind {
+            FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER, "rails.rb"),
+            FrameworkKind::Alembic => ("python3".to_string(), ALEMBIC_DRIVER, "alembic.py"),
         };
         let script_dir = driver_dir();
         std::fs::create_dir_all(&script_dir).map_err(|source| RunnerError::File { action: "create", path: script_dir.clone(), source })?;
-        let script = script_dir.join("rails.rb");
+        let script = script_dir.join(file);
         let mut executor = FrameworkExecutor {
+            kind: framework.kind,
+            ini: framework.ini.as_deref().map(absolute).transpose()?,
             program,
             script,
             script_dir,
@@ -119,18 +129,48 @@ impl FrameworkExecutor {
             path: executor.script.clone(),
             source,
         })?;
-        executor.with_down = executor.list()?.into_iter().filter(|m| m.down).map(|m| m.version).collect();
+        let listed = executor.list()?;
+        if framework.kind == FrameworkKind::Alembic {
+            // pgconverge read the revision ids from the files' assignments; Alembic imports them.
+            // A revision only one of them sees would be a migration never checked.
+            let read: BTreeSet<&str> = project.migrations.migrations.iter().map(|m| m.version.as_str()).collect();
+            let imported: BTreeSet<&str> = listed.iter().map(|m| m.version.as_str()).collect();
+            if read != imported {
+                let only = |a: &BTreeSet<&str>, b: &BTreeSet<&str>| a.difference(b).copied().collect::<Vec<_>>().join(", ");
+                return Err(RunnerError::ProgramIneffective {
+                    program: executor.describe(),
+                    problem: format!(
+                        "its revisions differ from those read in {}: only Alembic has [{}], only pgconverge has [{}]",
+                        framework.migrations_dir.display(),
+                        only(&imported, &read),
+                        only(&read, &imported)
+                    ),
+                }
+                .into());
+            }
+        }
+        executor.with_down = listed.into_iter().filter(|m| m.down).map(|m| m.version).collect();
         Ok(executor)
     }
 
     fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(&self.program);
         command.arg(&self.script).current_dir(&self.workdir).env("PGCONVERGE_MIGRATIONS", &self.migrations_dir);
+        if let Some(ini) = &self.ini {
+            command.env("PGCONVERGE_ALEMBIC_INI", ini);
+        }
         command
     }
 
     fn describe(&self) -> String {
-        format!("the ActiveRecord driver ({} {})", self.program, self.script.display())
+        format!("the {} driver ({} {})", self.framework_name(), self.program, self.script.display())
+    }
+
+    fn framework_name(&self) -> &'static str {
+        match self.kind {
+            FrameworkKind::Rails => "ActiveRecord",
+            FrameworkKind::Alembic => "Alembic",
+        }
     }
 
     /// `--list`, run on its own before any case.
@@ -290,9 +330,10 @@ impl FrameworkExecutor {
         })?;
         let default_file = migration.map_or_else(|| self.schema.clone().unwrap_or_default(), |m| m.up.path.clone());
         let location = Location { file: error.file.unwrap_or(default_file), line: error.line.unwrap_or(1), column: 1 };
+        let framework = self.framework_name();
         let sql = match migration {
-            Some(migration) => format!("ActiveRecord {cmd} {}", migration.version),
-            None => format!("ActiveRecord {cmd}"),
+            Some(migration) => format!("{framework} {cmd} {}", migration.version),
+            None => format!("{framework} {cmd}"),
         };
         Ok(Some(Failure::StatementFailed {
             migration: migration.map_or_else(|| label.to_string(), |m| format!("{}{label}", m.id())),

@@ -29,7 +29,18 @@ pub(super) fn plans(universe: &Universe) -> Vec<Plan> {
     // The whole reference pre-existing, the re-entrant migrations pending and not recorded:
     // the state they are written for (a database loaded from the schema file, say).
     let reentrant = &universe.project.reentrant;
-    if !universe.units.units.is_empty() && !reentrant.is_empty() {
+    if !universe.executor.loads_schema() && universe.reference_script().is_some() && !reentrant.is_empty() {
+        // A SQL reference pgconverge runs itself (Alembic's schema.sql): what the re-entrant
+        // migrations create pre-exists, the migrations before the first of them are applied,
+        // and from there on every migration runs (a migrator with a head-only ledger, Alembic's,
+        // cannot record a later migration as applied while an earlier one is pending).
+        let first = *reentrant.iter().next().expect("not empty");
+        let space = &universe.space.units;
+        let preexisting: BTreeSet<usize> = (0..space.len()).filter(|&u| space.creator[u].is_some_and(|m| reentrant.contains(&m))).collect();
+        if !preexisting.is_empty() {
+            plans.push(Plan { applied: (0..first).collect(), preexisting, interrupted: None, order: (first..n).collect() });
+        }
+    } else if !universe.units.units.is_empty() && !reentrant.is_empty() {
         let everything = (0..universe.units.units.len()).collect();
         let applied = (0..n).filter(|m| !reentrant.contains(m)).collect();
         plans.push(Plan { applied, preexisting: everything, interrupted: None, order: reentrant.iter().copied().collect() });

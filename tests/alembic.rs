@@ -1,0 +1,284 @@
+//! The Alembic tier (`cargo test --features alembic-tests`): pgconverge's Alembic driver and
+//! `runner = "alembic"` on fixtures/alembic_branches (a base revision, two branches off it, a
+//! merge). They need python3 with Alembic, SQLAlchemy and psycopg (scripts/install-python-deps);
+//! with the tier on and those missing, they fail saying so.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const DRIVER: &str = include_str!("../src/engine/executor/drivers/alembic.py");
+
+const BASE: &str = "3f2a1c9d0b11";
+const INVOICES: &str = "7c4e8a2b5d20";
+const AUDIT: &str = "9e1d6f3a4c32";
+const MERGE: &str = "b5a0c7e9d143";
+
+fn require_alembic() {
+    common::require_tool(
+        "alembic-tests",
+        "python3",
+        &["-c", "import alembic, sqlalchemy, psycopg"],
+        "Alembic, SQLAlchemy and psycopg for python3 (`scripts/install-python-deps`, or `pip install 'alembic>=1.13,<2' 'SQLAlchemy>=2,<3' 'psycopg[binary]>=3.1,<4'`)",
+    );
+}
+
+fn alembic_branches() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/alembic_branches")
+}
+
+/// A fresh database on the shared server, and the URL that names it.
+fn scratch_database(name: &str) -> String {
+    let admin = common::shared_server_url();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    });
+    admin.replacen("/postgres?", &format!("/{name}?"), 1)
+}
+
+/// The driver, started on a project's script location and speaking JSON lines.
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    _script: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start(script_location: &Path, ini: Option<&Path>, url: &str) -> Driver {
+        require_alembic();
+        let script = tempfile::tempdir().unwrap();
+        std::fs::write(script.path().join("alembic.py"), DRIVER).unwrap();
+        let mut command = Command::new("python3");
+        command
+            .arg(script.path().join("alembic.py"))
+            .env("PGCONVERGE_MIGRATIONS", script_location)
+            .env("PGCONVERGE_DATABASE_URL", url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(ini) = ini {
+            command.env("PGCONVERGE_ALEMBIC_INI", ini);
+        }
+        let mut child = command.spawn().expect("python3 runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Driver { child, stdin, stdout, _script: script }
+    }
+
+    /// Sends one command; the answer line must be one JSON object.
+    fn send(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
+    }
+
+    fn quit(mut self) {
+        assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+fn strings(answer: &Value, key: &str) -> Vec<String> {
+    answer[key].as_array().unwrap_or_else(|| panic!("no {key}: {answer}")).iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_driver_runs_single_revisions_across_branches_and_forgets_with_descendants() {
+    let url = scratch_database("alembic_driver_branches");
+    let project = alembic_branches();
+    let mut driver = Driver::start(&project.join("alembic"), Some(&project.join("alembic.ini")), &url);
+
+    let listed = driver.send(json!({"cmd": "list"}));
+    let versions: Vec<&str> = listed["migrations"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
+    assert_eq!(versions.len(), 4, "{listed}");
+    // Base first, the merge after both of its parents.
+    assert_eq!((versions[0], versions[3]), (BASE, MERGE), "{listed}");
+    let merge = &listed["migrations"][3];
+    assert_eq!(merge["name"], "merge billing and audit");
+    assert!(merge["file"].as_str().unwrap().ends_with("versions/b5a0c7e9d143_merge_billing_and_audit.py"), "{listed}");
+    assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == true), "{listed}");
+
+    // A branch revision before its base: the database's error, located in the revision file.
+    let failed = driver.send(json!({"cmd": "up", "version": INVOICES}));
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert_eq!(failed["error"]["sqlstate"], "42P01", "{failed}");
+    assert!(failed["error"]["file"].as_str().unwrap().ends_with("versions/7c4e8a2b5d20_create_invoices.py"), "{failed}");
+    // `op.create_table(` in upgrade().
+    assert_eq!(failed["error"]["line"], 17, "{failed}");
+
+    assert_eq!(driver.send(json!({"cmd": "up", "version": BASE})), json!({"ok": true, "ran": true}));
+    // Recorded: Alembic has nothing to do.
+    assert_eq!(driver.send(json!({"cmd": "up", "version": BASE})), json!({"ok": true, "ran": false}));
+    assert_eq!(driver.send(json!({"cmd": "up", "version": AUDIT})), json!({"ok": true, "ran": true}));
+    assert_eq!(driver.send(json!({"cmd": "up", "version": INVOICES})), json!({"ok": true, "ran": true}));
+    // Two branches applied: alembic_version holds both heads.
+    let applied = driver.send(json!({"cmd": "applied"}));
+    assert_eq!(strings(&applied, "heads"), [INVOICES, AUDIT], "{applied}");
+    assert_eq!(driver.send(json!({"cmd": "up", "version": MERGE})), json!({"ok": true, "ran": true}));
+    let applied = driver.send(json!({"cmd": "applied"}));
+    assert_eq!(strings(&applied, "heads"), [MERGE], "{applied}");
+    assert_eq!(strings(&applied, "versions").len(), 4, "{applied}");
+
+    // The ledger records heads only: forgetting the audit branch forgets the merge on it too.
+    let forgotten = driver.send(json!({"cmd": "forget", "version": AUDIT}));
+    assert_eq!(strings(&forgotten, "forgotten"), [AUDIT, MERGE], "{forgotten}");
+    let applied = driver.send(json!({"cmd": "applied"}));
+    assert_eq!(strings(&applied, "versions"), [BASE, INVOICES], "{applied}");
+    // Forgotten, the guarded revision runs again over its own table.
+    assert_eq!(driver.send(json!({"cmd": "up", "version": AUDIT})), json!({"ok": true, "ran": true}));
+    assert_eq!(strings(&driver.send(json!({"cmd": "applied"})), "heads"), [INVOICES, AUDIT]);
+
+    // One branch down, the other stays.
+    assert_eq!(driver.send(json!({"cmd": "down", "version": INVOICES})), json!({"ok": true, "ran": true}));
+    assert_eq!(strings(&driver.send(json!({"cmd": "applied"})), "heads"), [AUDIT]);
+    assert_eq!(driver.send(json!({"cmd": "down", "version": INVOICES})), json!({"ok": true, "ran": false}));
+
+    let load = driver.send(json!({"cmd": "load_schema"}));
+    assert_eq!(load["ok"], false, "{load}");
+    let unknown = driver.send(json!({"cmd": "sideways"}));
+    assert_eq!(unknown["ok"], false, "{unknown}");
+    driver.quit();
+}
+
+#[test]
+fn what_a_revision_prints_stays_off_the_protocol_and_errors_name_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let versions = dir.path().join("versions");
+    std::fs::create_dir_all(&versions).unwrap();
+    std::fs::write(
+        dir.path().join("env.py"),
+        "from alembic import context\nfrom sqlalchemy import create_engine\n\nwith create_engine(context.config.get_main_option('sqlalchemy.url')).connect() as c:\n    context.configure(connection=c)\n    with context.begin_transaction():\n        context.run_migrations()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        versions.join("a1_noisy.py"),
+        "from alembic import op\n\nrevision = 'a1'\ndown_revision = None\n\n\ndef upgrade():\n    print('{\"ok\": false}')\n    op.execute('CREATE TABLE noisy (id int)')\n\n\ndef downgrade():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        versions.join("a2_broken.py"),
+        "from alembic import op\n\nrevision = 'a2'\ndown_revision = 'a1'\n\n\ndef upgrade():\n    op.execute('ALTER TABLE noisy ADD COLUMN a text')\n    raise ValueError('boom')\n\n\ndef downgrade():\n    \"\"\"Nothing to undo.\"\"\"\n",
+    )
+    .unwrap();
+    let url = scratch_database("alembic_driver_noisy");
+    let mut driver = Driver::start(dir.path(), None, &url);
+    let listed = driver.send(json!({"cmd": "list"}));
+    // Neither downgrade() does anything.
+    assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");
+    assert_eq!(driver.send(json!({"cmd": "up", "version": "a1"})), json!({"ok": true, "ran": true}));
+    let broken = driver.send(json!({"cmd": "up", "version": "a2"}));
+    assert_eq!(broken["error"]["class"], "ValueError", "{broken}");
+    assert_eq!(broken["error"]["message"], "boom", "{broken}");
+    assert_eq!(broken["error"]["line"], 9, "{broken}");
+    assert!(broken["error"]["file"].as_str().unwrap().ends_with("versions/a2_broken.py"), "{broken}");
+    // The failed revision ran in env.py's transaction: neither recorded nor half done.
+    assert_eq!(strings(&driver.send(json!({"cmd": "applied"})), "versions"), ["a1"]);
+    driver.quit();
+}
+
+/// `pgconverge check --format json` on an embedded cluster (the driver connects without a
+/// password, so `runner = "alembic"` needs one); the report.
+fn check(project: &Path, extra: &[&str]) -> (i32, Value) {
+    require_alembic();
+    let project = project.to_str().unwrap();
+    let mut args = vec!["check", project, "--format", "json", "--no-persist"];
+    args.extend_from_slice(extra);
+    let run = common::pgconverge_embedded(&args);
+    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, report)
+}
+
+fn verdict<'a>(report: &'a Value, property: &str) -> &'a Value {
+    report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property).unwrap_or_else(|| panic!("no {property}: {report}"))
+}
+
+/// A copy of the fixture with `from` replaced by `to` in one revision file.
+fn edited(file: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let project = common::copy_of(&alembic_branches());
+    let path = project.path().join("alembic/versions").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    project
+}
+
+#[test]
+fn alembic_branches_converges_under_alembic() {
+    let (code, report) = check(&alembic_branches(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["format"], "alembic");
+    assert!(report["reference"].as_str().unwrap().ends_with("alembic_branches/schema.sql"), "{report:#}");
+    assert_eq!(report["migration_ids"][3], "b5a0c7e9d143_merge_billing_and_audit", "{report:#}");
+    for property in ["fresh", "idempotent", "partial", "reversible"] {
+        assert_eq!(verdict(&report, property)["status"], "pass", "{property}: {report:#}");
+    }
+    assert_eq!(verdict(&report, "idempotent")["cases"], 1);
+    // One case per number of applied revisions, the rest pending; then the audit branch's
+    // table and index pre-existing (built from schema.sql), its revision pending and unrecorded.
+    assert_eq!(verdict(&report, "partial")["cases"], 5);
+    for property in ["order", "interrupt"] {
+        assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
+    }
+}
+
+#[test]
+fn a_downgrade_that_forgets_an_index_fails_reversible_naming_the_revision() {
+    let project = edited("7c4e8a2b5d20_create_invoices.py", "    op.drop_index(\"ix_accounts_created_at\", table_name=\"accounts\")\n", "");
+    let (code, report) = check(project.path(), &["--properties", "reversible"]);
+    assert_eq!(code, 1, "{report:#}");
+    let reversible = verdict(&report, "reversible");
+    assert_eq!(reversible["status"], "fail", "{report:#}");
+    let text = reversible.to_string();
+    assert!(text.contains("7c4e8a2b5d20_create_invoices"), "{reversible:#}");
+    assert!(text.contains("ix_accounts_created_at"), "{reversible:#}");
+}
+
+#[test]
+fn an_unguarded_revision_fails_over_its_pre_existing_table() {
+    let project = edited("9e1d6f3a4c32_create_audit_events.py", "CREATE TABLE IF NOT EXISTS audit_events", "CREATE TABLE audit_events");
+    let (code, report) = check(project.path(), &["--properties", "idempotent,partial"]);
+    assert_eq!(code, 1, "{report:#}");
+    for property in ["idempotent", "partial"] {
+        let verdict = verdict(&report, property);
+        assert_eq!(verdict["status"], "fail", "{property}: {report:#}");
+        let failure = &verdict["failure"];
+        assert_eq!(failure["migration"], "9e1d6f3a4c32_create_audit_events", "{property}: {failure:#}");
+        assert_eq!(failure["error"]["code"], "42P07", "{property}: {failure:#}");
+        assert!(failure["location"]["file"].as_str().unwrap().ends_with("versions/9e1d6f3a4c32_create_audit_events.py"), "{failure:#}");
+        // `op.execute(` of the CREATE TABLE.
+        assert_eq!(failure["location"]["line"], 16, "{property}: {failure:#}");
+    }
+    let case = &verdict(&report, "partial")["case"];
+    assert!(!case["preexisting"].as_array().unwrap().is_empty(), "{case:#}");
+}
+
+#[test]
+fn a_revision_only_alembic_sees_stops_the_check() {
+    // recursive_version_locations: Alembic imports versions/ subdirectories; pgconverge reads
+    // versions/*.py only, so the merge is a revision it would never check.
+    let project = common::copy_of(&alembic_branches());
+    let ini = project.path().join("alembic.ini");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(&ini, text.replacen("[alembic]\n", "[alembic]\nrecursive_version_locations = true\n", 1)).unwrap();
+    let versions = project.path().join("alembic/versions");
+    std::fs::create_dir(versions.join("2026")).unwrap();
+    let merge = "b5a0c7e9d143_merge_billing_and_audit.py";
+    std::fs::rename(versions.join(merge), versions.join("2026").join(merge)).unwrap();
+    require_alembic();
+    let run = common::pgconverge_embedded(&["check", project.path().to_str().unwrap(), "--no-persist"]);
+    // Could not decide (exit 3): the check would leave a revision out.
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("only Alembic has [b5a0c7e9d143]"), "{}", run.stderr);
+}
