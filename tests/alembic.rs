@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use common::driver::{scratch_database, Driver};
 use serde_json::{json, Value};
 
 const DRIVER: &str = include_str!("../src/engine/executor/drivers/alembic.py");
@@ -31,63 +30,12 @@ fn alembic_branches() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/alembic_branches")
 }
 
-/// A fresh database on the shared server, and the URL that names it.
-fn scratch_database(name: &str) -> String {
-    let admin = common::shared_server_url();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
-    });
-    admin.replacen("/postgres?", &format!("/{name}?"), 1)
-}
-
-/// The driver, started on a project's script location and speaking JSON lines.
-struct Driver {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    _script: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start(script_location: &Path, ini: Option<&Path>, url: &str) -> Driver {
-        require_alembic();
-        let script = tempfile::tempdir().unwrap();
-        std::fs::write(script.path().join("alembic.py"), DRIVER).unwrap();
-        let mut command = Command::new("python3");
-        command
-            .arg(script.path().join("alembic.py"))
-            .env("PGCONVERGE_MIGRATIONS", script_location)
-            .env("PGCONVERGE_DATABASE_URL", url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(ini) = ini {
-            command.env("PGCONVERGE_ALEMBIC_INI", ini);
-        }
-        let mut child = command.spawn().expect("python3 runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Driver { child, stdin, stdout, _script: script }
-    }
-
-    /// Sends one command; the answer line must be one JSON object.
-    fn send(&mut self, command: Value) -> Value {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
-    }
-
-    fn quit(mut self) {
-        assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status}");
-    }
+/// The Alembic driver on a project's script location (and its alembic.ini).
+fn alembic_driver(script_location: &Path, ini: Option<&Path>, url: &str) -> Driver {
+    require_alembic();
+    let mut env = vec![("PGCONVERGE_MIGRATIONS", script_location)];
+    env.extend(ini.map(|ini| ("PGCONVERGE_ALEMBIC_INI", ini)));
+    Driver::start("python3", "alembic.py", DRIVER, &env, url)
 }
 
 fn strings(answer: &Value, key: &str) -> Vec<String> {
@@ -98,7 +46,7 @@ fn strings(answer: &Value, key: &str) -> Vec<String> {
 fn the_driver_runs_single_revisions_across_branches_and_forgets_with_descendants() {
     let url = scratch_database("alembic_driver_branches");
     let project = alembic_branches();
-    let mut driver = Driver::start(&project.join("alembic"), Some(&project.join("alembic.ini")), &url);
+    let mut driver = alembic_driver(&project.join("alembic"), Some(&project.join("alembic.ini")), &url);
 
     let listed = driver.send(json!({"cmd": "list"}));
     let versions: Vec<&str> = listed["migrations"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
@@ -173,7 +121,7 @@ fn what_a_revision_prints_stays_off_the_protocol_and_errors_name_its_line() {
     )
     .unwrap();
     let url = scratch_database("alembic_driver_noisy");
-    let mut driver = Driver::start(dir.path(), None, &url);
+    let mut driver = alembic_driver(dir.path(), None, &url);
     let listed = driver.send(json!({"cmd": "list"}));
     // Neither downgrade() does anything.
     assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");

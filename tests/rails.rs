@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 
+use common::driver::{scratch_database, Driver};
 use serde_json::{json, Value};
 
 const DRIVER: &str = include_str!("../src/engine/executor/drivers/rails.rb");
@@ -25,60 +25,10 @@ fn k12_rails() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k12_rails")
 }
 
-/// A fresh database on the shared server, and the URL that names it.
-fn scratch_database(name: &str) -> String {
-    let admin = common::shared_server_url();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
-    });
-    admin.replacen("/postgres?", &format!("/{name}?"), 1)
-}
-
-/// The driver, started on `migrations` and speaking JSON lines.
-struct Driver {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    _script: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start(migrations: &Path, url: &str) -> Driver {
-        require_activerecord();
-        let script = tempfile::tempdir().unwrap();
-        std::fs::write(script.path().join("rails.rb"), DRIVER).unwrap();
-        let mut child = Command::new("ruby")
-            .arg(script.path().join("rails.rb"))
-            .env("PGCONVERGE_MIGRATIONS", migrations)
-            .env("PGCONVERGE_DATABASE_URL", url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ruby runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Driver { child, stdin, stdout, _script: script }
-    }
-
-    /// Sends one command; the answer line must be one JSON object.
-    fn send(&mut self, command: Value) -> Value {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
-    }
-
-    fn quit(mut self) {
-        assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status}");
-    }
+/// The ActiveRecord driver on `migrations`.
+fn rails_driver(migrations: &Path, url: &str) -> Driver {
+    require_activerecord();
+    Driver::start("ruby", "rails.rb", DRIVER, &[("PGCONVERGE_MIGRATIONS", migrations)], url)
 }
 
 fn versions(answer: &Value) -> Vec<String> {
@@ -88,7 +38,7 @@ fn versions(answer: &Value) -> Vec<String> {
 #[test]
 fn the_driver_runs_lists_forgets_and_loads_the_schema() {
     let url = scratch_database("rails_driver_k12");
-    let mut driver = Driver::start(&k12_rails().join("db/migrate"), &url);
+    let mut driver = rails_driver(&k12_rails().join("db/migrate"), &url);
 
     let listed = driver.send(json!({"cmd": "list"}));
     let migrations = listed["migrations"].as_array().unwrap();
@@ -142,7 +92,7 @@ fn what_a_migration_prints_stays_off_the_protocol_and_errors_name_its_line() {
     )
     .unwrap();
     let url = scratch_database("rails_driver_noisy");
-    let mut driver = Driver::start(dir.path(), &url);
+    let mut driver = rails_driver(dir.path(), &url);
     let listed = driver.send(json!({"cmd": "list"}));
     // Neither defines `down` or `change`.
     assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: running the CLI and reading fixture expectations.
 #![allow(dead_code)]
 
+pub mod driver;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Condvar, Mutex, OnceLock};

@@ -1,0 +1,66 @@
+//! A framework driver (`src/engine/executor/drivers/*`) started by hand and spoken to in JSON
+//! lines, for the tests of the drivers themselves; and a fresh database for it on the shared server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// A fresh database on the shared server, and the URL that names it.
+pub fn scratch_database(name: &str) -> String {
+    let admin = super::shared_server_url();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    });
+    admin.replacen("/postgres?", &format!("/{name}?"), 1)
+}
+
+/// A driver process speaking JSON lines; its script lives in a temporary directory.
+pub struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    _script: tempfile::TempDir,
+}
+
+impl Driver {
+    /// Writes `source` to `<tmp>/<file_name>` and starts `interpreter` on it, with `env` set.
+    pub fn start(interpreter: &str, file_name: &str, source: &str, env: &[(&str, &std::path::Path)], url: &str) -> Driver {
+        let script = tempfile::tempdir().unwrap();
+        std::fs::write(script.path().join(file_name), source).unwrap();
+        let mut command = Command::new(interpreter);
+        command
+            .arg(script.path().join(file_name))
+            .env("PGCONVERGE_DATABASE_URL", url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("{interpreter} runs: {e}"));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Driver { child, stdin, stdout, _script: script }
+    }
+
+    /// Sends one command; the answer line must be one JSON object.
+    pub fn send(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
+    }
+
+    /// Asks the driver to quit; it must exit 0.
+    pub fn quit(mut self) {
+        assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
