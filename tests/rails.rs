@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::driver::{scratch_database, Driver};
+use common::driver::{scratch_database, verdict, Driver};
 use serde_json::{json, Value};
 
 const DRIVER: &str = include_str!("../src/engine/executor/drivers/rails.rb");
@@ -107,20 +107,10 @@ fn what_a_migration_prints_stays_off_the_protocol_and_errors_name_its_line() {
     driver.quit();
 }
 
-/// `pgconverge check --format json` on an embedded cluster (the driver connects without a
-/// password, so `runner = "rails"` needs one); the report.
+/// `pgconverge check --format json` on an embedded cluster; the report.
 fn check(project: &Path, extra: &[&str]) -> (i32, Value) {
     require_activerecord();
-    let project = project.to_str().unwrap();
-    let mut args = vec!["check", project, "--format", "json", "--no-persist"];
-    args.extend_from_slice(extra);
-    let run = common::pgconverge_embedded(&args);
-    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {}\n{}", run.stdout, run.stderr));
-    (run.code, report)
-}
-
-fn verdict<'a>(report: &'a Value, property: &str) -> &'a Value {
-    report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property).unwrap_or_else(|| panic!("no {property}: {report}"))
+    common::driver::check_embedded_json(project, extra)
 }
 
 #[test]

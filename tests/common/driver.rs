@@ -64,3 +64,19 @@ impl Driver {
         assert!(status.success(), "{status}");
     }
 }
+
+/// `pgconverge check DIR --format json --no-persist EXTRA` on an embedded cluster of its own (a
+/// framework driver connects without a password, so framework runners need one): exit code and report.
+pub fn check_embedded_json(project: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let project = project.to_str().unwrap();
+    let mut args = vec!["check", project, "--format", "json", "--no-persist"];
+    args.extend_from_slice(extra);
+    let run = super::pgconverge_embedded(&args);
+    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, report)
+}
+
+/// The verdict of `property` in a JSON report.
+pub fn verdict<'a>(report: &'a serde_json::Value, property: &str) -> &'a serde_json::Value {
+    report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == property).unwrap_or_else(|| panic!("no {property}: {report}"))
+}
