@@ -296,7 +296,7 @@ impl Check {
                 (BackendChoice::Auto | BackendChoice::Embedded, false) => None,
             };
             if let Some(backend) = refused {
-                return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.to_string() }.into());
+                return Err(RunnerError::CommandRunnerNeedsEmbedded { runner: project.runner_name(), backend: backend.to_string() }.into());
             }
             start_backend_for(BackendChoice::Embedded, None, self.major, None).await?
         } else {

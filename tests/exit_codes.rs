@@ -83,7 +83,7 @@ fn the_command_runner_on_another_backend_is_an_input_error_before_any_server_sta
         // No URL in the environment, or it would win over --backend container.
         let run = pgconverge_embedded(&args);
         assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
-        let expected = format!("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to commands)");
+        let expected = format!("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to the migrator)");
         assert!(run.stderr.contains(&expected), "{args:?}: {}", run.stderr);
     }
 }

@@ -60,11 +60,24 @@ fn repros(report: &serde_json::Value) -> Vec<(String, serde_json::Value, PathBuf
         .collect()
 }
 
+/// Whether the case's pgconverge.toml names a runner other than pgconverge's own (`sql`).
+fn runs_own_migrator(case: &Path) -> bool {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("pgconverge.toml");
+    let Ok(text) = std::fs::read_to_string(config) else { return false };
+    let config: toml::Table = toml::from_str(&text).expect("pgconverge.toml is TOML");
+    config.get("runner").and_then(|v| v.as_str()).is_some_and(|runner| runner != "sql")
+}
+
 #[test]
 fn every_repro_script_of_a_divergent_fixture_ends_in_the_same_failure() {
     let mut problems = Vec::new();
     let mut reproduced = Vec::new();
     for case in fixture_cases("divergent") {
+        // A case the project's own migrator runs (`runner = "rails"`, ...) has no SQL to write out:
+        // its counterexamples come without a repro script (tests/rails.rs covers those cases).
+        if runs_own_migrator(&case) {
+            continue;
+        }
         let out = tempfile::tempdir().unwrap();
         let mut args = vec!["check", case.to_str().unwrap(), "--format", "json", "--cases", "64", "--seed", "1", "--no-persist"];
         args.extend(["--repro-dir", out.path().to_str().unwrap()]);

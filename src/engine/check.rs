@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if property == Property::Interrupt && !self.executor().runs_sql() {
-                let runner = self.project.framework.as_ref().map_or("command", |f| f.kind.runner_name());
+                let runner = self.project.runner_name();
                 let why = format!("not applicable with runner = \"{runner}\": stopping a migration part way needs statement-level control");
                 verdicts.push(skipped(property, why));
                 continue;

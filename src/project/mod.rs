@@ -146,6 +146,15 @@ impl Project {
     pub(crate) fn runs_own_migrator(&self) -> bool {
         self.command.is_some() || self.framework.is_some()
     }
+
+    /// The `runner` the project's config names, for messages: `rails`, `alembic`, `command`, `sql`.
+    pub(crate) fn runner_name(&self) -> &'static str {
+        match (&self.framework, &self.command) {
+            (Some(framework), _) => framework.kind.runner_name(),
+            (None, Some(_)) => "command",
+            (None, None) => "sql",
+        }
+    }
 }
 
 /// The SQL reference: `reference`, else `schema.sql` when it exists. `[substitutions]` apply to

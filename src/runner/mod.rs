@@ -200,9 +200,12 @@ pub enum RunnerError {
         /// What is wrong with it.
         reason: String,
     },
-    /// `runner = "command"` with a backend whose password the commands would need. Input.
-    #[error("runner = \"command\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to commands): use --backend embedded")]
+    /// A project whose own migrator runs the migrations (`runner = "command"`, `"rails"`,
+    /// `"alembic"`) with a backend whose password the migrator would need. Input.
+    #[error("runner = \"{runner}\" in pgconverge.toml needs the embedded backend (the {backend} backend's password is not passed to the migrator): use --backend embedded")]
     CommandRunnerNeedsEmbedded {
+        /// The project's runner (`command`, `rails`, `alembic`).
+        runner: &'static str,
         /// The backend that was chosen (`url`, `container`).
         backend: String,
     },

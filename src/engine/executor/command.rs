@@ -32,7 +32,7 @@ impl CommandExecutor {
         if backend.kind() != "embedded" {
             // The URL and container backends authenticate with a password the commands would
             // need; pgconverge never hands it on.
-            return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() }.into());
+            return Err(RunnerError::CommandRunnerNeedsEmbedded { runner: "command", backend: backend.kind().to_string() }.into());
         }
         let workdir = project.dir.join(command.workdir.as_deref().unwrap_or(std::path::Path::new(".")));
         Ok(CommandExecutor { command, workdir, config_file: project.dir.join(CONFIG_FILE), admin: backend.admin_options() })

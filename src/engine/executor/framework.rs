@@ -101,7 +101,9 @@ impl FrameworkExecutor {
     pub(crate) fn new(project: &Project, backend: &dyn Backend) -> Result<FrameworkExecutor, CheckError> {
         let framework = project.framework.as_ref().expect("called for a framework project");
         if backend.kind() != "embedded" {
-            return Err(RunnerError::CommandRunnerNeedsEmbedded { backend: backend.kind().to_string() }.into());
+            return Err(
+                RunnerError::CommandRunnerNeedsEmbedded { runner: project.runner_name(), backend: backend.kind().to_string() }.into()
+            );
         }
         let (program, source, file) = match framework.kind {
             FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER, "rails.rb"),

@@ -126,7 +126,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     if strategy(universe, property).is_none() {
         let why = match property {
             Property::Order if !universe.executor.runs_sql() => {
-                let runner = universe.project.framework.as_ref().map_or("command", |f| f.kind.runner_name());
+                let runner = universe.project.runner_name();
                 format!("not applicable with runner = \"{runner}\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred")
             }
             Property::Order => match universe.project.config.out_of_order {
