@@ -221,11 +221,12 @@ impl Script {
             let offset = section.start + e.offset.unwrap_or(0);
             MigrationError::Syntax { location: location_at(path, &file_text, offset), message: e.message }
         })?;
+        let mut cursor = split::LineCursor::new(&file_text);
         let statements = spans
             .into_iter()
             .map(|s| {
                 let span = Span { start: section.start + s.start, end: section.start + s.end };
-                let (line, column) = line_col(&file_text, span.start);
+                let (line, column) = cursor.locate(span.start);
                 Statement { sql: file_text[span.start..span.end].to_string(), span, line, column }
             })
             .collect();

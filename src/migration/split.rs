@@ -143,9 +143,58 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Line and column of increasing byte offsets in one pass over the text: a script's statements
+/// are located in order, and [`line_col`] from the start of the file for each would be quadratic
+/// (a 100,000-statement seed file took minutes).
+pub(crate) struct LineCursor<'t> {
+    text: &'t str,
+    /// The byte offset located last, its 1-based line, and its 1-based column in characters.
+    offset: usize,
+    line: usize,
+    column: usize,
+}
+
+impl<'t> LineCursor<'t> {
+    pub(crate) fn new(text: &'t str) -> LineCursor<'t> {
+        LineCursor { text, offset: 0, line: 1, column: 1 }
+    }
+
+    /// The line and column of `offset` (clamped to the text); an offset before the last one is
+    /// located from the start of the text.
+    pub(crate) fn locate(&mut self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset || !self.text.is_char_boundary(offset) {
+            return line_col(self.text, offset);
+        }
+        let skipped = &self.text[self.offset..offset];
+        match skipped.rfind('\n') {
+            Some(last) => {
+                self.line += skipped.bytes().filter(|&b| b == b'\n').count();
+                self.column = skipped[last + 1..].chars().count() + 1;
+            }
+            None => self.column += skipped.chars().count(),
+        }
+        self.offset = offset;
+        (self.line, self.column)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cursor agrees with `line_col` at every character boundary, walked in order, and
+    /// falls back to it for an offset behind it.
+    #[test]
+    fn the_line_cursor_agrees_with_line_col() {
+        let text = "SELECT 1;\n\nCREATE TABLE é (x int);\r\n  -- ü\nINSERT INTO é VALUES (1);";
+        let mut cursor = LineCursor::new(text);
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            assert_eq!(cursor.locate(offset), line_col(text, offset), "at {offset}");
+        }
+        assert_eq!(cursor.locate(3), line_col(text, 3));
+        assert_eq!(cursor.locate(text.len() + 10), line_col(text, text.len()));
+    }
 
     fn texts(sql: &str) -> Vec<&str> {
         split_statements(sql).unwrap().into_iter().map(|s| &sql[s.start..s.end]).collect()
