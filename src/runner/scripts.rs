@@ -26,7 +26,13 @@ pub(crate) struct ScriptDir {
 }
 
 impl ScriptDir {
+    /// The helper scripts of `scripts/`.
     pub(crate) fn write() -> Result<ScriptDir, RunnerError> {
+        ScriptDir::write_files(SCRIPTS)
+    }
+
+    /// `(name, text)` files of the caller's (a framework driver), written the same way.
+    pub(crate) fn write_files(files: &[(&str, &str)]) -> Result<ScriptDir, RunnerError> {
         remove_stale();
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
         std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|source| RunnerError::File {
@@ -35,7 +41,7 @@ impl ScriptDir {
             source,
         })?;
         let scripts = ScriptDir { dir };
-        for (name, text) in SCRIPTS {
+        for (name, text) in files {
             let path = scripts.dir.join(name);
             let written = std::fs::OpenOptions::new()
                 .write(true)
@@ -48,7 +54,7 @@ impl ScriptDir {
         Ok(scripts)
     }
 
-    /// The script `name` (`fetch-postgres`, `build-local-image`).
+    /// The script `name` (`fetch-postgres`, `build-local-image`, a driver's file).
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }

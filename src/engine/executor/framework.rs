@@ -21,6 +21,7 @@ use crate::migration::{Location, Migration};
 use crate::model::Failure;
 use crate::project::config::FrameworkKind;
 use crate::project::Project;
+use crate::runner::scripts::ScriptDir;
 use crate::runner::{Backend, PgError, RunnerError};
 
 /// The ActiveRecord driver, written to a temporary directory when the executor starts.
@@ -46,7 +47,7 @@ pub(crate) struct FrameworkExecutor {
     program: String,
     script: PathBuf,
     /// The directory holding the written driver, removed on drop.
-    script_dir: PathBuf,
+    _script_dir: ScriptDir,
     migrations_dir: PathBuf,
     workdir: PathBuf,
     schema: Option<PathBuf>,
@@ -109,15 +110,15 @@ impl FrameworkExecutor {
             FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER, "rails.rb"),
             FrameworkKind::Alembic => ("python3".to_string(), ALEMBIC_DRIVER, "alembic.py"),
         };
-        let script_dir = driver_dir();
-        std::fs::create_dir_all(&script_dir).map_err(|source| RunnerError::File { action: "create", path: script_dir.clone(), source })?;
-        let script = script_dir.join(file);
+        // A private directory made fresh (never one someone else made), removed with the executor.
+        let script_dir = ScriptDir::write_files(&[(file, source)])?;
+        let script = script_dir.path(file);
         let mut executor = FrameworkExecutor {
             kind: framework.kind,
             ini: framework.ini.as_deref().map(absolute).transpose()?,
             program,
             script,
-            script_dir,
+            _script_dir: script_dir,
             // The driver runs in the project directory: every path it is given is absolute.
             migrations_dir: absolute(&framework.migrations_dir)?,
             workdir: absolute(&project.dir)?,
@@ -126,11 +127,6 @@ impl FrameworkExecutor {
             with_down: BTreeSet::new(),
             driver: tokio::sync::Mutex::new(None),
         };
-        std::fs::write(&executor.script, source).map_err(|source| RunnerError::File {
-            action: "write",
-            path: executor.script.clone(),
-            source,
-        })?;
         let listed = executor.list()?;
         if framework.kind == FrameworkKind::Alembic {
             // pgconverge read the revision ids from the files' assignments; Alembic imports them.
@@ -354,23 +350,11 @@ impl FrameworkExecutor {
     }
 }
 
-impl Drop for FrameworkExecutor {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.script_dir);
-    }
-}
-
 fn parse_answer(line: &str) -> Option<Answer> {
     serde_json::from_str(line.trim()).ok()
 }
 
 /// A directory of this executor's own under the system's temporary directory.
-fn driver_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("pgconverge-driver-{}-{n}", std::process::id()))
-}
-
 #[async_trait::async_trait]
 impl Executor for FrameworkExecutor {
     fn runs_sql(&self) -> bool {
