@@ -143,10 +143,6 @@ impl<'u> CaseRunner<'u> {
 
     /// Reports a case run (or a shrinking step) to the progress sink.
     pub(super) fn tick(&self, failed_now: bool) {
-        self.report_progress(failed_now);
-    }
-
-    fn report_progress(&self, failed_now: bool) {
         if let Some((sink, property, target, started, shared)) = &self.progress {
             use std::sync::atomic::Ordering::Relaxed;
             let cases = shared.cases.fetch_add(1, Relaxed) + 1;

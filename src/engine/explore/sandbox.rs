@@ -262,16 +262,11 @@ async fn control(conn: &mut PgConnection, sql: &'static str) -> Result<(), Runne
 /// After the migrator loaded the whole reference (which records every migration it covers, as
 /// `db:schema:load` does), the pending migrations are forgotten again: the objects exist, the
 /// migrations are not recorded, the state the re-entrant migrations were written for.
-async fn forget_pending(
-    universe: &Universe,
-    conn: &mut PgConnection,
-    database: &str,
-    plan: &Plan,
-) -> Result<Option<CaseOutcome>, RunnerError> {
+async fn forget_pending(universe: &Universe, conn: &mut PgConnection, database: &str, plan: &Plan) -> Result<(), RunnerError> {
     for &m in &plan.order {
         universe.executor.forget(Target { conn: &mut *conn, database }, &universe.migrations()[m]).await?;
     }
-    Ok(None)
+    Ok(())
 }
 
 /// A case in a scratch database of its own: migrations in their own transactions (or none),
@@ -293,7 +288,10 @@ async fn run_isolated(
                 let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
                 let _ = separate.close().await;
                 match outcome? {
-                    None if universe.executor.loads_schema() => forget_pending(universe, conn, database.name(), plan).await?,
+                    None if universe.executor.loads_schema() => {
+                        forget_pending(universe, conn, database.name(), plan).await?;
+                        None
+                    }
                     outcome => outcome,
                 }
             }

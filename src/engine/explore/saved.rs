@@ -111,6 +111,11 @@ pub(super) struct SavedFile {
 }
 
 impl SavedFile {
+    /// Where a property's saved cases live in the regressions directory `dir`.
+    pub(super) fn path(dir: &Path, property: crate::model::Property) -> PathBuf {
+        dir.join(format!("pgconverge-{}.txt", property.name()))
+    }
+
     /// The file's entries (none when it does not exist). A line that is neither a comment nor
     /// an entry is an input error at its place.
     pub(super) fn load(path: &Path) -> Result<SavedFile, RunnerError> {

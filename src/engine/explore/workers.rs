@@ -54,12 +54,9 @@ impl Found {
 
 /// Whether any of these properties has a saved counterexample in `regressions`.
 pub(crate) fn has_saved_cases(regressions: &std::path::Path, properties: &[Property]) -> Result<bool, RunnerError> {
-    let options = ExploreOptions { regressions: Some(regressions.to_path_buf()), ..ExploreOptions::default() };
     for &property in properties {
-        if let Some(path) = regressions_file(&options, property) {
-            if !SavedFile::load(&path)?.entries.is_empty() {
-                return Ok(true);
-            }
+        if !SavedFile::load(&SavedFile::path(regressions, property))?.entries.is_empty() {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -74,7 +71,7 @@ pub(super) struct Explored {
 }
 
 pub(super) fn regressions_file(options: &ExploreOptions, property: Property) -> Option<std::path::PathBuf> {
-    options.regressions.as_ref().map(|dir| dir.join(format!("pgconverge-{}.txt", property.name())))
+    options.regressions.as_deref().map(|dir| SavedFile::path(dir, property))
 }
 
 /// The shrink budget: `--shrink-iters`, else `PROPTEST_MAX_SHRINK_ITERS`, else 256.
@@ -412,7 +409,7 @@ fn replay_saved(
         Replayed { file: path.to_path_buf(), saved: file.entries.len(), still_failing: 0, passing: 0, stale: Vec::new(), pruned: 0 };
     let mut removable = Vec::new();
     let mut first_failing: Option<(usize, Plan, Failure)> = None;
-    for (index, entry) in file.entries.clone().iter().enumerate() {
+    for (index, entry) in file.entries.iter().enumerate() {
         let plan = match &entry.case {
             Some(case) => case.resolve(universe),
             // An older line: its seed regenerates the case with today's generator.
