@@ -111,10 +111,7 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
 
 /// Whether ActiveRecord runs the case's migrations (`runner = "rails"` in its pgconverge.toml).
 fn runs_on_rails(case: &Path) -> bool {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("pgconverge.toml");
-    let Ok(text) = std::fs::read_to_string(config) else { return false };
-    let config: toml::Table = toml::from_str(&text).expect("pgconverge.toml is TOML");
-    config.get("runner").and_then(|v| v.as_str()) == Some("rails")
+    common::configured_runner(case).as_deref() == Some("rails")
 }
 
 /// The failure names `object`: the failing migration, or an object among the differences.

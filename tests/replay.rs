@@ -4,10 +4,8 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
-use common::pgconverge;
-use pgconverge::runner::{ExistingServer, ScratchDatabase};
+use common::{pgconverge, run_with_psql};
 
 #[test]
 fn a_saved_seed_is_replayed_and_fails_the_same_way() {
@@ -46,27 +44,6 @@ fn a_saved_seed_is_replayed_and_fails_the_same_way() {
     let empty = pgconverge(&["replay", dir, "--properties", "order", "--regressions", regressions.path().to_str().unwrap()]);
     assert_eq!(empty.code, 2, "{}{}", empty.stdout, empty.stderr);
     assert!(empty.stderr.contains("nothing to replay"), "{}", empty.stderr);
-}
-
-/// Runs a repro script with psql against a new, empty database (on the shared server); returns
-/// psql's exit code and stderr.
-fn run_with_psql(script: &std::path::Path) -> (i32, String) {
-    let shared = common::shared_server();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
-        let server = ExistingServer::from_url(&shared.url).unwrap();
-        let database = ScratchDatabase::create(&server).await.unwrap();
-        let socket = shared.dir.clone();
-        let output = Command::new("psql")
-            .args(["-X", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-p", "5432", "-h"])
-            .arg(&socket)
-            .args(["-d", database.name(), "-f"])
-            .arg(script)
-            .output()
-            .unwrap();
-        database.drop_now().await.unwrap();
-        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
-    })
 }
 
 #[test]

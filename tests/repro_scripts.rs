@@ -6,47 +6,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{expectation, expected_str, fixture_cases, pgconverge};
-use pgconverge::runner::{ExistingServer, ScratchDatabase};
-
-/// psql of the newest installed server (`PGCONVERGE_PG_BIN` when set), as the embedded cluster
-/// picks its server.
-fn psql() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PGCONVERGE_PG_BIN") {
-        return Path::new(&dir).join("psql");
-    }
-    let mut installed: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin/psql"))))
-        .filter(|(_, psql)| psql.is_file())
-        .collect();
-    installed.sort();
-    installed.pop().map_or_else(|| PathBuf::from("psql"), |(_, psql)| psql)
-}
-
-/// Runs `script` with psql on a new, empty database of the shared server; psql's exit code and
-/// stderr.
-fn run_with_psql(script: &Path) -> (i32, String) {
-    let shared = common::shared_server();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let server = ExistingServer::from_url(&shared.url).unwrap();
-        let database = ScratchDatabase::create(&server).await.unwrap();
-        let output = Command::new(psql())
-            .args(["-X", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-p", "5432", "-h"])
-            .arg(&shared.dir)
-            .args(["-d", database.name(), "-f"])
-            .arg(script)
-            .output()
-            .expect("psql runs");
-        database.drop_now().await.unwrap();
-        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
-    })
-}
+use common::{expectation, expected_str, fixture_cases, pgconverge, run_with_psql};
 
 /// A report's failing verdicts that name a repro script: (property, failure, script).
 fn repros(report: &serde_json::Value) -> Vec<(String, serde_json::Value, PathBuf)> {
@@ -62,10 +23,7 @@ fn repros(report: &serde_json::Value) -> Vec<(String, serde_json::Value, PathBuf
 
 /// Whether the case's pgconverge.toml names a runner other than pgconverge's own (`sql`).
 fn runs_own_migrator(case: &Path) -> bool {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("pgconverge.toml");
-    let Ok(text) = std::fs::read_to_string(config) else { return false };
-    let config: toml::Table = toml::from_str(&text).expect("pgconverge.toml is TOML");
-    config.get("runner").and_then(|v| v.as_str()).is_some_and(|runner| runner != "sql")
+    common::configured_runner(case).is_some_and(|runner| runner != "sql")
 }
 
 #[test]

@@ -238,6 +238,14 @@ pub fn fixture_cases(group: &str) -> Vec<PathBuf> {
     cases
 }
 
+/// The `runner` a fixture's pgconverge.toml names (`None`: no config, or no `runner`: pgconverge's own).
+pub fn configured_runner(case: &Path) -> Option<String> {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("pgconverge.toml");
+    let text = std::fs::read_to_string(config).ok()?;
+    let config: toml::Table = toml::from_str(&text).expect("pgconverge.toml is TOML");
+    config.get("runner").and_then(|v| v.as_str()).map(str::to_string)
+}
+
 /// A case's `expect.toml`.
 pub fn expectation(case: &Path) -> toml::Table {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("expect.toml");
@@ -265,4 +273,41 @@ pub fn copy_of(fixture: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy(fixture, dir.path());
     dir
+}
+
+/// psql of the newest installed server (`PGCONVERGE_PG_BIN` when set), as the embedded cluster
+/// picks its server.
+pub fn psql() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PGCONVERGE_PG_BIN") {
+        return Path::new(&dir).join("psql");
+    }
+    let mut installed: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin/psql"))))
+        .filter(|(_, psql)| psql.is_file())
+        .collect();
+    installed.sort();
+    installed.pop().map_or_else(|| PathBuf::from("psql"), |(_, psql)| psql)
+}
+
+/// Runs `script` with psql on a new, empty database of the shared server; psql's exit code and
+/// stderr.
+pub fn run_with_psql(script: &Path) -> (i32, String) {
+    let shared = shared_server();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let server = pgconverge::runner::ExistingServer::from_url(&shared.url).unwrap();
+        let database = pgconverge::runner::ScratchDatabase::create(&server).await.unwrap();
+        let output = Command::new(psql())
+            .args(["-X", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-p", "5432", "-h"])
+            .arg(&shared.dir)
+            .args(["-d", database.name(), "-f"])
+            .arg(script)
+            .output()
+            .expect("psql runs");
+        database.drop_now().await.unwrap();
+        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+    })
 }
