@@ -66,15 +66,19 @@ fn the_driver_runs_single_revisions_across_branches_and_forgets_with_descendants
     // `op.create_table(` in upgrade().
     assert_eq!(failed["error"]["line"], 17, "{failed}");
 
-    assert_eq!(driver.send(json!({"cmd": "up", "version": BASE})), json!({"ok": true, "ran": true}));
-    // Recorded: Alembic has nothing to do.
-    assert_eq!(driver.send(json!({"cmd": "up", "version": BASE})), json!({"ok": true, "ran": false}));
-    assert_eq!(driver.send(json!({"cmd": "up", "version": AUDIT})), json!({"ok": true, "ran": true}));
-    assert_eq!(driver.send(json!({"cmd": "up", "version": INVOICES})), json!({"ok": true, "ran": true}));
+    // What the revision sent, without Alembic's introspection and alembic_version bookkeeping.
+    let (ran, sql) = driver.step("up", BASE);
+    assert!(ran);
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    assert!(sql[0].trim().starts_with("CREATE TABLE accounts ("), "{sql:?}");
+    // Recorded: Alembic has nothing to do, and sends nothing.
+    assert_eq!(driver.step("up", BASE), (false, vec![]));
+    assert!(driver.step("up", AUDIT).0);
+    assert!(driver.step("up", INVOICES).0);
     // Two branches applied: alembic_version holds both heads.
     let applied = driver.send(json!({"cmd": "applied"}));
     assert_eq!(strings(&applied, "heads"), [INVOICES, AUDIT], "{applied}");
-    assert_eq!(driver.send(json!({"cmd": "up", "version": MERGE})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("up", MERGE).0);
     let applied = driver.send(json!({"cmd": "applied"}));
     assert_eq!(strings(&applied, "heads"), [MERGE], "{applied}");
     assert_eq!(strings(&applied, "versions").len(), 4, "{applied}");
@@ -85,13 +89,13 @@ fn the_driver_runs_single_revisions_across_branches_and_forgets_with_descendants
     let applied = driver.send(json!({"cmd": "applied"}));
     assert_eq!(strings(&applied, "versions"), [BASE, INVOICES], "{applied}");
     // Forgotten, the guarded revision runs again over its own table.
-    assert_eq!(driver.send(json!({"cmd": "up", "version": AUDIT})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("up", AUDIT).0);
     assert_eq!(strings(&driver.send(json!({"cmd": "applied"})), "heads"), [INVOICES, AUDIT]);
 
     // One branch down, the other stays.
-    assert_eq!(driver.send(json!({"cmd": "down", "version": INVOICES})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("down", INVOICES).0);
     assert_eq!(strings(&driver.send(json!({"cmd": "applied"})), "heads"), [AUDIT]);
-    assert_eq!(driver.send(json!({"cmd": "down", "version": INVOICES})), json!({"ok": true, "ran": false}));
+    assert!(!driver.step("down", INVOICES).0);
 
     let load = driver.send(json!({"cmd": "load_schema"}));
     assert_eq!(load["ok"], false, "{load}");
@@ -125,7 +129,7 @@ fn what_a_revision_prints_stays_off_the_protocol_and_errors_name_its_line() {
     let listed = driver.send(json!({"cmd": "list"}));
     // Neither downgrade() does anything.
     assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");
-    assert_eq!(driver.send(json!({"cmd": "up", "version": "a1"})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("up", "a1").0);
     let broken = driver.send(json!({"cmd": "up", "version": "a2"}));
     assert_eq!(broken["error"]["class"], "ValueError", "{broken}");
     assert_eq!(broken["error"]["message"], "boom", "{broken}");
@@ -166,9 +170,33 @@ fn alembic_branches_converges_under_alembic() {
     // One case per number of applied revisions, the rest pending; then the audit branch's
     // table and index pre-existing (built from schema.sql), its revision pending and unrecorded.
     assert_eq!(verdict(&report, "partial")["cases"], 5);
-    for property in ["order", "interrupt"] {
-        assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
-    }
+    // The two branches run in either order, the merge after both (its down_revision): the
+    // orders of three of the four revisions (any applied prefix, the rest in an allowed order).
+    let order = verdict(&report, "order");
+    assert_eq!(order["status"], "pass", "{report:#}");
+    assert!(order["summary"].as_str().unwrap().ends_with("over 8 distinct orders"), "{order:#}");
+    assert_eq!(verdict(&report, "interrupt")["status"], "skipped", "{report:#}");
+}
+
+/// The planted order bug between two branches (fixtures/divergent/alembic_enum_two_branches):
+/// each appends a label to one enum. order names the pair, and the repro is the SQL Alembic
+/// sent in that case, which psql runs to the same difference.
+#[test]
+fn two_branches_appending_enum_labels_fail_order_with_a_psql_repro_of_what_alembic_sent() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/divergent/alembic_enum_two_branches");
+    let repro = tempfile::tempdir().unwrap();
+    let (code, report) = check(&project, &["--properties", "order", "--seed", "1", "--repro-dir", repro.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    let order = verdict(&report, "order");
+    assert_eq!(order["status"], "fail", "{report:#}");
+    assert_eq!(order["case"]["out_of_order"], json!([["9e1d6f3a4c32_create_audit_events", "7c4e8a2b5d20_create_invoices"]]), "{order:#}");
+    let script = std::fs::read_to_string(repro.path().join("order.sql")).unwrap();
+    let suspended = script.find("ADD VALUE IF NOT EXISTS 'suspended'").expect(&script);
+    let delinquent = script.find("ADD VALUE IF NOT EXISTS 'delinquent'").expect(&script);
+    assert!(suspended < delinquent, "{script}");
+    let (code, stderr) = common::run_with_psql(&repro.path().join("order.sql"));
+    assert_eq!(code, 3, "psql stops at the check block:\n{stderr}");
+    assert!(stderr.contains("pgconverge: type public.account_status: labels"), "{stderr}");
 }
 
 #[test]

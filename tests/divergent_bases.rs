@@ -60,14 +60,14 @@ fn files(dir: &Path) -> BTreeSet<String> {
     out
 }
 
-/// Where a project keeps its migrations: `migrations/`, or a Rails app's `db/migrate/`.
+/// Where a project keeps its migrations: `migrations/`, a Rails app's `db/migrate/`, or an
+/// Alembic project's `alembic/versions/`.
 fn migrations_dir(project: &Path) -> PathBuf {
-    let rails = project.join("db/migrate");
-    if rails.is_dir() {
-        rails
-    } else {
-        project.join("migrations")
-    }
+    ["db/migrate", "alembic/versions"]
+        .iter()
+        .map(|dir| project.join(dir))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| project.join("migrations"))
 }
 
 fn versions(case: &Path) -> BTreeSet<String> {

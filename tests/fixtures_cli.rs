@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{expectation, expected_str, fixture_cases, pgconverge, pgconverge_embedded, CONVERGING_FIXTURES};
 
 #[test]
@@ -15,6 +13,20 @@ fn converging_fixtures_exit_0() {
         assert!(run.stdout.contains("\nconverges: "), "{dir}:\n{}", run.stdout);
         assert!(!run.stdout.contains("FAIL"), "{dir}:\n{}", run.stdout);
     }
+}
+
+/// Asked for order alone on a set whose fresh run diverges: order cannot run, and the report
+/// says why with fresh's failure (exit 1), never "converges" because nothing ran.
+#[test]
+fn a_property_that_cannot_run_for_a_failing_fresh_brings_the_failure_along() {
+    let run = pgconverge(&["check", "fixtures/divergent/default_mismatch", "--properties", "order", "--format", "json", "--no-persist"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let verdicts = report["verdicts"].as_array().unwrap();
+    let status = |property: &str| verdicts.iter().find(|v| v["property"] == property).map(|v| v["status"].clone());
+    assert_eq!(status("fresh"), Some("fail".into()), "{report:#}");
+    assert_eq!(status("order"), Some("skipped".into()), "{report:#}");
+    assert_eq!(report["status"], "counterexample");
 }
 
 #[test]
@@ -31,24 +43,37 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
     let cases = fixture_cases("divergent");
     assert!(cases.len() >= 8, "at least 8 planted-bug cases, found {}", cases.len());
     let mut problems = Vec::new();
-    let mut rails_cases = 0;
+    let (mut rails_cases, mut alembic_cases) = (0, 0);
     for case in &cases {
-        let rails = runs_on_rails(case);
-        // Without the `rails-tests` tier, Ruby with ActiveRecord may be missing: the Rails cases
-        // are left out here (tests/divergent_bases.rs still checks their files). With it on,
-        // a missing Ruby fails the test.
-        if rails && !cfg!(feature = "rails-tests") {
-            continue;
-        }
-        if rails {
-            rails_cases += 1;
-            common::require_tool(
-                "rails-tests",
-                "ruby",
-                &["-e", "require 'active_record'; require 'pg'"],
-                "Ruby with ActiveRecord and the pg gem (Debian: `apt-get install ruby-activerecord ruby-pg`)",
-            );
-        }
+        let runner = common::configured_runner(case);
+        // Without the `rails-tests` / `alembic-tests` tier, Ruby with ActiveRecord or Python with
+        // Alembic may be missing: those cases are left out here (tests/divergent_bases.rs still
+        // checks their files). With the tier on, a missing framework fails the test.
+        let framework = match runner.as_deref() {
+            Some("rails") if !cfg!(feature = "rails-tests") => continue,
+            Some("alembic") if !cfg!(feature = "alembic-tests") => continue,
+            Some("rails") => {
+                rails_cases += 1;
+                common::require_tool(
+                    "rails-tests",
+                    "ruby",
+                    &["-e", "require 'active_record'; require 'pg'"],
+                    "Ruby with ActiveRecord and the pg gem (Debian: `apt-get install ruby-activerecord ruby-pg`)",
+                );
+                true
+            }
+            Some("alembic") => {
+                alembic_cases += 1;
+                common::require_tool(
+                    "alembic-tests",
+                    "python3",
+                    &["-c", "import alembic, sqlalchemy, psycopg"],
+                    "Python with Alembic, SQLAlchemy and psycopg (scripts/install-python-deps)",
+                );
+                true
+            }
+            _ => false,
+        };
         let expect = expectation(case);
         let property = expected_str(&expect, "property").expect("expect.toml names a property");
         let object = expected_str(&expect, "object").expect("expect.toml names an object");
@@ -56,9 +81,9 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
         if let Some(granularity) = expected_str(&expect, "granularity") {
             args.extend(["--granularity", granularity]);
         }
-        // ActiveRecord's driver connects without a password: `runner = "rails"` refuses the shared
-        // server's URL and needs a cluster of its own.
-        let run = if rails { pgconverge_embedded(&args) } else { pgconverge(&args) };
+        // A framework driver connects without a password: `runner = "rails"` / `"alembic"` refuse
+        // the shared server's URL and need a cluster of their own.
+        let run = if framework { pgconverge_embedded(&args) } else { pgconverge(&args) };
         if run.code != 1 {
             problems.push(format!("{}: exit {} (expected 1)\n{}{}", case.display(), run.code, run.stdout, run.stderr));
             continue;
@@ -106,12 +131,10 @@ fn every_divergent_case_is_caught_by_its_property_and_names_its_object() {
     if cfg!(feature = "rails-tests") {
         assert!(rails_cases >= 3, "the rails_* cases ran: {rails_cases}");
     }
+    if cfg!(feature = "alembic-tests") {
+        assert!(alembic_cases >= 1, "the alembic_* cases ran: {alembic_cases}");
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-}
-
-/// Whether ActiveRecord runs the case's migrations (`runner = "rails"` in its pgconverge.toml).
-fn runs_on_rails(case: &Path) -> bool {
-    common::configured_runner(case).as_deref() == Some("rails")
 }
 
 /// The failure names `object`: the failing migration, or an object among the differences.

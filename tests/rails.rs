@@ -56,9 +56,14 @@ fn the_driver_runs_lists_forgets_and_loads_the_schema() {
     assert!(error["file"].as_str().unwrap().ends_with("db/migrate/20260216000001_create_ai_provider_configs.rb"), "{failed}");
     assert_eq!(error["line"], 6, "{failed}");
 
-    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260105090000"})), json!({"ok": true, "ran": true}));
-    // Recorded: Rails skips it.
-    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260105090000"})), json!({"ok": true, "ran": false}));
+    // What the migration sent, without ActiveRecord's introspection, transactions, advisory
+    // lock and schema_migrations bookkeeping.
+    let (ran, sql) = driver.step("up", "20260105090000");
+    assert!(ran);
+    assert!(sql[0].starts_with(r#"CREATE TABLE "tenants" ("#), "{sql:?}");
+    assert!(sql.iter().all(|s| !s.contains("schema_migrations") && !s.contains("advisory") && !s.starts_with("BEGIN")), "{sql:?}");
+    // Recorded: Rails skips it, and sends nothing.
+    assert_eq!(driver.step("up", "20260105090000"), (false, vec![]));
     assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))), ["20260105090000"]);
     assert_eq!(driver.send(json!({"cmd": "forget", "version": "20260105090000"}))["ok"], true);
     assert!(versions(&driver.send(json!({"cmd": "applied"}))).is_empty());
@@ -69,9 +74,14 @@ fn the_driver_runs_lists_forgets_and_loads_the_schema() {
     // schema.rb, loaded as db:schema:load does: `force: :cascade` replaces tenants, and every
     // version up to the schema's is recorded.
     let schema = k12_rails().join("db/schema.rb");
-    assert_eq!(driver.send(json!({"cmd": "load_schema", "path": schema})), json!({"ok": true}));
+    let loaded = driver.send(json!({"cmd": "load_schema", "path": schema}));
+    assert_eq!(loaded["ok"], true, "{loaded}");
+    // What loading it sent: the tables as `force: :cascade` writes them, foreign keys last.
+    let sql: Vec<&str> = loaded["sql"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(sql.contains(&r#"DROP TABLE IF EXISTS "tenants" CASCADE"#), "{sql:?}");
+    assert!(sql.last().unwrap().starts_with(r#"ALTER TABLE "users" ADD CONSTRAINT"#), "{sql:?}");
     assert_eq!(versions(&driver.send(json!({"cmd": "applied"}))).len(), 10);
-    assert_eq!(driver.send(json!({"cmd": "down", "version": "20260216000007"})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("down", "20260216000007").0);
 
     let unknown = driver.send(json!({"cmd": "sideways"}));
     assert_eq!(unknown["ok"], false, "{unknown}");
@@ -96,7 +106,7 @@ fn what_a_migration_prints_stays_off_the_protocol_and_errors_name_its_line() {
     let listed = driver.send(json!({"cmd": "list"}));
     // Neither defines `down` or `change`.
     assert!(listed["migrations"].as_array().unwrap().iter().all(|m| m["down"] == false), "{listed}");
-    assert_eq!(driver.send(json!({"cmd": "up", "version": "20260101000001"})), json!({"ok": true, "ran": true}));
+    assert!(driver.step("up", "20260101000001").0);
     let broken = driver.send(json!({"cmd": "up", "version": "20260101000002"}));
     assert_eq!(broken["error"]["class"], "ArgumentError", "{broken}");
     assert_eq!(broken["error"]["message"], "boom", "{broken}");
@@ -126,9 +136,53 @@ fn k12_rails_converges_under_activerecord() {
     // One case per number of applied migrations, the rest pending; then the seed's state:
     // db/schema.rb loaded, the seven guarded migrations pending and not recorded.
     assert_eq!(verdict(&report, "partial")["cases"], 11);
-    for property in ["order", "interrupt"] {
-        assert_eq!(verdict(&report, property)["status"], "skipped", "{property}: {report:#}");
+    // Orders from the SQL ActiveRecord sent: the guarded tables' foreign keys keep each after
+    // the tables it references, and every order allowed ends at the canonical catalog.
+    let order = verdict(&report, "order");
+    assert_eq!(order["status"], "pass", "{report:#}");
+    let distinct: u32 = order["summary"].as_str().unwrap().split(" over ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(distinct > 50, "{order:#}");
+    assert_eq!(verdict(&report, "interrupt")["status"], "skipped", "{report:#}");
+}
+
+/// Two branches each append a value to one enum (`execute "ALTER TYPE ... ADD VALUE"`): nothing
+/// orders them, and the label order follows the run order. order finds the pair, and its repro
+/// is the SQL ActiveRecord sent in that case, which psql runs to the same difference. (No
+/// db/schema.rb: ActiveRecord 6.1 cannot write an enum there; the canonical run is the reference.)
+#[test]
+fn two_branches_appending_enum_values_fail_order_with_a_psql_repro_of_what_activerecord_sent() {
+    let project = common::copy_of(&k12_rails());
+    std::fs::remove_file(project.path().join("db/schema.rb")).unwrap();
+    let migrate = project.path().join("db/migrate");
+    let migrations = [
+        ("20260301000001_create_course_states", "CreateCourseStates", "CREATE TYPE course_state AS ENUM ('draft', 'published')"),
+        ("20260301000002_add_archived_course_state", "AddArchivedCourseState", "ALTER TYPE course_state ADD VALUE 'archived'"),
+        ("20260301000003_add_retired_course_state", "AddRetiredCourseState", "ALTER TYPE course_state ADD VALUE 'retired'"),
+    ];
+    for (file, class, sql) in migrations {
+        let body = format!("class {class} < ActiveRecord::Migration[6.1]\n  def up\n    execute \"{sql}\"\n  end\nend\n");
+        std::fs::write(migrate.join(format!("{file}.rb")), body).unwrap();
     }
+    let repro = tempfile::tempdir().unwrap();
+    let (code, report) =
+        check(project.path(), &["--properties", "fresh,order", "--seed", "1", "--repro-dir", repro.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(verdict(&report, "fresh")["status"], "pass", "{report:#}");
+    let order = verdict(&report, "order");
+    assert_eq!(order["status"], "fail", "{report:#}");
+    let pairs = order["case"]["out_of_order"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "{order:#}");
+    assert_eq!(pairs[0], json!(["20260301000003_add_retired_course_state", "20260301000002_add_archived_course_state"]), "{order:#}");
+    assert_eq!(order["failure"]["kind"], "diverged", "{order:#}");
+
+    let script = std::fs::read_to_string(repro.path().join("order.sql")).unwrap();
+    let retired = script.find("ALTER TYPE course_state ADD VALUE 'retired'").expect(&script);
+    let archived = script.find("ALTER TYPE course_state ADD VALUE 'archived'").expect(&script);
+    assert!(retired < archived, "retired ran first in the case:\n{script}");
+    assert!(script.contains(r#"CREATE TABLE "courses""#), "{script}");
+    let (code, stderr) = common::run_with_psql(&repro.path().join("order.sql"));
+    assert_eq!(code, 3, "psql stops at the check block:\n{stderr}");
+    assert!(stderr.contains("pgconverge: type public.course_state: labels"), "{stderr}");
 }
 
 #[test]
@@ -244,4 +298,50 @@ fn doctor_reports_ruby_with_activerecord() {
     let rails = &report["frameworks"]["rails"];
     assert_eq!(rails["usable"], false, "{rails:#}");
     assert!(rails["why_not"].as_str().unwrap().contains("`ruby` is not on PATH"), "{rails:#}");
+}
+
+/// k12_rails with `schema_format = :sql`: `db/structure.sql` as `db:structure:dump` writes it
+/// (pg_dump `--schema-only --no-privileges --no-owner` of a database loaded from db/schema.rb,
+/// then the schema_migrations versions), which pgconverge runs as the reference itself. The
+/// seed's Definition of Done holds the same way, and a guard on the wrong table fails partial
+/// on a database built from structure.sql.
+#[test]
+fn k12_rails_with_structure_sql_converges_and_a_wrong_guard_fails_partial() {
+    let url = scratch_database("rails_structure_dump");
+    let mut driver = rails_driver(&k12_rails().join("db/migrate"), &url);
+    let loaded = driver.send(json!({"cmd": "load_schema", "path": k12_rails().join("db/schema.rb")}));
+    assert_eq!(loaded["ok"], true, "{loaded}");
+    let versions = versions(&driver.send(json!({"cmd": "applied"})));
+    driver.quit();
+    let pg_dump = common::psql().with_file_name("pg_dump");
+    let dump = Command::new(&pg_dump).args(["--schema-only", "--no-privileges", "--no-owner", "-d", &url]).output().expect("pg_dump runs");
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let mut structure = String::from_utf8(dump.stdout).unwrap();
+    let values: Vec<String> = versions.iter().map(|v| format!("('{v}')")).collect();
+    structure.push_str(&format!(
+        "SET search_path TO \"$user\", public;\n\nINSERT INTO \"schema_migrations\" (version) VALUES\n{};\n\n",
+        values.join(",\n")
+    ));
+
+    let project = common::copy_of(&k12_rails());
+    std::fs::remove_file(project.path().join("db/schema.rb")).unwrap();
+    std::fs::write(project.path().join("db/structure.sql"), &structure).unwrap();
+    let (code, report) = check(project.path(), &["--properties", "fresh,idempotent,partial"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(report["reference"].as_str().unwrap().ends_with("db/structure.sql"), "{report:#}");
+    // The migrated database has ActiveRecord's schema_migrations and ar_internal_metadata, as
+    // the dump does: 209 objects, as with db/schema.rb.
+    assert_eq!(report["reference_objects"], 209, "{report:#}");
+    // A prefix of applied migrations each, then structure.sql's objects of the seven guarded
+    // migrations pre-existing, the seven pending and not recorded.
+    assert_eq!(verdict(&report, "partial")["cases"], 11, "{report:#}");
+
+    let guard = project.path().join("db/migrate/20260216000003_create_ai_templates.rb");
+    let text = std::fs::read_to_string(&guard).unwrap();
+    std::fs::write(&guard, text.replacen("table_exists?(:ai_templates)", "table_exists?(:ai_template)", 1)).unwrap();
+    let (code, report) = check(project.path(), &["--properties", "partial"]);
+    assert_eq!(code, 1, "{report:#}");
+    let failure = &verdict(&report, "partial")["failure"];
+    assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
+    assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
 }

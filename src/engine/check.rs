@@ -131,9 +131,15 @@ impl<'a> Checker<'a> {
             generated.push(property);
         }
         // Only generated cases have a seed (a migrator's cases are all run, in a fixed order).
-        let seed = (!generated.is_empty() && self.executor().runs_sql()).then(|| *options.seed.get_or_insert_with(explore::random_seed));
+        let seeded = generated.iter().any(|&p| explore::generates_cases(self.project, self.executor().as_ref(), p));
+        let seed = seeded.then(|| *options.seed.get_or_insert_with(explore::random_seed));
         if !generated.is_empty() {
             if fresh.catalog.is_none() || fresh.verdict.status == VerdictStatus::Fail {
+                // What keeps them from running is a finding too, asked for or not: never a
+                // report that converges because nothing ran.
+                if !wanted(Property::Fresh) {
+                    verdicts.push(fresh.verdict.clone());
+                }
                 for property in generated {
                     verdicts.push(skipped(property, "not run: the fresh property fails, fix that first".to_string()));
                 }

@@ -19,10 +19,16 @@ pub(crate) struct FrameworkProject {
     /// The migrations directory (Alembic: the `script_location`, holding env.py and versions/).
     pub(crate) migrations_dir: PathBuf,
     /// The framework's schema file, the reference the driver loads (`None` when it does not
-    /// exist, and always for Alembic, whose reference pgconverge runs as SQL).
+    /// exist, when it is SQL, and always for Alembic).
     pub(crate) schema: Option<PathBuf>,
+    /// A SQL reference (Rails' `db/structure.sql`), which pgconverge runs itself as psql would;
+    /// Alembic's is read from `reference` (default `schema.sql`) by [`crate::project::Project::load`].
+    pub(crate) sql_schema: Option<PathBuf>,
     /// Alembic's `alembic.ini`, when the project has one.
     pub(crate) ini: Option<PathBuf>,
+    /// The dependencies the framework itself declares (Alembic's `down_revision` and
+    /// `depends_on`), read with the migrations: (dependent, dependency, why).
+    pub(crate) declared: Vec<(String, String, String)>,
 }
 
 impl FrameworkProject {
@@ -31,12 +37,9 @@ impl FrameworkProject {
         if kind == FrameworkKind::Alembic {
             return Self::locate_alembic(dir, config);
         }
-        let (migrations, schema) = match kind {
-            FrameworkKind::Rails => ("db/migrate", "db/schema.rb"),
-            FrameworkKind::Alembic => unreachable!("located above"),
-        };
-        let migrations_dir = paths::join(dir, config.migrations.as_deref().unwrap_or(Path::new(migrations)));
-        let schema = match &config.reference {
+        let migrations_dir = paths::join(dir, config.migrations.as_deref().unwrap_or(Path::new("db/migrate")));
+        // `schema_format = :ruby` writes db/schema.rb (the driver loads it), `:sql` db/structure.sql.
+        let reference = match &config.reference {
             Some(path) => {
                 let path = paths::join(dir, path);
                 if !path.is_file() {
@@ -44,9 +47,13 @@ impl FrameworkProject {
                 }
                 Some(path)
             }
-            None => Some(paths::join(dir, Path::new(schema))).filter(|p| p.is_file()),
+            None => ["db/schema.rb", "db/structure.sql"].iter().map(|p| paths::join(dir, Path::new(p))).find(|p| p.is_file()),
         };
-        Ok(FrameworkProject { kind, migrations_dir, schema, ini: None })
+        let (schema, sql_schema) = match reference {
+            Some(path) if path.extension().is_some_and(|e| e == "sql") => (None, Some(path)),
+            other => (other, None),
+        };
+        Ok(FrameworkProject { kind, migrations_dir, schema, sql_schema, ini: None, declared: vec![] })
     }
 
     /// Alembic: `migrations` (else alembic.ini's `script_location`, else `alembic`) is the script
@@ -63,15 +70,17 @@ impl FrameworkProject {
             (None, Some(location)) => paths::join(dir, Path::new(&location.replace("%(here)s", "."))),
             (None, None) => dir.join("alembic"),
         };
-        Ok(FrameworkProject { kind: FrameworkKind::Alembic, migrations_dir, schema: None, ini })
+        Ok(FrameworkProject { kind: FrameworkKind::Alembic, migrations_dir, schema: None, sql_schema: None, ini, declared: vec![] })
     }
 
-    /// The migrations: Alembic's revisions in dependency order; otherwise by file name.
-    pub(crate) fn migrations(&self) -> Result<MigrationSet, ProjectError> {
+    /// The migrations: Alembic's revisions in dependency order (their declared dependencies
+    /// kept in `declared`); otherwise by file name.
+    pub(crate) fn migrations(&mut self) -> Result<MigrationSet, ProjectError> {
         match self.kind {
             FrameworkKind::Rails => self.migrations_by_file_name(),
             FrameworkKind::Alembic => {
-                let migrations = alembic_revisions(&self.migrations_dir.join("versions"))?;
+                let (migrations, declared) = alembic_revisions(&self.migrations_dir.join("versions"))?;
+                self.declared = declared;
                 Ok(MigrationSet { dir: self.migrations_dir.clone(), format: Format::Plain, migrations, unlisted: vec![], stray: vec![] })
             }
         }
@@ -127,18 +136,23 @@ fn script_location(ini: &Path) -> Result<Option<String>, ProjectError> {
 struct Revision {
     id: String,
     parents: Vec<String>,
+    /// `depends_on`: revisions it needs without being their child.
+    depends_on: Vec<String>,
     file: PathBuf,
 }
 
-/// The revisions in `versions`, read from their `revision` and `down_revision` assignments
-/// (Alembic's own `walk_revisions` order needs Python at load time; these two lines do not),
-/// base first, a revision after all of its parents, ties by file name.
-fn alembic_revisions(versions: &Path) -> Result<Vec<Migration>, ProjectError> {
+/// What each revision needs (its parents and `depends_on`), as (dependent, dependency, why).
+type Declared = Vec<(String, String, String)>;
+
+/// The revisions in `versions`, read from their `revision`, `down_revision` and `depends_on`
+/// assignments (Alembic's own `walk_revisions` order needs Python at load time; these lines do
+/// not), base first, a revision after all of its parents, ties by file name; and what each needs.
+fn alembic_revisions(versions: &Path) -> Result<(Vec<Migration>, Declared), ProjectError> {
     let entries = std::fs::read_dir(versions).map_err(|source| MigrationError::Io { path: versions.to_path_buf(), source })?;
     let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "py")).collect();
     files.sort();
     let assignment = |name: &str| regex::Regex::new(&format!(r"(?m)^{name}\s*(?::[^=\n]*)?=\s*(.+)$")).expect("valid regex");
-    let (revision_re, down_re) = (assignment("revision"), assignment("down_revision"));
+    let (revision_re, down_re, depends_re) = (assignment("revision"), assignment("down_revision"), assignment("depends_on"));
     let quoted = regex::Regex::new(r#"['"]([^'"]+)['"]"#).expect("valid regex");
     let mut revisions = Vec::new();
     for file in files {
@@ -148,26 +162,31 @@ fn alembic_revisions(versions: &Path) -> Result<Vec<Migration>, ProjectError> {
             location: location_at(&file, &text, revision.get(0).map_or(0, |m| m.start())),
             message: "`revision` is not a string literal".into(),
         })?;
-        let parents = down_re.captures(&text).map_or_else(Vec::new, |c| quoted.captures_iter(&c[1]).map(|q| q[1].to_string()).collect());
-        revisions.push(Revision { id, parents, file });
+        let strings = |re: &regex::Regex| -> Vec<String> {
+            re.captures(&text).map_or_else(Vec::new, |c| quoted.captures_iter(&c[1]).map(|q| q[1].to_string()).collect())
+        };
+        let (parents, depends_on) = (strings(&down_re), strings(&depends_re));
+        revisions.push(Revision { id, parents, depends_on, file });
     }
     if revisions.is_empty() {
         return Err(MigrationError::Empty { path: versions.to_path_buf(), format: Format::Plain }.into());
     }
     let known: BTreeMap<&str, &Revision> = revisions.iter().map(|r| (r.id.as_str(), r)).collect();
     for revision in &revisions {
-        if let Some(missing) = revision.parents.iter().find(|p| !known.contains_key(p.as_str())) {
-            return Err(MigrationError::Invalid {
-                location: Location { file: revision.file.clone(), line: 1, column: 1 },
-                message: format!("down_revision names {missing}, which no revision file in {} declares", versions.display()),
+        for (field, needed) in [("down_revision", &revision.parents), ("depends_on", &revision.depends_on)] {
+            if let Some(missing) = needed.iter().find(|p| !known.contains_key(p.as_str())) {
+                return Err(MigrationError::Invalid {
+                    location: Location { file: revision.file.clone(), line: 1, column: 1 },
+                    message: format!("{field} names {missing}, which no revision file in {} declares", versions.display()),
+                }
+                .into());
             }
-            .into());
         }
     }
     let mut placed: BTreeSet<String> = BTreeSet::new();
     let mut ordered = Vec::new();
     while ordered.len() < revisions.len() {
-        let next = revisions.iter().find(|r| !placed.contains(&r.id) && r.parents.iter().all(|p| placed.contains(p)));
+        let next = revisions.iter().find(|r| !placed.contains(&r.id) && r.parents.iter().chain(&r.depends_on).all(|p| placed.contains(p)));
         let Some(next) = next else {
             let stuck = revisions.iter().find(|r| !placed.contains(&r.id)).expect("some are left");
             return Err(MigrationError::Invalid {
@@ -181,7 +200,15 @@ fn alembic_revisions(versions: &Path) -> Result<Vec<Migration>, ProjectError> {
         let name = stem.strip_prefix(&format!("{}_", next.id)).unwrap_or(&stem).to_string();
         ordered.push(framework_migration(next.file.clone(), next.id.clone(), name));
     }
-    Ok(ordered)
+    let file_name = |r: &Revision| r.file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let declared = revisions
+        .iter()
+        .flat_map(|r| {
+            let parents = r.parents.iter().map(move |p| (r.id.clone(), p.clone(), format!("down_revision in {}", file_name(r))));
+            parents.chain(r.depends_on.iter().map(move |d| (r.id.clone(), d.clone(), format!("depends_on in {}", file_name(r)))))
+        })
+        .collect();
+    Ok((ordered, declared))
 }
 
 #[cfg(test)]
@@ -204,9 +231,13 @@ mod tests {
         revision(versions, "c_branch.py", "c1", "\"z0\"");
         revision(versions, "z_base.py", "z0", "None");
         std::fs::write(versions.join("helpers.py"), "x = 1\n").unwrap();
-        let ordered: Vec<(String, String)> = alembic_revisions(versions).unwrap().into_iter().map(|m| (m.version, m.name)).collect();
+        let (revisions, declared) = alembic_revisions(versions).unwrap();
+        let ordered: Vec<(String, String)> = revisions.into_iter().map(|m| (m.version, m.name)).collect();
         let expected = [("z0", "z_base"), ("b1", "b_branch"), ("c1", "c_branch"), ("m1", "a_merge")];
         assert_eq!(ordered, expected.map(|(v, n)| (v.to_string(), n.to_string())));
+        let needs: Vec<(&str, &str)> = declared.iter().map(|(d, n, _)| (d.as_str(), n.as_str())).collect();
+        assert_eq!(needs, [("m1", "b1"), ("m1", "c1"), ("b1", "z0"), ("c1", "z0")]);
+        assert_eq!(declared[0].2, "down_revision in a_merge.py");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::migration::manifest::DEFAULT_MANIFEST;
 use crate::migration::{detect_format, substitute, Format, MigrationSet};
 use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 
+mod alembic;
 mod rails;
 
 /// Where init looks for migrations, in order; the project directory itself comes last.
@@ -122,7 +123,7 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
     if !dir.is_dir() {
         return Err(InitError::NotADirectory { path: dir.to_path_buf() });
     }
-    if let Some(plan) = rails::plan(dir) {
+    if let Some(plan) = rails::plan(dir).or_else(|| alembic::plan(dir)) {
         return Ok(plan);
     }
     let mut guesses = Vec::new();

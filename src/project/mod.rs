@@ -83,13 +83,15 @@ impl Project {
         }
         let config = Config::load(dir)?;
         if let Some(kind) = config.runner.and_then(config::RunnerKind::framework) {
-            let framework = framework::FrameworkProject::locate(dir, &config, kind)?;
+            let mut framework = framework::FrameworkProject::locate(dir, &config, kind)?;
             let migrations = framework.migrations()?;
             let reentrant = reentrant_indices(dir, &config, &migrations)?;
-            // Alembic has no schema file of its own: its reference is SQL, which pgconverge runs.
-            let reference = match kind {
-                config::FrameworkKind::Alembic => sql_reference(dir, &config)?,
-                config::FrameworkKind::Rails => None,
+            // Alembic has no schema file of its own, and Rails' structure.sql is SQL: pgconverge
+            // runs a SQL reference itself; the driver loads db/schema.rb.
+            let reference = match (kind, &framework.sql_schema) {
+                (config::FrameworkKind::Alembic, _) => sql_reference(dir, &config)?,
+                (config::FrameworkKind::Rails, Some(path)) => Some(with_substitutions(&config.substitutions, || read_reference(path))?),
+                (config::FrameworkKind::Rails, None) => None,
             };
             return Ok(Project {
                 dir: dir.to_path_buf(),

@@ -57,6 +57,15 @@ impl Driver {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer to {command} is not JSON ({e}): {line:?}"))
     }
 
+    /// Sends `up` or `down` for `version`, which must succeed: whether the framework ran it (it
+    /// skips what it has recorded as applied, or not applied), and the SQL it recorded sending.
+    pub fn step(&mut self, cmd: &str, version: &str) -> (bool, Vec<String>) {
+        let answer = self.send(json!({"cmd": cmd, "version": version}));
+        assert_eq!(answer["ok"], true, "{cmd} {version}: {answer}");
+        let sql = answer["sql"].as_array().unwrap_or_else(|| panic!("no sql: {answer}"));
+        (answer["ran"].as_bool().unwrap(), sql.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+    }
+
     /// Asks the driver to quit; it must exit 0.
     pub fn quit(mut self) {
         assert_eq!(self.send(json!({"cmd": "quit"}))["ok"], true);

@@ -1,8 +1,9 @@
 //! The framework executor (`runner = "rails"`, `runner = "alembic"`): the framework's own
 //! migration code runs each step, through a driver script pgconverge embeds (`drivers/rails.rb`,
-//! `drivers/alembic.py`). One driver process
-//! lives as long as the executor and answers one JSON line per command, so the framework loads
-//! once, not once per step as a `runner = "command"` shell command would.
+//! `drivers/alembic.py`). A driver process answers one JSON line per command and lives as long as
+//! the executor, so the framework loads once per worker, not once per step as a
+//! `runner = "command"` shell command would: each step takes an idle driver (or starts one) and
+//! gives it back, so parallel workers never wait on each other's driver.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::{Executor, Target};
+use super::{Executor, Ran, Target};
 use crate::engine::CheckError;
 use crate::migration::{Location, Migration};
 use crate::model::Failure;
@@ -54,8 +55,11 @@ pub(crate) struct FrameworkExecutor {
     admin: PgConnectOptions,
     /// The versions whose migration can be undone (defines `down` or `change`).
     with_down: BTreeSet<String>,
-    /// One driver per executor, started on first use; a step holds it for its whole exchange.
-    driver: tokio::sync::Mutex<Option<Driver>>,
+    /// The drivers no step is using: a step takes one (or starts one) and gives it back.
+    idle: StdMutex<Vec<Driver>>,
+    /// The runtime the drivers' pipes belong to: the check's, which runs as long as the check,
+    /// not a case worker's, which ends with the worker (a driver outlives the worker that started it).
+    runtime: tokio::runtime::Handle,
 }
 
 struct Driver {
@@ -75,6 +79,9 @@ struct Answer {
     error: Option<DriverError>,
     #[serde(default)]
     migrations: Vec<Listed>,
+    /// What the command sent to the server (up, down and load_schema).
+    #[serde(default)]
+    sql: Option<Vec<String>>,
 }
 
 /// What the framework raised.
@@ -125,7 +132,9 @@ impl FrameworkExecutor {
             schema: framework.schema.as_deref().map(absolute).transpose()?,
             admin: backend.admin_options(),
             with_down: BTreeSet::new(),
-            driver: tokio::sync::Mutex::new(None),
+            idle: StdMutex::new(Vec::new()),
+            runtime: tokio::runtime::Handle::try_current()
+                .map_err(|e| RunnerError::Task { task: "starting a framework driver".into(), message: format!("no async runtime: {e}") })?,
         };
         let listed = executor.list()?;
         if framework.kind == FrameworkKind::Alembic {
@@ -195,6 +204,7 @@ impl FrameworkExecutor {
     }
 
     fn spawn(&self) -> Result<Driver, RunnerError> {
+        let _runtime = self.runtime.enter();
         let mut child = tokio::process::Command::from(self.command())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -208,7 +218,7 @@ impl FrameworkExecutor {
         // Keep the tail of what the framework logs, for the error when the driver dies.
         let mut pipe = child.stderr.take().expect("piped");
         let tail = stderr.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let mut buffer = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buffer).await {
                 if n == 0 {
@@ -240,12 +250,13 @@ impl FrameworkExecutor {
     /// Sends `command` against `database` and reads the answer; an `Err` is the driver failing
     /// (it died, hung or answered something else), never the migration.
     async fn exchange(&self, database: &str, command: serde_json::Value) -> Result<Answer, RunnerError> {
-        let mut guard = self.driver.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.spawn()?);
-        }
-        let driver = guard.as_mut().expect("started above");
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut driver = match idle {
+            Some(driver) => driver,
+            None => self.spawn()?,
+        };
         let outcome = async {
+            let driver = &mut driver;
             if driver.database.as_deref() != Some(database) {
                 let connect = serde_json::json!({"cmd": "connect", "url": self.url(database)});
                 let answer = self.send(driver, &connect).await?;
@@ -257,9 +268,9 @@ impl FrameworkExecutor {
             self.send(driver, &command).await
         }
         .await;
-        if outcome.is_err() {
-            // A driver that failed to answer is in an unknown state: the next command starts a new one.
-            *guard = None;
+        // A driver that failed to answer is in an unknown state: dropped (killed), never reused.
+        if outcome.is_ok() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(driver);
         }
         outcome
     }
@@ -309,7 +320,7 @@ impl FrameworkExecutor {
 
     /// Runs `cmd` for `migration` (or alone); the framework's error as a failure, located in the
     /// migration file (or the schema file) at the line the framework's backtrace names.
-    async fn step(&self, database: &str, cmd: &str, migration: Option<&Migration>, label: &str) -> Result<Option<Failure>, RunnerError> {
+    async fn step(&self, database: &str, cmd: &str, migration: Option<&Migration>, label: &str) -> Result<Ran, RunnerError> {
         let mut command = serde_json::json!({ "cmd": cmd });
         if let Some(migration) = migration {
             command["version"] = migration.version.clone().into();
@@ -319,8 +330,9 @@ impl FrameworkExecutor {
             command["path"] = schema.display().to_string().into();
         }
         let answer = self.exchange(database, command).await?;
+        let recorded = answer.sql;
         if answer.ok {
-            return Ok(None);
+            return Ok(Ran { failure: None, sql: recorded });
         }
         let error = answer.error.ok_or_else(|| RunnerError::ProgramIneffective {
             program: self.describe(),
@@ -333,9 +345,11 @@ impl FrameworkExecutor {
             Some(migration) => format!("{framework} {cmd} {}", migration.version),
             None => format!("{framework} {cmd}"),
         };
-        Ok(Some(Failure::StatementFailed {
+        // The failing statement is the last one the driver recorded.
+        let statement = recorded.as_ref().map_or(1, |sql| sql.len().max(1));
+        let failure = Failure::StatementFailed {
             migration: migration.map_or_else(|| label.to_string(), |m| format!("{}{label}", m.id())),
-            statement: 1,
+            statement,
             location,
             sql,
             error: PgError {
@@ -346,7 +360,8 @@ impl FrameworkExecutor {
                 context: None,
                 position: None,
             },
-        }))
+        };
+        Ok(Ran { failure: Some(failure), sql: recorded })
     }
 }
 
@@ -354,7 +369,6 @@ fn parse_answer(line: &str) -> Option<Answer> {
     serde_json::from_str(line.trim()).ok()
 }
 
-/// A directory of this executor's own under the system's temporary directory.
 #[async_trait::async_trait]
 impl Executor for FrameworkExecutor {
     fn runs_sql(&self) -> bool {
@@ -371,11 +385,15 @@ impl Executor for FrameworkExecutor {
     }
 
     async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
+        Ok(self.up_recorded(target, migration).await?.failure)
+    }
+
+    async fn up_recorded(&self, target: Target<'_>, migration: &Migration) -> Result<Ran, RunnerError> {
         self.step(target.database, "up", Some(migration), "").await
     }
 
     async fn down(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
-        self.step(target.database, "down", Some(migration), " (down)").await
+        Ok(self.step(target.database, "down", Some(migration), " (down)").await?.failure)
     }
 
     async fn forget(&self, target: Target<'_>, migration: &Migration) -> Result<(), RunnerError> {
@@ -383,18 +401,15 @@ impl Executor for FrameworkExecutor {
         if answer.ok {
             return Ok(());
         }
-        let guard = self.driver.lock().await;
-        Err(match guard.as_ref() {
-            Some(driver) => self.driver_failed(driver, &format!("could not forget {}", migration.id()), answer.error),
-            None => RunnerError::ProgramIneffective { program: self.describe(), problem: format!("could not forget {}", migration.id()) },
-        })
+        let detail = answer.error.map_or_else(|| "no error given".to_string(), |e| format!("{}: {}", e.class, e.message));
+        Err(RunnerError::ProgramIneffective { program: self.describe(), problem: format!("could not forget {}: {detail}", migration.id()) })
     }
 
     fn loads_schema(&self) -> bool {
         self.schema.is_some()
     }
 
-    async fn load_schema(&self, target: Target<'_>) -> Result<Option<Failure>, RunnerError> {
+    async fn load_schema_recorded(&self, target: Target<'_>) -> Result<Ran, RunnerError> {
         let label = self.schema.as_deref().map_or("load_schema".to_string(), file_name);
         self.step(target.database, "load_schema", None, &label).await
     }

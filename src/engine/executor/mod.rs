@@ -29,6 +29,13 @@ pub(crate) struct Target<'t> {
     pub(crate) database: &'t str,
 }
 
+/// A step and, when the migrator can say, the SQL it sent (a framework driver records what
+/// the migration code sent, the failing statement last).
+pub(crate) struct Ran {
+    pub(crate) failure: Option<Failure>,
+    pub(crate) sql: Option<Vec<String>>,
+}
+
 /// Runs migrations, up and down, against a scratch database.
 #[async_trait::async_trait]
 pub(crate) trait Executor: Send + Sync {
@@ -53,6 +60,11 @@ pub(crate) trait Executor: Send + Sync {
     /// Applies `migration`; `Some` when it failed (the counterexample's material).
     async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError>;
 
+    /// [`Executor::up`], with the SQL it sent when the migrator reports it.
+    async fn up_recorded(&self, target: Target<'_>, migration: &Migration) -> Result<Ran, RunnerError> {
+        Ok(Ran { failure: self.up(target, migration).await?, sql: None })
+    }
+
     /// Undoes `migration` (call only when [`Executor::has_down`]); `Some` when it failed.
     async fn down(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError>;
 
@@ -63,7 +75,12 @@ pub(crate) trait Executor: Send + Sync {
     }
 
     /// Loads the whole reference the migrator's way (call only when [`Executor::loads_schema`]).
-    async fn load_schema(&self, _target: Target<'_>) -> Result<Option<Failure>, RunnerError> {
+    async fn load_schema(&self, target: Target<'_>) -> Result<Option<Failure>, RunnerError> {
+        Ok(self.load_schema_recorded(target).await?.failure)
+    }
+
+    /// [`Executor::load_schema`], with the SQL it sent when the migrator reports it.
+    async fn load_schema_recorded(&self, _target: Target<'_>) -> Result<Ran, RunnerError> {
         unreachable!("called only when loads_schema()")
     }
 }

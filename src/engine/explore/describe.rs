@@ -133,12 +133,29 @@ pub(super) fn write_repro(
     let project = &universe.project;
     // Never where the next load would read it as a migration.
     let dir = crate::engine::repro::repro_dir(requested, &project.dir, &project.migrations.dir);
+    let mut title = format!("property {property} of {}", project.dir.display());
+    // A framework's migrations are code: the script holds the SQL they sent in this case.
+    let recorded = match universe.executor.runs_sql() {
+        true => None,
+        false => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| RunnerError::Runtime { purpose: "recording a repro", source })?;
+            title.push_str(&format!(" (each step as the SQL the {} driver recorded it sending)", project.runner_name()));
+            Some(runtime.block_on(super::sandbox::record_case(universe, plan))?)
+        }
+    };
+    let reference = match recorded.as_ref().and_then(|r| r.schema_load.as_ref()) {
+        Some(load) => Some((load, (0..load.statements.len()).collect())),
+        None => universe.reference_script().map(|s| (s, universe.unit_statements(&plan.preexisting))),
+    };
     let input = crate::engine::repro::ReproInput {
-        title: format!("property {property} of {}", project.dir.display()),
+        title,
         preparation: &universe.prep,
-        migrations: universe.migrations(),
+        migrations: recorded.as_ref().map_or(universe.migrations(), |r| r.migrations.as_slice()),
         plan,
-        reference: universe.reference_script().map(|s| (s, universe.unit_statements(&plan.preexisting))),
+        reference,
         failure,
     };
     let text = crate::engine::repro::script(&input);

@@ -125,7 +125,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     };
     if strategy(universe, property).is_none() {
         let why = match property {
-            Property::Order if !universe.executor.runs_sql() => {
+            Property::Order if !universe.executor.runs_sql() && universe.project.framework.is_none() => {
                 let runner = universe.project.runner_name();
                 format!("not applicable with runner = \"{runner}\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred")
             }
@@ -141,7 +141,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         return Ok(skipped(property, why));
     }
     let started = std::time::Instant::now();
-    let exhaustive = !universe.executor.runs_sql();
+    let exhaustive = !generates_cases(&universe.project, universe.executor.as_ref(), property);
     let seed = options.seed.unwrap_or_else(random_seed);
     let (total, jobs, explored) = if exhaustive {
         let plans = exhaustive::plans(universe).len() as u32;
@@ -224,7 +224,7 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         Some(found) => {
             let mut case = describe(universe, &found);
             case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
-            if universe.executor.runs_sql() {
+            if !exhaustive {
                 case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;
             }
             (VerdictStatus::Fail, case.description.clone(), Some(found.failure), Some(case))
@@ -232,6 +232,18 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     };
     let verdict = Verdict { cases, failure, case, timing: Some(timing), warnings, replayed, ..Verdict::new(property, status, summary) };
     Ok(verdict)
+}
+
+/// Whether `property`'s cases are generated from a seed (shrunk, saved and replayed), or are a
+/// fixed list, all run (exhaustive.rs): the list for a migrator pgconverge does not run itself,
+/// except order with a framework driver, whose steps cost milliseconds and which reports the
+/// SQL they sent.
+pub(crate) fn generates_cases(
+    project: &crate::project::Project,
+    executor: &dyn crate::engine::executor::Executor,
+    property: Property,
+) -> bool {
+    executor.runs_sql() || (property == Property::Order && project.framework.is_some())
 }
 
 fn skipped(property: Property, summary: String) -> Verdict {

@@ -16,7 +16,7 @@ use crate::migration::Migration;
 use crate::model::Failure;
 use crate::runner::{self, ApplyOutcome, RunnerError, ScratchDatabase, TransactionMode};
 
-use super::universe::{prepare, Universe};
+use super::universe::{prepare, recorded_script, Universe};
 
 /// What a case did.
 // Converged cases dominate and the memo keeps one outcome per distinct plan: a few hundred
@@ -302,6 +302,70 @@ async fn run_isolated(
         }
     }
     judge(universe, judge_state, conn, expected).await
+}
+
+/// A framework case run again with the SQL its steps sent recorded (for a repro script): each
+/// migration that ran, as the SQL it sent in this case; the schema file's load, as its SQL.
+pub(super) struct RecordedCase {
+    pub(super) migrations: Vec<Migration>,
+    pub(super) schema_load: Option<crate::migration::Script>,
+}
+
+/// Runs `plan` in a scratch database of its own, as [`run_isolated`] does, recording the SQL
+/// each framework step sends; it stops where the case failed.
+pub(super) async fn record_case(universe: &Universe, plan: &Plan) -> Result<RecordedCase, RunnerError> {
+    let (database, mut conn) = prepared_database(universe).await?;
+    let mut recorded = RecordedCase { migrations: universe.migrations().to_vec(), schema_load: None };
+    let outcome = record_steps(universe, &mut conn, &database, plan, &mut recorded).await;
+    let _ = conn.close().await;
+    database.drop_now().await?;
+    outcome.map(|()| recorded)
+}
+
+async fn record_steps(
+    universe: &Universe,
+    conn: &mut PgConnection,
+    database: &ScratchDatabase,
+    plan: &Plan,
+    recorded: &mut RecordedCase,
+) -> Result<(), RunnerError> {
+    let executor = &universe.executor;
+    let unreadable = |e: crate::migration::MigrationError| RunnerError::ProgramIneffective {
+        program: format!("the {} driver", universe.project.runner_name()),
+        problem: format!("it recorded SQL pgconverge cannot split: {e}"),
+    };
+    for step in steps(plan) {
+        let target = Target { conn: &mut *conn, database: database.name() };
+        let failed = match &step {
+            Step::Applied(m) | Step::Pending(m) => {
+                let migration = &universe.migrations()[*m];
+                let ran = executor.up_recorded(target, migration).await?;
+                recorded.migrations[*m].up =
+                    recorded_script(&migration.up.path, ran.sql.as_deref().unwrap_or_default()).map_err(unreadable)?;
+                ran.failure.is_some()
+            }
+            Step::Preexisting(_) if executor.loads_schema() => {
+                let ran = executor.load_schema_recorded(target).await?;
+                let path = universe.project.reference_path().unwrap_or(std::path::Path::new("schema file"));
+                recorded.schema_load = Some(recorded_script(path, ran.sql.as_deref().unwrap_or_default()).map_err(unreadable)?);
+                if ran.failure.is_none() {
+                    forget_pending(universe, conn, database.name(), plan).await?;
+                }
+                ran.failure.is_some()
+            }
+            Step::Preexisting(_) => {
+                let mut separate = database.connect().await?;
+                let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
+                let _ = separate.close().await;
+                outcome?.is_some()
+            }
+            Step::Interrupted(_) => unreachable!("a framework case never stops a migration part way"),
+        };
+        if failed {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Runs a sandboxed step and then `SAVEPOINT s<savepoint>` as one multi-statement query;

@@ -81,8 +81,22 @@ impl Universe {
             latest_oid = latest;
             live = crate::analysis::deps::live_edges(&mut conn).await?;
         }
+        // The SQL the dependencies are inferred from: the migrations' own, or what the
+        // framework's migration code sent on this run (the driver records it). Without either,
+        // no order but the canonical one.
+        let mut analysed = migrations.clone();
+        let mut sql_known = executor.runs_sql();
+        let mut unknown_sql = None;
         for (i, migration) in migrations.iter().enumerate() {
-            if executor.up(Target { conn: &mut conn, database: database.name() }, migration).await?.is_some() {
+            let ran = executor.up_recorded(Target { conn: &mut conn, database: database.name() }, migration).await?;
+            if !executor.runs_sql() {
+                match ran.sql.as_deref().map(|sql| recorded_script(&migration.up.path, sql)) {
+                    Some(Ok(script)) => analysed[i].up = script,
+                    Some(Err(error)) => unknown_sql = Some(error.to_string()),
+                    None => unknown_sql = Some(format!("{} did not report its SQL", migration.id())),
+                }
+            }
+            if ran.failure.is_some() {
                 return Err(RunnerError::NotRepeatable {
                     what: format!("the canonical run of {}", migration.id()),
                     detail: "it passed the fresh property moments ago; is the migration nondeterministic?".into(),
@@ -91,9 +105,9 @@ impl Universe {
             if per_step || i + 1 == migrations.len() {
                 let current = catalog::dump(&mut conn, &mut canon, &ignore).await?;
                 if per_step {
-                    learner.learn(i, &previous, &current, migrations);
+                    learner.learn(i, &previous, &current, &analysed);
                     let (edges, latest) = crate::analysis::deps::catalog_edges_since(&mut conn, latest_oid).await?;
-                    learner.learn_catalog_edges(i, &edges, migrations);
+                    learner.learn_catalog_edges(i, &edges, &analysed);
                     latest_oid = latest;
                     let now = crate::analysis::deps::live_edges(&mut conn).await?;
                     learner.learn_released(i, &live, &now);
@@ -105,6 +119,10 @@ impl Universe {
         let _ = conn.close().await;
         database.drop_now().await?;
 
+        if !executor.runs_sql() && !migrations.is_empty() {
+            sql_known = unknown_sql.is_none();
+        }
+        let migrations = &analysed;
         let mut deps = crate::analysis::deps::infer_from_sql(migrations);
         deps.merge(&learner.graph);
         add_declared(&mut deps, &project);
@@ -114,17 +132,18 @@ impl Universe {
             migrations: migrations.len(),
             deps,
             reentrant: project.reentrant.clone(),
+            // Only pgconverge stops a migration part way, statement by statement.
             resumable: migrations
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| !m.runs_in_transaction())
+                .filter(|(_, m)| executor.runs_sql() && !m.runs_in_transaction())
                 .map(|(i, m)| (i, m.up.statements.len()))
                 .collect(),
             units: unit_space,
             granularity,
-            // A migrator pgconverge hands one version at a time runs what it is given in
-            // order: its SQL is unknown, so no other order has inferred dependencies to respect.
-            in_order_only: !project.runs_out_of_order() || !executor.runs_sql(),
+            // A migrator whose SQL is unknown (a shell command) runs in version order only: no
+            // other order has inferred dependencies to respect.
+            in_order_only: !project.runs_out_of_order() || !sql_known,
         };
         let sandbox_safe = migrations.iter().map(|m| executor.runs_sql() && sandbox_safe(m)).collect();
         Ok(Universe {
@@ -166,6 +185,19 @@ impl Universe {
     }
 }
 
+/// What a framework step sent, as a script named by the file it came from (the migration's, or
+/// the schema file: the statements have no lines there).
+pub(super) fn recorded_script(path: &std::path::Path, sql: &[String]) -> Result<Script, crate::migration::MigrationError> {
+    let mut text = String::new();
+    for statement in sql {
+        text.push_str(statement.trim().trim_end_matches(';'));
+        // A newline before the `;`: a statement may end in a `--` comment.
+        text.push_str("\n;\n");
+    }
+    let span = crate::migration::Span { start: 0, end: text.len() };
+    Script::parse(path, text, span)
+}
+
 fn sandbox_safe(migration: &Migration) -> bool {
     migration.runs_in_transaction()
         && migration.up.statements.iter().all(|s| {
@@ -192,10 +224,16 @@ pub(super) async fn prepare(prep: &Preparation, conn: &mut PgConnection) -> Resu
     }
 }
 
-/// `[dependencies]` in pgconverge.toml: `"<version>" = ["<version>", ...]`.
+/// `[dependencies]` in pgconverge.toml: `"<version>" = ["<version>", ...]`; and what the
+/// framework declares (Alembic's revision graph).
 fn add_declared(deps: &mut DependencyGraph, project: &Project) {
     let migrations = &project.migrations.migrations;
     let index = |v: &str| migrations.iter().position(|m| m.version == v || m.id() == v);
+    for (dependent, dependency, why) in project.framework.iter().flat_map(|f| &f.declared) {
+        if let (Some(d), Some(t)) = (index(dependent), index(dependency)) {
+            deps.add(d, t, why.clone());
+        }
+    }
     for (dependent, dependencies) in &project.config.dependencies {
         let Some(d) = index(dependent) else { continue };
         for dependency in dependencies {

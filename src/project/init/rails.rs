@@ -1,5 +1,5 @@
-//! `pgconverge init` on a Rails app: `db/migrate/*.rb` with `db/schema.rb` (run by ActiveRecord,
-//! `runner = "rails"`) or `db/structure.sql` (the command runner's `bin/rails` recipe).
+//! `pgconverge init` on a Rails app: `db/migrate/*.rb` with `db/schema.rb` or `db/structure.sql`,
+//! run by ActiveRecord (`runner = "rails"`).
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -61,44 +61,35 @@ pub(super) fn plan(dir: &Path) -> Option<InitPlan> {
     let mut guesses = vec![format!("migrations: {MIGRATE_DIR}/ ({} .rb files: a Rails app)", migrations.len())];
     let guarded: Vec<&str> = migrations.iter().filter(|(_, guarded)| *guarded).map(|(v, _)| v.as_str()).collect();
     let mut text = String::from("# Written by `pgconverge init`; every value is a guess, check it.\n");
+    guesses.push(
+        "runner: rails (ActiveRecord runs the migrations through pgconverge's Ruby driver; needs ruby with the activerecord and pg gems)"
+            .into(),
+    );
     if schema_rb {
         guesses.push(format!("reference: {SCHEMA_RB}"));
-        guesses.push("runner: rails (ActiveRecord runs the migrations through pgconverge's Ruby driver; needs ruby with the activerecord and pg gems)".into());
         text.push_str(
             "# ActiveRecord runs db/migrate/*.rb (pgconverge's Ruby driver); db/schema.rb is the reference.\nrunner = \"rails\"\n",
         );
-        if guarded.is_empty() {
-            guesses.push("idempotent: none (no up or change starts with `return if table_exists?`, `return if index_exists?` or `unless table_exists?`)".into());
-        } else {
-            guesses
-                .push(format!("idempotent: {} (their up or change starts with a table_exists?/index_exists? guard)", guarded.join(", ")));
-            text.push_str(
-                "# The migrations whose up or change starts with a table_exists?/index_exists? guard are re-entrant.\nidempotent = [\n",
-            );
-            for version in &guarded {
-                text.push_str(&format!("    \"{version}\",\n"));
-            }
-            text.push_str("]\n");
-        }
     } else {
-        guesses.push(format!("reference: {STRUCTURE_SQL}"));
-        guesses.push("runner: command (bin/rails runs the migrations; runner = \"rails\" reads db/schema.rb only)".into());
-        if !guarded.is_empty() {
-            guesses.push(format!(
-                "note: {} start with a guard, but the command runner cannot make Rails forget a version, so idempotent is not checked",
-                guarded.join(", ")
-            ));
-        }
-        text.push_str(
-            "# bin/rails runs the migrations on the embedded backend; db/structure.sql is the reference.\n\
-             runner = \"command\"\n\
-             migrations = \"db/migrate\"\n\
-             reference = \"db/structure.sql\"\n\n\
-             [command]\n\
-             up = \"bin/rails db:migrate:up VERSION={version}\"\n\
-             down = \"bin/rails db:migrate:down VERSION={version}\"\n\
-             load_schema = \"bin/rails db:schema:load\"\n",
+        guesses.push(format!("reference: {STRUCTURE_SQL} (schema_format = :sql; pgconverge runs it as psql would)"));
+        text.push_str(&format!(
+            "# ActiveRecord runs db/migrate/*.rb (pgconverge's Ruby driver); {STRUCTURE_SQL} is the reference.\nrunner = \"rails\"\nreference = \"{STRUCTURE_SQL}\"\n"
+        ));
+    }
+    if guarded.is_empty() {
+        guesses.push(
+            "idempotent: none (no up or change starts with `return if table_exists?`, `return if index_exists?` or `unless table_exists?`)"
+                .into(),
         );
+    } else {
+        guesses.push(format!("idempotent: {} (their up or change starts with a table_exists?/index_exists? guard)", guarded.join(", ")));
+        text.push_str(
+            "# The migrations whose up or change starts with a table_exists?/index_exists? guard are re-entrant.\nidempotent = [\n",
+        );
+        for version in &guarded {
+            text.push_str(&format!("    \"{version}\",\n"));
+        }
+        text.push_str("]\n");
     }
     // Check the guess: the config parses.
     if let Err(error) = Config::parse(&dir.join(CONFIG_FILE), &text) {
@@ -137,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn structure_sql_gets_the_command_recipe_and_no_rails_app_gets_none() {
+    fn structure_sql_gets_the_rails_runner_and_no_rails_app_gets_none() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("db/migrate")).unwrap();
         assert!(plan(dir.path()).is_none(), "no migrations");
@@ -150,8 +141,8 @@ mod tests {
         std::fs::write(dir.path().join("db/structure.sql"), "CREATE TABLE a (id int);\n").unwrap();
         let plan = plan(dir.path()).expect("a Rails app");
         let config = Config::parse(Path::new(CONFIG_FILE), &plan.config_text).unwrap();
-        assert_eq!(config.runner, Some(crate::project::config::RunnerKind::Command), "{}", plan.config_text);
-        assert!(plan.config_text.contains("up = \"bin/rails db:migrate:up VERSION={version}\""), "{}", plan.config_text);
-        assert!(plan.guesses.iter().any(|g| g.contains("20260101000001 start with a guard")), "{:?}", plan.guesses);
+        assert_eq!(config.runner, Some(crate::project::config::RunnerKind::Rails), "{}", plan.config_text);
+        assert_eq!(config.reference.as_deref(), Some(Path::new("db/structure.sql")), "{}", plan.config_text);
+        assert_eq!(config.idempotent, crate::project::config::Idempotent::Versions(vec!["20260101000001".into()]), "{}", plan.config_text);
     }
 }

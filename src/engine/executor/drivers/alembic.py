@@ -7,7 +7,7 @@
 #   {"cmd":"connect","url":"postgresql://..."}   the database the next commands run against
 #   {"cmd":"list"}                                {"ok":true,"migrations":[{"version","name","file","down"}]}
 #                                                 revisions in dependency order (a merge after its parents)
-#   {"cmd":"up","version":"R"} / "down"          {"ok":true,"ran":bool} (false: already applied / not applied)
+#   {"cmd":"up","version":"R"} / "down"          {"ok":true,"ran":bool,"sql":[...]} (false: already applied / not applied)
 #   {"cmd":"load_schema"}                         an error: Alembic has no schema loader (pgconverge runs schema.sql)
 #   {"cmd":"applied"}                             {"ok":true,"versions":[...],"heads":[...]} (every revision
 #                                                 alembic_version's heads imply, in list order)
@@ -15,8 +15,11 @@
 #                                                 so R is forgotten with its applied descendants (stamp --purge)
 #   {"cmd":"quit"}
 # `python3 alembic.py --list` answers the list command alone and exits.
-# A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"}}, the file and
-# line being the innermost traceback frame in the versions directory when there is one.
+# A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"},"sql":[...]}, the
+# file and line being the innermost traceback frame in the versions directory when there is one.
+# `sql` is what the command sent to the server, in order (the failing statement last), parameters
+# inlined, without SQLAlchemy's and Alembic's introspection and the alembic_version bookkeeping:
+# pgconverge infers dependencies from it and writes it into repro scripts.
 # Environment: PGCONVERGE_MIGRATIONS (the script_location, default `alembic`), PGCONVERGE_ALEMBIC_INI
 # (optional: the project's alembic.ini), PGCONVERGE_DATABASE_URL or DATABASE_URL. The URL reaches
 # env.py as the `sqlalchemy.url` option (and `config.attributes["database_url"]`).
@@ -25,6 +28,7 @@
 import ast
 import json
 import os
+import re
 import sys
 import traceback
 
@@ -49,11 +53,50 @@ try:
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationStep
     from alembic.script import ScriptDirectory
-    from sqlalchemy.engine import make_url
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine, make_url
 except ImportError as e:
     answer({"ok": False, "error": {"class": type(e).__name__,
                                    "message": f"{e} (install Alembic, SQLAlchemy and psycopg: pip install 'alembic>=1.13,<2' 'SQLAlchemy>=2,<3' 'psycopg[binary]>=3.1,<4')"}})
     sys.exit(1)
+
+# What the current command sent (see the protocol comment).
+RECORDED = []
+INTROSPECTION = re.compile(r"\b(pg_catalog|information_schema|alembic_version)\b|^\s*(show|select current_schema|select version)\b",
+                           re.IGNORECASE)
+
+
+def literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def inline(statement, parameters):
+    """The statement with its DB-API parameters written in (psycopg's %s / %(name)s style)."""
+    if not parameters:
+        return statement
+    if isinstance(parameters, dict):
+        text = re.sub(r"%\((\w+)\)s", lambda m: literal(parameters.get(m.group(1))), statement)
+    else:
+        values = iter(parameters if isinstance(parameters, (list, tuple)) else [parameters])
+        text = re.sub(r"%s", lambda m: literal(next(values, None)), statement)
+    return text.replace("%%", "%")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def record(conn, cursor, statement, parameters, context, executemany):
+    if INTROSPECTION.search(statement):
+        return
+    if executemany and isinstance(parameters, (list, tuple)):
+        RECORDED.extend(inline(statement, p) for p in parameters)
+    else:
+        RECORDED.append(inline(statement, parameters))
+
 
 SCRIPT_LOCATION = os.path.abspath(os.environ.get("PGCONVERGE_MIGRATIONS", "alembic"))
 INI = os.environ.get("PGCONVERGE_ALEMBIC_INI")
@@ -211,6 +254,7 @@ def main():
     for line in sys.stdin:
         if not line.strip():
             continue
+        RECORDED.clear()
         try:
             request = json.loads(line)
             cmd = request.get("cmd")
@@ -220,7 +264,7 @@ def main():
             elif cmd == "list":
                 answer({"ok": True, "migrations": listing()})
             elif cmd in ("up", "down"):
-                answer({"ok": True, **step(session, cmd, str(request["version"]))})
+                answer({"ok": True, **step(session, cmd, str(request["version"])), "sql": list(RECORDED)})
             elif cmd == "load_schema":
                 answer({"ok": False, "error": {"class": "NotImplementedError",
                                                "message": "Alembic has no schema loader: pgconverge runs schema.sql itself"}})
@@ -238,7 +282,7 @@ def main():
         except BaseException as e:  # a revision may raise anything; the driver must answer
             if isinstance(e, KeyboardInterrupt):
                 raise
-            answer({"ok": False, "error": error_of(e, VERSIONS)})
+            answer({"ok": False, "error": error_of(e, VERSIONS), "sql": list(RECORDED)})
 
 
 main()

@@ -4,14 +4,18 @@
 # Protocol: one JSON object per line on stdin, one JSON line answered on stdout for each:
 #   {"cmd":"connect","url":"postgresql://..."}   the database the next commands run against
 #   {"cmd":"list"}                                {"ok":true,"migrations":[{"version","name","file","down"}]}
-#   {"cmd":"up","version":"V"} / "down"          {"ok":true,"ran":bool} (false: skipped, as Rails does)
-#   {"cmd":"load_schema","path":"db/schema.rb"}  loads the file the way db:schema:load does
+#   {"cmd":"up","version":"V"} / "down"          {"ok":true,"ran":bool,"sql":[...]} (false: skipped, as Rails does)
+#   {"cmd":"load_schema","path":"db/schema.rb"}  {"ok":true,"sql":[...]}: loads the file the way db:schema:load does
 #   {"cmd":"applied"}                             {"ok":true,"versions":[...]} (schema_migrations)
 #   {"cmd":"forget","version":"V"}                deletes the version's schema_migrations row
 #   {"cmd":"quit"}
 # `ruby rails.rb --list` answers the list command alone and exits.
-# A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"}}, the file
-# and line being the innermost frame in a migration (or schema) file when there is one.
+# A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"},"sql":[...]}, the
+# file and line being the innermost frame in a migration (or schema) file when there is one.
+# `sql` is what the command sent to the server, in order (the failing statement last), without
+# ActiveRecord's own introspection (table_exists? and the like), transaction control, the
+# Migrator's advisory lock and bookkeeping (schema_migrations, ar_internal_metadata): pgconverge infers dependencies from it
+# and writes it into repro scripts.
 # Environment: PGCONVERGE_MIGRATIONS (default db/migrate), PGCONVERGE_DATABASE_URL or DATABASE_URL.
 # Nothing but answers goes to stdout: anything a migration prints goes to stderr.
 
@@ -31,6 +35,24 @@ begin
 rescue LoadError => e
   answer(ok: false, error: { class: e.class.name, message: "#{e.message} (install ActiveRecord and the pg gem, e.g. Debian's ruby-activerecord ruby-pg)" })
   exit 1
+end
+
+# What the current command sent (see the protocol comment), with bind values inlined.
+RECORDED = []
+BOOKKEEPING = /\b(schema_migrations|ar_internal_metadata)\b/
+TRANSACTION_CONTROL = /\A\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|END)\b/i
+# The Migrator's lock around a run (pg_try_advisory_lock / pg_advisory_unlock): not the migration's.
+MIGRATOR_LOCK = /\A\s*SELECT\s+pg_(try_)?advisory_(un)?lock\(/i
+ActiveSupport::Notifications.subscribe("sql.active_record") do |*, payload|
+  sql = payload[:sql].to_s
+  next if %w[SCHEMA TRANSACTION].include?(payload[:name]) || sql =~ TRANSACTION_CONTROL || sql =~ BOOKKEEPING || sql =~ MIGRATOR_LOCK
+
+  binds = payload[:type_casted_binds]
+  binds = binds.call if binds.respond_to?(:call)
+  if binds.is_a?(Array) && !binds.empty? && (connection = payload[:connection])
+    sql = sql.gsub(/\$(\d+)/) { binds[Regexp.last_match(1).to_i - 1].then { |v| connection.quote(v) } }
+  end
+  RECORDED << sql
 end
 
 ActiveRecord::Base.logger = nil
@@ -109,6 +131,7 @@ $stdin.each_line do |line|
   next if line.strip.empty?
 
   files = [MIGRATIONS + "/"]
+  RECORDED.clear
   begin
     command = JSON.parse(line)
     case command["cmd"]
@@ -121,12 +144,12 @@ $stdin.each_line do |line|
       end
       answer(ok: true, migrations: migrations)
     when "up", "down"
-      answer({ ok: true }.merge(run(command["cmd"].to_sym, command.fetch("version"))))
+      answer({ ok: true, sql: RECORDED }.merge(run(command["cmd"].to_sym, command.fetch("version"))))
     when "load_schema"
       path = File.expand_path(command.fetch("path"))
       files << path
       load path
-      answer(ok: true)
+      answer(ok: true, sql: RECORDED)
     when "applied"
       answer(ok: true, versions: applied)
     when "forget"
@@ -139,9 +162,8 @@ $stdin.each_line do |line|
       answer(ok: false, error: { class: "ArgumentError", message: "unknown command #{command['cmd'].inspect}" })
     end
   rescue Exception => e # rubocop:disable Lint/RescueException -- a migration may raise anything; the driver must answer
-    answer(ok: false, error: error_of(e, files))
-  ensure
-    # No connection outlives a command: pgconverge drops the scratch database right after.
-    ActiveRecord::Base.connection_pool.disconnect! if ActiveRecord::Base.connected?
+    answer(ok: false, error: error_of(e, files), sql: RECORDED)
   end
+  # The connection stays for the next command on the same database (a new connection costs
+  # ActiveRecord a type-map load); pgconverge drops a scratch database WITH (FORCE), which ends it.
 end
