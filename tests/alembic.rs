@@ -248,3 +248,24 @@ fn a_revision_only_alembic_sees_stops_the_check() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("only Alembic has [b5a0c7e9d143]"), "{}", run.stderr);
 }
+
+/// An env.py that prefers DATABASE_URL to `sqlalchemy.url` (a common spelling) gets the scratch
+/// database too, never the one the CI's environment names (here an unreachable server: were it
+/// used, every step would fail to connect).
+#[test]
+fn an_env_py_that_reads_database_url_gets_the_scratch_database() {
+    require_alembic();
+    let project = common::copy_of(&alembic_branches());
+    let env_py = project.path().join("alembic/env.py");
+    let text = std::fs::read_to_string(&env_py).unwrap();
+    let prefer = r#"url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")"#;
+    std::fs::write(&env_py, text.replacen(r#"url = config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]"#, prefer, 1))
+        .unwrap();
+    assert!(std::fs::read_to_string(&env_py).unwrap().contains(prefer));
+    let path = project.path().to_str().unwrap();
+    let run = common::pgconverge_embedded_env(
+        &["check", path, "--format", "json", "--no-persist", "--properties", "fresh,idempotent"],
+        &[("DATABASE_URL", "postgresql://ci@127.0.0.1:1/production")],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}

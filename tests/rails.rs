@@ -240,7 +240,8 @@ fn a_guard_on_the_wrong_table_fails_on_a_database_loaded_from_schema_rb() {
     let path = project.path().join("db/migrate/20260216000003_create_ai_templates.rb");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("table_exists?(:ai_templates)", "table_exists?(:ai_template)", 1)).unwrap();
-    let (code, report) = check(project.path(), &["--properties", "partial"]);
+    let repro = tempfile::tempdir().unwrap();
+    let (code, report) = check(project.path(), &["--properties", "partial", "--repro-dir", repro.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{report:#}");
     let partial = verdict(&report, "partial");
     assert_eq!(partial["status"], "fail", "{report:#}");
@@ -251,6 +252,14 @@ fn a_guard_on_the_wrong_table_fails_on_a_database_loaded_from_schema_rb() {
     assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
     assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
     assert_eq!(failure["location"]["line"], 5, "{failure:#}");
+    // The repro: the SQL loading db/schema.rb sent, then what each pending migration sent (the
+    // six good guards nothing); psql stops where the case did.
+    let script = std::fs::read_to_string(repro.path().join("partial.sql")).unwrap();
+    assert!(script.contains(r#"DROP TABLE IF EXISTS "ai_templates" CASCADE;"#), "{script}");
+    assert!(script.contains("-- (no SQL)"), "{script}");
+    let (code, stderr) = common::run_with_psql(&repro.path().join("partial.sql"));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains(r#"relation "ai_templates" already exists"#), "{stderr}");
 }
 
 /// `pgconverge init` on a copy of k12_rails without its pgconverge.toml guesses an equivalent
@@ -344,4 +353,45 @@ fn k12_rails_with_structure_sql_converges_and_a_wrong_guard_fails_partial() {
     let failure = &verdict(&report, "partial")["failure"];
     assert_eq!(failure["migration"], "20260216000003_create_ai_templates", "{failure:#}");
     assert_eq!(failure["error"]["code"], "42P07", "{failure:#}");
+}
+
+/// Inside a Rails app (an executable `bin/rails`), the driver runs under `bin/rails runner`, so a
+/// migration may use what the app loads at boot: here a helper module an initializer mixes into
+/// every migration. The same project without bin/rails fails fresh on the unknown method.
+#[test]
+fn inside_an_app_the_driver_runs_under_bin_rails_runner() {
+    require_activerecord();
+    let project = common::copy_of(&k12_rails());
+    let root = project.path();
+    std::fs::remove_file(root.join("db/schema.rb")).unwrap();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    // A stand-in for the app's bin/rails: `runner FILE` boots "the app" (its initializer), then runs FILE.
+    std::fs::write(
+        root.join("bin/rails"),
+        "#!/bin/sh\n[ \"$1\" = runner ] || { echo \"usage: bin/rails runner FILE\" >&2; exit 64; }\nshift\necho booted >> \"$(dirname \"$0\")/../booted.log\"\nexec ruby -r \"$(dirname \"$0\")/../config/initializer.rb\" \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(root.join("bin/rails"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        root.join("config/initializer.rb"),
+        "require \"active_record\"\nmodule AppMigrationHelpers\n  def create_note_table(name)\n    create_table(name) { |t| t.text :body, null: false }\n  end\nend\nActiveRecord::Migration.include(AppMigrationHelpers)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("db/migrate/20260301000001_create_course_notes.rb"),
+        "class CreateCourseNotes < ActiveRecord::Migration[6.1]\n  def change\n    create_note_table :course_notes\n  end\nend\n",
+    )
+    .unwrap();
+    let (code, report) = check(root, &["--properties", "fresh,reversible"]);
+    assert_eq!(code, 0, "{report:#}");
+    let booted = std::fs::read_to_string(root.join("booted.log")).unwrap_or_default();
+    assert!(booted.lines().count() >= 2, "bin/rails runner started the list and the driver: {booted:?}");
+
+    std::fs::remove_file(root.join("bin/rails")).unwrap();
+    let (code, report) = check(root, &["--properties", "fresh"]);
+    assert_eq!(code, 1, "{report:#}");
+    let failure = &verdict(&report, "fresh")["failure"];
+    assert_eq!(failure["migration"], "20260301000001_create_course_notes", "{failure:#}");
+    assert!(failure["error"]["message"].as_str().unwrap().contains("create_note_table"), "{failure:#}");
 }

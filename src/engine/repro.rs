@@ -154,6 +154,12 @@ enum Stop {
 fn write_migration(out: &mut String, migration: &Migration, role: &str, stop: Stop) {
     comment(out, &format!("{role}: {} ({})", migration.id(), migration.up.path.display()));
     let all = migration.up.statements.len();
+    if all == 0 {
+        // A framework migration whose guard returned early, or an empty file.
+        comment(out, "(no SQL)");
+        out.push('\n');
+        return;
+    }
     let (count, in_transaction) = match &stop {
         Stop::AtEnd => (all, migration.runs_in_transaction()),
         Stop::Interrupted(n) => ((*n).min(all), false),

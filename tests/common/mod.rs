@@ -34,7 +34,12 @@ pub fn pgconverge_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
 /// the embedded backend itself, other majors (`--pg`, which a URL cannot give), the command runner
 /// (embedded only), and what `--backend` does when no URL is set.
 pub fn pgconverge_embedded(args: &[&str]) -> CliRun {
-    run(&mut cli(args))
+    pgconverge_embedded_env(args, &[])
+}
+
+/// [`pgconverge_embedded`] with `env` set.
+pub fn pgconverge_embedded_env(args: &[&str], env: &[(&str, &str)]) -> CliRun {
+    run(cli(args).envs(env.iter().copied()))
 }
 
 fn cli(args: &[&str]) -> Command {

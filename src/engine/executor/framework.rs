@@ -44,8 +44,10 @@ pub(crate) struct FrameworkExecutor {
     kind: FrameworkKind,
     /// Alembic's alembic.ini, passed to its driver.
     ini: Option<PathBuf>,
-    /// The interpreter and the driver script.
+    /// The interpreter (with its arguments before the script) and the driver script: `ruby`, or
+    /// `bin/rails runner` inside a Rails app; `python3`.
     program: String,
+    program_args: Vec<String>,
     script: PathBuf,
     /// The directory holding the written driver, removed on drop.
     _script_dir: ScriptDir,
@@ -113,9 +115,14 @@ impl FrameworkExecutor {
                 RunnerError::CommandRunnerNeedsEmbedded { runner: project.runner_name(), backend: backend.kind().to_string() }.into()
             );
         }
-        let (program, source, file) = match framework.kind {
-            FrameworkKind::Rails => ("ruby".to_string(), RAILS_DRIVER, "rails.rb"),
-            FrameworkKind::Alembic => ("python3".to_string(), ALEMBIC_DRIVER, "alembic.py"),
+        let (program, program_args, source, file) = match framework.kind {
+            // Inside an app, `bin/rails runner` loads its gems and initializers (custom migration
+            // helpers, strong_migrations, ...) before the driver; a bare db/ gets plain ActiveRecord.
+            FrameworkKind::Rails => match app_runner(&project.dir) {
+                Some(bin_rails) => (bin_rails.display().to_string(), vec!["runner".to_string()], RAILS_DRIVER, "rails.rb"),
+                None => ("ruby".to_string(), vec![], RAILS_DRIVER, "rails.rb"),
+            },
+            FrameworkKind::Alembic => ("python3".to_string(), vec![], ALEMBIC_DRIVER, "alembic.py"),
         };
         // A private directory made fresh (never one someone else made), removed with the executor.
         let script_dir = ScriptDir::write_files(&[(file, source)])?;
@@ -124,6 +131,7 @@ impl FrameworkExecutor {
             kind: framework.kind,
             ini: framework.ini.as_deref().map(absolute).transpose()?,
             program,
+            program_args,
             script,
             _script_dir: script_dir,
             // The driver runs in the project directory: every path it is given is absolute.
@@ -162,7 +170,11 @@ impl FrameworkExecutor {
 
     fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(&self.program);
-        command.arg(&self.script).current_dir(&self.workdir).env("PGCONVERGE_MIGRATIONS", &self.migrations_dir);
+        command.args(&self.program_args).arg(&self.script).current_dir(&self.workdir).env("PGCONVERGE_MIGRATIONS", &self.migrations_dir);
+        // The project's code may read DATABASE_URL (Rails reads it at boot, an env.py may prefer it
+        // to the URL the driver passes): it names a database of this run's server that does not
+        // exist, never one the environment points at; each command then connects to its own.
+        command.env_remove("PGCONVERGE_DATABASE_URL").env("DATABASE_URL", self.url(NO_DATABASE));
         if let Some(ini) = &self.ini {
             command.env("PGCONVERGE_ALEMBIC_INI", ini);
         }
@@ -170,7 +182,9 @@ impl FrameworkExecutor {
     }
 
     fn describe(&self) -> String {
-        format!("the {} driver ({} {})", self.framework_name(), self.program, self.script.display())
+        let program =
+            std::iter::once(self.program.as_str()).chain(self.program_args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+        format!("the {} driver ({program} {})", self.framework_name(), self.script.display())
     }
 
     fn framework_name(&self) -> &'static str {
@@ -183,7 +197,8 @@ impl FrameworkExecutor {
     /// `--list`, run on its own before any case.
     fn list(&self) -> Result<Vec<Listed>, RunnerError> {
         let mut command = self.command();
-        command.arg("--list");
+        // An environment variable, not an argument: `bin/rails runner` would read `--list` as its own.
+        command.env("PGCONVERGE_LIST", "1");
         let output = crate::process::output_within(command, LIST_TIMEOUT)
             .map_err(|source| RunnerError::Spawn { program: self.describe(), source })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -413,6 +428,17 @@ impl Executor for FrameworkExecutor {
         let label = self.schema.as_deref().map_or("load_schema".to_string(), file_name);
         self.step(target.database, "load_schema", None, &label).await
     }
+}
+
+/// The database name a driver process starts with in DATABASE_URL: none by that name exists.
+const NO_DATABASE: &str = "pgconverge_no_database";
+
+/// `bin/rails` of the Rails app in `dir`, when there is an executable one.
+fn app_runner(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin_rails = absolute(&dir.join("bin/rails")).ok()?;
+    let executable = std::fs::metadata(&bin_rails).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    executable.then_some(bin_rails)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, RunnerError> {

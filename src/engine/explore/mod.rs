@@ -224,7 +224,8 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
         Some(found) => {
             let mut case = describe(universe, &found);
             case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
-            if !exhaustive {
+            // A script needs the SQL: pgconverge's own, or what a framework driver recorded.
+            if universe.executor.runs_sql() || universe.project.framework.is_some() {
                 case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;
             }
             (VerdictStatus::Fail, case.description.clone(), Some(found.failure), Some(case))

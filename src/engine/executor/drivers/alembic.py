@@ -14,7 +14,7 @@
 #   {"cmd":"forget","version":"R"}                {"ok":true,"forgotten":[...]}: alembic_version holds heads only,
 #                                                 so R is forgotten with its applied descendants (stamp --purge)
 #   {"cmd":"quit"}
-# `python3 alembic.py --list` answers the list command alone and exits.
+# `python3 alembic.py --list` (or PGCONVERGE_LIST=1) answers the list command alone and exits.
 # A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"},"sql":[...]}, the
 # file and line being the innermost traceback frame in the versions directory when there is one.
 # `sql` is what the command sent to the server, in order (the failing statement last), parameters
@@ -241,7 +241,7 @@ def error_of(exc, files):
 
 
 def main():
-    if sys.argv[1:2] == ["--list"]:
+    if sys.argv[1:2] == ["--list"] or os.environ.get("PGCONVERGE_LIST") == "1":
         try:
             answer({"ok": True, "migrations": listing()})
         except BaseException as e:  # a revision file may raise anything at import
@@ -260,6 +260,8 @@ def main():
             cmd = request.get("cmd")
             if cmd == "connect":
                 session.url = sqlalchemy_url(request["url"])
+                # An env.py that prefers DATABASE_URL to sqlalchemy.url finds this database too.
+                os.environ["DATABASE_URL"] = session.url
                 answer({"ok": True})
             elif cmd == "list":
                 answer({"ok": True, "migrations": listing()})

@@ -9,7 +9,9 @@
 #   {"cmd":"applied"}                             {"ok":true,"versions":[...]} (schema_migrations)
 #   {"cmd":"forget","version":"V"}                deletes the version's schema_migrations row
 #   {"cmd":"quit"}
-# `ruby rails.rb --list` answers the list command alone and exits.
+# `ruby rails.rb --list` (or PGCONVERGE_LIST=1, for `bin/rails runner rails.rb`) answers the list
+# command alone and exits. Inside an app pgconverge starts it with `bin/rails runner`, so the app's
+# gems and initializers load first.
 # A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"},"sql":[...]}, the
 # file and line being the innermost frame in a migration (or schema) file when there is one.
 # `sql` is what the command sent to the server, in order (the failing statement last), without
@@ -114,7 +116,7 @@ def error_of(exception, files)
 end
 
 # `--list`: the list answer alone, without a database (what pgconverge asks before any case).
-if ARGV.first == "--list"
+if ARGV.first == "--list" || ENV["PGCONVERGE_LIST"] == "1"
   begin
     answer(ok: true, migrations: context.migrations.map { |m| { version: m.version.to_s, name: m.name, file: File.expand_path(m.filename), down: reversible?(m) } })
   rescue Exception => e # rubocop:disable Lint/RescueException
