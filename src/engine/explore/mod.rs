@@ -125,9 +125,10 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
     };
     if strategy(universe, property).is_none() {
         let why = match property {
-            Property::Order if !universe.executor.runs_sql() && universe.project.framework.is_none() => {
+            Property::Order if universe.unknown_sql.is_some() => {
                 let runner = universe.project.runner_name();
-                format!("not applicable with runner = \"{runner}\": the migrator's SQL is unknown, so dependencies between migrations cannot be inferred")
+                let why = universe.unknown_sql.as_deref().unwrap_or_default();
+                format!("not applicable with runner = \"{runner}\": {why}, so dependencies between migrations cannot be inferred")
             }
             Property::Order => match universe.project.config.out_of_order {
                 Some(false) => "not applicable: out_of_order = false (migrations run in version order only), so there is no other order".into(),

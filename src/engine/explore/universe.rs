@@ -39,6 +39,9 @@ pub(crate) struct Universe {
     pub(super) sandbox_safe: Vec<bool>,
     /// Extensions, setup files and ledger, run on every database before a case.
     pub(super) prep: Preparation,
+    /// Why the SQL of a migrator pgconverge does not run itself is unknown (order then keeps
+    /// the canonical order): a shell command's never is, a framework driver's may be unreadable.
+    pub(super) unknown_sql: Option<String>,
 }
 
 impl Universe {
@@ -92,8 +95,14 @@ impl Universe {
             if !executor.runs_sql() {
                 match ran.sql.as_deref().map(|sql| recorded_script(&migration.up.path, sql)) {
                     Some(Ok(script)) => analysed[i].up = script,
-                    Some(Err(error)) => unknown_sql = Some(error.to_string()),
-                    None => unknown_sql = Some(format!("{} did not report its SQL", migration.id())),
+                    Some(Err(error)) => {
+                        let why = format!("the SQL {} sent does not split into statements ({error})", migration.id());
+                        unknown_sql.get_or_insert(why);
+                    }
+                    // A shell command reports nothing.
+                    None => {
+                        unknown_sql.get_or_insert_with(|| "the migrator's SQL is unknown".to_string());
+                    }
                 }
             }
             if ran.failure.is_some() {
@@ -122,6 +131,11 @@ impl Universe {
         if !executor.runs_sql() && !migrations.is_empty() {
             sql_known = unknown_sql.is_none();
         }
+        let unknown_sql = match (sql_known, unknown_sql) {
+            (true, _) => None,
+            (false, Some(why)) => Some(why),
+            (false, None) => Some("the migrator's SQL is unknown".to_string()),
+        };
         let migrations = &analysed;
         let mut deps = crate::analysis::deps::infer_from_sql(migrations);
         deps.merge(&learner.graph);
@@ -157,6 +171,7 @@ impl Universe {
             space,
             sandbox_safe,
             prep,
+            unknown_sql,
             project,
         })
     }
