@@ -28,6 +28,32 @@ pub fn check(dir: impl AsRef<Path>) -> Result<Report, Error> {
     Check::new(dir).run()
 }
 
+/// Checks the project in `dir` as [`check`] does and panics, with the human report, unless it
+/// converges (exactly when `pgconverge check` would exit 0). For a `#[test]` or a
+/// `#[tokio::test]`:
+///
+/// ```no_run
+/// #[test]
+/// fn migrations_converge() {
+///     pgconverge::assert_converges("db");
+/// }
+/// ```
+#[track_caller]
+pub fn assert_converges(dir: impl AsRef<Path>) {
+    let dir = dir.as_ref();
+    match check(dir) {
+        Ok(report) if report.converges() => {}
+        Ok(report) => panic!(
+            "{} does not converge ({}, exit {} from `pgconverge check`):\n{}",
+            dir.display(),
+            report.status.name(),
+            report.status.exit_code(),
+            crate::report::human(&report, false)
+        ),
+        Err(error) => panic!("pgconverge could not check {}: {error}", dir.display()),
+    }
+}
+
 /// A configurable check.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -48,17 +74,29 @@ impl Check {
     /// A check of the project in `dir` with the config's properties, on an embedded cluster (or
     /// the server in `PGCONVERGE_DATABASE_URL`, the image in `PGCONVERGE_IMAGE`).
     ///
-    /// `PGCONVERGE_SEED` and `PGCONVERGE_SHARD` (`i/n`) set the seed and the shard as
-    /// [`Check::seed`] and [`Check::shard`] do, so a seed printed by a failing `cargo test`
-    /// reruns the same cases: `PGCONVERGE_SEED=<seed> cargo test`.
+    /// `PGCONVERGE_SEED`, `PGCONVERGE_SHARD` (`i/n`) and `PGCONVERGE_CASES` set the seed, the
+    /// shard and the cases per generated property as [`Check::seed`], [`Check::shard`] and
+    /// [`Check::cases`] do, so a seed printed by a failing `cargo test` reruns the same cases
+    /// (`PGCONVERGE_SEED=<seed> cargo test`) and a nightly job runs more of them.
     pub fn new(dir: impl AsRef<Path>) -> Check {
+        Check::with_environment(dir.as_ref(), |name| std::env::var(name).ok())
+    }
+
+    /// [`Check::new`] with the environment read through `lookup`.
+    fn with_environment(dir: &Path, lookup: impl Fn(&str) -> Option<String>) -> Check {
         let mut environment_error = None;
         let mut explore = ExploreOptions::default();
-        let variable = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(|v| (name, v));
+        let variable = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| (name, v));
         if let Some((name, value)) = variable("PGCONVERGE_SEED") {
             match value.trim().parse::<u64>() {
                 Ok(seed) => explore.seed = Some(seed),
                 Err(_) => environment_error = Some((name, format!("`{value}` is not a seed (a number)"))),
+            }
+        }
+        if let Some((name, value)) = variable("PGCONVERGE_CASES") {
+            match value.trim().parse::<u32>() {
+                Ok(cases) if cases > 0 => explore.cases = Some(cases),
+                _ => environment_error = Some((name, format!("`{value}` is not a number of cases (1 or more)"))),
             }
         }
         if let Some((name, value)) = variable("PGCONVERGE_SHARD") {
@@ -68,14 +106,14 @@ impl Check {
             }
         }
         Check {
-            dir: dir.as_ref().to_path_buf(),
-            database_url: std::env::var("PGCONVERGE_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+            dir: dir.to_path_buf(),
+            database_url: lookup("PGCONVERGE_DATABASE_URL").filter(|u| !u.is_empty()),
             properties: Vec::new(),
             explore,
             persist_default: true,
             backend: BackendChoice::Embedded,
             major: None,
-            image: std::env::var("PGCONVERGE_IMAGE").ok().filter(|i| !i.is_empty()),
+            image: lookup("PGCONVERGE_IMAGE").filter(|i| !i.is_empty()),
             environment_error,
         }
     }
@@ -498,5 +536,33 @@ mod tests {
         let error = start_backend_for(BackendChoice::Container, None, Some(15), None).await.err().expect("refused");
         assert!(error.to_string().contains("`container` feature"), "{error}");
         assert_eq!(crate::Error::from(error).kind(), crate::ErrorKind::Input);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Check {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Check::with_environment(Path::new("db"), move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn seed_shard_and_cases_come_from_the_environment() {
+        let check = from(&[("PGCONVERGE_SEED", "7"), ("PGCONVERGE_SHARD", "2/3"), ("PGCONVERGE_CASES", "4096")]);
+        assert_eq!((check.explore.seed, check.explore.cases), (Some(7), Some(4096)));
+        assert_eq!(check.explore.shard.map(|s| s.to_string()), Some("2/3".to_string()));
+        assert!(check.environment_error.is_none());
+        let unset = from(&[]);
+        assert_eq!((unset.explore.seed, unset.explore.cases, unset.explore.shard), (None, None, None));
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_naming_the_variable() {
+        for (name, value) in [("PGCONVERGE_CASES", "0"), ("PGCONVERGE_CASES", "many"), ("PGCONVERGE_SEED", "x")] {
+            let check = from(&[(name, value)]);
+            assert_eq!(check.environment_error.as_ref().map(|(n, _)| *n), Some(name), "{name}={value}");
+        }
     }
 }

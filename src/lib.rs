@@ -26,7 +26,9 @@ pub mod runner;
 mod api;
 mod process;
 
-pub use api::{check, dump_project, dump_url, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource};
+pub use api::{
+    assert_converges, check, dump_project, dump_url, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource,
+};
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
 pub use error::{Error, ErrorKind};

@@ -213,3 +213,17 @@ fn seed_and_shard_from_the_environment() {
     let bad = pgconverge_env(&["check", dir, "--no-persist"], &[("PGCONVERGE_SHARD", "4/3")]);
     assert_eq!(bad.code, 2, "{}\n{}", bad.stdout, bad.stderr);
 }
+
+/// `PGCONVERGE_CASES` is `--cases` (a nightly job raises it without editing the command).
+#[test]
+fn cases_from_the_environment() {
+    let run = pgconverge_env(
+        &["check", "fixtures/branches", "--format", "json", "--no-persist", "--properties", "order", "--seed", "1"],
+        &[("PGCONVERGE_CASES", "7")],
+    );
+    let report = json(&run);
+    let order = report["verdicts"].as_array().unwrap().iter().find(|v| v["property"] == "order").unwrap();
+    assert_eq!(order["cases"], 7, "{report:#}");
+    let bad = pgconverge_env(&["check", "fixtures/branches", "--no-persist"], &[("PGCONVERGE_CASES", "lots")]);
+    assert_eq!(bad.code, 2, "{}\n{}", bad.stdout, bad.stderr);
+}

@@ -79,3 +79,22 @@ fn a_cancelled_check_stops_and_the_next_check_in_the_process_still_runs() {
     let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run().expect("the next check decides");
     assert!(report.converges(), "{}", pgconverge::report::human(&report, false));
 }
+
+/// `assert_converges` is the one line a project's test needs: silent when the set converges.
+#[test]
+fn assert_converges_passes_on_a_converging_set() {
+    pgconverge::assert_converges("fixtures/branches");
+}
+
+/// It panics with the human report (the failing property and object) when the set does not
+/// converge; from a `#[tokio::test]` as well.
+#[tokio::test]
+async fn assert_converges_panics_with_the_report_inside_an_async_test() {
+    let caught = std::panic::catch_unwind(|| pgconverge::assert_converges("fixtures/divergent/default_mismatch"));
+    let message = match caught {
+        Ok(()) => panic!("a divergent set passed assert_converges"),
+        Err(payload) => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("does not converge (counterexample, exit 1"), "{message}");
+    assert!(message.contains("public.ai_provider_configs.status"), "{message}");
+}

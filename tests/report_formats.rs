@@ -627,6 +627,20 @@ fn an_incomplete_property_is_an_error_in_junit() {
     assert_eq!(case(&parsed, "partial")["outcome"], "error");
 }
 
+/// Every property holds but an object differs between two runs of the same migrations: not
+/// `converges()` (the CLI exits 4), and GitHub's summary says nondeterministic, not converges.
+#[test]
+fn a_nondeterministic_report_does_not_converge() {
+    let mut report = converging();
+    report.status = pgconverge::Status::Nondeterministic;
+    report.nondeterministic = vec!["view public.v".into()];
+    assert!(!report.converges());
+    assert_eq!(report.status.exit_code(), 4);
+    let github = pgconverge::report::github(&report);
+    assert!(github.contains(": nondeterministic: "), "{github}");
+    assert!(github.contains("but 1 object differs between two runs"), "{github}");
+}
+
 /// Reports of two projects on three majors, as `--pg 15,16,17` gives them.
 fn three_majors() -> Vec<Report> {
     let mut pg17 = statement_failed();

@@ -83,7 +83,7 @@ struct BackendArgs {
 #[derive(clap::Args, Clone, Default)]
 struct ExploreArgs {
     /// Cases per generated property (default 256, or PROPTEST_CASES).
-    #[arg(long)]
+    #[arg(long, env = "PGCONVERGE_CASES")]
     cases: Option<u32>,
     /// Base seed: the same seed and shard generate the same cases and the same minimal counterexample, whatever --jobs.
     #[arg(long, env = "PGCONVERGE_SEED")]

@@ -63,16 +63,25 @@ fn summary(report: &Report) -> String {
     let skipped = count(VerdictStatus::Skipped);
     let skipped_note = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     let of_all = |n: usize, verb: &str| format!("{n} of {} {}", plural(report.verdicts.len(), "property"), agreeing(n, verb));
-    let mut line = match report.converges() {
-        false if report.status == crate::model::Status::Incomplete => format!(
+    use crate::model::Status;
+    let holds = || count_with_verb(count(VerdictStatus::Pass), "property", "holds");
+    let mut line = match report.status {
+        Status::Incomplete => format!(
             "{}: incomplete: {} not run all of their cases{skipped_note}",
             suite_name(report),
             of_all(count(VerdictStatus::Incomplete), "could"),
         ),
-        true => {
-            format!("{}: converges: {}{skipped_note}", suite_name(report), count_with_verb(count(VerdictStatus::Pass), "property", "holds"))
+        Status::Converges => format!("{}: converges: {}{skipped_note}", suite_name(report), holds()),
+        Status::Nondeterministic => format!(
+            "{}: nondeterministic: {}{skipped_note}, but {} {} between two runs of the same migrations",
+            suite_name(report),
+            holds(),
+            plural(report.nondeterministic.len(), "object"),
+            agreeing(report.nondeterministic.len(), "differs")
+        ),
+        Status::Counterexample => {
+            format!("{}: counterexample: {}{skipped_note}", suite_name(report), of_all(count(VerdictStatus::Fail), "fails"))
         }
-        false => format!("{}: counterexample: {}{skipped_note}", suite_name(report), of_all(count(VerdictStatus::Fail), "fails")),
     };
     match (report.seed, report.shard) {
         (Some(seed), Some(shard)) => {
