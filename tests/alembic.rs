@@ -269,3 +269,18 @@ fn an_env_py_that_reads_database_url_gets_the_scratch_database() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 }
+
+/// A revision that does not import (here: app code that is not on the path) is the project's
+/// to fix: exit 2 at the revision file and line, not an infrastructure error.
+#[test]
+fn a_revision_that_does_not_import_is_an_input_error_at_its_line() {
+    require_alembic();
+    let project =
+        edited("7c4e8a2b5d20_create_invoices.py", "import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport app_models_not_here\n");
+    let text = std::fs::read_to_string(project.path().join("alembic/versions/7c4e8a2b5d20_create_invoices.py")).unwrap();
+    let line = text.lines().position(|l| l == "import app_models_not_here").unwrap() + 1;
+    let run = common::pgconverge_embedded(&["check", project.path().to_str().unwrap(), "--no-persist"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("7c4e8a2b5d20_create_invoices.py:{line}:1")), "{}", run.stderr);
+    assert!(run.stderr.contains("ModuleNotFoundError"), "{}", run.stderr);
+}

@@ -194,8 +194,10 @@ impl FrameworkExecutor {
         }
     }
 
-    /// `--list`, run on its own before any case.
-    fn list(&self) -> Result<Vec<Listed>, RunnerError> {
+    /// `--list`, run on its own before any case. A migration file that does not load (a syntax
+    /// error, an import of code that is not there) is the project's to fix: an input error at
+    /// the file and line the framework names. Anything else is the machine's.
+    fn list(&self) -> Result<Vec<Listed>, CheckError> {
         let mut command = self.command();
         // An environment variable, not an argument: `bin/rails runner` would read `--list` as its own.
         command.env("PGCONVERGE_LIST", "1");
@@ -205,16 +207,23 @@ impl FrameworkExecutor {
         let answer = parse_answer(stdout.lines().next().unwrap_or(""));
         match answer {
             Some(Answer { ok: true, migrations, .. }) => Ok(migrations),
+            Some(Answer { error: Some(DriverError { file: Some(file), line, class, message, .. }), .. }) => {
+                let location = Location { file, line: line.unwrap_or(1), column: 1 };
+                let message = format!("{} cannot load it: {class}: {message}", self.framework_name());
+                Err(crate::project::ProjectError::from(crate::migration::MigrationError::Invalid { location, message }).into())
+            }
             Some(Answer { error: Some(error), .. }) => Err(RunnerError::ProgramFailed {
                 program: self.describe(),
                 status: output.status.to_string(),
                 output: format!("{}: {}", error.class, error.message),
-            }),
+            }
+            .into()),
             _ => Err(RunnerError::ProgramFailed {
                 program: self.describe(),
                 status: output.status.to_string(),
                 output: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            }),
+            }
+            .into()),
         }
     }
 
