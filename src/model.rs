@@ -149,6 +149,10 @@ pub struct Verdict {
     /// empty database. Neither passed nor failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_reached: Vec<String>,
+    /// Migrations the property does not apply to (ids, in canonical order): for reversible,
+    /// the ones without a down. Neither passed nor failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<String>,
 }
 
 impl Verdict {
@@ -167,6 +171,7 @@ impl Verdict {
             replayed: None,
             findings: vec![],
             not_reached: vec![],
+            not_applicable: vec![],
         }
     }
 }

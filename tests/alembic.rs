@@ -284,3 +284,22 @@ fn a_revision_that_does_not_import_is_an_input_error_at_its_line() {
     assert!(run.stderr.contains(&format!("7c4e8a2b5d20_create_invoices.py:{line}:1")), "{}", run.stderr);
     assert!(run.stderr.contains("ModuleNotFoundError"), "{}", run.stderr);
 }
+
+/// env.py failing (here: a setting the project's CI would provide) is the project's setup, not a
+/// revision: exit 2 at env.py's line, never a counterexample blamed on the first revision.
+#[test]
+fn an_env_py_that_fails_is_an_input_error_at_its_line() {
+    require_alembic();
+    let project = common::copy_of(&alembic_branches());
+    let env_py = project.path().join("alembic/env.py");
+    let text = std::fs::read_to_string(&env_py).unwrap();
+    let broken =
+        text.replacen("config = context.config\n", "config = context.config\nraise RuntimeError(\"APP_SETTINGS is not set\")\n", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&env_py, &broken).unwrap();
+    let line = broken.lines().position(|l| l.starts_with("raise RuntimeError")).unwrap() + 1;
+    let run = common::pgconverge_embedded(&["check", project.path().to_str().unwrap(), "--no-persist"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("alembic/env.py:{line}:1")), "{}", run.stderr);
+    assert!(run.stderr.contains("RuntimeError: APP_SETTINGS is not set"), "{}", run.stderr);
+}

@@ -395,3 +395,40 @@ fn inside_an_app_the_driver_runs_under_bin_rails_runner() {
     assert_eq!(failure["migration"], "20260301000001_create_course_notes", "{failure:#}");
     assert!(failure["error"]["message"].as_str().unwrap().contains("create_note_table"), "{failure:#}");
 }
+
+/// Each driver command starts as a new `rails db:migrate` would: a model a migration uses does
+/// not remember the columns another case's database had (a long-lived driver once reported a
+/// column dropped in an earlier case as missing here: a false alarm in order).
+#[test]
+fn a_model_forgets_the_columns_of_an_earlier_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = dir.path().join("db/migrate");
+    std::fs::create_dir_all(&migrate).unwrap();
+    let migration = |file: &str, body: &str| std::fs::write(migrate.join(file), body).unwrap();
+    migration(
+        "20260101000001_create_widgets.rb",
+        "class CreateWidgets < ActiveRecord::Migration[6.1]\n  def change\n    create_table(:widgets) { |t| t.string :name }\n  end\nend\n",
+    );
+    migration(
+        "20260101000002_seed_widgets.rb",
+        "class Widget < ActiveRecord::Base; end\n\nclass SeedWidgets < ActiveRecord::Migration[6.1]\n  def up\n    Widget.create!(name: \"first\")\n  end\nend\n",
+    );
+    migration(
+        "20260101000003_remove_widget_name.rb",
+        "class RemoveWidgetName < ActiveRecord::Migration[6.1]\n  def change\n    remove_column :widgets, :name, :string\n  end\nend\n",
+    );
+    let first = scratch_database("rails_driver_cache_first");
+    let second = scratch_database("rails_driver_cache_second");
+    let mut driver = rails_driver(&migrate, &first);
+    assert!(driver.step("up", "20260101000001").0);
+    assert!(driver.step("up", "20260101000003").0);
+    // Without the name column the seed fails, and Widget has loaded the columns it saw: just `id`.
+    let failed = driver.send(json!({"cmd": "up", "version": "20260101000002"}));
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert_eq!(driver.send(json!({"cmd": "connect", "url": second}))["ok"], true);
+    assert!(driver.step("up", "20260101000001").0);
+    let (ran, sql) = driver.step("up", "20260101000002");
+    assert!(ran);
+    assert!(sql.iter().any(|s| s.starts_with(r#"INSERT INTO "widgets" ("name") VALUES ('first')"#)), "{sql:?}");
+    driver.quit();
+}

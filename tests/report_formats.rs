@@ -976,6 +976,20 @@ fn table_marks_an_unattributed_divergence_in_the_all_row() {
     assert_eq!(rows[5], ["all", "fail", "n/a", "n/a"]);
 }
 
+/// A migration a property does not apply to (reversible: no down) is `n/a`, not `ok`.
+#[test]
+fn table_marks_a_migration_without_a_down_not_applicable() {
+    let mut report = converging();
+    let mut reversible = verdict(Property::Reversible, VerdictStatus::Pass, "1 migration with a down: up then down restores the catalog");
+    reversible.not_applicable = vec![report.migration_ids[1].clone()];
+    report.verdicts.push(reversible);
+    let out = table(&report, &report.migration_ids);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[1].last(), Some(&"ok"), "{out}");
+    assert_eq!(rows[2].last(), Some(&"n/a"), "{out}");
+    assert_eq!(rows.last().unwrap().last(), Some(&"ok"), "{out}");
+}
+
 #[test]
 fn table_marks_the_migrations_a_generated_case_names() {
     let report = generated();

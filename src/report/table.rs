@@ -15,7 +15,8 @@ const NOT_REACHED: &str = "-";
 ///
 /// A cell is:
 ///
-/// - `n/a` when the property was skipped;
+/// - `n/a` when the property was skipped, or does not apply to the migration (reversible: it
+///   has no down);
 /// - `inc` when the property could not run all of its cases;
 /// - `-` (not reached) when an earlier failure kept the property from checking the migration
 ///   (`Verdict::not_reached`: the migrations after one that fails on an empty database);
@@ -75,6 +76,7 @@ fn cell(verdict: &Verdict, id: &str) -> &'static str {
         // Not every case ran: no migration is known to be fine.
         VerdictStatus::Incomplete => "inc",
         _ if verdict.not_reached.iter().any(|m| m == id) => NOT_REACHED,
+        _ if verdict.not_applicable.iter().any(|m| m == id) => "n/a",
         VerdictStatus::Fail if implicates(verdict, id) || verdict.findings.iter().any(|f| f.migration == id) => "fail",
         _ => "ok",
     }

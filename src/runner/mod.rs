@@ -55,6 +55,15 @@ pub enum RunnerError {
         /// What it printed (its tail, when long).
         output: String,
     },
+    /// The project's own code around its migrations failed (Alembic's env.py): the user's to
+    /// fix, at the file and line the framework names; not a migration's failure.
+    #[error("{location}: {message}")]
+    ProjectCode {
+        /// Where the framework says it failed.
+        location: crate::migration::Location,
+        /// What it raised.
+        message: String,
+    },
     /// A program exited successfully without doing what it is run for.
     #[error("{program} succeeded, but {problem}")]
     ProgramIneffective {

@@ -97,6 +97,12 @@ struct DriverError {
     line: Option<usize>,
     #[serde(default)]
     sqlstate: Option<String>,
+    /// Where the project's code around the migrations failed (Alembic's env.py), when no
+    /// migration file is on the way.
+    #[serde(default)]
+    setup_file: Option<PathBuf>,
+    #[serde(default)]
+    setup_line: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -362,6 +368,17 @@ impl FrameworkExecutor {
             program: self.describe(),
             problem: format!("it answered {cmd} with neither ok nor an error"),
         })?;
+        if let (None, Some(setup_file)) = (&error.file, &error.setup_file) {
+            return Err(RunnerError::ProjectCode {
+                location: Location { file: setup_file.clone(), line: error.setup_line.unwrap_or(1), column: 1 },
+                message: format!(
+                    "{} failed running {cmd} outside the migration: {}: {}",
+                    self.framework_name(),
+                    error.class,
+                    error.message
+                ),
+            });
+        }
         let default_file = migration.map_or_else(|| self.schema.clone().unwrap_or_default(), |m| m.up.path.clone());
         let location = Location { file: error.file.unwrap_or(default_file), line: error.line.unwrap_or(1), column: 1 };
         let framework = self.framework_name();
@@ -377,8 +394,12 @@ impl FrameworkExecutor {
             location,
             sql,
             error: PgError {
+                // The class once: as the code when there is no SQLSTATE, else before the message.
+                message: match &error.sqlstate {
+                    Some(_) => format!("{}: {}", error.class, error.message),
+                    None => error.message.clone(),
+                },
                 code: error.sqlstate.unwrap_or_else(|| error.class.clone()),
-                message: format!("{}: {}", error.class, error.message),
                 detail: None,
                 hint: None,
                 context: None,

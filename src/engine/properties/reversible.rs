@@ -65,6 +65,10 @@ impl Checker<'_> {
             before = self.dump(&mut workspace.conn).await?;
         }
         let mut summary = format!("{} with a down: up then down restores the catalog", plural(with_down, "migration"));
+        let without_down: Vec<String> = migrations.iter().filter(|m| !executor.has_down(m)).map(Migration::id).collect();
+        if !without_down.is_empty() {
+            summary.push_str(&format!("; {} without one not checked", plural(without_down.len(), "migration")));
+        }
         if with_down == migrations.len() && found.is_empty() {
             cases += 1;
             for migration in migrations.iter().rev() {
@@ -72,7 +76,9 @@ impl Checker<'_> {
                 if let Some(failure) = executor.down(workspace.target(), migration).await? {
                     let summary = format!("undoing the whole set: the down migration of {} failed", migration.id());
                     let found = vec![Found::new(migration, summary, "its down fails undoing the whole set", failure)];
-                    return Ok(failed(Property::Reversible, "", found, vec![], cases));
+                    let mut verdict = failed(Property::Reversible, "", found, vec![], cases);
+                    verdict.not_applicable = without_down;
+                    return Ok(verdict);
                 }
             }
             let after = self.dump(&mut workspace.conn).await?;
@@ -87,10 +93,13 @@ impl Checker<'_> {
             // Position in canonical order: a rebuild's failing up may come before the down that broke.
             found.sort_by_key(|f| migrations.iter().position(|m| m.id() == f.finding.migration));
             let lead = format!("{} fail", plural(found.len(), "migration"));
-            return Ok(failed(Property::Reversible, &lead, found, not_reached, cases));
+            let mut verdict = failed(Property::Reversible, &lead, found, not_reached, cases);
+            verdict.not_applicable = without_down;
+            return Ok(verdict);
         }
         let mut verdict = pass(Property::Reversible, summary, vec![]);
         verdict.cases = cases;
+        verdict.not_applicable = without_down;
         Ok(verdict)
     }
 

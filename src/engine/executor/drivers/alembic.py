@@ -17,6 +17,8 @@
 # `python3 alembic.py --list` (or PGCONVERGE_LIST=1) answers the list command alone and exits.
 # A failure answers {"ok":false,"error":{"class","message","file","line","sqlstate"},"sql":[...]}, the
 # file and line being the innermost traceback frame in the versions directory when there is one.
+# An error outside every revision, in env.py or another file of the script location, carries
+# "setup_file" and "setup_line" instead of "file" and "line".
 # `sql` is what the command sent to the server, in order (the failing statement last), parameters
 # inlined, without SQLAlchemy's and Alembic's introspection and the alembic_version bookkeeping:
 # pgconverge infers dependencies from it and writes it into repro scripts.
@@ -230,14 +232,22 @@ def forget(session, version):
 
 def error_of(exc, files):
     frame = None
+    # Outside the revisions: env.py (or another file of the script location) failed, the
+    # project's setup rather than a revision.
+    setup = None
     for f in traceback.extract_tb(exc.__traceback__):
         if any(os.path.abspath(f.filename).startswith(d) for d in files):
             frame = f
+        elif os.path.abspath(f.filename).startswith(SCRIPT_LOCATION + os.sep):
+            setup = f
     orig = getattr(exc, "orig", None)
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     message = str(orig if orig is not None else exc).strip()
-    return {"class": type(exc).__name__, "message": message, "file": frame and os.path.abspath(frame.filename),
-            "line": frame and frame.lineno, "sqlstate": sqlstate}
+    error = {"class": type(exc).__name__, "message": message, "file": frame and os.path.abspath(frame.filename),
+             "line": frame and frame.lineno, "sqlstate": sqlstate}
+    if frame is None and setup is not None:
+        error.update(setup_file=os.path.abspath(setup.filename), setup_line=setup.lineno)
+    return error
 
 
 def main():

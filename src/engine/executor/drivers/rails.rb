@@ -77,6 +77,18 @@ def context
   ActiveRecord::MigrationContext.new([MIGRATIONS], ActiveRecord::SchemaMigration)
 end
 
+# Each command starts as a new `rails db:migrate` process would: no model remembers the columns
+# of a table as an earlier command, or another case's database, left it (a migration that uses a
+# model would otherwise see columns that are gone, or miss new ones).
+def forget_cached_schema
+  ActiveRecord::Base.descendants.each do |model|
+    model.reset_column_information unless model.abstract_class?
+  rescue StandardError
+    nil
+  end
+  ActiveRecord::Base.connection_pool.connections.each { |c| c.schema_cache.clear! } if ActiveRecord::Base.connected?
+end
+
 def applied
   ActiveRecord::SchemaMigration.create_table
   ActiveRecord::SchemaMigration.all_versions
@@ -134,6 +146,7 @@ $stdin.each_line do |line|
 
   files = [MIGRATIONS + "/"]
   RECORDED.clear
+  forget_cached_schema
   begin
     command = JSON.parse(line)
     case command["cmd"]
