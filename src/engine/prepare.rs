@@ -47,14 +47,15 @@ impl Preparation {
         for extension in &self.extensions {
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(create_extension_sql(extension))).execute(&mut *conn).await {
                 // A missing extension is its own error; any other is the server's.
-                let error = runner::classify(error, &format!("create extension {extension} (`extensions` in pgconverge.toml)"))?;
+                let error =
+                    runner::classify_on(conn, error, &format!("create extension {extension} (`extensions` in pgconverge.toml)")).await?;
                 return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
             }
         }
         for script in &self.setup {
             for statement in &script.statements {
                 let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *conn).await else { continue };
-                let error = runner::classify(error, &format!("run {}", script.path.display()))?;
+                let error = runner::classify_on(conn, error, &format!("run {}", script.path.display())).await?;
                 // Roles belong to the server, not the database: the second scratch database
                 // finds the setup's roles already there.
                 // Two checks on one server creating the same role at the same moment: the
