@@ -204,7 +204,7 @@ impl<'a> Checker<'a> {
             seed,
             shard: seed.and(options.shard),
             nondeterministic,
-            notes: left_out_notes(self.project),
+            notes: left_out_notes(self.project).into_iter().chain(self.backend.notes()).collect(),
             verdicts,
         })
     }

@@ -234,6 +234,10 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
     /// `embedded`, `url`, `container`.
     fn kind(&self) -> &'static str;
+    /// What the report should say about the server's setup (leftovers the reaper left alone).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Ends the server the harness started (nothing for a server it did not start), without
     /// blocking the async runtime; dropping the backend does the same as a last resort.
     fn shutdown(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()>
