@@ -155,6 +155,7 @@ impl RunnerError {
             | RunnerError::ContainerBackendNotBuilt
             | RunnerError::CommandRunnerNeedsEmbedded { .. }
             | RunnerError::SavedCase { .. }
+            | RunnerError::ConfiguredExtensionUnavailable { .. }
             | RunnerError::NothingToRun(_) => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }

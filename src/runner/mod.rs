@@ -154,6 +154,21 @@ pub enum RunnerError {
         /// The server's message.
         detail: String,
     },
+    /// An `extensions` entry of pgconverge.toml names an extension this server does not have: a
+    /// typo, or a server chosen without it. Input.
+    #[error(
+        "{}: `extensions` names \"{extension}\", which this server does not have ({detail}): fix the name, or use a server \
+         that has it (`pgconverge doctor` lists each usable server's extensions)",
+        .config.display()
+    )]
+    ConfiguredExtensionUnavailable {
+        /// The pgconverge.toml.
+        config: std::path::PathBuf,
+        /// The extension's name.
+        extension: String,
+        /// The server's message.
+        detail: String,
+    },
     /// `CREATE EXTENSION` of an `extensions` entry failed otherwise (a role without the right).
     #[error("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml) failed: {error}")]
     ExtensionFailed {
@@ -413,7 +428,7 @@ pub struct PgError {
 
 impl std::fmt::Display for PgError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ERROR {}: {}", self.code, self.message)?;
+        write!(f, "ERROR {}: {}", self.code, crate::migration::capped(&self.message))?;
         if let Some(detail) = &self.detail {
             write!(f, "\nDETAIL: {detail}")?;
         }
@@ -457,7 +472,17 @@ fn server_message(error: &sqlx::Error) -> String {
         },
         // sqlx fails writing to a socket the server closed before it reads the server's last
         // words (a FATAL error): name what happened, as the OS error alone does not.
-        sqlx::Error::Io(io) => format!("the connection to the server was lost ({io}): the server ended the session or stopped"),
+        sqlx::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            format!("the connection to the server was lost ({io}): the server ended the session or stopped")
+        }
         other => other.to_string(),
     }
 }
