@@ -156,6 +156,7 @@ impl RunnerError {
             | RunnerError::CommandRunnerNeedsEmbedded { .. }
             | RunnerError::SavedCase { .. }
             | RunnerError::ProjectCode { .. }
+            | RunnerError::ConfiguredExtensionUnavailable { .. }
             | RunnerError::NothingToRun(_) => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }

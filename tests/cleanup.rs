@@ -120,8 +120,69 @@ fn after_sigkill_the_server_dies_and_the_next_run_reaps_the_directory() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(cluster.exists(), "a SIGKILLed run cannot clean up after itself");
-    assert_eq!(pgconverge::runner::embedded::reap_stale_clusters(base.path()), 1);
+    let reaped = pgconverge::runner::embedded::reap_stale_clusters(base.path());
+    assert_eq!((reaped.removed, reaped.refused), (1, vec![]));
     assert!(!cluster.exists());
+}
+
+/// The reaper's base (/dev/shm) is world-writable: a directory planted there that names a
+/// process which is not the harness's server (here a `sleep`) is left alone and reported, as is
+/// a symlink and (as root) another user's directory; a real leftover next to them is reaped.
+#[test]
+fn the_reaper_leaves_alone_what_pgconverge_did_not_make() {
+    use std::os::unix::fs::MetadataExt;
+    let base = tempfile::tempdir().unwrap();
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    let victim = sleeper.id();
+    let gone = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let plant = |name: &str, owner: u32, postmaster: Option<u32>| -> PathBuf {
+        let dir = base.path().join(name);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(dir.join("owner.pid"), owner.to_string()).unwrap();
+        if let Some(pid) = postmaster {
+            std::fs::write(dir.join("data/postmaster.pid"), format!("{pid}\n/data\n")).unwrap();
+        }
+        dir
+    };
+    let planted = plant("pgconverge-1-planted", gone, Some(victim));
+    let link = base.path().join("pgconverge-2-link");
+    std::os::unix::fs::symlink(&planted, &link).unwrap();
+    let mut refused = vec![planted.clone(), link.clone()];
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let foreign = plant("pgconverge-3-foreign", gone, Some(victim));
+        for path in [&foreign, &foreign.join("data"), &foreign.join("owner.pid"), &foreign.join("data/postmaster.pid")] {
+            std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+        }
+        refused.push(foreign);
+    }
+    let leftover = plant("pgconverge-4-leftover", gone, None);
+    let before: Vec<_> = refused.iter().map(|p| std::fs::symlink_metadata(p).unwrap().mtime_nsec()).collect();
+
+    let reaped = pgconverge::runner::embedded::reap_stale_clusters(base.path());
+
+    let alive = matches!(sleeper.try_wait(), Ok(None));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(alive, "the reaper signalled process {victim}, named by a planted postmaster.pid");
+    assert_eq!(reaped.removed, 1, "{reaped:?}");
+    assert!(!leftover.exists(), "a real leftover is still reaped");
+    let mut reported: Vec<PathBuf> = reaped.refused.iter().map(|(path, _)| path.clone()).collect();
+    reported.sort();
+    assert_eq!(reported, refused, "every planted directory is reported: {reaped:?}");
+    for (path, why) in &reaped.refused {
+        if path == &planted {
+            assert!(why.contains(&format!("names process {victim}")), "{why}");
+        }
+    }
+    let after: Vec<_> = refused.iter().map(|p| std::fs::symlink_metadata(p).unwrap().mtime_nsec()).collect();
+    assert_eq!(before, after, "the planted directories are untouched");
+    assert_eq!(std::fs::read_to_string(planted.join("data/postmaster.pid")).unwrap(), format!("{victim}\n/data\n"));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
 }
 
 /// Containers a run started, by the owner-pid label pgconverge puts on every container.

@@ -68,23 +68,35 @@ fn files_a_manifest_leaves_out_on_purpose_are_reported() {
 }
 
 /// A migration that needs an extension the server build lacks is the machine's setup, not a
-/// counterexample: exit 3 naming the extension, whether a migration or `extensions` asks for it.
-/// (`pg_no_such_extension` stands for pgcrypto on a build without contrib.)
+/// counterexample: exit 3 naming the extension. (`pg_no_such_extension` stands for pgcrypto on
+/// a build without contrib.)
 #[test]
 fn a_missing_extension_is_an_infrastructure_error_naming_it() {
     let expect = common::expectation(std::path::Path::new("fixtures/missing_extension"));
     let expected = common::expected_str(&expect, "error").unwrap();
-    let copy = common::copy_of(std::path::Path::new("fixtures/missing_extension"));
-    std::fs::write(copy.path().join("pgconverge.toml"), "extensions = [\"pg_no_such_extension\"]\n").unwrap();
-    for project in ["fixtures/missing_extension", copy.path().to_str().unwrap()] {
-        let run = pgconverge(&["check", project, "--format", "json", "--no-persist"]);
-        assert_eq!(run.code, 3, "{project}: {}{}", run.stdout, run.stderr);
-        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON error");
-        assert_eq!(report["error"], "infrastructure");
-        let message = report["message"].as_str().unwrap();
-        assert!(message.starts_with(expected), "{message}");
-        assert!(message.contains("pgconverge doctor") && !message.contains(" at line "), "{message}");
-    }
+    let run = pgconverge(&["check", "fixtures/missing_extension", "--format", "json", "--no-persist"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON error");
+    assert_eq!(report["error"], "infrastructure");
+    let message = report["message"].as_str().unwrap();
+    assert!(message.starts_with(expected), "{message}");
+    assert!(message.contains("pgconverge doctor") && !message.contains(" at line "), "{message}");
+}
+
+/// An `extensions` entry the server does not have (a typo) is the user's input: exit 2 naming
+/// the config file, the key and the name.
+#[test]
+fn an_unknown_configured_extension_is_an_input_error_naming_the_config() {
+    let copy = common::copy_of(std::path::Path::new("fixtures/k12_lms"));
+    let config = copy.path().join("pgconverge.toml");
+    std::fs::write(&config, "extensions = [\"typo\"]\n").unwrap();
+    let run = pgconverge(&["check", copy.path().to_str().unwrap(), "--format", "json", "--no-persist"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON error");
+    assert_eq!(report["error"], "input");
+    let message = report["message"].as_str().unwrap();
+    assert!(message.starts_with(&format!("{}: `extensions` names \"typo\"", config.display())), "{message}");
+    assert!(!message.contains(" at line "), "{message}");
 }
 
 /// `doctor` lists what each usable server build can create, read from its control files.

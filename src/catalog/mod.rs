@@ -406,8 +406,12 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     }
     let result = dump_objects(conn, canon).await;
     let restore = format!("SELECT {}", restore.join(", "));
-    sqlx::raw_sql(AssertSqlSafe(restore)).execute(&mut *conn).await.map_err(|e| RunnerError::db("restore search_path", e))?;
-    Ok(Catalog::from_objects(Some(version), result?).without(ignore))
+    let restored = sqlx::raw_sql(AssertSqlSafe(restore)).execute(&mut *conn).await;
+    // A failed dump's own error is the cause (a cancelled query); the restore's then only says
+    // that the transaction is aborted.
+    let objects = result?;
+    restored.map_err(|e| RunnerError::db("restore search_path", e))?;
+    Ok(Catalog::from_objects(Some(version), objects).without(ignore))
 }
 
 /// One object kind's query: how many columns it returns, and what turns its rows into objects.

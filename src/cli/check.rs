@@ -106,8 +106,8 @@ struct ExploreArgs {
     /// Where repro scripts are written (default: the regressions directory).
     #[arg(long)]
     repro_dir: Option<PathBuf>,
-    /// Parallel workers per generated property, each with its own database (default: one per core).
-    #[arg(long)]
+    /// Parallel workers per generated property, each with its own database (default: one per core; 1 to 64).
+    #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// Run every case from scratch instead of reusing the steps it shares with the previous one.
     #[arg(long)]
@@ -190,6 +190,18 @@ impl ExploreArgs {
             check = check.prune();
         }
         check
+    }
+}
+
+/// The most `--jobs`: each job holds a database and connections of its own, and more jobs than
+/// a server's default 100 connections allow only fail; 64 is past any gain on one server.
+const MAX_JOBS: usize = 64;
+
+fn parse_jobs(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(jobs) if (1..=MAX_JOBS).contains(&jobs) => Ok(jobs),
+        Ok(_) => Err(format!("out of range: --jobs takes 1 to {MAX_JOBS} (each job holds database connections of its own)")),
+        Err(e) => Err(format!("not a number: {e}")),
     }
 }
 

@@ -5,7 +5,10 @@ use pgconverge::{Error, Status};
 
 pub async fn run() -> Result<Status, Error> {
     let clusters = embedded::reap_stale_clusters(&embedded::cluster_base_dir());
-    println!("removed {clusters} leftover embedded cluster directories");
+    println!("removed {} leftover embedded cluster directories", clusters.removed);
+    for refusal in clusters.refusals() {
+        eprintln!("warning: {refusal}");
+    }
     #[cfg(feature = "container")]
     {
         let containers = pgconverge::runner::container::reap().await?;

@@ -204,7 +204,7 @@ impl<'a> Checker<'a> {
             seed,
             shard: seed.and(options.shard),
             nondeterministic,
-            notes: left_out_notes(self.project),
+            notes: left_out_notes(self.project).into_iter().chain(self.backend.notes()).collect(),
             verdicts,
         })
     }
@@ -384,6 +384,7 @@ fn left_out_notes(project: &Project) -> Vec<String> {
     [
         note(&set.unlisted, "not listed in a manifest and left out (manifest_unlisted = \"ignore\")"),
         note(&set.stray, &format!("beside the migration directories, which {} never runs, left out", set.format)),
+        note(&set.near_misses, "named almost like migrations (only `*.sql` files are read), left out: rename them if they are migrations"),
     ]
     .into_iter()
     .flatten()

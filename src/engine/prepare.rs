@@ -22,6 +22,8 @@ pub(crate) enum Purpose {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Preparation {
     pub(crate) extensions: Vec<String>,
+    /// The pgconverge.toml that lists the extensions, for an error that names it.
+    pub(crate) config: std::path::PathBuf,
     pub(crate) setup: Vec<Script>,
     pub(crate) ledger: Option<Ledger>,
 }
@@ -39,7 +41,12 @@ impl Preparation {
         let setup = crate::migration::layout::with_substitutions(&project.config.substitutions, || {
             project.config.setup.iter().map(|path| Script::read(&project.dir.join(path))).collect::<Result<Vec<_>, _>>()
         })?;
-        Ok(Preparation { extensions: project.config.extensions.clone(), setup, ledger: project.config.ledger })
+        Ok(Preparation {
+            extensions: project.config.extensions.clone(),
+            config: project.dir.join(crate::project::config::CONFIG_FILE),
+            setup,
+            ledger: project.config.ledger,
+        })
     }
 
     /// Runs the preparation; `Some` when a setup statement failed.
@@ -47,14 +54,22 @@ impl Preparation {
         for extension in &self.extensions {
             if let Err(error) = sqlx::raw_sql(AssertSqlSafe(create_extension_sql(extension))).execute(&mut *conn).await {
                 // A missing extension is its own error; any other is the server's.
-                let error = runner::classify(error, &format!("create extension {extension} (`extensions` in pgconverge.toml)"))?;
+                let context = format!("create extension {extension} (`extensions` in pgconverge.toml)");
+                let error = match runner::classify_on(conn, error, &context).await {
+                    Ok(error) => error,
+                    // The user's own list names it: a typo, or a server chosen without it.
+                    Err(RunnerError::ExtensionUnavailable { extension, detail }) => {
+                        return Err(RunnerError::ConfiguredExtensionUnavailable { config: self.config.clone(), extension, detail });
+                    }
+                    Err(other) => return Err(other),
+                };
                 return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
             }
         }
         for script in &self.setup {
             for statement in &script.statements {
                 let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *conn).await else { continue };
-                let error = runner::classify(error, &format!("run {}", script.path.display()))?;
+                let error = runner::classify_on(conn, error, &format!("run {}", script.path.display())).await?;
                 // Roles belong to the server, not the database: the second scratch database
                 // finds the setup's roles already there.
                 // Two checks on one server creating the same role at the same moment: the

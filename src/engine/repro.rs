@@ -532,7 +532,8 @@ mod tests {
             "setup.sql",
             "CREATE ROLE app NOLOGIN;\nCREATE SCHEMA app AUTHORIZATION app;\nGRANT USAGE ON SCHEMA app TO app; -- the app reads it\n",
         );
-        let preparation = Preparation { extensions: vec!["citext".into()], setup: vec![setup], ledger: Some(Ledger::Rails) };
+        let preparation =
+            Preparation { extensions: vec!["citext".into()], setup: vec![setup], ledger: Some(Ledger::Rails), ..Default::default() };
         let migrations = vec![
             migration("1", "create_t", "CREATE TABLE app.t (id int, email citext);\n"),
             migration("2", "index_t", "-- no-transaction\nCREATE INDEX CONCURRENTLY index_a ON app.t (id);\nCREATE INDEX CONCURRENTLY index_b ON app.t (email);\n"),

@@ -34,6 +34,35 @@ impl Entry {
     }
 }
 
+/// Whether a file name is almost a migration's: `.sql` in another case (`.SQL`), or `.sql` with
+/// something after it (`.sql.bak`, `.sql~`), except a Flyway `.sql.conf`.
+fn is_near_miss(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    (lower.ends_with(".sql") && !name.ends_with(".sql"))
+        || (lower.contains(".sql") && !lower.ends_with(".sql") && !lower.ends_with(".sql.conf"))
+}
+
+/// The near-miss files of `dir` and its subdirectories (where diesel and nested layouts keep
+/// migrations; no deeper, as `dir` may be a project's root), sorted.
+pub(crate) fn near_misses(dir: &Path) -> Vec<PathBuf> {
+    near_misses_within(dir, 1)
+}
+
+fn near_misses_within(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = list_dir(dir) else { return found };
+    for entry in entries {
+        if entry.is_dir {
+            if depth > 0 {
+                found.extend(near_misses_within(&entry.path, depth - 1));
+            }
+        } else if is_near_miss(&entry.name) {
+            found.push(entry.path);
+        }
+    }
+    found
+}
+
 /// The entries of `dir` sorted by name, so errors and detection do not depend on readdir order.
 pub(super) fn list_dir(dir: &Path) -> Result<Vec<Entry>, MigrationError> {
     let io = |source| MigrationError::Io { path: dir.to_path_buf(), source };

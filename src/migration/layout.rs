@@ -183,7 +183,7 @@ impl MigrationSet {
         // Every file left unlisted: nothing to check is an input error, not a vacuous pass.
         let result = result.and_then(|set| match set.migrations.is_empty() {
             true => Err(MigrationError::Empty { path: dir.to_path_buf(), format: set.format }),
-            false => Ok(set),
+            false => Ok(MigrationSet { near_misses: super::files::near_misses(dir), ..set }),
         });
         result.map_err(|error| match error {
             MigrationError::Syntax { location, message } if layout.shifts_lines() => MigrationError::Syntax {
@@ -201,11 +201,25 @@ fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) ->
     let label = layout.format.unwrap_or(Format::Plain);
     if let Some(pattern) = pattern {
         let (migrations, unlisted) = load_pattern(dir, layout, pattern)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted, stray: Vec::new() });
+        return Ok(MigrationSet {
+            dir: dir.to_path_buf(),
+            format: label,
+            migrations,
+            unlisted,
+            stray: Vec::new(),
+            near_misses: Vec::new(),
+        });
     }
     if matches!(layout.format, None | Some(Format::Plain)) && is_nested(dir)? {
         let (migrations, unlisted) = load_nested(dir, layout)?;
-        return Ok(MigrationSet { dir: dir.to_path_buf(), format: label, migrations, unlisted, stray: Vec::new() });
+        return Ok(MigrationSet {
+            dir: dir.to_path_buf(),
+            format: label,
+            migrations,
+            unlisted,
+            stray: Vec::new(),
+            near_misses: Vec::new(),
+        });
     }
     let mut set = MigrationSet::load(dir, layout.format)?;
     match layout.effective_order() {

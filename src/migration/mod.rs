@@ -68,7 +68,7 @@ pub enum MigrationError {
         location: Location,
     },
     /// A statement cannot be parsed (or split from the next).
-    #[error("{location}: {message}")]
+    #[error("{location}: {}", capped(.message))]
     Syntax {
         /// Where the parser stopped.
         location: Location,
@@ -109,7 +109,7 @@ pub enum MigrationError {
     },
     /// A file's content breaks the format's rules (a dbmate file without `-- migrate:up`, a bad
     /// manifest entry, a config key that does not fit the layout).
-    #[error("{location}: {message}")]
+    #[error("{location}: {}", capped(.message))]
     Invalid {
         /// Where in the file.
         location: Location,
@@ -321,6 +321,9 @@ pub struct MigrationSet {
     /// SQL files the format's own migrator never runs (a `.sql` file beside diesel's migration
     /// directories), left out and reported.
     pub stray: Vec<PathBuf>,
+    /// Files named almost like migrations (`1_a.SQL`, `1_a.sql.bak`) that no loader reads: left
+    /// out, and reported so that a misnamed migration is not skipped in silence.
+    pub near_misses: Vec<PathBuf>,
 }
 
 impl MigrationSet {
@@ -334,7 +337,7 @@ impl MigrationSet {
             Format::Diesel => diesel::load_with_stray(dir)?,
             _ => (load_format(dir, format)?, Vec::new()),
         };
-        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new(), stray })
+        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new(), stray, near_misses: Vec::new() })
     }
 }
 
@@ -347,6 +350,18 @@ pub(crate) fn load_format(dir: &Path, format: Format) -> Result<Vec<Migration>, 
         Format::Dbmate => dbmate::load(dir),
         Format::Flyway => flyway::load(dir),
         Format::Plain => plain::load(dir),
+    }
+}
+
+/// How much of a message that may quote the user's text an error shows.
+const SNIPPET_CHARS: usize = 300;
+
+/// `text`, cut to a few hundred characters with "…": a parser's message quotes the input from
+/// where it stopped (an unterminated quote: the rest of the file), which must not flood a terminal.
+pub(crate) fn capped(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 

@@ -191,7 +191,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown key, or a value that does not fit.
-    #[error("{location}: {message}")]
+    #[error("{location}: {}", crate::migration::capped(.message))]
     Invalid {
         /// Where in the file.
         location: Location,

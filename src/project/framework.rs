@@ -81,7 +81,14 @@ impl FrameworkProject {
             FrameworkKind::Alembic => {
                 let (migrations, declared) = alembic_revisions(&self.migrations_dir.join("versions"))?;
                 self.declared = declared;
-                Ok(MigrationSet { dir: self.migrations_dir.clone(), format: Format::Plain, migrations, unlisted: vec![], stray: vec![] })
+                Ok(MigrationSet {
+                    dir: self.migrations_dir.clone(),
+                    format: Format::Plain,
+                    migrations,
+                    unlisted: vec![],
+                    stray: vec![],
+                    near_misses: vec![],
+                })
             }
         }
     }
@@ -99,7 +106,14 @@ impl FrameworkProject {
                 framework_migration(file, version, name)
             })
             .collect();
-        Ok(MigrationSet { dir: self.migrations_dir.clone(), format: Format::Plain, migrations, unlisted: vec![], stray: vec![] })
+        Ok(MigrationSet {
+            dir: self.migrations_dir.clone(),
+            format: Format::Plain,
+            migrations,
+            unlisted: vec![],
+            stray: vec![],
+            near_misses: vec![],
+        })
     }
 }
 

@@ -153,6 +153,8 @@ pub struct EmbeddedCluster {
     dir: PathBuf,
     binaries: ServerBinaries,
     server: Option<Child>,
+    /// The leftover directories the reaper left alone at the start, for the report.
+    notes: Vec<String>,
 }
 
 impl EmbeddedCluster {
@@ -169,12 +171,12 @@ impl EmbeddedCluster {
     /// Starts a cluster with the given server binaries.
     pub async fn start_with(binaries: ServerBinaries) -> Result<EmbeddedCluster, RunnerError> {
         let base = cluster_base_dir();
-        reap_stale_clusters(&base);
+        let reaped = reap_stale_clusters(&base);
         let user = server_user()?;
         let dir = base.join(format!("{CLUSTER_DIR_PREFIX}{}-{}", std::process::id(), super::random_suffix()));
         std::fs::create_dir_all(&dir).map_err(|source| RunnerError::File { action: "create", path: dir.clone(), source })?;
         // From here on the guard owns the directory, so an error below still removes it.
-        let mut cluster = EmbeddedCluster { dir, binaries, server: None };
+        let mut cluster = EmbeddedCluster { dir, binaries, server: None, notes: reaped.refusals() };
         std::fs::write(cluster.dir.join(OWNER_FILE), std::process::id().to_string()).map_err(|source| RunnerError::File {
             action: "write",
             path: cluster.dir.join(OWNER_FILE),
@@ -232,6 +234,10 @@ impl Backend for EmbeddedCluster {
 
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     fn shutdown(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()> {
@@ -383,38 +389,131 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
     command.spawn().map_err(|source| RunnerError::Spawn { program: bin.join("postgres").display().to_string(), source })
 }
 
+/// What [`reap_stale_clusters`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    /// Leftover cluster directories removed.
+    pub removed: usize,
+    /// Directories with the cluster prefix left alone, and why: not the harness's own (another
+    /// owner, a symlink, a pid file naming a process that is not its server). The base directory
+    /// (`/dev/shm`) is world-writable, so anyone can plant one.
+    pub refused: Vec<(PathBuf, String)>,
+}
+
+impl Reaped {
+    /// One line per directory left alone.
+    pub fn refusals(&self) -> Vec<String> {
+        self.refused.iter().map(|(path, why)| format!("left {} alone: {why}", path.display())).collect()
+    }
+}
+
+/// Whose leftovers the reaper may touch: the directories and pid files the harness writes
+/// (itself, or the server user it hands the directory to as root), and the server processes
+/// (the server user as root, else the harness's own user).
+struct Owners {
+    files: Vec<u32>,
+    server: Option<u32>,
+}
+
+impl Owners {
+    fn of_this_process() -> Owners {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        match server_user() {
+            Ok(Some(user)) => Owners { files: vec![me, user.uid], server: Some(user.uid) },
+            // Root without the server user: no server of ours can run, so none is signalled.
+            Err(_) => Owners { files: vec![me], server: None },
+            Ok(None) => Owners { files: vec![me], server: Some(me) },
+        }
+    }
+}
+
 /// Removes cluster directories whose owning harness process is gone (it was killed before it
-/// could clean up), stopping their server first if it still runs.
-pub fn reap_stale_clusters(base: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(base) else { return 0 };
-    let mut reaped = 0;
+/// could clean up), stopping their server first if it still runs. Only directories the harness
+/// made are touched; the others are reported in [`Reaped::refused`].
+pub fn reap_stale_clusters(base: &Path) -> Reaped {
+    let mut reaped = Reaped::default();
+    let Ok(entries) = std::fs::read_dir(base) else { return reaped };
+    let owners = Owners::of_this_process();
     for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(CLUSTER_DIR_PREFIX) {
+            continue;
+        }
         let path = entry.path();
-        let is_ours = entry.file_name().to_string_lossy().starts_with(CLUSTER_DIR_PREFIX) && path.is_dir();
-        if !is_ours {
-            continue;
-        }
-        let owner: Option<i32> = std::fs::read_to_string(path.join(OWNER_FILE)).ok().and_then(|s| s.trim().parse().ok());
-        let Some(owner) = owner else { continue };
-        if process_alive(owner) {
-            continue;
-        }
-        let postmaster: Option<i32> = std::fs::read_to_string(path.join("data/postmaster.pid"))
-            .ok()
-            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
-        if let Some(pid) = postmaster.filter(|&p| process_alive(p)) {
-            // SAFETY: sending a signal to a pid read from the stale cluster's postmaster.pid.
-            unsafe { libc::kill(pid, libc::SIGQUIT) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while process_alive(pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if remove_dir_with_retries(&path) {
-            reaped += 1;
+        match reap_one(&path, &owners) {
+            Ok(true) => reaped.removed += 1,
+            Ok(false) => {}
+            Err(why) => reaped.refused.push((path, why)),
         }
     }
     reaped
+}
+
+/// `Ok(true)`: removed; `Ok(false)`: in use (its harness runs) or not removable now; `Err`: not
+/// the harness's, left alone.
+fn reap_one(path: &Path, owners: &Owners) -> Result<bool, String> {
+    use std::os::unix::fs::MetadataExt;
+    // symlink_metadata: a symlink is judged as itself, never as what it points to.
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot inspect it: {e}"))?;
+    if meta.file_type().is_symlink() {
+        return Err("a symbolic link, not a directory pgconverge made".into());
+    }
+    if !meta.is_dir() {
+        return Err("not a directory".into());
+    }
+    if !owners.files.contains(&meta.uid()) {
+        return Err(format!("owned by uid {}, not by this user or the server user", meta.uid()));
+    }
+    let Some(owner) = read_pid(&path.join(OWNER_FILE), owners)? else { return Ok(false) };
+    if process_alive(owner) {
+        return Ok(false);
+    }
+    let data = path.join("data");
+    if let Ok(meta) = std::fs::symlink_metadata(&data) {
+        if !meta.is_dir() || !owners.files.contains(&meta.uid()) {
+            return Err("its data directory is a symlink, not a directory, or someone else's".into());
+        }
+    }
+    if let Some(pid) = read_pid(&data.join("postmaster.pid"), owners)?.filter(|&p| process_alive(p)) {
+        if let Some(why) = not_our_server(pid, owners) {
+            return Err(format!("its postmaster.pid names process {pid}, {why}"));
+        }
+        // SAFETY: a postgres server of the expected user, named by the stale cluster's postmaster.pid.
+        unsafe { libc::kill(pid, libc::SIGQUIT) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(remove_dir_with_retries(path))
+}
+
+/// The first line of a pid file the harness (or its server) wrote: a regular file, not a
+/// symlink, of an expected owner. `None` when there is none (yet).
+fn read_pid(path: &Path, owners: &Owners) -> Result<Option<i32>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(None) };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    if !meta.is_file() || !owners.files.contains(&meta.uid()) || meta.len() > 4096 {
+        return Err(format!("its {name} is a symlink, not a regular file, too large, or someone else's (uid {})", meta.uid()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read its {name}: {e}"))?;
+    Ok(text.lines().next().and_then(|l| l.trim().parse().ok()).filter(|&pid: &i32| pid > 0))
+}
+
+/// Why live process `pid` is not a server the harness started: its owner or its executable.
+fn not_our_server(pid: i32, owners: &Owners) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(meta) = std::fs::metadata(&proc) else { return Some("whose owner cannot be read".into()) };
+    if owners.server != Some(meta.uid()) {
+        return Some(format!("which runs as uid {}, not as the server user", meta.uid()));
+    }
+    match std::fs::read_link(proc.join("exe")) {
+        Ok(exe) if exe.file_name().is_some_and(|name| name == "postgres") => None,
+        Ok(exe) => Some(format!("which runs {}, not a postgres server", exe.display())),
+        Err(e) => Some(format!("whose executable cannot be read ({e})")),
+    }
 }
 
 /// A dying server's last processes may still write a file or two: retry a few times.

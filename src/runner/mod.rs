@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition, PgSeverity};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::migration::{Script, Statement};
@@ -163,6 +163,21 @@ pub enum RunnerError {
         /// The server's message.
         detail: String,
     },
+    /// An `extensions` entry of pgconverge.toml names an extension this server does not have: a
+    /// typo, or a server chosen without it. Input.
+    #[error(
+        "{}: `extensions` names \"{extension}\", which this server does not have ({detail}): fix the name, or use a server \
+         that has it (`pgconverge doctor` lists each usable server's extensions)",
+        .config.display()
+    )]
+    ConfiguredExtensionUnavailable {
+        /// The pgconverge.toml.
+        config: std::path::PathBuf,
+        /// The extension's name.
+        extension: String,
+        /// The server's message.
+        detail: String,
+    },
     /// `CREATE EXTENSION` of an `extensions` entry failed otherwise (a role without the right).
     #[error("CREATE EXTENSION {extension} (`extensions` in pgconverge.toml) failed: {error}")]
     ExtensionFailed {
@@ -243,6 +258,10 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
     /// `embedded`, `url`, `container`.
     fn kind(&self) -> &'static str;
+    /// What the report should say about the server's setup (leftovers the reaper left alone).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Ends the server the harness started (nothing for a server it did not start), without
     /// blocking the async runtime; dropping the backend does the same as a last resort.
     fn shutdown(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()>
@@ -418,7 +437,7 @@ pub struct PgError {
 
 impl std::fmt::Display for PgError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ERROR {}: {}", self.code, self.message)?;
+        write!(f, "ERROR {}: {}", self.code, crate::migration::capped(&self.message))?;
         if let Some(detail) = &self.detail {
             write!(f, "\nDETAIL: {detail}")?;
         }
@@ -432,11 +451,19 @@ impl std::fmt::Display for PgError {
     }
 }
 
-/// SQLSTATE classes that mean the server or the connection failed, not the statement:
-/// 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown,
-/// cancel, statement timeout), 58 system error, XX internal error.
-fn is_infrastructure_sqlstate(code: &str) -> bool {
-    ["08", "53", "57", "58", "XX"].iter().any(|class| code.starts_with(class))
+/// SQLSTATEs that mean the server or the session failed, not the statement: classes 08
+/// connection exception, 53 insufficient resources, 57 operator intervention (shutdown, a
+/// backend terminated or a query cancelled by someone else: the harness sets no timeout), 58
+/// system error, XX internal error; and the server ending an idle transaction or a transaction
+/// that ran too long (25P03 idle_in_transaction_session_timeout, 25P04 transaction_timeout).
+pub(crate) fn is_infrastructure_sqlstate(code: &str) -> bool {
+    ["08", "53", "57", "58", "XX"].iter().any(|class| code.starts_with(class)) || ["25P03", "25P04"].contains(&code)
+}
+
+/// A FATAL or PANIC error ends the session (or the server) whatever its SQLSTATE: never a
+/// statement's failure.
+fn is_infrastructure_error(pg: &PgDatabaseError) -> bool {
+    matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic) || is_infrastructure_sqlstate(pg.code())
 }
 
 /// A server error as the user needs it: its message and SQLSTATE, without the driver's "error
@@ -444,9 +471,27 @@ fn is_infrastructure_sqlstate(code: &str) -> bool {
 fn server_message(error: &sqlx::Error) -> String {
     match error {
         sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
-            Some(pg) => format!("{} (SQLSTATE {})", pg.message(), pg.code()),
+            Some(pg) => match pg.severity() {
+                // The session (or the server) is gone: say so, the message alone may not.
+                PgSeverity::Fatal => format!("{} (SQLSTATE {}, FATAL: the server ended the session)", pg.message(), pg.code()),
+                PgSeverity::Panic => format!("{} (SQLSTATE {}, PANIC: the server crashed)", pg.message(), pg.code()),
+                _ => format!("{} (SQLSTATE {})", pg.message(), pg.code()),
+            },
             None => db.message().to_string(),
         },
+        // sqlx fails writing to a socket the server closed before it reads the server's last
+        // words (a FATAL error): name what happened, as the OS error alone does not.
+        sqlx::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            format!("the connection to the server was lost ({io}): the server ended the session or stopped")
+        }
         other => other.to_string(),
     }
 }
@@ -471,14 +516,14 @@ fn unavailable_extension(pg: &PgDatabaseError) -> Option<String> {
 
 /// Splits a driver error into "the statement failed" (a verdict) and "the harness failed".
 /// A missing extension is the machine's setup, so it is the harness's failure too.
-pub(crate) fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
+fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
     match &error {
         sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>().map(|pg| (pg, unavailable_extension(pg))) {
             Some((pg, Some(extension))) => {
                 let detail = pg.detail().unwrap_or(pg.message()).trim_end_matches('.').to_string();
                 Err(RunnerError::ExtensionUnavailable { extension, detail })
             }
-            Some((pg, None)) if !is_infrastructure_sqlstate(pg.code()) => Ok(PgError {
+            Some((pg, None)) if !is_infrastructure_error(pg) => Ok(PgError {
                 code: pg.code().to_string(),
                 message: pg.message().to_string(),
                 detail: pg.detail().map(str::to_string),
@@ -493,6 +538,18 @@ pub(crate) fn classify(error: sqlx::Error, context: &str) -> Result<PgError, Run
         },
         _ => Err(RunnerError::db(context, error)),
     }
+}
+
+/// [`classify`] for an error on `conn`, which must still be usable afterwards: an error after
+/// which the connection is dead (the server closed it with or after the error) is the harness's
+/// failure, never the statement's.
+pub(crate) async fn classify_on(conn: &mut PgConnection, error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
+    let error = classify(error, context)?;
+    // A Sync round trip: answers even in an aborted transaction, fails on a closed connection.
+    if let Err(dead) = conn.ping().await {
+        return Err(RunnerError::db(format!("{context}: the connection died after the statement failed ({error})"), dead));
+    }
+    Ok(error)
 }
 
 /// A statement of a script that the server rejected.
@@ -533,7 +590,7 @@ pub(crate) async fn apply_script(
     }
     for (statement_index, statement) in statements.iter().enumerate() {
         if let Err(error) = execute_statement(conn, statement).await {
-            let error = classify(error, &context)?;
+            let error = classify_on(conn, error, &context).await?;
             if mode == TransactionMode::Transaction {
                 execute_control(conn, "ROLLBACK", &context).await?;
             }
@@ -543,7 +600,7 @@ pub(crate) async fn apply_script(
     if mode == TransactionMode::Transaction {
         if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
             // A deferred constraint can fail at COMMIT: that is the last statement's doing.
-            let error = classify(error, &context)?;
+            let error = classify_on(conn, error, &context).await?;
             let statement_index = statements.len().saturating_sub(1);
             return Ok(ApplyOutcome::Failed(StatementFailure { statement_index, error }));
         }

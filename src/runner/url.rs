@@ -20,6 +20,12 @@ impl ExistingServer {
     /// does not parse is an input error that shows it without its password. Connects to nothing.
     pub fn from_url(url: &str) -> Result<ExistingServer, RunnerError> {
         let redacted = redact_url(url);
+        // sqlx reads any scheme as PostgreSQL's: `mysql://...` would end as an unreachable server.
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("postgres" | "postgresql")) {
+            let reason = "not a PostgreSQL URL: it must start with postgres:// or postgresql://".to_string();
+            return Err(RunnerError::InvalidDatabaseUrl { url: redacted, reason });
+        }
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| RunnerError::InvalidDatabaseUrl { url: redacted.clone(), reason: redact_in(&e.to_string(), url) })?
             .application_name("pgconverge");

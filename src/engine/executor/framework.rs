@@ -23,7 +23,7 @@ use crate::model::Failure;
 use crate::project::config::FrameworkKind;
 use crate::project::Project;
 use crate::runner::scripts::ScriptDir;
-use crate::runner::{Backend, PgError, RunnerError};
+use crate::runner::{self, Backend, PgError, RunnerError};
 
 /// The ActiveRecord driver, written to a temporary directory when the executor starts.
 const RAILS_DRIVER: &str = include_str!("drivers/rails.rb");
@@ -368,6 +368,14 @@ impl FrameworkExecutor {
             program: self.describe(),
             problem: format!("it answered {cmd} with neither ok nor an error"),
         })?;
+        // The server or the session failed, not the migration: the harness's failure.
+        if error.sqlstate.as_deref().map_or_else(|| lost_connection(&error), runner::is_infrastructure_sqlstate) {
+            let code = error.sqlstate.as_deref().map_or(String::new(), |code| format!(" (SQLSTATE {code})"));
+            return Err(RunnerError::ProgramIneffective {
+                program: self.describe(),
+                problem: format!("its connection failed during {cmd}: {}: {}{code}", error.class, error.message),
+            });
+        }
         if let (None, Some(setup_file)) = (&error.file, &error.setup_file) {
             return Err(RunnerError::ProjectCode {
                 location: Location { file: setup_file.clone(), line: error.setup_line.unwrap_or(1), column: 1 },
@@ -408,6 +416,15 @@ impl FrameworkExecutor {
         };
         Ok(Ran { failure: Some(failure), sql: recorded })
     }
+}
+
+/// A framework's exception for a connection that is gone, which carries no SQLSTATE (Rails
+/// wraps libpq's in `ActiveRecord::StatementInvalid`, whose message starts with its class).
+fn lost_connection(error: &DriverError) -> bool {
+    ["PG::ConnectionBad", "PG::UnableToSend", "ActiveRecord::ConnectionNotEstablished", "ActiveRecord::ConnectionFailed"]
+        .iter()
+        .any(|name| error.class.contains(name) || error.message.starts_with(name))
+        || error.class.ends_with("OperationalError")
 }
 
 fn parse_answer(line: &str) -> Option<Answer> {

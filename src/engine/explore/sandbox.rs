@@ -390,7 +390,7 @@ async fn run_step_batched(universe: &Universe, conn: &mut PgConnection, step: &S
         Ok(_) => Ok(true),
         Err(error) => {
             // A server or connection fault is not the migration's doing.
-            runner::classify(error, "run a step")?;
+            runner::classify_on(conn, error, "run a step").await?;
             Ok(false)
         }
     }
@@ -445,7 +445,7 @@ async fn run_step(
             for i in universe.unit_statements(units) {
                 let sql = script.statements[i].sql.clone();
                 if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
-                    let error = runner::classify(error, "build the pre-existing state")?;
+                    let error = runner::classify_on(conn, error, "build the pre-existing state").await?;
                     let location = script.location_of(&script.statements[i]);
                     return Ok(Some(CaseOutcome::Invalid(format!("pre-existing statement at {location} failed: {}", error.message))));
                 }

@@ -145,7 +145,7 @@ impl Checker<'_> {
         if let (Err(error), Some(last)) =
             (sqlx::raw_sql("SET CONSTRAINTS ALL IMMEDIATE").execute(&mut *conn).await, migration.up.statements.last())
         {
-            let error = runner::classify(error, "check the deferred constraints of a re-run")?;
+            let error = runner::classify_on(conn, error, "check the deferred constraints of a re-run").await?;
             return Ok(Err(Failure::StatementFailed {
                 migration: migration.id(),
                 statement: migration.up.statements.len(),

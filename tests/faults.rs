@@ -1,0 +1,187 @@
+//! Faults the server injects while a good project is checked: a backend terminated
+//! (`pg_terminate_backend`, 57P01), a query cancelled (`pg_cancel_backend`, 57014), an idle
+//! transaction ended (`idle_in_transaction_session_timeout`, 25P03, FATAL). Each is the
+//! machine's problem: the check ends with exit 3 naming the cause, or converges (exit 0), and
+//! never reports a counterexample (exit 1).
+//!
+//! The checks run as a role this test creates on the shared server, and the faults touch only
+//! that role's sessions in `pgconverge_*` databases, so other tests on the server are left alone.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection};
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Terminate,
+    Cancel,
+    IdleInTransaction,
+}
+
+impl Fault {
+    /// What an exit 3 must say: the server's SQLSTATE or its message.
+    fn causes(self) -> &'static [&'static str] {
+        match self {
+            // Both end the session: sqlx may find the socket closed before it reads why.
+            Fault::Terminate => &["57P01", "terminating connection due to administrator command", LOST],
+            Fault::Cancel => &["57014", "canceling statement due to user request"],
+            Fault::IdleInTransaction => &["25P03", "idle-in-transaction timeout", LOST],
+        }
+    }
+}
+
+/// What a run says when sqlx found the socket closed before it read the server's error.
+const LOST: &str = "the connection to the server was lost";
+
+/// A login role of this test's own, dropped (with the databases its checks left) at the end.
+struct TestRole {
+    name: String,
+}
+
+fn admin<T>(work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(common::shared_server_url()).await.expect("the shared server answers");
+        let result = work(&mut conn).await;
+        let _ = conn.close().await;
+        result
+    })
+}
+
+async fn execute(conn: &mut sqlx::PgConnection, sql: String) {
+    sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl TestRole {
+    fn create(tag: &str) -> TestRole {
+        let name = format!("pgconverge_faults_{tag}_{}", std::process::id());
+        admin(async |conn| execute(conn, format!("CREATE ROLE {name} LOGIN CREATEDB")).await);
+        TestRole { name }
+    }
+
+    fn url(&self) -> String {
+        common::shared_server_url().replacen("postgres://postgres@", &format!("postgres://{}@", self.name), 1)
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        admin(async |conn| {
+            // Only the databases this role owns: the ones its checks created and left behind.
+            let left: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1) AND datname LIKE 'pgconverge\\_%'",
+            )
+            .bind(&name)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+            for database in left {
+                let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))).execute(&mut *conn).await;
+            }
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}"))).execute(&mut *conn).await;
+        });
+    }
+}
+
+/// Until `stop`, after `delay`: terminates or cancels every session of `role` in a
+/// `pgconverge_*` database, every few milliseconds. How many it hit.
+fn inject(role: String, function: &'static str, delay: Duration, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        admin(async |conn| {
+            let mut hits = 0;
+            let sql = format!(
+                "SELECT count(*) FILTER (WHERE {function}(pid)) FROM pg_stat_activity \
+                 WHERE usename = $1 AND datname LIKE 'pgconverge\\_%' AND pid <> pg_backend_pid()"
+            );
+            while !stop.load(Ordering::Relaxed) {
+                let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql.clone())).bind(&role).fetch_one(&mut *conn).await.unwrap();
+                hits += n as u64;
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            hits
+        })
+    })
+}
+
+/// Checks fixtures/k12_lms as `role` while `fault` is injected; the exit code and stderr.
+fn check_under(fault: Fault, role: &TestRole, delay: Duration, seed: u32) -> (common::CliRun, u64) {
+    let repro = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let injector = match fault {
+        Fault::Terminate => Some(inject(role.name.clone(), "pg_terminate_backend", delay, stop.clone())),
+        Fault::Cancel => Some(inject(role.name.clone(), "pg_cancel_backend", delay, stop.clone())),
+        Fault::IdleInTransaction => None,
+    };
+    let seed = seed.to_string();
+    let run = common::pgconverge(&[
+        "check",
+        "fixtures/k12_lms",
+        "--database-url",
+        &role.url(),
+        "--seed",
+        &seed,
+        "--cases",
+        "64",
+        "--no-persist",
+        "--repro-dir",
+        repro.path().to_str().unwrap(),
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    let hits = injector.map_or(0, |injector| injector.join().expect("the injector does not panic"));
+    (run, hits)
+}
+
+/// Several runs under `fault`: never exit 1, exit 3 names the cause, and the fault did end at
+/// least one run (else the test proves nothing).
+fn never_a_counterexample(fault: Fault, runs: &[(Duration, Option<&str>)]) {
+    let role = TestRole::create(&format!("{fault:?}").to_lowercase());
+    let mut infrastructure = 0;
+    for (i, (delay, idle_timeout)) in runs.iter().enumerate() {
+        if let Some(timeout) = idle_timeout {
+            admin(async |conn| {
+                execute(conn, format!("ALTER ROLE {} SET idle_in_transaction_session_timeout = '{timeout}'", role.name)).await
+            });
+        }
+        let (run, hits) = check_under(fault, &role, *delay, 42 + i as u32);
+        let shown = format!(
+            "{fault:?} run {i} (delay {delay:?}, idle timeout {idle_timeout:?}, {hits} sessions hit): exit {}\nstdout:\n{}\nstderr:\n{}",
+            run.code, run.stdout, run.stderr
+        );
+        assert!(run.code == 0 || run.code == 3, "a fault must never be a counterexample (exit 1), nor anything but 0 or 3: {shown}");
+        if run.code == 3 {
+            infrastructure += 1;
+            assert!(
+                // A property that could not decide says why in the report; an error, on stderr.
+                fault.causes().iter().any(|cause| run.stdout.contains(cause) || run.stderr.contains(cause)),
+                "exit 3 must name the cause ({:?}): {shown}",
+                fault.causes()
+            );
+        }
+        eprintln!("{}", shown.lines().next().unwrap_or_default());
+    }
+    assert!(infrastructure > 0, "{fault:?} never ended a run: the test injected nothing");
+}
+
+#[test]
+fn terminated_backends_are_infrastructure() {
+    let delays = [50, 300, 700, 1500, 3000];
+    never_a_counterexample(Fault::Terminate, &delays.map(|ms| (Duration::from_millis(ms), None)));
+}
+
+#[test]
+fn cancelled_queries_are_infrastructure() {
+    let delays = [50, 300, 700, 1500, 3000];
+    never_a_counterexample(Fault::Cancel, &delays.map(|ms| (Duration::from_millis(ms), None)));
+}
+
+#[test]
+fn an_ended_idle_transaction_is_infrastructure() {
+    let timeouts = ["1ms", "2ms", "5ms", "10ms", "1ms"];
+    never_a_counterexample(Fault::IdleInTransaction, &timeouts.map(|t| (Duration::ZERO, Some(t))));
+}
