@@ -81,15 +81,21 @@ impl FrameworkProject {
             FrameworkKind::Alembic => {
                 let (migrations, declared) = alembic_revisions(&self.migrations_dir.join("versions"))?;
                 self.declared = declared;
-                Ok(MigrationSet {
-                    dir: self.migrations_dir.clone(),
-                    format: Format::Plain,
-                    migrations,
-                    unlisted: vec![],
-                    stray: vec![],
-                    near_misses: vec![],
-                })
+                Ok(self.set_of(migrations))
             }
+        }
+    }
+
+    /// The framework's migrations as a set: its files are the framework's to list, so none is
+    /// unlisted, stray or misnamed.
+    fn set_of(&self, migrations: Vec<Migration>) -> MigrationSet {
+        MigrationSet {
+            dir: self.migrations_dir.clone(),
+            format: Format::Plain,
+            migrations,
+            unlisted: vec![],
+            stray: vec![],
+            near_misses: vec![],
         }
     }
 
@@ -106,14 +112,7 @@ impl FrameworkProject {
                 framework_migration(file, version, name)
             })
             .collect();
-        Ok(MigrationSet {
-            dir: self.migrations_dir.clone(),
-            format: Format::Plain,
-            migrations,
-            unlisted: vec![],
-            stray: vec![],
-            near_misses: vec![],
-        })
+        Ok(self.set_of(migrations))
     }
 }
 

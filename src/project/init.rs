@@ -64,6 +64,27 @@ pub(crate) struct InitPlan {
     pub(crate) setup_file: Option<(PathBuf, String)>,
 }
 
+/// Appends `idempotent = [...]` under the comment `why`: one version a line, with its own
+/// comment when it has one.
+fn push_idempotent(text: &mut String, why: &str, entries: &[(&str, Option<&str>)]) {
+    text.push_str(&format!("# {why}\nidempotent = [\n"));
+    for (version, comment) in entries {
+        match comment {
+            Some(comment) => text.push_str(&format!("    \"{version}\", # {comment}\n")),
+            None => text.push_str(&format!("    \"{version}\",\n")),
+        }
+    }
+    text.push_str("]\n");
+}
+
+/// The plan for `text`, with a warning among the guesses when the config does not parse.
+fn checked_plan(dir: &Path, text: String, mut guesses: Vec<String>) -> InitPlan {
+    if let Err(error) = Config::parse(&dir.join(CONFIG_FILE), &text) {
+        guesses.push(format!("warning: the written config does not parse: {error}"));
+    }
+    InitPlan { config_text: text, guesses, setup_file: None }
+}
+
 /// Why `init` wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {

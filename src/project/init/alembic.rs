@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::InitPlan;
-use crate::project::config::{Config, FrameworkKind, CONFIG_FILE};
+use crate::project::config::{Config, FrameworkKind};
 use crate::project::framework::FrameworkProject;
 
 /// The guards that make an `upgrade()` re-entrant, as Alembic projects spell them: SQL with
@@ -64,21 +64,16 @@ pub(super) fn plan(dir: &Path) -> Option<InitPlan> {
     } else {
         let versions: Vec<&str> = guarded.iter().map(|(v, _)| v.as_str()).collect();
         guesses.push(format!("idempotent: {} (their upgrade() is guarded)", versions.join(", ")));
-        text.push_str("# Revisions whose upgrade() is guarded, so they run again over what they made.\nidempotent = [\n");
-        for (version, why) in &guarded {
-            text.push_str(&format!("    \"{version}\", # {why}\n"));
-        }
-        text.push_str("]\n");
+        let entries: Vec<(&str, Option<&str>)> = guarded.iter().map(|(v, why)| (v.as_str(), Some(why.as_str()))).collect();
+        super::push_idempotent(&mut text, "Revisions whose upgrade() is guarded, so they run again over what they made.", &entries);
     }
-    if let Err(error) = Config::parse(&dir.join(CONFIG_FILE), &text) {
-        guesses.push(format!("warning: the written config does not parse: {error}"));
-    }
-    Some(InitPlan { config_text: text, guesses, setup_file: None })
+    Some(super::checked_plan(dir, text, guesses))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::project::config::CONFIG_FILE;
 
     fn alembic_branches() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/alembic_branches")

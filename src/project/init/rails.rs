@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::InitPlan;
-use crate::project::config::{Config, CONFIG_FILE};
 
 /// Where a Rails app keeps its migrations.
 const MIGRATE_DIR: &str = "db/migrate";
@@ -83,24 +82,20 @@ pub(super) fn plan(dir: &Path) -> Option<InitPlan> {
         );
     } else {
         guesses.push(format!("idempotent: {} (their up or change starts with a table_exists?/index_exists? guard)", guarded.join(", ")));
-        text.push_str(
-            "# The migrations whose up or change starts with a table_exists?/index_exists? guard are re-entrant.\nidempotent = [\n",
+        let entries: Vec<(&str, Option<&str>)> = guarded.iter().map(|v| (*v, None)).collect();
+        super::push_idempotent(
+            &mut text,
+            "The migrations whose up or change starts with a table_exists?/index_exists? guard are re-entrant.",
+            &entries,
         );
-        for version in &guarded {
-            text.push_str(&format!("    \"{version}\",\n"));
-        }
-        text.push_str("]\n");
     }
-    // Check the guess: the config parses.
-    if let Err(error) = Config::parse(&dir.join(CONFIG_FILE), &text) {
-        guesses.push(format!("warning: the written config does not parse: {error}"));
-    }
-    Some(InitPlan { config_text: text, guesses, setup_file: None })
+    Some(super::checked_plan(dir, text, guesses))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::project::config::{Config, CONFIG_FILE};
 
     fn k12_rails() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/k12_rails")
