@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::runner::embedded::{find_server_binaries, EmbeddedCluster, ServerBinaries};
+use crate::runner::url::RedactedUrl;
 use crate::runner::{majors, Backend, ExistingServer};
 
 pub mod frameworks;
@@ -283,11 +284,8 @@ async fn url_report() -> UrlReport {
         report.why_not = Some("PGCONVERGE_DATABASE_URL is not set".into());
         return report;
     };
-    let secret = url_password(&url);
-    let hide = |text: String| match &secret {
-        Some(secret) if !secret.is_empty() => text.replace(secret.as_str(), "***"),
-        _ => text,
-    };
+    let redacted = RedactedUrl::new(&url);
+    let hide = |text: String| redacted.hide(&text);
     let server = match ExistingServer::from_url(&url) {
         Ok(server) => server,
         Err(error) => {
@@ -304,14 +302,6 @@ async fn url_report() -> UrlReport {
         Err(_) => report.why_not = Some("the server in PGCONVERGE_DATABASE_URL did not answer within 10 s".into()),
     }
     report
-}
-
-/// The password in `scheme://user:password@host/...`, to keep it out of error messages.
-fn url_password(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(userinfo[userinfo.find(':')? + 1..].to_string())
 }
 
 fn verdict(usable: bool, why_not: &Option<String>) -> String {
@@ -371,16 +361,5 @@ impl fmt::Display for DoctorReport {
             write!(f, "\n  {:<10} PGCONVERGE_DATABASE_URL is set; the server answers (PostgreSQL {version})", "server")?;
         }
         write!(f, "\n{}", self.frameworks)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_url_password() {
-        assert_eq!(url_password("postgres://me:s3cret@db/app").as_deref(), Some("s3cret"));
-        assert_eq!(url_password("postgres://me@db/app"), None);
     }
 }

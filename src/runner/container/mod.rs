@@ -51,11 +51,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 fn redact(text: &str, password: &str) -> String {
-    if password.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(password, "***")
-    }
+    super::url::hide_secrets(text, &[password.to_string()])
 }
 
 fn random_hex(bytes: usize) -> Result<String, RunnerError> {
