@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::Connection;
 
 use super::{Backend, RunnerError};
@@ -225,7 +225,15 @@ impl EmbeddedCluster {
 
 impl Backend for EmbeddedCluster {
     fn admin_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new().socket(&self.dir).port(PORT).username("postgres").database("postgres").application_name("pgconverge")
+        // A unix socket, where the server refuses TLS: no SSLRequest round trip per connection,
+        // whatever PGSSLMODE says.
+        PgConnectOptions::new()
+            .socket(&self.dir)
+            .port(PORT)
+            .username("postgres")
+            .database("postgres")
+            .application_name("pgconverge")
+            .ssl_mode(PgSslMode::Disable)
     }
 
     fn describe(&self) -> String {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition, PgSeverity};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition, PgSeverity, PgSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::migration::{Script, Statement};
@@ -327,7 +327,24 @@ pub async fn server_version(backend: &dyn Backend) -> Result<ServerVersion, Runn
 }
 
 pub(crate) async fn connect(options: &PgConnectOptions, context: &str) -> Result<PgConnection, RunnerError> {
-    options.connect().await.map_err(|e| RunnerError::db(context, e))
+    options.connect().await.map_err(|e| match tls_asked(options, &e) {
+        Some(tls) => RunnerError::db(format!("{context} over TLS ({tls})"), e),
+        None => RunnerError::db(context, e),
+    })
+}
+
+/// What a failed connection asked of TLS, when it did: the driver's own words for a refused
+/// certificate ("invalid peer certificate: UnknownIssuer") do not say TLS, nor which check.
+fn tls_asked(options: &PgConnectOptions, error: &sqlx::Error) -> Option<&'static str> {
+    match options.get_ssl_mode() {
+        PgSslMode::Require => Some("sslmode=require"),
+        PgSslMode::VerifyCa => Some("sslmode=verify-ca: the server's certificate must be signed by sslrootcert's CA or a public one"),
+        PgSslMode::VerifyFull => Some(
+            "sslmode=verify-full: the server's certificate must be signed by sslrootcert's CA or a public one, for the URL's host name",
+        ),
+        PgSslMode::Prefer if matches!(error, sqlx::Error::Tls(_)) => Some("sslmode=prefer"),
+        _ => None,
+    }
 }
 
 static DATABASE_COUNTER: AtomicU64 = AtomicU64::new(0);
