@@ -226,8 +226,13 @@ pub(crate) fn explore(universe: &Universe, property: Property, options: &Explore
             let mut case = describe(universe, &found);
             case.regressions = regressions_file(options, property).filter(|_| !exhaustive);
             // A script needs the SQL: pgconverge's own, or what a framework driver recorded.
+            // Writing it may fail (a framework case runs again to record its SQL): the finding
+            // stands without it, and says why.
             if universe.executor.runs_sql() || universe.project.framework.is_some() {
-                case.repro = write_repro(universe, property, &found.minimal.plan, &found.failure, options)?;
+                match write_repro(universe, property, &found.minimal.plan, &found.failure, options) {
+                    Ok(path) => case.repro = path,
+                    Err(error) => case.description.push_str(&format!(" (no repro script: {error})")),
+                }
             }
             (VerdictStatus::Fail, case.description.clone(), Some(found.failure), Some(case))
         }
