@@ -540,7 +540,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod environment_tests {
     use super::*;
 
     fn from(vars: &[(&str, &str)]) -> Check {
