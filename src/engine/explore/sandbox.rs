@@ -281,20 +281,13 @@ async fn run_isolated(
 ) -> Result<CaseOutcome, RunnerError> {
     for step in steps(plan) {
         let outcome = match &step {
-            // The reference's own session settings (pg_dump sets search_path to '') must not
-            // leak into the migrations: build the pre-existing objects over another connection.
-            Step::Preexisting(_) => {
-                let mut separate = database.connect().await?;
-                let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
-                let _ = separate.close().await;
-                match outcome? {
-                    None if universe.executor.loads_schema() => {
-                        forget_pending(universe, conn, database.name(), plan).await?;
-                        None
-                    }
-                    outcome => outcome,
+            Step::Preexisting(_) => match run_step_apart(universe, database, &step).await? {
+                None if universe.executor.loads_schema() => {
+                    forget_pending(universe, conn, database.name(), plan).await?;
+                    None
                 }
-            }
+                outcome => outcome,
+            },
             _ => run_step(universe, conn, &step, Some(database.name())).await?,
         };
         if let Some(outcome) = outcome {
@@ -302,6 +295,15 @@ async fn run_isolated(
         }
     }
     judge(universe, judge_state, conn, expected).await
+}
+
+/// Runs a pre-existing step of an isolated case over a connection of its own: the reference's
+/// session settings (pg_dump sets search_path to '') must not leak into the migrations.
+async fn run_step_apart(universe: &Universe, database: &ScratchDatabase, step: &Step) -> Result<Option<CaseOutcome>, RunnerError> {
+    let mut separate = database.connect().await?;
+    let outcome = run_step(universe, &mut separate, step, Some(database.name())).await;
+    let _ = separate.close().await;
+    outcome
 }
 
 /// A framework case run again with the SQL its steps sent recorded (for a repro script): each
@@ -353,12 +355,7 @@ async fn record_steps(
                 }
                 ran.failure.is_some()
             }
-            Step::Preexisting(_) => {
-                let mut separate = database.connect().await?;
-                let outcome = run_step(universe, &mut separate, &step, Some(database.name())).await;
-                let _ = separate.close().await;
-                outcome?.is_some()
-            }
+            Step::Preexisting(_) => run_step_apart(universe, database, &step).await?.is_some(),
             Step::Interrupted(_) => unreachable!("a framework case never stops a migration part way"),
         };
         if failed {

@@ -88,7 +88,6 @@ impl Universe {
         // framework's migration code sent on this run (the driver records it). Without either,
         // no order but the canonical one.
         let mut analysed = migrations.clone();
-        let mut sql_known = executor.runs_sql();
         let mut unknown_sql = None;
         for (i, migration) in migrations.iter().enumerate() {
             let ran = executor.up_recorded(Target { conn: &mut conn, database: database.name() }, migration).await?;
@@ -101,7 +100,7 @@ impl Universe {
                     }
                     // A shell command reports nothing.
                     None => {
-                        unknown_sql.get_or_insert_with(|| "the migrator's SQL is unknown".to_string());
+                        unknown_sql.get_or_insert_with(|| UNKNOWN_SQL.to_string());
                     }
                 }
             }
@@ -128,14 +127,10 @@ impl Universe {
         let _ = conn.close().await;
         database.drop_now().await?;
 
-        if !executor.runs_sql() && !migrations.is_empty() {
-            sql_known = unknown_sql.is_none();
+        // No migration ran, so none reported its SQL.
+        if !executor.runs_sql() && migrations.is_empty() {
+            unknown_sql.get_or_insert_with(|| UNKNOWN_SQL.to_string());
         }
-        let unknown_sql = match (sql_known, unknown_sql) {
-            (true, _) => None,
-            (false, Some(why)) => Some(why),
-            (false, None) => Some("the migrator's SQL is unknown".to_string()),
-        };
         let migrations = &analysed;
         let mut deps = crate::analysis::deps::infer_from_sql(migrations);
         deps.merge(&learner.graph);
@@ -157,7 +152,7 @@ impl Universe {
             granularity,
             // A migrator whose SQL is unknown (a shell command) runs in version order only: no
             // other order has inferred dependencies to respect.
-            in_order_only: !project.runs_out_of_order() || !sql_known,
+            in_order_only: !project.runs_out_of_order() || unknown_sql.is_some(),
         };
         let sandbox_safe = migrations.iter().map(|m| executor.runs_sql() && sandbox_safe(m)).collect();
         Ok(Universe {
@@ -199,6 +194,9 @@ impl Universe {
         self.project.reference.as_ref()
     }
 }
+
+/// Why order keeps the canonical order for a migrator that reports no SQL (a shell command).
+const UNKNOWN_SQL: &str = "the migrator's SQL is unknown";
 
 /// What a framework step sent, as a script named by the file it came from (the migration's, or
 /// the schema file: the statements have no lines there).

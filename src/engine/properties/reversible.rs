@@ -21,7 +21,9 @@ impl Checker<'_> {
     /// the up; when every migration has a down, all of them in reverse restore an empty database.
     pub(crate) async fn reversible(&mut self, asked: bool) -> Result<Verdict, CheckError> {
         let executor = self.executor();
-        let with_down = self.project.migrations.migrations.iter().filter(|m| executor.has_down(m)).count();
+        let migrations = &self.project.migrations.migrations;
+        let without_down: Vec<String> = migrations.iter().filter(|m| !executor.has_down(m)).map(Migration::id).collect();
+        let with_down = migrations.len() - without_down.len();
         if with_down == 0 {
             let reason = if asked { "no migration has a down migration" } else { "not applicable: no down migrations" };
             return Ok(skipped(Property::Reversible, reason.to_string()));
@@ -29,7 +31,8 @@ impl Checker<'_> {
         let mut workspace = self.workspace(Purpose::Migrations).await?;
         let verdict = self.reversible_in(&mut workspace, with_down).await;
         workspace.close().await?;
-        verdict
+        // Neither passed nor failed: the migrations without a down.
+        verdict.map(|verdict| Verdict { not_applicable: without_down, ..verdict })
     }
 
     /// Walks the migrations on `workspace`, which it replaces when it rebuilds the state.
@@ -65,9 +68,8 @@ impl Checker<'_> {
             before = self.dump(&mut workspace.conn).await?;
         }
         let mut summary = format!("{} with a down: up then down restores the catalog", plural(with_down, "migration"));
-        let without_down: Vec<String> = migrations.iter().filter(|m| !executor.has_down(m)).map(Migration::id).collect();
-        if !without_down.is_empty() {
-            summary.push_str(&format!("; {} without one not checked", plural(without_down.len(), "migration")));
+        if with_down < migrations.len() {
+            summary.push_str(&format!("; {} without one not checked", plural(migrations.len() - with_down, "migration")));
         }
         if with_down == migrations.len() && found.is_empty() {
             cases += 1;
@@ -76,9 +78,7 @@ impl Checker<'_> {
                 if let Some(failure) = executor.down(workspace.target(), migration).await? {
                     let summary = format!("undoing the whole set: the down migration of {} failed", migration.id());
                     let found = vec![Found::new(migration, summary, "its down fails undoing the whole set", failure)];
-                    let mut verdict = failed(Property::Reversible, "", found, vec![], cases);
-                    verdict.not_applicable = without_down;
-                    return Ok(verdict);
+                    return Ok(failed(Property::Reversible, "", found, vec![], cases));
                 }
             }
             let after = self.dump(&mut workspace.conn).await?;
@@ -93,13 +93,10 @@ impl Checker<'_> {
             // Position in canonical order: a rebuild's failing up may come before the down that broke.
             found.sort_by_key(|f| migrations.iter().position(|m| m.id() == f.finding.migration));
             let lead = format!("{} fail", plural(found.len(), "migration"));
-            let mut verdict = failed(Property::Reversible, &lead, found, not_reached, cases);
-            verdict.not_applicable = without_down;
-            return Ok(verdict);
+            return Ok(failed(Property::Reversible, &lead, found, not_reached, cases));
         }
         let mut verdict = pass(Property::Reversible, summary, vec![]);
         verdict.cases = cases;
-        verdict.not_applicable = without_down;
         Ok(verdict)
     }
 
