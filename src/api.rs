@@ -501,7 +501,7 @@ pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend)
 /// setup file or migration that fails is an input error that names the statement.
 pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), Error> {
     let preparation = Preparation::load(project).map_err(ProjectError::from)?;
-    if let Some(failure) = preparation.apply(conn, Purpose::Migrations).await? {
+    if let Some(failure) = preparation.apply(conn, Purpose::Migrations, None).await? {
         return Err(Error::Setup { location: failure.location, error: failure.error });
     }
     for migration in &project.migrations.migrations {

@@ -157,6 +157,8 @@ impl RunnerError {
             | RunnerError::SavedCase { .. }
             | RunnerError::ProjectCode { .. }
             | RunnerError::ConfiguredExtensionUnavailable { .. }
+            | RunnerError::NeedsTrust { .. }
+            | RunnerError::ClusterObjectsExist { .. }
             | RunnerError::NothingToRun(_) => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }

@@ -123,9 +123,12 @@ fn extension_members_are_represented_by_their_extension() {
     }
 }
 
-/// Roles for a reference: they belong to the server, so the second project's reference finds
-/// them already there.
-const ROLES: &str = "DO $$ BEGIN CREATE ROLE app_reader; CREATE ROLE app_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n";
+/// The roles the grants name, from a setup file (the project's SQL may not create roles).
+fn with_roles(dir: tempfile::TempDir) -> tempfile::TempDir {
+    std::fs::write(dir.path().join("setup.sql"), "CREATE ROLE app_reader;\nCREATE ROLE app_writer;\n").unwrap();
+    std::fs::write(dir.path().join("pgconverge.toml"), "setup = [\"setup.sql\"]\n").unwrap();
+    dir
+}
 
 /// The same grants and the same policy roles in another order are one catalog; another grant
 /// or another role is not.
@@ -133,20 +136,26 @@ const ROLES: &str = "DO $$ BEGIN CREATE ROLE app_reader; CREATE ROLE app_writer;
 fn grant_and_policy_role_order_do_not_matter() {
     let schema = |grants: &str, roles: &str| {
         format!(
-            "{ROLES}CREATE TABLE t (id int, note text);\n{grants}\nALTER TABLE t ENABLE ROW LEVEL SECURITY;\n\
+            "CREATE TABLE t (id int, note text);\n{grants}\nALTER TABLE t ENABLE ROW LEVEL SECURITY;\n\
              CREATE POLICY p ON t FOR SELECT TO {roles} USING (true);\n"
         )
     };
     let reader_first = "GRANT SELECT ON t TO app_reader; GRANT INSERT ON t TO app_writer; GRANT SELECT (note) ON t TO app_reader; GRANT UPDATE (note) ON t TO app_writer;";
     let writer_first = "GRANT UPDATE (note) ON t TO app_writer; GRANT SELECT (note) ON t TO app_reader; GRANT INSERT ON t TO app_writer; GRANT SELECT ON t TO app_reader;";
-    let one = project_with_reference(&schema(reader_first, "app_writer, app_reader"));
-    let same = project_with_reference(&schema(writer_first, "app_reader, app_writer"));
-    let other = project_with_reference(&schema(&writer_first.replace("INSERT", "DELETE"), "app_reader"));
+    let one = with_roles(project_with_reference(&schema(reader_first, "app_writer, app_reader")));
+    let same = with_roles(project_with_reference(&schema(writer_first, "app_reader, app_writer")));
+    let other = with_roles(project_with_reference(&schema(&writer_first.replace("INSERT", "DELETE"), "app_reader")));
     let [one, same, other] = [&one, &same, &other].map(|d| d.path().to_str().unwrap().to_string());
 
     let dump = pgconverge(&["dump", &one]);
     assert_eq!(dump.code, 0, "{}", dump.stderr);
-    assert!(dump.stdout.contains("  acl: {app_reader=r/postgres,app_writer=a/postgres,postgres=arwdDxt/postgres}\n"), "{}", dump.stdout);
+    assert!(
+        dump.stdout.contains(
+            "  acl: {app_reader=r/pgconverge_sandbox,app_writer=a/pgconverge_sandbox,pgconverge_sandbox=arwdDxt/pgconverge_sandbox}\n"
+        ),
+        "{}",
+        dump.stdout
+    );
     assert!(dump.stdout.contains("  roles: app_reader, app_writer\n"), "{}", dump.stdout);
     let run = pgconverge(&["diff", &one, &same, "--source", "reference"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, "no differences\n"), "{}", run.stderr);
@@ -167,5 +176,5 @@ fn owners_are_dumped_only_when_compared() {
     std::fs::write(project.path().join("pgconverge.toml"), "compare_owners = true\n").unwrap();
     let run = pgconverge(&["dump", dir]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("table public.t\n  column_order: id\n  kind: ordinary\n  owner: postgres\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("table public.t\n  column_order: id\n  kind: ordinary\n  owner: pgconverge_sandbox\n"), "{}", run.stdout);
 }

@@ -409,8 +409,21 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     let restored = sqlx::raw_sql(AssertSqlSafe(restore)).execute(&mut *conn).await;
     // A failed dump's own error is the cause (a cancelled query); the restore's then only says
     // that the transaction is aborted.
-    let objects = result?;
+    let mut objects = result?;
     restored.map_err(|e| RunnerError::db("restore search_path", e))?;
+    // The run's sandbox role has a name of its own per run: one spelling in every dump, so
+    // two runs (`diff`) and saved dumps agree.
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("read the current role", e))?;
+    if crate::runner::roles::is_sandbox_role(&role) {
+        for value in objects.iter_mut().flat_map(|o| o.attributes.values_mut()) {
+            if value.contains(&role) {
+                *value = value.replace(&role, crate::runner::roles::SANDBOX_ROLE_IN_DUMPS);
+            }
+        }
+    }
     Ok(Catalog::from_objects(Some(version), objects).without(ignore))
 }
 

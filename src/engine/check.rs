@@ -17,13 +17,17 @@ use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::compare::{self, CompareOptions, Difference};
 use crate::migration::Script;
 use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
+use crate::project::config::Trust;
 use crate::project::{Project, ProjectError};
-use crate::runner::{self, Backend, RunnerError, ScratchDatabase};
+use crate::runner::{self, Backend, RunRoles, RunnerError, ScratchDatabase, ServerHandle};
 
 /// Runs the properties of a project against a server.
 pub struct Checker<'a> {
     pub(super) project: &'a Project,
     backend: &'a dyn Backend,
+    /// `backend`, with the run's roles (the sandbox role the project's SQL runs as), once
+    /// [`Checker::prepare`] made them.
+    server: Option<ServerHandle>,
     /// What runs the migrations (pgconverge's SQL runner or the project's own migrator), chosen
     /// by [`Checker::prepare`].
     executor: Option<Arc<dyn Executor>>,
@@ -44,6 +48,7 @@ impl<'a> Checker<'a> {
         Checker {
             project,
             backend,
+            server: None,
             executor: None,
             cancel: tokio_util::sync::CancellationToken::new(),
             canon: Canonicalizer::new(),
@@ -59,6 +64,15 @@ impl<'a> Checker<'a> {
     /// reversible when downs exist). Properties that do not apply are reported as skipped.
     /// `options.cancel` stops the check between steps and cases (`Err`, interrupted).
     pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
+        let report = self.run_properties(properties, options).await;
+        // The run's roles go after its databases (the guards dropped them already).
+        if let Some(roles) = self.server.as_ref().and_then(|s| s.run_roles()) {
+            roles.drop_now().await;
+        }
+        report
+    }
+
+    async fn run_properties(&mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
         let explicit = |p: Property| properties.contains(&p);
         let wanted = |p: Property| properties.is_empty() || explicit(p);
         self.cancel = options.cancel.clone();
@@ -107,6 +121,12 @@ impl<'a> Checker<'a> {
         migrated.close().await?;
 
         let mut options = options.clone();
+        if self.project.config.trust == Trust::Superuser && shared_catalog_use(self.project).any {
+            // Roles, memberships, role settings and databases are the server's, not a scratch
+            // database's: two workers' open sandbox transactions would wait on each other's rows
+            // of pg_authid or pg_db_role_setting forever. One worker runs every case.
+            options.jobs = 1;
+        }
         let any_resumable = self.project.migrations.migrations.iter().any(|m| !m.runs_in_transaction());
         let mut generated: Vec<Property> = Vec::new();
         for property in [Property::Partial, Property::Order, Property::Interrupt] {
@@ -146,7 +166,7 @@ impl<'a> Checker<'a> {
             } else {
                 let universe = Universe::build(
                     Arc::new(self.project.clone()),
-                    self.backend,
+                    self.server(),
                     self.executor(),
                     reference.as_ref(),
                     options.granularity,
@@ -204,9 +224,19 @@ impl<'a> Checker<'a> {
             seed,
             shard: seed.and(options.shard),
             nondeterministic,
-            notes: left_out_notes(self.project).into_iter().chain(self.backend.notes()).collect(),
+            notes: left_out_notes(self.project)
+                .into_iter()
+                .chain(self.backend.notes())
+                .chain(self.server.as_ref().and_then(|s| s.run_roles()).and_then(|r| r.note()))
+                .collect(),
             verdicts,
         })
+    }
+
+    /// The server the project's SQL runs on, as the run's roles say (the bare backend before
+    /// [`Checker::prepare`]).
+    pub(super) fn server(&self) -> &dyn Backend {
+        self.server.as_ref().map_or(self.backend, |s| s as &dyn Backend)
     }
 
     /// The executor [`Checker::prepare`] chose.
@@ -225,7 +255,10 @@ impl<'a> Checker<'a> {
     /// Loads the preparation (extensions, setup files, ledger) and leaves what the setup files
     /// create out of every comparison: the same for `check`, `dump` and `diff`.
     pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
-        self.executor = Some(executor::for_project(self.project, self.backend)?);
+        let shared = shared_catalog_use(self.project);
+        let roles = RunRoles::start(self.backend, self.project.config.trust == Trust::Sandbox, shared.roles, shared.databases).await?;
+        self.server = Some(ServerHandle::with_roles(self.backend, roles));
+        self.executor = Some(executor::for_project(self.project, self.server())?);
         self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
             // What the setup files create is not part of the compared result while it is as
@@ -265,9 +298,9 @@ impl<'a> Checker<'a> {
     /// A new scratch database, prepared (extensions, setup, ledger), and a connection to it.
     pub(super) async fn workspace(&self, purpose: Purpose) -> Result<Workspace, CheckError> {
         self.stop_if_cancelled()?;
-        let database = ScratchDatabase::create(self.backend).await?;
+        let database = ScratchDatabase::create(self.server()).await?;
         let mut workspace = Workspace { conn: database.connect().await?, database };
-        if let Some(failure) = self.prep.apply(&mut workspace.conn, purpose).await? {
+        if let Some(failure) = self.prep.apply(&mut workspace.conn, purpose, Some(&workspace.database)).await? {
             workspace.close().await?;
             return Err(CheckError::Setup { location: failure.location, error: failure.error });
         }
@@ -411,4 +444,70 @@ pub(super) fn skipped(property: Property, summary: String) -> Verdict {
 pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {
     let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
     Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
+}
+
+/// What a project's migrations do to the server's shared catalogs.
+#[derive(Debug, Default)]
+pub(crate) struct SharedCatalogUse {
+    /// Some statement creates, alters or drops a role, a membership, a role's or database's
+    /// settings, a database or a tablespace.
+    pub(crate) any: bool,
+    /// The roles and databases the migrations create, by name.
+    pub(crate) roles: BTreeSet<String>,
+    pub(crate) databases: BTreeSet<String>,
+}
+
+/// [`SharedCatalogUse`] of the project's migrations (ups and downs): server-wide catalogs,
+/// shared by every database, read from the statements (and from DO blocks' text).
+pub(crate) fn shared_catalog_use(project: &Project) -> SharedCatalogUse {
+    use pg_query::NodeEnum;
+    let in_do_block = regex::Regex::new(r#"(?i)\b(create|alter|drop)\s+(role|user|group|database|tablespace)\b|\bgrant\s+\w+\s+to\b"#)
+        .expect("valid regex");
+    let created_in_do_block =
+        regex::Regex::new(r#"(?i)\bcreate\s+(role|user|group|database)\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)"#)
+            .expect("valid regex");
+    let mut found = SharedCatalogUse::default();
+    let statements =
+        project.migrations.migrations.iter().flat_map(|m| m.up.statements.iter().chain(m.down.iter().flat_map(|d| d.statements.iter())));
+    for statement in statements {
+        let Ok(parsed) = pg_query::parse(&statement.sql, 0) else { continue };
+        for node in parsed.protobuf.stmts.iter().filter_map(|raw| raw.stmt.as_ref().and_then(|n| n.node.as_ref())) {
+            match node {
+                NodeEnum::CreateRoleStmt(create) => {
+                    found.any = true;
+                    found.roles.insert(create.role.clone());
+                }
+                NodeEnum::CreatedbStmt(create) => {
+                    found.any = true;
+                    found.databases.insert(create.dbname.clone());
+                }
+                NodeEnum::AlterRoleStmt(_)
+                | NodeEnum::AlterRoleSetStmt(_)
+                | NodeEnum::DropRoleStmt(_)
+                | NodeEnum::GrantRoleStmt(_)
+                | NodeEnum::AlterDatabaseStmt(_)
+                | NodeEnum::AlterDatabaseSetStmt(_)
+                | NodeEnum::DropdbStmt(_)
+                | NodeEnum::CreateTableSpaceStmt(_)
+                | NodeEnum::DropTableSpaceStmt(_) => found.any = true,
+                NodeEnum::DoStmt(_) if in_do_block.is_match(&statement.sql) => {
+                    found.any = true;
+                    for created in created_in_do_block.captures_iter(&statement.sql) {
+                        let name = &created[2];
+                        let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                            Some(quoted) => quoted.replace("\"\"", "\""),
+                            None => name.to_lowercase(),
+                        };
+                        if created[1].eq_ignore_ascii_case("database") {
+                            found.databases.insert(name);
+                        } else {
+                            found.roles.insert(name);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    found
 }

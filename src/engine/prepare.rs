@@ -7,7 +7,8 @@ use sqlx::AssertSqlSafe;
 use crate::migration::{Location, MigrationError, Script};
 use crate::project::config::Ledger;
 use crate::project::Project;
-use crate::runner::{self, PgError, RunnerError};
+use crate::runner::roles::RoleRefusal;
+use crate::runner::{self, PgError, RunnerError, ScratchDatabase};
 
 /// What a scratch database is prepared for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,27 +50,52 @@ impl Preparation {
         })
     }
 
-    /// Runs the preparation; `Some` when a setup statement failed.
-    pub(crate) async fn apply(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<Option<SetupFailure>, RunnerError> {
-        for extension in &self.extensions {
-            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(create_extension_sql(extension))).execute(&mut *conn).await {
-                // A missing extension is its own error; any other is the server's.
-                let context = format!("create extension {extension} (`extensions` in pgconverge.toml)");
-                let error = match runner::classify_on(conn, error, &context).await {
-                    Ok(error) => error,
-                    // The user's own list names it: a typo, or a server chosen without it.
-                    Err(RunnerError::ExtensionUnavailable { extension, detail }) => {
-                        return Err(RunnerError::ConfiguredExtensionUnavailable { config: self.config.clone(), extension, detail });
-                    }
-                    Err(other) => return Err(other),
-                };
-                return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
+    /// Runs the preparation on `conn`, a connection to `database` when it is one of the
+    /// harness's; `Some` when a setup statement failed. With a sandbox role, the extensions are
+    /// created as the backend's role and the setup's `CREATE ROLE`s run checked on its behalf.
+    pub(crate) async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        purpose: Purpose,
+        database: Option<&ScratchDatabase>,
+    ) -> Result<Option<SetupFailure>, RunnerError> {
+        let roles = database.and_then(ScratchDatabase::run_roles);
+        match database {
+            Some(database) if roles.is_some_and(|r| r.sandbox_role().is_some()) && !self.extensions.is_empty() => {
+                let mut admin = database.connect_admin().await?;
+                let created = self.create_extensions(&mut admin).await;
+                let _ = sqlx::Connection::close(admin).await;
+                created?;
             }
+            _ => self.create_extensions(conn).await?,
         }
         for script in &self.setup {
             for statement in &script.statements {
-                let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *conn).await else { continue };
-                let error = runner::classify_on(conn, error, &format!("run {}", script.path.display())).await?;
+                let role_roles = roles.filter(|_| creates_role(&statement.sql));
+                if let Some(roles) = role_roles {
+                    match roles.create_setup_role(&statement.sql).await {
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(error)) => {
+                            return Ok(Some(SetupFailure { location: crate::engine::failure_location(script, statement, &error), error }))
+                        }
+                        Err(RoleRefusal::Refused(reason)) => {
+                            let refusal = RunnerError::NeedsTrust { location: None, statement: String::new(), reason };
+                            return Err(refusal.at_statement(script, statement));
+                        }
+                        Err(RoleRefusal::Runner(error)) => return Err(error),
+                        Err(RoleRefusal::NotSandboxed) => {}
+                    }
+                }
+                let Err(error) = sqlx::raw_sql(AssertSqlSafe(statement.sql.clone())).execute(&mut *conn).await else {
+                    // Under trust = "superuser" the setup's roles are dropped when the run ends too.
+                    if let Some(roles) = role_roles {
+                        roles.record_created(&statement.sql);
+                    }
+                    continue;
+                };
+                let error = runner::classify_on(conn, error, &format!("run {}", script.path.display()))
+                    .await
+                    .map_err(|e| e.at_statement(script, statement))?;
                 // Roles belong to the server, not the database: the second scratch database
                 // finds the setup's roles already there.
                 // Two checks on one server creating the same role at the same moment: the
@@ -86,6 +112,25 @@ impl Preparation {
             }
         }
         Ok(None)
+    }
+
+    async fn create_extensions(&self, conn: &mut PgConnection) -> Result<(), RunnerError> {
+        for extension in &self.extensions {
+            if let Err(error) = sqlx::raw_sql(AssertSqlSafe(create_extension_sql(extension))).execute(&mut *conn).await {
+                // A missing extension is its own error; any other is the server's.
+                let context = format!("create extension {extension} (`extensions` in pgconverge.toml)");
+                let error = match runner::classify_on(conn, error, &context).await {
+                    Ok(error) => error,
+                    // The user's own list names it: a typo, or a server chosen without it.
+                    Err(RunnerError::ExtensionUnavailable { extension, detail }) => {
+                        return Err(RunnerError::ConfiguredExtensionUnavailable { config: self.config.clone(), extension, detail });
+                    }
+                    Err(other) => return Err(other),
+                };
+                return Err(RunnerError::ExtensionFailed { extension: extension.clone(), error });
+            }
+        }
+        Ok(())
     }
 }
 

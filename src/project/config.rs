@@ -92,6 +92,24 @@ pub struct Config {
     pub runner: Option<RunnerKind>,
     /// The project's own migrator's commands (`[command]`, with `runner = "command"`).
     pub command: Option<CommandConfig>,
+    /// What the project's SQL may do on the server: `sandbox` (the default: an unprivileged
+    /// role of the run's own) or `superuser` (only for code you trust).
+    #[serde(default)]
+    pub trust: Trust,
+}
+
+/// How much of the server the project's SQL (migrations, setup files, reference) gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trust {
+    /// A role the run creates, owns its scratch databases, and is not a superuser: no
+    /// `COPY ... PROGRAM`, `ALTER SYSTEM`, untrusted languages or extensions, other databases
+    /// or other roles. The setup files' `CREATE ROLE`s run on its behalf, checked.
+    #[default]
+    Sandbox,
+    /// The role the backend connects as (a superuser on the embedded and container backends):
+    /// whatever the SQL asks for. Only for code you trust.
+    Superuser,
 }
 
 /// The migration ledgers pgconverge can create before the first migration.

@@ -311,7 +311,12 @@ fn chown(path: &Path, user: ServerUser) -> Result<(), RunnerError> {
 }
 
 fn as_server_user(command: &mut Command, dir: &Path, user: Option<ServerUser>) {
-    command.current_dir(dir).env_remove("PGDATA").env("LC_ALL", "C");
+    // The server gets none of the harness's environment (a CI job's tokens): `COPY ... FROM
+    // PROGRAM 'env'` under trust = "superuser" would print it into a report.
+    command.env_clear().current_dir(dir).env("PATH", "/usr/local/bin:/usr/bin:/bin").env("LC_ALL", "C");
+    if let Some(tz) = std::env::var_os("TZ") {
+        command.env("TZ", tz);
+    }
     if let Some(user) = user {
         command.uid(user.uid).gid(user.gid);
     }
@@ -334,9 +339,9 @@ const INITDB_TIMEOUT: Duration = Duration::from_secs(120);
 
 async fn run_initdb(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<ServerUser>) -> Result<(), RunnerError> {
     let mut command = Command::new(bin.join("initdb"));
+    as_server_user(&mut command, dir, user);
     with_library_path(&mut command, lib_dirs);
     command.args(["-D", "data", "-U", "postgres", "-A", "trust", "--no-sync", "--locale=C", "-E", "UTF8"]);
-    as_server_user(&mut command, dir, user);
     let mut command = tokio::process::Command::from(command);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let output = match tokio::time::timeout(INITDB_TIMEOUT, command.output()).await {
@@ -359,6 +364,7 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
     let log = std::fs::File::create(&log_path).map_err(|source| RunnerError::File { action: "create", path: log_path.clone(), source })?;
     let log_err = log.try_clone().map_err(|source| RunnerError::File { action: "open", path: log_path, source })?;
     let mut command = Command::new(bin.join("postgres"));
+    as_server_user(&mut command, dir, user);
     with_library_path(&mut command, lib_dirs);
     command.arg("-D").arg("data");
     let socket_dir = dir.to_string_lossy().into_owned();
@@ -384,7 +390,6 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
     for (name, value) in settings {
         command.arg("-c").arg(format!("{name}={value}"));
     }
-    as_server_user(&mut command, dir, user);
     command.stdin(Stdio::null()).stdout(log).stderr(log_err);
     // If the harness dies without unwinding (SIGKILL), take the server down with it.
     // SAFETY: prctl is async-signal-safe; runs in the child after the uid change.

@@ -9,6 +9,7 @@ pub mod container;
 pub mod doctor;
 pub mod embedded;
 pub mod majors;
+pub mod roles;
 pub(crate) mod scripts;
 pub(crate) mod url;
 
@@ -22,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 use crate::migration::{Script, Statement};
 
 pub use embedded::EmbeddedCluster;
+pub use roles::RunRoles;
 pub use url::ExistingServer;
 
 /// What the runner could not do: start or reach a server, run a program, touch a file. Never a
@@ -186,6 +188,30 @@ pub enum RunnerError {
         /// The server's error.
         error: PgError,
     },
+    /// The project's SQL asked for a right that the run's sandbox role does not have
+    /// (`trust = "sandbox"`, the default): the server's configuration, other roles or
+    /// databases, files, programs, untrusted languages or extensions. Input: the project must
+    /// opt in, or not ask.
+    #[error("{}", needs_trust_message(.location.as_ref(), .statement, .reason))]
+    NeedsTrust {
+        /// The statement's file, line and column (known once the statement is).
+        location: Option<crate::migration::Location>,
+        /// The statement, capped.
+        statement: String,
+        /// The server's refusal.
+        reason: String,
+    },
+    /// The project's SQL creates roles or databases that a URL server already has: the run
+    /// would drop them after every case, and never drops what it did not create. Input.
+    #[error(
+        "the migrations create {}, which this server already has: pgconverge drops what the migrations create after every case, \
+         and never what it did not create; use the embedded or container backend, or a server without them",
+        .existing.join(", ")
+    )]
+    ClusterObjectsExist {
+        /// `role x`, `database y`.
+        existing: Vec<String>,
+    },
     /// A step that succeeded earlier in the same run failed when repeated.
     #[error("{what} failed although it succeeded earlier in this run: {detail}")]
     NotRepeatable {
@@ -244,7 +270,31 @@ pub enum RunnerError {
     Catalog(String),
 }
 
+fn needs_trust_message(location: Option<&crate::migration::Location>, statement: &str, reason: &str) -> String {
+    let place = location.map_or(String::new(), |l| format!("{l}: "));
+    let statement = if statement.is_empty() { String::new() } else { format!("`{}` ", crate::migration::capped(statement)) };
+    format!(
+        "{place}{statement}was refused ({reason}). pgconverge runs the project's SQL as an unprivileged role of its own, which \
+         cannot reach the server's configuration, other databases or roles, files or programs, so a refusal is not a verdict \
+         about the migrations; for code you trust, set trust = \"superuser\" in pgconverge.toml (an extension can also be \
+         listed in `extensions`, which pgconverge creates before the project's SQL runs)"
+    )
+}
+
 impl RunnerError {
+    /// This error, located at `statement` of `script` when it is a sandbox refusal that does
+    /// not yet say where.
+    pub(crate) fn at_statement(self, script: &Script, statement: &Statement) -> RunnerError {
+        match self {
+            RunnerError::NeedsTrust { location: None, reason, .. } => RunnerError::NeedsTrust {
+                location: Some(script.location_of(statement)),
+                statement: statement.sql.trim().to_string(),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn db(context: impl Into<String>, source: sqlx::Error) -> Self {
         RunnerError::Database { context: context.into(), source }
     }
@@ -261,6 +311,12 @@ pub trait Backend: Send + Sync {
     /// What the report should say about the server's setup (leftovers the reaper left alone).
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The roles of the run this server serves: the role the project's SQL runs as, and the
+    /// roles its setup files created. `None` for a bare server (the project's SQL then runs as
+    /// [`admin_options`](Backend::admin_options)' role).
+    fn run_roles(&self) -> Option<std::sync::Arc<RunRoles>> {
+        None
     }
     /// Ends the server the harness started (nothing for a server it did not start), without
     /// blocking the async runtime; dropping the backend does the same as a last resort.
@@ -279,11 +335,17 @@ pub(crate) struct ServerHandle {
     admin: PgConnectOptions,
     description: String,
     kind: &'static str,
+    roles: Option<std::sync::Arc<RunRoles>>,
 }
 
 impl ServerHandle {
     pub(crate) fn of(backend: &dyn Backend) -> ServerHandle {
-        ServerHandle { admin: backend.admin_options(), description: backend.describe(), kind: backend.kind() }
+        ServerHandle { admin: backend.admin_options(), description: backend.describe(), kind: backend.kind(), roles: backend.run_roles() }
+    }
+
+    /// The same server, its project SQL run as `roles` says.
+    pub(crate) fn with_roles(backend: &dyn Backend, roles: std::sync::Arc<RunRoles>) -> ServerHandle {
+        ServerHandle { roles: Some(roles), ..ServerHandle::of(backend) }
     }
 }
 
@@ -297,6 +359,15 @@ impl Backend for ServerHandle {
     fn kind(&self) -> &'static str {
         self.kind
     }
+    fn run_roles(&self) -> Option<std::sync::Arc<RunRoles>> {
+        self.roles.clone()
+    }
+}
+
+/// How the project's SQL connects to `backend`'s server (as the run's sandbox role, when
+/// there is one); `database` is left to the caller.
+pub(crate) fn project_options(backend: &dyn Backend) -> PgConnectOptions {
+    backend.run_roles().map_or_else(|| backend.admin_options(), |roles| roles.project_options())
 }
 
 /// A server's version, read from `server_version_num`.
@@ -354,6 +425,7 @@ static DATABASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 pub struct ScratchDatabase {
     name: String,
     admin: PgConnectOptions,
+    roles: Option<std::sync::Arc<RunRoles>>,
     dropped: bool,
 }
 
@@ -362,18 +434,29 @@ pub(crate) const DATABASE_PREFIX: &str = "pgconverge_";
 
 impl ScratchDatabase {
     /// Creates a new, empty database (from `template0`, UTF8, C collation) on `backend`'s
-    /// server, named `pgconverge_<pid>_<random>_<n>`.
+    /// server, named `pgconverge_<pid>_<random>_<n>`, owned by the run's sandbox role when
+    /// there is one.
     pub async fn create(backend: &dyn Backend) -> Result<ScratchDatabase, RunnerError> {
         let admin = backend.admin_options();
+        let roles = backend.run_roles();
         let n = DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{DATABASE_PREFIX}{}_{}_{n}", std::process::id(), random_suffix());
         let mut conn = connect(&admin, "connect to the server").await?;
+        let owner = match roles.as_ref().and_then(|r| r.sandbox_role()) {
+            Some(role) => format!(" OWNER {}", roles::quote_ident(role)),
+            None => String::new(),
+        };
         // template0: a URL backend's template1 may carry the user's own objects.
-        let sql = format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+        let sql = format!("CREATE DATABASE {name}{owner} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
         let created = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
         let _ = conn.close().await;
         created.map_err(|e| RunnerError::db(format!("create database {name}"), e))?;
-        Ok(ScratchDatabase { name, admin, dropped: false })
+        Ok(ScratchDatabase { name, admin, roles, dropped: false })
+    }
+
+    /// The run's roles, when the database belongs to a run (see [`Backend::run_roles`]).
+    pub(crate) fn run_roles(&self) -> Option<&RunRoles> {
+        self.roles.as_deref()
     }
 
     /// The database's name.
@@ -381,19 +464,31 @@ impl ScratchDatabase {
         &self.name
     }
 
+    /// How the project's SQL connects to the database: as the run's sandbox role, when there is one.
     pub(crate) fn options(&self) -> PgConnectOptions {
-        self.admin.clone().database(&self.name)
+        self.roles.as_ref().map_or_else(|| self.admin.clone(), |r| r.project_options()).database(&self.name)
     }
 
+    /// A connection for the project's SQL (see [`ScratchDatabase::options`]).
     pub(crate) async fn connect(&self) -> Result<PgConnection, RunnerError> {
         connect(&self.options(), &format!("connect to database {}", self.name)).await
+    }
+
+    /// A connection as the backend's own role, for what the harness does on the project's
+    /// behalf (`extensions`).
+    pub(crate) async fn connect_admin(&self) -> Result<PgConnection, RunnerError> {
+        connect(&self.admin.clone().database(&self.name), &format!("connect to database {}", self.name)).await
     }
 
     /// Drops the database now, waiting for it (the normal path; dropping the guard is the last
     /// resort).
     pub async fn drop_now(mut self) -> Result<(), RunnerError> {
         self.dropped = true;
-        drop_database(&self.admin, &self.name).await
+        let dropped = drop_database(&self.admin, &self.name).await;
+        if let Some(roles) = &self.roles {
+            roles.reset_cluster_objects().await;
+        }
+        dropped
     }
 }
 
@@ -424,7 +519,7 @@ impl Drop for ScratchDatabase {
     }
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
@@ -513,6 +608,20 @@ fn server_message(error: &sqlx::Error) -> String {
     }
 }
 
+/// Whether an error is a refusal (SQLSTATE 42501, insufficient_privilege). The project's SQL
+/// runs as an unprivileged sandbox role by default, and what it is refused there (another
+/// role's rights, the server's files, a new owner's missing CREATE on a schema) a superuser
+/// would be granted: never a verdict about the migrations, whichever right it was. (Under
+/// `trust = "superuser"` only the migrations' own `SET ROLE` meets one.)
+fn needs_trust(pg: &PgDatabaseError) -> bool {
+    is_sandbox_refusal(pg.code())
+}
+
+/// [`needs_trust`] for an error's SQLSTATE (a framework driver reports it).
+pub(crate) fn is_sandbox_refusal(code: &str) -> bool {
+    code == "42501"
+}
+
 /// The extension a server error says is missing: `extension "x" is not available` (0A000,
 /// PostgreSQL 15 and later) or `could not open extension control file ".../x.control"` (58P01).
 fn unavailable_extension(pg: &PgDatabaseError) -> Option<String> {
@@ -539,6 +648,13 @@ fn classify(error: sqlx::Error, context: &str) -> Result<PgError, RunnerError> {
             Some((pg, Some(extension))) => {
                 let detail = pg.detail().unwrap_or(pg.message()).trim_end_matches('.').to_string();
                 Err(RunnerError::ExtensionUnavailable { extension, detail })
+            }
+            Some((pg, None)) if needs_trust(pg) => {
+                let reason = match pg.hint() {
+                    Some(hint) => format!("{}; {}", pg.message(), hint.trim_end_matches('.')),
+                    None => pg.message().to_string(),
+                };
+                Err(RunnerError::NeedsTrust { location: None, statement: String::new(), reason })
             }
             Some((pg, None)) if !is_infrastructure_error(pg) => Ok(PgError {
                 code: pg.code().to_string(),
@@ -607,7 +723,7 @@ pub(crate) async fn apply_script(
     }
     for (statement_index, statement) in statements.iter().enumerate() {
         if let Err(error) = execute_statement(conn, statement).await {
-            let error = classify_on(conn, error, &context).await?;
+            let error = classify_on(conn, error, &context).await.map_err(|e| e.at_statement(script, statement))?;
             if mode == TransactionMode::Transaction {
                 execute_control(conn, "ROLLBACK", &context).await?;
             }

@@ -35,7 +35,7 @@ impl CommandExecutor {
             return Err(RunnerError::CommandRunnerNeedsEmbedded { runner: "command", backend: backend.kind().to_string() }.into());
         }
         let workdir = project.dir.join(command.workdir.as_deref().unwrap_or(std::path::Path::new(".")));
-        Ok(CommandExecutor { command, workdir, config_file: project.dir.join(CONFIG_FILE), admin: backend.admin_options() })
+        Ok(CommandExecutor { command, workdir, config_file: project.dir.join(CONFIG_FILE), admin: crate::runner::project_options(backend) })
     }
 
     /// The environment that points a command at `database`.

@@ -144,7 +144,7 @@ impl FrameworkExecutor {
             migrations_dir: absolute(&framework.migrations_dir)?,
             workdir: absolute(&project.dir)?,
             schema: framework.schema.as_deref().map(absolute).transpose()?,
-            admin: backend.admin_options(),
+            admin: crate::runner::project_options(backend),
             with_down: BTreeSet::new(),
             idle: StdMutex::new(Vec::new()),
             runtime: tokio::runtime::Handle::try_current()
@@ -394,6 +394,10 @@ impl FrameworkExecutor {
             Some(migration) => format!("{framework} {cmd} {}", migration.version),
             None => format!("{framework} {cmd}"),
         };
+        if error.sqlstate.as_deref().is_some_and(runner::is_sandbox_refusal) {
+            let statement = recorded.as_ref().and_then(|sql| sql.last().cloned()).unwrap_or_else(|| sql.clone());
+            return Err(RunnerError::NeedsTrust { location: Some(location), statement, reason: error.message });
+        }
         // The failing statement is the last one the driver recorded.
         let statement = recorded.as_ref().map_or(1, |sql| sql.len().max(1));
         let failure = Failure::StatementFailed {

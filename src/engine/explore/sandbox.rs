@@ -175,7 +175,7 @@ async fn fresh_warm(universe: &Universe) -> Result<Warm, RunnerError> {
 async fn prepared_database(universe: &Universe) -> Result<(ScratchDatabase, PgConnection), RunnerError> {
     let database = ScratchDatabase::create(&universe.backend).await?;
     let mut conn = database.connect().await?;
-    prepare(&universe.prep, &mut conn).await?;
+    prepare(&universe.prep, &mut conn, &database).await?;
     Ok((database, conn))
 }
 

@@ -60,7 +60,7 @@ impl Universe {
         let mut canon = Canonicalizer::new();
         let database = ScratchDatabase::create(backend).await?;
         let mut conn = database.connect().await?;
-        prepare(&prep, &mut conn).await?;
+        prepare(&prep, &mut conn, &database).await?;
         let units = match &project.reference {
             Some(script) => reference_units(script),
             // A reference only the migrator can load (`db/schema.rb`) is one unit: all of it.
@@ -228,8 +228,8 @@ fn sandbox_safe(migration: &Migration) -> bool {
 
 /// Prepares a database for migrations. The setup files already ran once without error (the
 /// fresh property did that), so a failure now is the server's doing.
-pub(super) async fn prepare(prep: &Preparation, conn: &mut PgConnection) -> Result<(), RunnerError> {
-    match prep.apply(conn, Purpose::Migrations).await? {
+pub(super) async fn prepare(prep: &Preparation, conn: &mut PgConnection, database: &ScratchDatabase) -> Result<(), RunnerError> {
+    match prep.apply(conn, Purpose::Migrations, Some(database)).await? {
         None => Ok(()),
         Some(failure) => {
             Err(RunnerError::NotRepeatable { what: "the setup files".into(), detail: format!("{}: {}", failure.location, failure.error) })
