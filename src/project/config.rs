@@ -92,6 +92,11 @@ pub struct Config {
     pub runner: Option<RunnerKind>,
     /// The project's own migrator's commands (`[command]`, with `runner = "command"`).
     pub command: Option<CommandConfig>,
+    /// The paths above (`migrations`, `reference`, `setup`, `manifest`, `[command] workdir`) may
+    /// lead outside the project directory: for monorepos whose shared SQL lives above the
+    /// project. Otherwise such a path is an input error.
+    #[serde(default)]
+    pub allow_paths_outside_project: bool,
 }
 
 /// The migration ledgers pgconverge can create before the first migration.
@@ -201,7 +206,8 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads `DIR/pgconverge.toml`; a missing file is the default config.
+    /// Reads `DIR/pgconverge.toml`; a missing file is the default config. Its paths must stay
+    /// inside `DIR` (symlinks followed) unless `allow_paths_outside_project` is set.
     pub fn load(project_dir: &Path) -> Result<Config, ConfigError> {
         let path = project_dir.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -209,7 +215,11 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
-        Config::parse(&path, &text)
+        let config = Config::parse(&path, &text)?;
+        if !config.allow_paths_outside_project {
+            super::confined::check(project_dir, &path, &text)?;
+        }
+        Ok(config)
     }
 
     /// The keys that say how the migration files are laid out.

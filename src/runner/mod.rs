@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod embedded;
 pub mod majors;
 pub(crate) mod scripts;
+pub(crate) mod session;
 pub(crate) mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -382,7 +383,7 @@ impl ScratchDatabase {
     }
 
     pub(crate) fn options(&self) -> PgConnectOptions {
-        self.admin.clone().database(&self.name)
+        session::with_default_search_path(self.admin.clone().database(&self.name))
     }
 
     pub(crate) async fn connect(&self) -> Result<PgConnection, RunnerError> {
