@@ -289,6 +289,9 @@ pub struct Report {
     /// The migration format's name (`sqlx`, `flyway`, ...), or `command` when the project's own
     /// migrator runs them.
     pub format: String,
+    /// The file that decided the format, when it was detected rather than configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format_detection: Option<crate::migration::Detection>,
     /// How many migrations the project has.
     pub migrations: usize,
     /// The migrations' ids (`<version>_<name>`), in canonical order.

@@ -45,6 +45,7 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
         status,
         project: PathBuf::from(project),
         format: "sqlx".into(),
+        format_detection: None,
         migrations: migration_ids.len(),
         migration_ids: ids(migration_ids),
         reference: reference.map(PathBuf::from),

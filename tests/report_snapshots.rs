@@ -70,6 +70,7 @@ mod by_hand {
             status,
             project: PathBuf::from(project),
             format: "sqlx".into(),
+            format_detection: None,
             migrations: migration_ids.len(),
             migration_ids,
             reference: None,

@@ -3,7 +3,7 @@
 //! reported as skipped, never silently left out.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sqlx::postgres::PgConnection;
@@ -203,17 +203,18 @@ impl<'a> Checker<'a> {
         };
         let nondeterministic: Vec<String> = nondeterministic.iter().map(|(kind, name)| format!("{kind} {name}")).collect();
         let reference_objects = reference.as_ref().or(fresh.catalog.as_ref()).map_or(0, |c| c.objects.len());
-        let format = if let Some(framework) = &self.project.framework {
-            framework.kind.runner_name().to_string()
+        let (format, format_detection) = if let Some(framework) = &self.project.framework {
+            (framework.kind.runner_name().to_string(), None)
         } else if self.project.command.is_some() {
-            "command".to_string()
+            ("command".to_string(), None)
         } else {
-            self.project.migrations.format.to_string()
+            (self.project.migrations.format.to_string(), self.project.migrations.detected.clone())
         };
         Ok(Report {
             status,
             project: self.project.dir.clone(),
             format,
+            format_detection,
             migrations: self.project.migrations.migrations.len(),
             migration_ids: self.project.migrations.migrations.iter().map(|m| m.id()).collect(),
             reference: self.project.reference_path().map(|p| p.to_path_buf()),
@@ -418,10 +419,28 @@ fn left_out_notes(project: &Project) -> Vec<String> {
         note(&set.unlisted, "not listed in a manifest and left out (manifest_unlisted = \"ignore\")"),
         note(&set.stray, &format!("beside the migration directories, which {} never runs, left out", set.format)),
         note(&set.near_misses, "named almost like migrations (only `*.sql` files are read), left out: rename them if they are migrations"),
+        note(
+            &unread_in_subdirectories(project),
+            &format!("in subdirectories, which {} migrations never are, left out: move them up if they are migrations", set.format),
+        ),
     ]
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// The `.sql` files in the migrations directory's subdirectories that are neither the reference
+/// nor a setup file (with `migrations = "."` those may well live there).
+fn unread_in_subdirectories(project: &Project) -> Vec<PathBuf> {
+    let known: Vec<PathBuf> = project
+        .reference_path()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(project.config.setup.iter().map(|s| crate::project::paths::join(&project.dir, s)))
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let unknown = |p: &&PathBuf| std::fs::canonicalize(p).map_or(true, |real| !known.contains(&real));
+    project.migrations.in_subdirectories.iter().filter(unknown).cloned().collect()
 }
 
 /// The objects two catalogs of the same SQL disagree on.

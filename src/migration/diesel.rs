@@ -103,9 +103,9 @@ fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> MigrationErro
     MigrationError::Invalid { location: location_at(path, text, offset), message: error.message().to_string() }
 }
 
-/// Whether `dir` has a subdirectory holding `up.sql` (for format detection).
-pub(crate) fn has_migration_dirs(entries: &[Entry]) -> bool {
-    entries.iter().any(|e| e.is_dir && e.path.join("up.sql").is_file())
+/// The `up.sql` of the first subdirectory that holds one (for format detection).
+pub(crate) fn first_migration_up(entries: &[Entry]) -> Option<std::path::PathBuf> {
+    entries.iter().filter(|e| e.is_dir).map(|e| e.path.join("up.sql")).find(|up| up.is_file())
 }
 
 #[cfg(test)]

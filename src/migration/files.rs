@@ -34,12 +34,23 @@ impl Entry {
     }
 }
 
-/// Whether a file name is almost a migration's: `.sql` in another case (`.SQL`), or `.sql` with
-/// something after it (`.sql.bak`, `.sql~`), except a Flyway `.sql.conf`.
+/// Whether a file name is almost a migration's: `.sql` in another case (`.SQL`), `.sql` with
+/// something after it (`.sql.bak`, `.sql~`), except a Flyway `.sql.conf`, or another SQL
+/// extension (`.pgsql`, `.psql`).
 fn is_near_miss(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     (lower.ends_with(".sql") && !name.ends_with(".sql"))
         || (lower.contains(".sql") && !lower.ends_with(".sql") && !lower.ends_with(".sql.conf"))
+        || lower.ends_with(".pgsql")
+        || lower.ends_with(".psql")
+}
+
+/// The `.sql` files of `dir`'s subdirectories (one level down, where a misplaced migration would
+/// be), sorted: a format that reads only the top level never runs them.
+pub(crate) fn sql_in_subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = list_dir(dir) else { return Vec::new() };
+    let inner = entries.iter().filter(|e| e.is_dir).filter_map(|e| list_dir(&e.path).ok());
+    inner.flatten().filter(Entry::is_sql_file).map(|e| e.path).collect()
 }
 
 /// The near-miss files of `dir` and its subdirectories (where diesel and nested layouts keep

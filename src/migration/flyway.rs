@@ -71,6 +71,11 @@ fn conf_opting_out(script: &Path) -> Result<Option<String>, MigrationError> {
     Ok(NO_TX_CONF.is_match(&text).then(|| files::file_name(conf)))
 }
 
+/// Whether a file name is any Flyway migration's: versioned, undo or repeatable (for format detection).
+pub(crate) fn matches_name(name: &str) -> bool {
+    NAME.is_match(name)
+}
+
 /// Whether a file name is a Flyway versioned migration (for format detection).
 pub(crate) fn is_versioned_name(name: &str) -> bool {
     NAME.captures(name).is_some_and(|caps| caps.get(1).is_some_and(|m| m.as_str() == "V"))

@@ -208,10 +208,19 @@ fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) ->
             unlisted,
             stray: Vec::new(),
             near_misses: Vec::new(),
+            in_subdirectories: Vec::new(),
+            detected: None,
         });
     }
     if matches!(layout.format, None | Some(Format::Plain)) && is_nested(dir)? {
         let (migrations, unlisted) = load_nested(dir, layout)?;
+        let detected = match layout.format {
+            Some(_) => None,
+            None => first_version_dir(dir)?.map(|file| super::Detection {
+                file,
+                reason: "holds .sql files, and the migrations directory none: each subdirectory is a version".into(),
+            }),
+        };
         return Ok(MigrationSet {
             dir: dir.to_path_buf(),
             format: label,
@@ -219,6 +228,8 @@ fn load_unchecked(dir: &Path, layout: &Layout, pattern: Option<&FilePattern>) ->
             unlisted,
             stray: Vec::new(),
             near_misses: Vec::new(),
+            in_subdirectories: Vec::new(),
+            detected,
         });
     }
     let mut set = MigrationSet::load(dir, layout.format)?;
@@ -430,6 +441,16 @@ pub fn is_nested(dir: &Path) -> Result<bool, MigrationError> {
         any |= inner.iter().any(|e| e.is_sql_file());
     }
     Ok(any)
+}
+
+/// The first subdirectory holding `.sql` files (what makes a layout nested).
+fn first_version_dir(dir: &Path) -> Result<Option<PathBuf>, MigrationError> {
+    for entry in files::list_dir(dir)?.into_iter().filter(|e| e.is_dir) {
+        if files::list_dir(&entry.path)?.iter().any(|e| e.is_sql_file()) {
+            return Ok(Some(entry.path));
+        }
+    }
+    Ok(None)
 }
 
 /// One version directory's migration before it gets its sequence number.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use detect::detect_format;
+pub use detect::{detect_format, Detection};
 pub(crate) use files::is_skipped_dir;
 pub use layout::Layout;
 pub(crate) use layout::{substitute, with_substitutions};
@@ -321,23 +321,41 @@ pub struct MigrationSet {
     /// SQL files the format's own migrator never runs (a `.sql` file beside diesel's migration
     /// directories), left out and reported.
     pub stray: Vec<PathBuf>,
-    /// Files named almost like migrations (`1_a.SQL`, `1_a.sql.bak`) that no loader reads: left
-    /// out, and reported so that a misnamed migration is not skipped in silence.
+    /// Files named almost like migrations (`1_a.SQL`, `1_a.sql.bak`, `1_a.pgsql`) that no loader
+    /// reads: left out, and reported so that a misnamed migration is not skipped in silence.
     pub near_misses: Vec<PathBuf>,
+    /// `.sql` files in subdirectories of a directory whose format reads only its top level
+    /// (every format but diesel and nested version directories): left out, and reported.
+    pub in_subdirectories: Vec<PathBuf>,
+    /// The file that decided the format, when it was detected (`None` when configured).
+    pub detected: Option<Detection>,
 }
 
 impl MigrationSet {
     /// Reads the migrations of `dir` in `format`, or in the format [`detect_format`] finds.
     pub fn load(dir: &Path, format: Option<Format>) -> Result<MigrationSet, MigrationError> {
-        let format = match format {
-            Some(format) => format,
-            None => detect_format(dir)?,
+        let (format, detected) = match format {
+            Some(format) => (format, None),
+            None => detect::detect(dir)?,
         };
         let (migrations, stray) = match format {
             Format::Diesel => diesel::load_with_stray(dir)?,
             _ => (load_format(dir, format)?, Vec::new()),
         };
-        Ok(MigrationSet { dir: dir.to_path_buf(), format, migrations, unlisted: Vec::new(), stray, near_misses: Vec::new() })
+        let in_subdirectories = match format {
+            Format::Diesel => Vec::new(),
+            _ => files::sql_in_subdirectories(dir),
+        };
+        Ok(MigrationSet {
+            dir: dir.to_path_buf(),
+            format,
+            migrations,
+            unlisted: Vec::new(),
+            stray,
+            near_misses: Vec::new(),
+            in_subdirectories,
+            detected,
+        })
     }
 }
 

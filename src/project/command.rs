@@ -45,7 +45,16 @@ pub(crate) fn command_migrations(dir: &Path, config: &Config, command: &CommandC
             repeatable: false,
         })
         .collect();
-    Ok(MigrationSet { dir: migrations_dir, format: Format::Plain, migrations, unlisted: vec![], stray: vec![], near_misses: vec![] })
+    Ok(MigrationSet {
+        dir: migrations_dir,
+        format: Format::Plain,
+        migrations,
+        unlisted: vec![],
+        stray: vec![],
+        near_misses: vec![],
+        in_subdirectories: vec![],
+        detected: None,
+    })
 }
 
 /// `<version>_<name>.<any extension>` files, versions in numeric order.

@@ -96,6 +96,11 @@ pub struct Config {
     /// role of the run's own) or `superuser` (only for code you trust).
     #[serde(default)]
     pub trust: Trust,
+    /// The paths above (`migrations`, `reference`, `setup`, `manifest`, `[command] workdir`) may
+    /// lead outside the project directory: for monorepos whose shared SQL lives above the
+    /// project. Otherwise such a path is an input error.
+    #[serde(default)]
+    pub allow_paths_outside_project: bool,
 }
 
 /// How much of the server the project's SQL (migrations, setup files, reference) gets.
@@ -219,7 +224,8 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads `DIR/pgconverge.toml`; a missing file is the default config.
+    /// Reads `DIR/pgconverge.toml`; a missing file is the default config. Its paths must stay
+    /// inside `DIR` (symlinks followed) unless `allow_paths_outside_project` is set.
     pub fn load(project_dir: &Path) -> Result<Config, ConfigError> {
         let path = project_dir.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -227,7 +233,11 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Io { path, source }),
         };
-        Config::parse(&path, &text)
+        let config = Config::parse(&path, &text)?;
+        if !config.allow_paths_outside_project {
+            super::confined::check(project_dir, &path, &text)?;
+        }
+        Ok(config)
     }
 
     /// The keys that say how the migration files are laid out.

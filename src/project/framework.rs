@@ -96,6 +96,8 @@ impl FrameworkProject {
             unlisted: vec![],
             stray: vec![],
             near_misses: vec![],
+            in_subdirectories: vec![],
+            detected: None,
         }
     }
 

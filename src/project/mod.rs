@@ -3,6 +3,7 @@
 
 mod command;
 pub mod config;
+mod confined;
 pub(crate) mod framework;
 pub mod init;
 pub(crate) mod paths;

@@ -37,6 +37,9 @@ pub fn human(report: &Report, color: bool) -> String {
     };
     let _ = writeln!(out, "pgconverge check {}", shown(&report.project));
     let _ = writeln!(out, "  {} ({}), {reference}, {}", plural(report.migrations, "migration"), report.format, report.backend);
+    if let Some(detection) = &report.format_detection {
+        let _ = writeln!(out, "  format: {} ({} {})", report.format, shown(&detection.file), detection.reason);
+    }
     for note in &report.notes {
         let _ = writeln!(out, "  note: {note}");
     }

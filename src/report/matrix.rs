@@ -79,6 +79,7 @@ mod tests {
             status,
             project: "p".into(),
             format: "plain".into(),
+            format_detection: None,
             migrations: 0,
             migration_ids: vec![],
             reference: None,

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod majors;
 pub mod roles;
 pub(crate) mod scripts;
+pub(crate) mod session;
 pub(crate) mod url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -466,7 +467,8 @@ impl ScratchDatabase {
 
     /// How the project's SQL connects to the database: as the run's sandbox role, when there is one.
     pub(crate) fn options(&self) -> PgConnectOptions {
-        self.roles.as_ref().map_or_else(|| self.admin.clone(), |r| r.project_options()).database(&self.name)
+        let options = self.roles.as_ref().map_or_else(|| self.admin.clone(), |r| r.project_options());
+        session::with_default_search_path(options.database(&self.name))
     }
 
     /// A connection for the project's SQL (see [`ScratchDatabase::options`]).

@@ -55,6 +55,8 @@ impl CommandExecutor {
             ("PGPORT".into(), port),
             ("PGUSER".into(), user),
             ("PGDATABASE".into(), database.to_string()),
+            // libpq sessions start with the default search_path, as pgconverge's own do.
+            ("PGOPTIONS".into(), crate::runner::session::migrator_pgoptions()),
         ]
     }
 
