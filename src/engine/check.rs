@@ -18,12 +18,16 @@ use crate::compare::{self, CompareOptions, Difference};
 use crate::migration::Script;
 use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
 use crate::project::{Project, ProjectError};
+use crate::runner::limits::{CheckSessions, SessionLimits, Watchdog};
 use crate::runner::{self, Backend, RunnerError, ScratchDatabase};
 
 /// Runs the properties of a project against a server.
 pub struct Checker<'a> {
     pub(super) project: &'a Project,
     backend: &'a dyn Backend,
+    /// The check's sessions on `backend`'s server, and the limits they run under (the
+    /// config's, or `run`'s options').
+    pub(super) sessions: CheckSessions,
     /// What runs the migrations (pgconverge's SQL runner or the project's own migrator), chosen
     /// by [`Checker::prepare`].
     executor: Option<Arc<dyn Executor>>,
@@ -44,6 +48,7 @@ impl<'a> Checker<'a> {
         Checker {
             project,
             backend,
+            sessions: CheckSessions::new(backend, session_limits(project, None, None)),
             executor: None,
             cancel: tokio_util::sync::CancellationToken::new(),
             canon: Canonicalizer::new(),
@@ -57,11 +62,22 @@ impl<'a> Checker<'a> {
     /// Runs `properties` (the defaults when empty: fresh, partial and order always; idempotent
     /// when a migration is re-entrant; interrupt when one runs outside a transaction;
     /// reversible when downs exist). Properties that do not apply are reported as skipped.
-    /// `options.cancel` stops the check between steps and cases (`Err`, interrupted).
+    /// `options.cancel` stops the check: the statements in flight are cancelled and it returns
+    /// `Err`, interrupted. A statement that runs past the statement or lock timeout (the
+    /// options', else the config's) is an infrastructure error naming it.
     pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
+        self.cancel = options.cancel.clone();
+        self.sessions =
+            self.sessions.with_limits(self.backend, session_limits(self.project, options.statement_timeout, options.lock_timeout));
+        let watchdog = self.watchdog();
+        let report = self.run_watched(properties, options).await;
+        watchdog.stop().await;
+        report
+    }
+
+    async fn run_watched(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
         let explicit = |p: Property| properties.contains(&p);
         let wanted = |p: Property| properties.is_empty() || explicit(p);
-        self.cancel = options.cancel.clone();
         let version = runner::server_version(self.backend).await?;
         self.prepare().await?;
         let mut nondeterministic = BTreeSet::new();
@@ -146,7 +162,7 @@ impl<'a> Checker<'a> {
             } else {
                 let universe = Universe::build(
                     Arc::new(self.project.clone()),
-                    self.backend,
+                    &self.sessions,
                     self.executor(),
                     reference.as_ref(),
                     options.granularity,
@@ -209,6 +225,12 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// Starts the watchdog of the check's sessions: it cancels a statement past the statement
+    /// timeout, and every statement in flight once the check is cancelled.
+    pub(crate) fn watchdog(&self) -> Watchdog {
+        self.sessions.watchdog(self.backend, self.cancel.clone())
+    }
+
     /// The executor [`Checker::prepare`] chose.
     pub(super) fn executor(&self) -> Arc<dyn Executor> {
         self.executor.clone().expect("prepare() chooses the executor first")
@@ -225,7 +247,7 @@ impl<'a> Checker<'a> {
     /// Loads the preparation (extensions, setup files, ledger) and leaves what the setup files
     /// create out of every comparison: the same for `check`, `dump` and `diff`.
     pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
-        self.executor = Some(executor::for_project(self.project, self.backend)?);
+        self.executor = Some(executor::for_project(self.project, &self.sessions.server, self.sessions.limits)?);
         self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
             // What the setup files create is not part of the compared result while it is as
@@ -265,7 +287,7 @@ impl<'a> Checker<'a> {
     /// A new scratch database, prepared (extensions, setup, ledger), and a connection to it.
     pub(super) async fn workspace(&self, purpose: Purpose) -> Result<Workspace, CheckError> {
         self.stop_if_cancelled()?;
-        let database = ScratchDatabase::create(self.backend).await?;
+        let database = ScratchDatabase::create(&self.sessions.server).await?;
         let mut workspace = Workspace { conn: database.connect().await?, database };
         if let Some(failure) = self.prep.apply(&mut workspace.conn, purpose).await? {
             workspace.close().await?;
@@ -330,7 +352,7 @@ impl<'a> Checker<'a> {
 
     async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
         let mut workspace = self.workspace(Purpose::Reference).await?;
-        let outcome = match executor::apply_reference(&mut workspace.conn, script).await {
+        let outcome = match executor::apply_reference(&mut workspace.conn, script, &self.sessions.limits).await {
             Ok(()) => self.dump(&mut workspace.conn).await.map_err(CheckError::from),
             Err(error) => Err(error),
         };
@@ -355,6 +377,17 @@ impl Workspace {
     pub(super) async fn close(self) -> Result<(), RunnerError> {
         let _ = self.conn.close().await;
         self.database.drop_now().await
+    }
+}
+
+/// The limits of a check's sessions: `statement` and `lock` when given, else the project's
+/// `statement_timeout` and `lock_timeout`, else the defaults.
+fn session_limits(project: &Project, statement: Option<std::time::Duration>, lock: Option<std::time::Duration>) -> SessionLimits {
+    use crate::project::config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
+    let config = &project.config;
+    SessionLimits {
+        statement: Some(statement.or(config.statement_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_STATEMENT_TIMEOUT)),
+        lock: Some(lock.or(config.lock_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_LOCK_TIMEOUT)),
     }
 }
 

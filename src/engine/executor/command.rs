@@ -49,13 +49,15 @@ impl CommandExecutor {
             }
             None => (options.get_host().to_string(), format!("postgresql://{user}@{}:{port}/{database}", options.get_host())),
         };
-        vec![
+        let mut env = vec![
             ("DATABASE_URL".into(), url),
             ("PGHOST".into(), host),
             ("PGPORT".into(), port),
             ("PGUSER".into(), user),
             ("PGDATABASE".into(), database.to_string()),
-        ]
+        ];
+        env.extend(crate::runner::limits::libpq_env(options).into_iter().map(|(name, value)| (name.to_string(), value)));
+        env
     }
 
     /// Runs one command template, for `migration` when it names one; `Some` failure when it

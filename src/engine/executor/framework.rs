@@ -181,6 +181,7 @@ impl FrameworkExecutor {
         // to the URL the driver passes): it names a database of this run's server that does not
         // exist, never one the environment points at; each command then connects to its own.
         command.env_remove("PGCONVERGE_DATABASE_URL").env("DATABASE_URL", self.url(NO_DATABASE));
+        command.envs(crate::runner::limits::libpq_env(&self.admin));
         if let Some(ini) = &self.ini {
             command.env("PGCONVERGE_ALEMBIC_INI", ini);
         }
