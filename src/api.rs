@@ -245,6 +245,7 @@ impl Check {
     /// How long one statement (a migration's, the reference's) may run before it is cancelled,
     /// an infrastructure error naming it (default: `statement_timeout` in pgconverge.toml, else
     /// 5 minutes). A migration's own `SET statement_timeout` does not lift it.
+    /// `Duration::ZERO` sets none: the server's own settings apply.
     pub fn statement_timeout(mut self, limit: std::time::Duration) -> Check {
         self.explore.statement_timeout = Some(limit);
         self
@@ -252,6 +253,7 @@ impl Check {
 
     /// How long one statement may wait for a lock before it is cancelled, an infrastructure
     /// error naming it (default: `lock_timeout` in pgconverge.toml, else 1 minute).
+    /// `Duration::ZERO` sets none: the server's own settings apply.
     pub fn lock_timeout(mut self, limit: std::time::Duration) -> Check {
         self.explore.lock_timeout = Some(limit);
         self

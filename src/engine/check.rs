@@ -381,14 +381,13 @@ impl Workspace {
 }
 
 /// The limits of a check's sessions: `statement` and `lock` when given, else the project's
-/// `statement_timeout` and `lock_timeout`, else the defaults.
+/// `statement_timeout` and `lock_timeout`, else the defaults; a zero limit is none.
 fn session_limits(project: &Project, statement: Option<std::time::Duration>, lock: Option<std::time::Duration>) -> SessionLimits {
     use crate::project::config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
     let config = &project.config;
-    SessionLimits {
-        statement: Some(statement.or(config.statement_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_STATEMENT_TIMEOUT)),
-        lock: Some(lock.or(config.lock_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_LOCK_TIMEOUT)),
-    }
+    let statement = statement.or(config.statement_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
+    let lock = lock.or(config.lock_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_LOCK_TIMEOUT);
+    SessionLimits { statement: (!statement.is_zero()).then_some(statement), lock: (!lock.is_zero()).then_some(lock) }
 }
 
 /// A property the server stopped part way is incomplete, so the verdicts before it (and any

@@ -107,7 +107,8 @@ impl CheckSessions {
     }
 
     fn named(backend: &dyn Backend, limits: SessionLimits, name: String) -> CheckSessions {
-        let milliseconds = |limit: Duration| limit.as_millis().to_string();
+        // PostgreSQL counts these in whole milliseconds, in 32 bits (0 would mean none).
+        let milliseconds = |limit: Duration| limit.as_millis().clamp(1, i32::MAX as u128).to_string();
         let settings = [("statement_timeout", limits.statement), ("lock_timeout", limits.lock)];
         let mut server = ServerHandle::of(backend);
         server.admin = server
@@ -122,7 +123,7 @@ impl CheckSessions {
     /// statement in flight once `cancel` is cancelled.
     pub(crate) fn watchdog(&self, backend: &dyn Backend, cancel: CancellationToken) -> Watchdog {
         let stop = CancellationToken::new();
-        let overdue = self.limits.statement.map(|limit| limit + GRACE);
+        let overdue = self.limits.statement.map(|limit| limit.saturating_add(GRACE));
         let task = tokio::spawn(watch(backend.admin_options(), self.name.clone(), overdue, cancel, stop.clone()));
         Watchdog { stop, task: Some(task) }
     }
