@@ -69,9 +69,14 @@ impl<'a> Checker<'a> {
         self.cancel = options.cancel.clone();
         self.sessions =
             self.sessions.with_limits(self.backend, session_limits(self.project, options.statement_timeout, options.lock_timeout));
-        let watchdog = self.watchdog();
+        let (watchdog, cancel) = (self.watchdog(), self.cancel.clone());
         let report = self.run_watched(properties, options).await;
         watchdog.stop().await;
+        if cancel.is_cancelled() {
+            // A statement the watchdog cancelled failed (or left a property incomplete) because
+            // of the cancellation: the check was interrupted, whatever it says.
+            return Err(RunnerError::Interrupted.into());
+        }
         report
     }
 
