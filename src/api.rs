@@ -234,10 +234,28 @@ impl Check {
     }
 
     /// Stops the check when `token` is cancelled (the CLI cancels on Ctrl-C, SIGTERM and
-    /// SIGHUP): it ends at the next step or case, drops what it created, and returns an
-    /// interrupted error. A statement still running after 5 s is cut off with its connection.
+    /// SIGHUP): the statements it has in flight are cancelled on the server, it drops what it
+    /// created, and returns an interrupted error. Whatever has not ended after 5 s is cut off
+    /// with its connection.
     pub fn cancel_on(mut self, token: CancellationToken) -> Check {
         self.explore.cancel = token;
+        self
+    }
+
+    /// How long one statement (a migration's, the reference's) may run before it is cancelled,
+    /// an infrastructure error naming it (default: `statement_timeout` in pgconverge.toml, else
+    /// 5 minutes). A migration's own `SET statement_timeout` does not lift it.
+    /// `Duration::ZERO` sets none: the server's own settings apply.
+    pub fn statement_timeout(mut self, limit: std::time::Duration) -> Check {
+        self.explore.statement_timeout = Some(limit);
+        self
+    }
+
+    /// How long one statement may wait for a lock before it is cancelled, an infrastructure
+    /// error naming it (default: `lock_timeout` in pgconverge.toml, else 1 minute).
+    /// `Duration::ZERO` sets none: the server's own settings apply.
+    pub fn lock_timeout(mut self, limit: std::time::Duration) -> Check {
+        self.explore.lock_timeout = Some(limit);
         self
     }
 
@@ -490,8 +508,13 @@ pub enum DumpSource {
 pub async fn dump_project(dir: &Path, source: DumpSource, backend: &dyn Backend) -> Result<Catalog, Error> {
     let project = Project::load(dir)?;
     let mut checker = crate::engine::Checker::new(&project, backend);
-    checker.prepare().await?;
-    checker.dump_source(source == DumpSource::Migrations).await
+    let watchdog = checker.watchdog();
+    let catalog = match checker.prepare().await {
+        Ok(()) => checker.dump_source(source == DumpSource::Migrations).await,
+        Err(error) => Err(error),
+    };
+    watchdog.stop().await;
+    catalog
 }
 
 /// Migrates the database `conn` is connected to as `check`'s fresh run migrates a scratch
@@ -505,7 +528,8 @@ pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), E
         return Err(Error::Setup { location: failure.location, error: failure.error });
     }
     for migration in &project.migrations.migrations {
-        match apply_migration(conn, migration).await? {
+        // The caller's own session: its limits are its own, none of pgconverge's.
+        match apply_migration(conn, migration, &runner::SessionLimits::NONE).await? {
             None => {}
             Some(Failure::StatementFailed { migration, location, error, .. }) => {
                 return Err(Error::Migration { migration, location, error })

@@ -178,6 +178,8 @@ impl RunnerError {
             | RunnerError::NotRepeatable { .. }
             | RunnerError::PropertyAborted { .. }
             | RunnerError::Timeout(..)
+            | RunnerError::StatementTimeout { .. }
+            | RunnerError::LockTimeout { .. }
             | RunnerError::Catalog(_) => ErrorKind::Infrastructure,
         }
     }

@@ -25,6 +25,12 @@ pub struct CheckArgs {
     properties: Vec<Property>,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// How long one statement may run before it is cancelled, an infrastructure error (e.g. 30s, 5min, 1h; default: statement_timeout in pgconverge.toml, else 5min).
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
+    statement_timeout: Option<std::time::Duration>,
+    /// How long one statement may wait for a lock before it is cancelled, an infrastructure error (default: lock_timeout in pgconverge.toml, else 1min).
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
+    lock_timeout: Option<std::time::Duration>,
     #[command(flatten)]
     explore: ExploreArgs,
     #[command(flatten)]
@@ -140,6 +146,12 @@ impl CheckArgs {
         if replay_only {
             check = check.replay_only();
         }
+        if let Some(limit) = self.statement_timeout {
+            check = check.statement_timeout(limit);
+        }
+        if let Some(limit) = self.lock_timeout {
+            check = check.lock_timeout(limit);
+        }
         if std::io::stderr().is_terminal() {
             check = check.progress(progress_bar());
         }
@@ -203,6 +215,10 @@ fn parse_jobs(value: &str) -> Result<usize, String> {
         Ok(_) => Err(format!("out of range: --jobs takes 1 to {MAX_JOBS} (each job holds database connections of its own)")),
         Err(e) => Err(format!("not a number: {e}")),
     }
+}
+
+fn parse_time_limit(value: &str) -> Result<std::time::Duration, String> {
+    value.parse::<pgconverge::project::config::TimeLimit>().map(|limit| limit.0)
 }
 
 fn use_color(color: Color) -> bool {

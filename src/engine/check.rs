@@ -19,15 +19,17 @@ use crate::migration::Script;
 use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
 use crate::project::config::Trust;
 use crate::project::{Project, ProjectError};
+use crate::runner::limits::{CheckSessions, SessionLimits, Watchdog};
 use crate::runner::{self, Backend, RunRoles, RunnerError, ScratchDatabase, ServerHandle};
 
 /// Runs the properties of a project against a server.
 pub struct Checker<'a> {
     pub(super) project: &'a Project,
     backend: &'a dyn Backend,
-    /// `backend`, with the run's roles (the sandbox role the project's SQL runs as), once
-    /// [`Checker::prepare`] made them.
-    server: Option<ServerHandle>,
+    /// The check's sessions on `backend`'s server, and the limits they run under (the
+    /// config's, or `run`'s options'); with the run's roles (the sandbox role the project's SQL
+    /// runs as) once [`Checker::prepare`] made them.
+    pub(super) sessions: CheckSessions,
     /// What runs the migrations (pgconverge's SQL runner or the project's own migrator), chosen
     /// by [`Checker::prepare`].
     executor: Option<Arc<dyn Executor>>,
@@ -48,7 +50,7 @@ impl<'a> Checker<'a> {
         Checker {
             project,
             backend,
-            server: None,
+            sessions: CheckSessions::new(backend, session_limits(project, None, None)),
             executor: None,
             cancel: tokio_util::sync::CancellationToken::new(),
             canon: Canonicalizer::new(),
@@ -62,20 +64,31 @@ impl<'a> Checker<'a> {
     /// Runs `properties` (the defaults when empty: fresh, partial and order always; idempotent
     /// when a migration is re-entrant; interrupt when one runs outside a transaction;
     /// reversible when downs exist). Properties that do not apply are reported as skipped.
-    /// `options.cancel` stops the check between steps and cases (`Err`, interrupted).
+    /// `options.cancel` stops the check: the statements in flight are cancelled and it returns
+    /// `Err`, interrupted. A statement that runs past the statement or lock timeout (the
+    /// options', else the config's) is an infrastructure error naming it.
     pub async fn run(mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
-        let report = self.run_properties(properties, options).await;
+        self.cancel = options.cancel.clone();
+        self.sessions =
+            self.sessions.with_limits(self.backend, session_limits(self.project, options.statement_timeout, options.lock_timeout));
+        let (watchdog, cancel) = (self.watchdog(), self.cancel.clone());
+        let report = self.run_watched(properties, options).await;
         // The run's roles go after its databases (the guards dropped them already).
-        if let Some(roles) = self.server.as_ref().and_then(|s| s.run_roles()) {
+        if let Some(roles) = self.sessions.server.run_roles() {
             roles.drop_now().await;
+        }
+        watchdog.stop().await;
+        if cancel.is_cancelled() {
+            // A statement the watchdog cancelled failed (or left a property incomplete) because
+            // of the cancellation: the check was interrupted, whatever it says.
+            return Err(RunnerError::Interrupted.into());
         }
         report
     }
 
-    async fn run_properties(&mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
+    async fn run_watched(&mut self, properties: &[Property], options: &ExploreOptions) -> Result<Report, CheckError> {
         let explicit = |p: Property| properties.contains(&p);
         let wanted = |p: Property| properties.is_empty() || explicit(p);
-        self.cancel = options.cancel.clone();
         let version = runner::server_version(self.backend).await?;
         self.prepare().await?;
         let mut nondeterministic = BTreeSet::new();
@@ -166,7 +179,7 @@ impl<'a> Checker<'a> {
             } else {
                 let universe = Universe::build(
                     Arc::new(self.project.clone()),
-                    self.server(),
+                    &self.sessions,
                     self.executor(),
                     reference.as_ref(),
                     options.granularity,
@@ -228,16 +241,16 @@ impl<'a> Checker<'a> {
             notes: left_out_notes(self.project)
                 .into_iter()
                 .chain(self.backend.notes())
-                .chain(self.server.as_ref().and_then(|s| s.run_roles()).and_then(|r| r.note()))
+                .chain(self.sessions.server.run_roles().and_then(|r| r.note()))
                 .collect(),
             verdicts,
         })
     }
 
-    /// The server the project's SQL runs on, as the run's roles say (the bare backend before
-    /// [`Checker::prepare`]).
-    pub(super) fn server(&self) -> &dyn Backend {
-        self.server.as_ref().map_or(self.backend, |s| s as &dyn Backend)
+    /// Starts the watchdog of the check's sessions: it cancels a statement past the statement
+    /// timeout, and every statement in flight once the check is cancelled.
+    pub(crate) fn watchdog(&self) -> Watchdog {
+        self.sessions.watchdog(self.backend, self.cancel.clone())
     }
 
     /// The executor [`Checker::prepare`] chose.
@@ -257,9 +270,11 @@ impl<'a> Checker<'a> {
     /// create out of every comparison: the same for `check`, `dump` and `diff`.
     pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
         let shared = shared_catalog_use(self.project);
-        let roles = RunRoles::start(self.backend, self.project.config.trust == Trust::Sandbox, shared.roles, shared.databases).await?;
-        self.server = Some(ServerHandle::with_roles(self.backend, roles));
-        self.executor = Some(executor::for_project(self.project, self.server())?);
+        let sandboxed = self.project.config.trust == Trust::Sandbox;
+        // The sandbox role's sessions carry the check's limits and name: made from its server.
+        let roles = RunRoles::start(&self.sessions.server, sandboxed, shared.roles, shared.databases).await?;
+        self.sessions.server = ServerHandle::with_roles(&self.sessions.server, roles);
+        self.executor = Some(executor::for_project(self.project, &self.sessions.server, self.sessions.limits)?);
         self.prep = Preparation::load(self.project).map_err(ProjectError::from)?;
         if !self.prep.setup.is_empty() && !self.project.config.setup_in_result {
             // What the setup files create is not part of the compared result while it is as
@@ -299,7 +314,7 @@ impl<'a> Checker<'a> {
     /// A new scratch database, prepared (extensions, setup, ledger), and a connection to it.
     pub(super) async fn workspace(&self, purpose: Purpose) -> Result<Workspace, CheckError> {
         self.stop_if_cancelled()?;
-        let database = ScratchDatabase::create(self.server()).await?;
+        let database = ScratchDatabase::create(&self.sessions.server).await?;
         let mut workspace = Workspace { conn: database.connect().await?, database };
         if let Some(failure) = self.prep.apply(&mut workspace.conn, purpose, Some(&workspace.database)).await? {
             workspace.close().await?;
@@ -364,7 +379,7 @@ impl<'a> Checker<'a> {
 
     async fn reference_catalog(&mut self, script: &Script) -> Result<Catalog, CheckError> {
         let mut workspace = self.workspace(Purpose::Reference).await?;
-        let outcome = match executor::apply_reference(&mut workspace.conn, script).await {
+        let outcome = match executor::apply_reference(&mut workspace.conn, script, &self.sessions.limits).await {
             Ok(()) => self.dump(&mut workspace.conn).await.map_err(CheckError::from),
             Err(error) => Err(error),
         };
@@ -390,6 +405,16 @@ impl Workspace {
         let _ = self.conn.close().await;
         self.database.drop_now().await
     }
+}
+
+/// The limits of a check's sessions: `statement` and `lock` when given, else the project's
+/// `statement_timeout` and `lock_timeout`, else the defaults; a zero limit is none.
+fn session_limits(project: &Project, statement: Option<std::time::Duration>, lock: Option<std::time::Duration>) -> SessionLimits {
+    use crate::project::config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
+    let config = &project.config;
+    let statement = statement.or(config.statement_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
+    let lock = lock.or(config.lock_timeout.map(|limit| limit.0)).unwrap_or(DEFAULT_LOCK_TIMEOUT);
+    SessionLimits { statement: (!statement.is_zero()).then_some(statement), lock: (!lock.is_zero()).then_some(lock) }
 }
 
 /// A property the server stopped part way is incomplete, so the verdicts before it (and any

@@ -1,6 +1,7 @@
 //! `pgconverge.toml`: where a project's migrations and reference are, and what to check.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -101,6 +102,12 @@ pub struct Config {
     /// project. Otherwise such a path is an input error.
     #[serde(default)]
     pub allow_paths_outside_project: bool,
+    /// How long one statement may run before pgconverge cancels it, an infrastructure error
+    /// (default [`DEFAULT_STATEMENT_TIMEOUT`]; `--statement-timeout` wins).
+    pub statement_timeout: Option<TimeLimit>,
+    /// How long one statement may wait for a lock before pgconverge cancels it, an
+    /// infrastructure error (default [`DEFAULT_LOCK_TIMEOUT`]; `--lock-timeout` wins).
+    pub lock_timeout: Option<TimeLimit>,
 }
 
 /// How much of the server the project's SQL (migrations, setup files, reference) gets.
@@ -115,6 +122,57 @@ pub enum Trust {
     /// The role the backend connects as (a superuser on the embedded and container backends):
     /// whatever the SQL asks for. Only for code you trust.
     Superuser,
+}
+
+/// `statement_timeout` when neither pgconverge.toml nor `--statement-timeout` says.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `lock_timeout` when neither pgconverge.toml nor `--lock-timeout` says.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A time limit, written as a whole number and a unit: `250ms`, `30s`, `5min`, `1h` (a space
+/// between them is fine). As pgconverge.toml's `statement_timeout` and `lock_timeout`, and the
+/// command line's `--statement-timeout` and `--lock-timeout`, take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeLimit(pub Duration);
+
+/// The longest limit PostgreSQL takes (its timeouts are a 32-bit count of milliseconds).
+const LONGEST_LIMIT_MS: u64 = i32::MAX as u64;
+
+impl std::str::FromStr for TimeLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TimeLimit, String> {
+        let written = text.trim();
+        let digits = written.find(|c: char| !c.is_ascii_digit()).unwrap_or(written.len());
+        let (number, unit) = (&written[..digits], written[digits..].trim_start());
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "min" => 60_000,
+            "h" => 3_600_000,
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a time limit: write a whole number and a unit, ms, s, min or h (e.g. \"30s\", \"5min\")"
+                ))
+            }
+        };
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a time limit: it needs a whole number before `{unit}` (e.g. \"30s\", \"5min\")"))?;
+        match number.checked_mul(unit_ms) {
+            Some(0) => Err(format!("`{text}`: a time limit must be longer than 0")),
+            Some(ms) if ms <= LONGEST_LIMIT_MS => Ok(TimeLimit(Duration::from_millis(ms))),
+            _ => Err(format!("`{text}`: a time limit may be at most 596h (PostgreSQL's longest)")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<TimeLimit, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// The migration ledgers pgconverge can create before the first migration.
@@ -287,6 +345,27 @@ extensions = ["pgcrypto"]
         assert!(!Config::default().compare_owners);
         let all = Config::parse(Path::new("p.toml"), "idempotent = true").unwrap();
         assert_eq!(all.idempotent, Idempotent::All(true));
+    }
+
+    #[test]
+    fn time_limits_take_a_whole_number_and_a_unit() {
+        for (text, ms) in [("250ms", 250), ("30s", 30_000), ("5min", 300_000), ("1h", 3_600_000), (" 2 s ", 2_000), ("596h", 2_145_600_000)]
+        {
+            assert_eq!(text.parse::<TimeLimit>(), Ok(TimeLimit(Duration::from_millis(ms))), "{text}");
+        }
+        for text in ["5", "5m", "1.5h", "min", "-1s", "0s", "597h", "99999999999999999999h", ""] {
+            assert!(text.parse::<TimeLimit>().is_err(), "{text} parsed");
+        }
+    }
+
+    #[test]
+    fn a_bad_time_limit_names_line_and_column() {
+        let text = "format = \"sqlx\"\nlock_timeout = \"1min\"\nstatement_timeout = \"5 minutes\"\n";
+        let message = Config::parse(Path::new("pgconverge.toml"), text).unwrap_err().to_string();
+        assert!(message.starts_with("pgconverge.toml:3:21: `5 minutes` is not a time limit"), "{message}");
+        let config = Config::parse(Path::new("pgconverge.toml"), "statement_timeout = \"30s\"\nlock_timeout = \"2s\"").unwrap();
+        assert_eq!(config.statement_timeout, Some(TimeLimit(Duration::from_secs(30))));
+        assert_eq!(config.lock_timeout, Some(TimeLimit(Duration::from_secs(2))));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod container;
 pub mod doctor;
 pub mod embedded;
+pub(crate) mod limits;
 pub mod majors;
 pub mod roles;
 pub(crate) mod scripts;
@@ -24,6 +25,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 use crate::migration::{Script, Statement};
 
 pub use embedded::EmbeddedCluster;
+pub(crate) use limits::SessionLimits;
 pub use roles::RunRoles;
 pub use url::ExistingServer;
 
@@ -263,6 +265,32 @@ pub enum RunnerError {
     /// A program or a wait took longer than its limit: the limit, and what was waited for.
     #[error("timed out after {0:?}: {1}")]
     Timeout(Duration, String),
+    /// A statement ran longer than the statement timeout the harness runs every session under;
+    /// the server or pgconverge's watchdog cancelled it.
+    #[error(
+        "{location}: the statement runs longer than {} (--statement-timeout), so pgconverge cancelled it; if it must take this \
+         long, raise --statement-timeout or statement_timeout in pgconverge.toml",
+        limits::duration_text(*.limit)
+    )]
+    StatementTimeout {
+        /// The statement's place in its file.
+        location: crate::migration::Location,
+        /// The limit it ran into.
+        limit: Duration,
+    },
+    /// A statement waited for a lock longer than the lock timeout the harness runs every
+    /// session under.
+    #[error(
+        "{location}: the statement waited longer than {} for a lock (--lock-timeout), so the server cancelled it; if it \
+         must wait this long, raise --lock-timeout or lock_timeout in pgconverge.toml",
+        limits::duration_text(*.limit)
+    )]
+    LockTimeout {
+        /// The statement's place in its file.
+        location: crate::migration::Location,
+        /// The limit it ran into.
+        limit: Duration,
+    },
     /// The run was cancelled (Ctrl-C, SIGTERM, SIGHUP, or the caller's token).
     #[error("interrupted")]
     Interrupted,
@@ -567,7 +595,8 @@ impl std::fmt::Display for PgError {
 
 /// SQLSTATEs that mean the server or the session failed, not the statement: classes 08
 /// connection exception, 53 insufficient resources, 57 operator intervention (shutdown, a
-/// backend terminated or a query cancelled by someone else: the harness sets no timeout), 58
+/// backend terminated, a query cancelled by someone else or by a timeout the migration set
+/// itself; the harness's own timeouts are told apart first, by [`SessionLimits::exceeded`]), 58
 /// system error, XX internal error; and the server ending an idle transaction or a transaction
 /// that ran too long (25P03 idle_in_transaction_session_timeout, 25P04 transaction_timeout).
 pub(crate) fn is_infrastructure_sqlstate(code: &str) -> bool {
@@ -711,20 +740,33 @@ pub(crate) enum TransactionMode {
 }
 
 /// Runs a script statement by statement (so a failure names its statement), the first
-/// `limit` statements only when `limit` is given.
+/// `limit` statements only when `limit` is given. A statement that runs into one of the
+/// harness's `limits` is the harness's error, naming the statement.
 pub(crate) async fn apply_script(
     conn: &mut PgConnection,
     script: &Script,
     mode: TransactionMode,
     limit: Option<usize>,
+    limits: &SessionLimits,
 ) -> Result<ApplyOutcome, RunnerError> {
     let context = format!("apply {}", script.path.display());
     let statements = &script.statements[..limit.unwrap_or(usize::MAX).min(script.statements.len())];
     if mode == TransactionMode::Transaction {
         execute_control(conn, "BEGIN", &context).await?;
     }
+    let over_limit = async |conn: &mut PgConnection, exceeded: limits::Exceeded, statement: &Statement| {
+        if mode == TransactionMode::Transaction {
+            // Only tidiness: the caller gives the database up after an error.
+            let _ = execute_control(conn, "ROLLBACK", &context).await;
+        }
+        exceeded.at(script.location_of(statement))
+    };
     for (statement_index, statement) in statements.iter().enumerate() {
+        let started = std::time::Instant::now();
         if let Err(error) = execute_statement(conn, statement).await {
+            if let Some(exceeded) = limits.exceeded(&error, started.elapsed()) {
+                return Err(over_limit(conn, exceeded, statement).await);
+            }
             let error = classify_on(conn, error, &context).await.map_err(|e| e.at_statement(script, statement))?;
             if mode == TransactionMode::Transaction {
                 execute_control(conn, "ROLLBACK", &context).await?;
@@ -733,10 +775,15 @@ pub(crate) async fn apply_script(
         }
     }
     if mode == TransactionMode::Transaction {
+        let started = std::time::Instant::now();
         if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
-            // A deferred constraint can fail at COMMIT: that is the last statement's doing.
-            let error = classify_on(conn, error, &context).await?;
+            // A deferred constraint can fail at COMMIT (or its trigger run long): that is the
+            // last statement's doing.
             let statement_index = statements.len().saturating_sub(1);
+            if let (Some(exceeded), Some(last)) = (limits.exceeded(&error, started.elapsed()), statements.last()) {
+                return Err(over_limit(conn, exceeded, last).await);
+            }
+            let error = classify_on(conn, error, &context).await?;
             return Ok(ApplyOutcome::Failed(StatementFailure { statement_index, error }));
         }
     }

@@ -27,9 +27,16 @@ pub(crate) fn pgoptions_with_default_search_path(inherited: Option<&str>) -> Str
     }
 }
 
-/// `PGOPTIONS` for a migrator process started now, from this process's environment.
-pub(crate) fn migrator_pgoptions() -> String {
-    pgoptions_with_default_search_path(std::env::var("PGOPTIONS").ok().as_deref())
+/// The environment of a migrator the project runs itself, for sessions as `options` make them:
+/// the check's limits and application name (see `limits::libpq_env`), after this process's
+/// own `PGOPTIONS`, and the default `search_path` last.
+pub(crate) fn migrator_env(options: &PgConnectOptions) -> Vec<(&'static str, String)> {
+    let mut env = super::limits::libpq_env(options);
+    let limits = env.iter().position(|(name, _)| *name == "PGOPTIONS").map(|i| env.remove(i).1);
+    let inherited = std::env::var("PGOPTIONS").ok();
+    let joined = [inherited, limits].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    env.push(("PGOPTIONS", pgoptions_with_default_search_path(Some(&joined))));
+    env
 }
 
 #[cfg(test)]

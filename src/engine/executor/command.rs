@@ -49,15 +49,15 @@ impl CommandExecutor {
             }
             None => (options.get_host().to_string(), format!("postgresql://{user}@{}:{port}/{database}", options.get_host())),
         };
-        vec![
+        let mut env = vec![
             ("DATABASE_URL".into(), url),
             ("PGHOST".into(), host),
             ("PGPORT".into(), port),
             ("PGUSER".into(), user),
             ("PGDATABASE".into(), database.to_string()),
-            // libpq sessions start with the default search_path, as pgconverge's own do.
-            ("PGOPTIONS".into(), crate::runner::session::migrator_pgoptions()),
-        ]
+        ];
+        env.extend(crate::runner::session::migrator_env(options).into_iter().map(|(name, value)| (name.to_string(), value)));
+        env
     }
 
     /// Runs one command template, for `migration` when it names one; `Some` failure when it

@@ -181,8 +181,7 @@ impl FrameworkExecutor {
         // to the URL the driver passes): it names a database of this run's server that does not
         // exist, never one the environment points at; each command then connects to its own.
         command.env_remove("PGCONVERGE_DATABASE_URL").env("DATABASE_URL", self.url(NO_DATABASE));
-        // The driver's libpq sessions start with the default search_path, as pgconverge's own do.
-        command.env("PGOPTIONS", crate::runner::session::migrator_pgoptions());
+        command.envs(crate::runner::session::migrator_env(&self.admin));
         if let Some(ini) = &self.ini {
             command.env("PGCONVERGE_ALEMBIC_INI", ini);
         }

@@ -15,7 +15,7 @@ use sqlx::postgres::PgConnection;
 use crate::migration::Migration;
 use crate::model::Failure;
 use crate::project::Project;
-use crate::runner::{Backend, RunnerError};
+use crate::runner::{Backend, RunnerError, SessionLimits};
 
 pub(crate) use command::CommandExecutor;
 pub(crate) use framework::FrameworkExecutor;
@@ -86,13 +86,17 @@ pub(crate) trait Executor: Send + Sync {
 }
 
 /// The executor a project asks for: its own migrator when `runner = "command"`, a framework
-/// driver when `runner = "rails"`, else pgconverge.
-pub(crate) fn for_project(project: &Project, backend: &dyn Backend) -> Result<Arc<dyn Executor>, crate::engine::CheckError> {
+/// driver when `runner = "rails"`, else pgconverge, whose statements run into `limits`.
+pub(crate) fn for_project(
+    project: &Project,
+    backend: &dyn Backend,
+    limits: SessionLimits,
+) -> Result<Arc<dyn Executor>, crate::engine::CheckError> {
     if project.framework.is_some() {
         return Ok(Arc::new(FrameworkExecutor::new(project, backend)?));
     }
     Ok(match &project.command {
         Some(command) => Arc::new(CommandExecutor::new(project, command.clone(), backend)?),
-        None => Arc::new(SqlExecutor),
+        None => Arc::new(SqlExecutor { limits }),
     })
 }

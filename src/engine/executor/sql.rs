@@ -7,10 +7,12 @@ use super::{Executor, Target};
 use crate::engine::CheckError;
 use crate::migration::{split::char_position_to_byte_offset, Location, Migration, Script, Statement};
 use crate::model::Failure;
-use crate::runner::{self, ApplyOutcome, PgError, RunnerError, TransactionMode};
+use crate::runner::{self, ApplyOutcome, PgError, RunnerError, SessionLimits, TransactionMode};
 
-/// pgconverge itself runs the SQL.
-pub(crate) struct SqlExecutor;
+/// pgconverge itself runs the SQL, in sessions under `limits`.
+pub(crate) struct SqlExecutor {
+    pub(crate) limits: SessionLimits,
+}
 
 #[async_trait::async_trait]
 impl Executor for SqlExecutor {
@@ -27,24 +29,25 @@ impl Executor for SqlExecutor {
     }
 
     async fn up(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
-        apply_migration(target.conn, migration).await
+        apply_migration(target.conn, migration, &self.limits).await
     }
 
     async fn down(&self, target: Target<'_>, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
         let down = migration.down.as_ref().expect("called only for a migration with a down");
-        run_migration_script(target.conn, format!("{} (down)", migration.id()), down, migration_mode(migration)).await
+        run_migration_script(target.conn, format!("{} (down)", migration.id()), down, migration_mode(migration), &self.limits).await
     }
 }
 
 /// Runs one of a migration's scripts in `mode`; `Some` when a statement failed, naming the
-/// migration as `id`.
+/// migration as `id`. A statement that runs into one of `limits` is an error.
 pub(crate) async fn run_migration_script(
     conn: &mut PgConnection,
     id: String,
     script: &Script,
     mode: TransactionMode,
+    limits: &SessionLimits,
 ) -> Result<Option<Failure>, RunnerError> {
-    match runner::apply_script(conn, script, mode, None).await? {
+    match runner::apply_script(conn, script, mode, None, limits).await? {
         ApplyOutcome::Applied => Ok(None),
         ApplyOutcome::Failed(failure) => {
             let statement = &script.statements[failure.statement_index];
@@ -69,14 +72,18 @@ fn migration_mode(migration: &Migration) -> TransactionMode {
 }
 
 /// Applies one migration. `Some` when a statement failed.
-pub(crate) async fn apply_migration(conn: &mut PgConnection, migration: &Migration) -> Result<Option<Failure>, RunnerError> {
-    run_migration_script(conn, migration.id(), &migration.up, migration_mode(migration)).await
+pub(crate) async fn apply_migration(
+    conn: &mut PgConnection,
+    migration: &Migration,
+    limits: &SessionLimits,
+) -> Result<Option<Failure>, RunnerError> {
+    run_migration_script(conn, migration.id(), &migration.up, migration_mode(migration), limits).await
 }
 
 /// Applies the reference schema statement by statement; a failing statement is an error in the
 /// user's input, named by its position.
-pub(crate) async fn apply_reference(conn: &mut PgConnection, script: &Script) -> Result<(), CheckError> {
-    if let ApplyOutcome::Failed(failure) = runner::apply_script(conn, script, TransactionMode::Autocommit, None).await? {
+pub(crate) async fn apply_reference(conn: &mut PgConnection, script: &Script, limits: &SessionLimits) -> Result<(), CheckError> {
+    if let ApplyOutcome::Failed(failure) = runner::apply_script(conn, script, TransactionMode::Autocommit, None, limits).await? {
         let statement = &script.statements[failure.statement_index];
         let location = failure_location(script, statement, &failure.error);
         return Err(CheckError::Reference { location, error: failure.error });

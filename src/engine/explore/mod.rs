@@ -67,6 +67,10 @@ pub struct ExploreOptions {
     pub(crate) share_prefixes: bool,
     /// Cancelled by the caller (Ctrl-C, SIGTERM): the check stops at the next step or case.
     pub(crate) cancel: tokio_util::sync::CancellationToken,
+    /// The statement timeout of every session (`None`: the config's, else the default).
+    pub(crate) statement_timeout: Option<std::time::Duration>,
+    /// The lock timeout of every session (`None`: the config's, else the default).
+    pub(crate) lock_timeout: Option<std::time::Duration>,
 }
 
 /// Where a run reports its progress.
@@ -112,6 +116,8 @@ impl Default for ExploreOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             share_prefixes: true,
             cancel: tokio_util::sync::CancellationToken::new(),
+            statement_timeout: None,
+            lock_timeout: None,
         }
     }
 }

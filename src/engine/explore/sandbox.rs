@@ -383,8 +383,13 @@ async fn run_step_batched(universe: &Universe, conn: &mut PgConnection, step: &S
     let savepoint = format!("SAVEPOINT s{savepoint}");
     // A newline before each `;`: a statement may end in a `--` comment.
     let batch = statements.into_iter().chain([savepoint.as_str()]).collect::<Vec<_>>().join("\n;\n");
+    let started = std::time::Instant::now();
     match sqlx::raw_sql(AssertSqlSafe(batch)).execute(&mut *conn).await {
         Ok(_) => Ok(true),
+        // Which statement ran into the limit, the step run statement by statement names. (The
+        // watchdog times the whole batch, so a batch of statements each within the limit may
+        // be cancelled here and then pass one by one.)
+        Err(error) if universe.limits.exceeded(&error, started.elapsed()).is_some() => Ok(false),
         Err(error) => {
             // A server or connection fault is not the migration's doing.
             runner::classify_on(conn, error, "run a step").await?;
@@ -426,7 +431,7 @@ async fn run_step(
         }
         Step::Applied(m) => {
             let migration = &migrations[*m];
-            if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None).await? {
+            if let ApplyOutcome::Failed(f) = runner::apply_script(conn, &migration.up, mode(migration), None, &universe.limits).await? {
                 return Ok(Some(CaseOutcome::Invalid(format!("applied migration {} failed: {}", migration.id(), f.error.message))));
             }
         }
@@ -441,7 +446,11 @@ async fn run_step(
             let script = universe.reference_script().expect("units come from a reference");
             for i in universe.unit_statements(units) {
                 let sql = script.statements[i].sql.clone();
+                let started = std::time::Instant::now();
                 if let Err(error) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
+                    if let Some(exceeded) = universe.limits.exceeded(&error, started.elapsed()) {
+                        return Err(exceeded.at(script.location_of(&script.statements[i])));
+                    }
                     let error = runner::classify_on(conn, error, "build the pre-existing state").await?;
                     let location = script.location_of(&script.statements[i]);
                     return Ok(Some(CaseOutcome::Invalid(format!("pre-existing statement at {location} failed: {}", error.message))));
@@ -453,14 +462,17 @@ async fn run_step(
         }
         Step::Interrupted(interrupted) => {
             let migration = &migrations[interrupted.migration];
-            let outcome = runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, Some(interrupted.statements_done)).await?;
+            let outcome =
+                runner::apply_script(conn, &migration.up, TransactionMode::Autocommit, Some(interrupted.statements_done), &universe.limits)
+                    .await?;
             if let ApplyOutcome::Failed(f) = outcome {
                 return Ok(Some(CaseOutcome::Invalid(format!("the interrupted prefix of {} failed: {}", migration.id(), f.error.message))));
             }
         }
         Step::Pending(m) => {
             let migration = &migrations[*m];
-            let failure = crate::engine::run_migration_script(conn, migration.id(), &migration.up, mode(migration)).await?;
+            let failure =
+                crate::engine::run_migration_script(conn, migration.id(), &migration.up, mode(migration), &universe.limits).await?;
             if let Some(failure) = failure {
                 return Ok(Some(CaseOutcome::Failed(failure)));
             }

@@ -18,13 +18,17 @@ use crate::engine::prepare::{Preparation, Purpose};
 use crate::generate::{Granularity, PlanSpace, UnitSpace};
 use crate::migration::{Migration, Script};
 use crate::project::Project;
-use crate::runner::{Backend, RunnerError, ScratchDatabase, ServerHandle};
+use crate::runner::limits::CheckSessions;
+use crate::runner::{RunnerError, ScratchDatabase, ServerHandle, SessionLimits};
 
 /// Everything the generated properties share, computed once from a canonical run.
 pub(crate) struct Universe {
     pub(super) project: Arc<Project>,
     /// The server, owned: the case runners take it to their threads.
     pub(super) backend: ServerHandle,
+    /// The limits the sessions of `backend` run under: a statement that runs into one is the
+    /// harness's error, naming the statement.
+    pub(super) limits: SessionLimits,
     /// What runs a migration; only the SQL executor runs cases in the sandbox.
     pub(super) executor: Arc<dyn Executor>,
     pub(super) ignore: IgnoreRules,
@@ -49,7 +53,7 @@ impl Universe {
     /// migration creates (dependencies, and which reference units each one makes).
     pub(crate) async fn build(
         project: Arc<Project>,
-        backend: &dyn Backend,
+        sessions: &CheckSessions,
         executor: Arc<dyn Executor>,
         reference: Option<&Catalog>,
         granularity: Granularity,
@@ -58,7 +62,7 @@ impl Universe {
     ) -> Result<Universe, RunnerError> {
         let migrations = &project.migrations.migrations;
         let mut canon = Canonicalizer::new();
-        let database = ScratchDatabase::create(backend).await?;
+        let database = ScratchDatabase::create(&sessions.server).await?;
         let mut conn = database.connect().await?;
         prepare(&prep, &mut conn, &database).await?;
         let units = match &project.reference {
@@ -157,7 +161,8 @@ impl Universe {
         let sandbox_safe = migrations.iter().map(|m| executor.runs_sql() && sandbox_safe(m)).collect();
         Ok(Universe {
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
-            backend: ServerHandle::of(backend),
+            backend: sessions.server.clone(),
+            limits: sessions.limits,
             executor,
             ignore,
             reference: reference.cloned().unwrap_or_else(|| canonical.clone()),
@@ -486,7 +491,11 @@ mod tests {
         let mut catalog_only = StepLearner::new(migrations.len());
         catalog_only.seen_edges.extend(existing);
         for (i, migration) in migrations.iter().enumerate() {
-            assert!(apply_migration(&mut conn, migration).await.expect("runs").is_none(), "{}", migration.id());
+            assert!(
+                apply_migration(&mut conn, migration, &runner::SessionLimits::NONE).await.expect("runs").is_none(),
+                "{}",
+                migration.id()
+            );
             let current = catalog::dump(&mut conn, &mut canon, &ignore).await.expect("a dump");
             learner.learn(i, &previous, &current, migrations);
             catalog_only.creator.clone_from(&learner.creator);

@@ -137,7 +137,9 @@ impl Checker<'_> {
         migration: &Migration,
     ) -> Result<Result<Catalog, Failure>, RunnerError> {
         // Autocommit: every statement runs in the transaction that is already open.
-        if let Some(failure) = run_migration_script(conn, migration.id(), &migration.up, TransactionMode::Autocommit).await? {
+        if let Some(failure) =
+            run_migration_script(conn, migration.id(), &migration.up, TransactionMode::Autocommit, &self.sessions.limits).await?
+        {
             return Ok(Err(failure));
         }
         // Deferred constraints are checked at COMMIT, which never comes: check them now, and
