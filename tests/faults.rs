@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::AssertSqlSafe;
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
@@ -42,16 +42,6 @@ struct TestRole {
     name: String,
 }
 
-fn admin<T>(work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(common::shared_server_url()).await.expect("the shared server answers");
-        let result = work(&mut conn).await;
-        let _ = conn.close().await;
-        result
-    })
-}
-
 async fn execute(conn: &mut sqlx::PgConnection, sql: String) {
     sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -59,7 +49,7 @@ async fn execute(conn: &mut sqlx::PgConnection, sql: String) {
 impl TestRole {
     fn create(tag: &str) -> TestRole {
         let name = format!("pgconverge_faults_{tag}_{}", std::process::id());
-        admin(async |conn| execute(conn, format!("CREATE ROLE {name} LOGIN CREATEDB")).await);
+        common::on_shared_server(async |conn| execute(conn, format!("CREATE ROLE {name} LOGIN CREATEDB")).await);
         TestRole { name }
     }
 
@@ -71,7 +61,7 @@ impl TestRole {
 impl Drop for TestRole {
     fn drop(&mut self) {
         let name = self.name.clone();
-        admin(async |conn| {
+        common::on_shared_server(async |conn| {
             // Only the databases this role owns: the ones its checks created and left behind.
             let left: Vec<String> = sqlx::query_scalar(
                 "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1) AND datname LIKE 'pgconverge\\_%'",
@@ -93,7 +83,7 @@ impl Drop for TestRole {
 fn inject(role: String, function: &'static str, delay: Duration, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         std::thread::sleep(delay);
-        admin(async |conn| {
+        common::on_shared_server(async |conn| {
             let mut hits = 0;
             let sql = format!(
                 "SELECT count(*) FILTER (WHERE {function}(pid)) FROM pg_stat_activity \
@@ -144,7 +134,7 @@ fn never_a_counterexample(fault: Fault, runs: &[(Duration, Option<&str>)]) {
     let mut infrastructure = 0;
     for (i, (delay, idle_timeout)) in runs.iter().enumerate() {
         if let Some(timeout) = idle_timeout {
-            admin(async |conn| {
+            common::on_shared_server(async |conn| {
                 execute(conn, format!("ALTER ROLE {} SET idle_in_transaction_session_timeout = '{timeout}'", role.name)).await
             });
         }

@@ -134,41 +134,12 @@ fn config_paths_outside_the_project_are_read_when_allowed() {
     assert!(allowed.stdout.contains("shared_schema.sql"), "{}", allowed.stdout);
 }
 
-/// A role of the shared server's, made for one test and dropped at its end (even when it fails).
-struct TestRole {
-    name: String,
-}
-
-impl TestRole {
-    fn create(name: &str, settings: &str) -> TestRole {
-        admin(&format!("DROP ROLE IF EXISTS {name}; CREATE ROLE {name} LOGIN CREATEDB; {settings}"));
-        TestRole { name: name.to_string() }
-    }
-}
-
-impl Drop for TestRole {
-    fn drop(&mut self) {
-        admin(&format!("DROP ROLE IF EXISTS {}", self.name));
-    }
-}
-
-fn admin(sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        let options: sqlx::postgres::PgConnectOptions = common::shared_server_url().parse().unwrap();
-        let mut connection = sqlx::PgConnection::connect_with(&options).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut connection).await.unwrap();
-        connection.close().await.unwrap();
-    });
-}
-
 /// `ALTER ROLE ... SET search_path` on a URL server's role does not reach the sessions that run
 /// the project: they start with PostgreSQL's default, where a correct project's names land.
 #[test]
 fn a_role_that_sets_search_path_does_not_move_the_project() {
     let name = format!("pgconverge_search_path_{}", std::process::id());
-    let _role = TestRole::create(&name, &format!("ALTER ROLE {name} SET search_path = elsewhere"));
+    let _role = common::SharedServerRole::create(&name, &format!("ALTER ROLE {name} SET search_path = elsewhere"));
     let url = common::shared_server_url().replacen("postgres://postgres@", &format!("postgres://{name}@"), 1);
     let run = pgconverge(&["check", "fixtures/k12_lms", "--database-url", &url, "--no-persist"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

@@ -7,9 +7,8 @@ mod common;
 use std::path::Path;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use sqlx::Connection;
 
-use common::{pgconverge_embedded_env, shared_server, shared_server_slot, CliRun};
+use common::{pgconverge_embedded_env, shared_server, shared_server_slot, CliRun, SharedServerRole};
 
 /// The characters that end a URL's userinfo early, or that a naive parser splits on.
 const SPECIALS: [char; 6] = ['/', '?', '@', '#', '%', ':'];
@@ -145,35 +144,6 @@ fn no_password_reaches_the_output_of_an_unreachable_server() {
     assert!(found.is_empty(), "{} leaks:\n{}", found.len(), found.join("\n---\n"));
 }
 
-/// A role of the shared server's, made for this test and dropped at its end (even when it fails).
-struct TestRole {
-    name: String,
-}
-
-impl TestRole {
-    fn create(name: &str, password: &str) -> TestRole {
-        let literal = password.replace('\'', "''");
-        admin(&format!("DROP ROLE IF EXISTS {name}; CREATE ROLE {name} LOGIN CREATEDB PASSWORD '{literal}'"));
-        TestRole { name: name.to_string() }
-    }
-}
-
-impl Drop for TestRole {
-    fn drop(&mut self) {
-        admin(&format!("DROP ROLE IF EXISTS {}", self.name));
-    }
-}
-
-fn admin(sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let options: sqlx::postgres::PgConnectOptions = shared_server().url.parse().unwrap();
-        let mut connection = sqlx::PgConnection::connect_with(&options).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut connection).await.unwrap();
-        connection.close().await.unwrap();
-    });
-}
-
 #[test]
 fn no_password_reaches_the_output_of_a_real_server() {
     let project = tiny_project();
@@ -185,7 +155,8 @@ fn no_password_reaches_the_output_of_a_real_server() {
     let unencoded = password_with(&['@', ':', '%']);
     let role = format!("pgconverge_secrets_{}", std::process::id());
     for (password, in_url) in [(&all, encoded(&all)), (&unencoded, unencoded.clone())] {
-        let _role = TestRole::create(&role, password);
+        let literal = password.replace('\'', "''");
+        let _role = SharedServerRole::create(&role, &format!("ALTER ROLE {role} PASSWORD '{literal}'"));
         let url = format!("postgres://{role}:{in_url}@localhost/postgres?host={socket}&port=5432");
         // The commands work there (so their reports, not only their errors, are covered)...
         let dir = project.path().display().to_string();

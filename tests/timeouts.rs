@@ -66,22 +66,11 @@ fn finish(mut child: Child, within: Duration) -> Finished {
     Finished { code: status.code(), output, took: started.elapsed() }
 }
 
-/// Runs `work` on a connection of its own to the shared server.
-fn on_shared_server<T>(work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(common::shared_server_url()).await.expect("the shared server answers");
-        let result = work(&mut conn).await;
-        let _ = conn.close().await;
-        result
-    })
-}
-
 /// What the run with process id `pid` has on the shared server: its databases, and the queries
 /// of its sessions that are still running.
 fn left_on_server(pid: u32) -> (Vec<String>, Vec<String>) {
     let pattern = format!("pgconverge\\_{pid}\\_%");
-    on_shared_server(async |conn| {
+    common::on_shared_server(async |conn| {
         let databases = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
             .bind(&pattern)
             .fetch_all(&mut *conn)
@@ -139,7 +128,7 @@ fn a_lock_wait_past_the_lock_timeout_is_an_infrastructure_error_naming_it() {
     let holder = {
         let role = role.clone();
         std::thread::spawn(move || {
-            on_shared_server(async |conn| {
+            common::on_shared_server(async |conn| {
                 sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role}"))).execute(&mut *conn).await.unwrap();
                 sqlx::raw_sql(AssertSqlSafe(format!("BEGIN; ALTER ROLE {role} CONNECTION LIMIT 1"))).execute(&mut *conn).await.unwrap();
                 holding.0.send(()).unwrap();

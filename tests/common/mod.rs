@@ -316,3 +316,41 @@ pub fn run_with_psql(script: &Path) -> (i32, String) {
         (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
     })
 }
+
+/// Runs `work` on a connection of its own to the shared server, as its superuser.
+pub fn on_shared_server<T>(work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
+    use sqlx::Connection;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(shared_server_url()).await.expect("the shared server answers");
+        let result = work(&mut conn).await;
+        let _ = conn.close().await;
+        result
+    })
+}
+
+/// Runs `sql` (one or more statements) on the shared server, as its superuser.
+pub fn shared_server_sql(sql: &str) {
+    on_shared_server(async |conn| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    })
+}
+
+/// A login role of the shared server's (CREATEDB), made for one test and dropped at its end,
+/// even when the test fails. `more` runs right after it is made (a password, settings).
+pub struct SharedServerRole {
+    pub name: String,
+}
+
+impl SharedServerRole {
+    pub fn create(name: &str, more: &str) -> SharedServerRole {
+        shared_server_sql(&format!("DROP ROLE IF EXISTS {name}; CREATE ROLE {name} LOGIN CREATEDB; {more}"));
+        SharedServerRole { name: name.to_string() }
+    }
+}
+
+impl Drop for SharedServerRole {
+    fn drop(&mut self) {
+        shared_server_sql(&format!("DROP ROLE IF EXISTS {}", self.name));
+    }
+}
