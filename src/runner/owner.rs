@@ -41,7 +41,8 @@ pub struct OwnerRecord {
     pub exe: String,
     /// The owner's pid namespace (the inode of `/proc/self/ns/pid`), when it could be read.
     pub pidns: Option<u64>,
-    /// When the owner started, in seconds since the Unix epoch.
+    /// When the owner wrote its first record (about when its run started), in seconds since the
+    /// Unix epoch.
     pub started: u64,
 }
 
@@ -408,11 +409,10 @@ async fn list(conn: &mut PgConnection) -> Result<Vec<Found>, RunnerError> {
         .await
         .map_err(|e| RunnerError::db("read the right to pg_stat_file", e))?;
     let age = if may_stat { DIRECTORY_AGE } else { "NULL::float8" };
-    let databases: Vec<DatabaseRow> =
-        sqlx::query_as(AssertSqlSafe(LIST_DATABASES.replace("{age}", age)))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| RunnerError::db("list the pgconverge_ databases", e))?;
+    let databases: Vec<DatabaseRow> = sqlx::query_as(AssertSqlSafe(LIST_DATABASES.replace("{age}", age)))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| RunnerError::db("list the pgconverge_ databases", e))?;
     let roles: Vec<(String, Option<String>, i64, i64)> =
         sqlx::query_as(LIST_ROLES).fetch_all(&mut *conn).await.map_err(|e| RunnerError::db("list the pgconverge_ roles", e))?;
     let databases = databases.into_iter().map(|(name, comment, sessions, foreign_sessions, age)| Found {
