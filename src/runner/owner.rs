@@ -121,6 +121,11 @@ impl fmt::Display for OwnerRecord {
     }
 }
 
+/// Whether a comment is an owner record (of any process): what the catalog leaves out.
+pub(crate) fn is_owner_record(comment: &str) -> bool {
+    comment.trim_start().starts_with(RECORD_PREFIX)
+}
+
 /// This process's owner record, for `COMMENT ON DATABASE` and `COMMENT ON ROLE`.
 pub(crate) fn owner_record() -> String {
     OwnerRecord::this_process().to_string()
