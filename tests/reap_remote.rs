@@ -183,9 +183,20 @@ async fn a_running_checks_database_is_left_alone_and_reaped_once_it_is_killed() 
     let comment = comment_of(&mut admin, &name).await.unwrap_or_default();
     assert!(comment.contains(&format!(" pid={} ", check.id())), "{comment}");
 
+    // The run's sandbox role carries the same record.
+    let sandbox: Vec<String> = roles(&mut admin).await.into_iter().filter(|r| r.ends_with("_sandbox")).collect();
+    assert_eq!(sandbox.len(), 1, "{sandbox:?}");
+    let role_comment: Option<String> = sqlx::query_scalar("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1")
+        .bind(&sandbox[0])
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(role_comment.unwrap_or_default().contains(&format!(" pid={} ", check.id())));
+
     let run = reap(&url, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains(&format!("left alone: database {name} ")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("left alone: role {} ", sandbox[0])), "{}", run.stdout);
     assert!(run.stdout.contains("is running"), "{}", run.stdout);
     assert!(databases(&mut admin).await.contains(&name));
     assert!(check.try_wait().unwrap().is_none(), "the check ended early");
@@ -197,7 +208,9 @@ async fn a_running_checks_database_is_left_alone_and_reaped_once_it_is_killed() 
     let run = reap(&url, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains(&format!("dropped database {name} ")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("dropped role {} ", sandbox[0])), "{}", run.stdout);
     assert!(!databases(&mut admin).await.contains(&name));
+    assert!(roles(&mut admin).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

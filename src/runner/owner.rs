@@ -148,6 +148,12 @@ pub(crate) async fn comment_owner(
     Ok(created)
 }
 
+/// `COMMENT ON ROLE role IS <this process's record>`, right after the run creates the role.
+pub(crate) async fn comment_owner_role(conn: &mut PgConnection, role: &str) -> Result<(), sqlx::Error> {
+    let sql = format!("COMMENT ON ROLE {} IS {}", quote_identifier(role), quote_literal(&owner_record()));
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await.map(|_| ())
+}
+
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
