@@ -432,7 +432,10 @@ pub async fn start_backend_for(
     match choice {
         BackendChoice::Url => {
             let url = database_url.ok_or(RunnerError::MissingDatabaseUrl)?;
-            Ok(Box::new(ExistingServer::from_url(url)?))
+            let mut server = ExistingServer::from_url(url)?;
+            // As an embedded start reaps dead clusters: what killed runs of this host left.
+            server.reap_leftovers().await;
+            Ok(Box::new(server))
         }
         BackendChoice::Embedded => match major {
             Some(m) => {

@@ -29,8 +29,8 @@ enum Command {
     Replay(cli::check::ReplayArgs),
     /// Detect DIR's layout (format, ordering, ledger, reference, placeholders, roles) and write a pgconverge.toml.
     Init(cli::init::InitArgs),
-    /// Remove what killed runs left behind: labelled containers and embedded cluster directories whose owner is gone.
-    Reap,
+    /// Remove what killed runs left behind: labelled containers and embedded cluster directories whose owner is gone; with --database-url, that server's pgconverge_* databases and roles whose owner is gone.
+    Reap(cli::reap::ReapArgs),
     /// Show which backends and PostgreSQL majors are usable here, and why the others are not.
     Doctor(cli::doctor::DoctorArgs),
     /// Print the canonical catalog of DIR's reference or migrations, or of an existing database.
@@ -48,7 +48,7 @@ impl Command {
             Command::Doctor(args) => args.error_style(),
             Command::Dump(args) => args.error_style(),
             Command::Diff(args) => args.error_style(),
-            Command::Init(_) | Command::Reap => ErrorStyle::Human,
+            Command::Init(_) | Command::Reap(_) => ErrorStyle::Human,
         }
     }
 
@@ -60,7 +60,7 @@ impl Command {
             Command::Check(args) => args.run(false, cancel).await,
             Command::Replay(args) => args.run(cancel).await,
             Command::Init(args) => cli::init::run(args),
-            Command::Reap => cli::reap::run().await,
+            Command::Reap(args) => args.run().await,
             Command::Doctor(args) => Ok(args.run().await),
             Command::Dump(args) => args.run().await,
             Command::Diff(args) => args.run().await,

@@ -3,6 +3,7 @@
 //! before `pg_identify_object`, which is slow, except for schemas (`public` has OID 2200).
 
 use super::{col, Canonicalizer, Object, ObjectKind, TextRow};
+use crate::runner::owner::is_owner_record;
 
 pub(super) const QUERY: &str = "SELECT o.type, o.identity, d.description, \
     CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid <> 0 THEN \
@@ -22,12 +23,16 @@ pub(super) fn objects(rows: Vec<TextRow>, _canon: &mut Canonicalizer) -> Vec<Obj
         .filter_map(|mut r| {
             let kind = col(&mut r, 0)?;
             let identity = col(&mut r, 1)?;
+            let text = col(&mut r, 2);
+            // The owner record pgconverge writes on each scratch database is the harness's, not the schema's.
+            if kind == "database" && text.as_deref().is_some_and(is_owner_record) {
+                return None;
+            }
             // A database comment follows the database, whatever its (random, scratch) name.
             let identity = if kind == "database" { "current database".to_string() } else { identity };
             let kind = if kind == "table column" { "column".to_string() } else { kind };
-            let mut object = Object::new(ObjectKind::Comment, format!("on {kind} {identity}"))
-                .attr("on", Some(identity.clone()))
-                .attr("text", col(&mut r, 2));
+            let mut object =
+                Object::new(ObjectKind::Comment, format!("on {kind} {identity}")).attr("on", Some(identity.clone())).attr("text", text);
             let table = col(&mut r, 3).or_else(|| matches!(kind.as_str(), "table" | "view" | "materialized view").then(|| identity));
             if let Some(table) = table {
                 object = object.of_table(table);

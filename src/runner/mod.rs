@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod embedded;
 pub(crate) mod limits;
 pub mod majors;
+pub mod owner;
 pub mod roles;
 pub(crate) mod scripts;
 pub(crate) mod session;
@@ -478,6 +479,7 @@ impl ScratchDatabase {
         // template0: a URL backend's template1 may carry the user's own objects.
         let sql = format!("CREATE DATABASE {name}{owner} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
         let created = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await;
+        let created = owner::comment_owner(&mut conn, &name, created).await;
         let _ = conn.close().await;
         created.map_err(|e| RunnerError::db(format!("create database {name}"), e))?;
         Ok(ScratchDatabase { name, admin, roles, dropped: false })

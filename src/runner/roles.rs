@@ -293,6 +293,7 @@ impl SandboxRole {
                 quote_ident(&name)
             );
             sqlx::raw_sql(AssertSqlSafe(create)).execute(&mut conn).await.map_err(|e| sandbox_refused(&name, e))?;
+            super::owner::comment_owner_role(&mut conn, &name).await.map_err(|e| sandbox_refused(&name, e))?;
             // CREATE DATABASE ... OWNER needs the creator to be a member of the owner, which a
             // non-superuser with CREATEROLE (a managed server's admin) is not by itself.
             let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")

@@ -18,6 +18,8 @@ use super::{Backend, RunnerError};
 pub struct ExistingServer {
     options: PgConnectOptions,
     redacted: RedactedUrl,
+    /// What [`ExistingServer::reap_leftovers`] dropped, for the report.
+    notes: Vec<String>,
 }
 
 impl ExistingServer {
@@ -35,7 +37,15 @@ impl ExistingServer {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| RunnerError::InvalidDatabaseUrl { url: redacted.to_string(), reason: redacted.hide(&e.to_string()) })?
             .application_name("pgconverge");
-        Ok(ExistingServer { options, redacted })
+        Ok(ExistingServer { options, redacted, notes: Vec::new() })
+    }
+
+    /// Drops what runs of this host that died left on the server (`pgconverge_*` databases and
+    /// roles whose owner record names a process here that is gone), as a run does at its start;
+    /// the report's notes say what was dropped. Never fails: a server that cannot be reached
+    /// fails the run's own first connection.
+    pub async fn reap_leftovers(&mut self) {
+        self.notes = super::owner::reap_at_start(&self.options).await;
     }
 }
 
@@ -50,6 +60,10 @@ impl Backend for ExistingServer {
 
     fn kind(&self) -> &'static str {
         "url"
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 }
 

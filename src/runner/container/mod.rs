@@ -24,6 +24,7 @@ pub use image::{build_local_image, ensure_local_image, image_for, local_postgres
 pub use reap::reap;
 pub use server::ContainerServer;
 
+use super::owner::hostname;
 use super::RunnerError;
 
 /// The port PostgreSQL listens on inside the container.
@@ -62,17 +63,6 @@ fn random_hex(bytes: usize) -> Result<String, RunnerError> {
         source,
     })?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it on success.
-    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
-    if !ok {
-        return String::new();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
 fn process_alive(pid: i32) -> bool {
