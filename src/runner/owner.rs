@@ -356,7 +356,8 @@ struct Found {
     comment: Option<String>,
     /// Sessions connected to the database, or logged in as the role (the reaper's own excepted).
     sessions: i64,
-    /// Of those, the sessions that are not pgconverge's (another `application_name`).
+    /// Of those, the sessions that are not pgconverge's (another `application_name`: a
+    /// check's sessions name themselves `pgconverge <pid>/<id>`, its others `pgconverge`).
     foreign_sessions: i64,
     /// The age of the database's directory, when the server lets it be read.
     directory_age: Option<Duration>,
@@ -388,7 +389,7 @@ SELECT d.datname::text,
        shobj_description(d.oid, 'pg_database'),
        (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()),
        (SELECT count(*) FROM pg_stat_activity a
-         WHERE a.datid = d.oid AND a.pid <> pg_backend_pid() AND a.application_name IS DISTINCT FROM 'pgconverge'),
+         WHERE a.datid = d.oid AND a.pid <> pg_backend_pid() AND coalesce(a.application_name NOT LIKE 'pgconverge %' AND a.application_name <> 'pgconverge', true)),
        {age}
   FROM pg_database d
  WHERE left(d.datname, 11) = 'pgconverge_'
@@ -404,7 +405,7 @@ SELECT r.rolname::text,
        shobj_description(r.oid, 'pg_authid'),
        (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid AND a.pid <> pg_backend_pid()),
        (SELECT count(*) FROM pg_stat_activity a
-         WHERE a.usesysid = r.oid AND a.pid <> pg_backend_pid() AND a.application_name IS DISTINCT FROM 'pgconverge')
+         WHERE a.usesysid = r.oid AND a.pid <> pg_backend_pid() AND coalesce(a.application_name NOT LIKE 'pgconverge %' AND a.application_name <> 'pgconverge', true))
   FROM pg_roles r
  WHERE left(r.rolname, 11) = 'pgconverge_'
  ORDER BY 1";
