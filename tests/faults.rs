@@ -1,6 +1,7 @@
 //! Faults the server injects while a good project is checked: a backend terminated
 //! (`pg_terminate_backend`, 57P01), a query cancelled (`pg_cancel_backend`, 57014), an idle
-//! transaction ended (`idle_in_transaction_session_timeout`, 25P03, FATAL). Each is the
+//! transaction ended (`idle_in_transaction_session_timeout`, 25P03, FATAL), a backend killed
+//! (the server's crash and recovery, 57P02/57P03). Each is the
 //! machine's problem: the check ends with exit 3 naming the cause, or converges (exit 0), and
 //! never reports a counterexample (exit 1).
 //!
@@ -174,4 +175,80 @@ fn cancelled_queries_are_infrastructure() {
 fn an_ended_idle_transaction_is_infrastructure() {
     let timeouts = ["1ms", "2ms", "5ms", "10ms", "1ms"];
     never_a_counterexample(Fault::IdleInTransaction, &timeouts.map(|t| (Duration::ZERO, Some(t))));
+}
+
+/// A backend of the check killed with SIGKILL: the server ends every session and recovers
+/// (57P02 to the others, 57P03 while it recovers). On a cluster of this test's own, since a
+/// crash ends every session of the server. Never a counterexample; exit 3 names the crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_backend_is_infrastructure() {
+    use pgconverge::runner::{Backend, EmbeddedCluster};
+    use sqlx::Connection;
+    const CAUSES: [&str; 6] = ["57P02", "crash of another server process", "57P03", "recovery mode", "not yet accepting connections", LOST];
+    let cluster = EmbeddedCluster::start().await.unwrap();
+    let url = format!("postgres://postgres@localhost/postgres?host={}&port=5432", cluster.dir().display());
+    let (mut infrastructure, mut killed) = (0, 0);
+    for (i, delay) in [300u64, 700, 1500, 2500].into_iter().enumerate() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (admin, stopped) = (cluster.admin_options(), stop.clone());
+        let killer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            while !stopped.load(Ordering::Relaxed) {
+                // One backend of the check, in one of its scratch databases.
+                if let Ok(mut conn) = sqlx::PgConnection::connect_with(&admin).await {
+                    let pid: Option<i32> = sqlx::query_scalar(
+                        "SELECT pid FROM pg_stat_activity WHERE datname LIKE 'pgconverge\\_%' AND pid <> pg_backend_pid() LIMIT 1",
+                    )
+                    .fetch_optional(&mut conn)
+                    .await
+                    .ok()
+                    .flatten();
+                    let _ = conn.close().await;
+                    if let Some(pid) = pid {
+                        // SAFETY: a plain kill(2) of a server backend this test's cluster runs.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        return true;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            false
+        });
+        let seed = (42 + i).to_string();
+        let run = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || {
+                common::pgconverge_embedded(&[
+                    "check",
+                    "fixtures/k12_lms",
+                    "--database-url",
+                    &url,
+                    "--seed",
+                    &seed,
+                    "--cases",
+                    "64",
+                    "--no-persist",
+                ])
+            }
+        })
+        .await
+        .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        killed += killer.await.unwrap() as u32;
+        let shown = format!("crash run {i} (delay {delay} ms): exit {}\nstdout:\n{}\nstderr:\n{}", run.code, run.stdout, run.stderr);
+        assert!(run.code == 0 || run.code == 3, "a crash must never be a counterexample: {shown}");
+        if run.code == 3 {
+            infrastructure += 1;
+            assert!(CAUSES.iter().any(|c| run.stdout.contains(c) || run.stderr.contains(c)), "exit 3 must name the crash: {shown}");
+        }
+        eprintln!("{}", shown.lines().next().unwrap_or_default());
+        // The server recovers before the next run.
+        for _ in 0..100 {
+            if sqlx::PgConnection::connect_with(&cluster.admin_options()).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(killed > 0 && infrastructure > 0, "no crash ended a run ({killed} backends killed): the test injected nothing");
 }
