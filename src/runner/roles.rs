@@ -63,6 +63,7 @@ pub(crate) enum SetupRole {
 impl RunRoles {
     /// Creates the run's sandbox role on `backend`'s server when `sandboxed` (not under
     /// `trust = "superuser"`).
+    ///
     /// `migration_roles` and `migration_databases` are what the project's SQL creates by
     /// name (under `trust = "superuser"`): they must not exist on a URL server, and are dropped
     /// after every scratch database and when the run ends, so each case creates them anew.
