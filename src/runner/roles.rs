@@ -302,7 +302,7 @@ impl SandboxRole {
                 .await
                 .map_err(|e| RunnerError::db("read the connecting role's attributes", e))?;
             if superuser {
-                // Refusals are recognized by their English text, whatever the server's language.
+                // The server's messages in reports read the same whatever its language.
                 let english = format!("ALTER ROLE {} SET lc_messages = 'C'", quote_ident(&name));
                 sqlx::raw_sql(AssertSqlSafe(english)).execute(&mut conn).await.map_err(|e| sandbox_refused(&name, e))?;
             } else {
@@ -312,6 +312,10 @@ impl SandboxRole {
             Ok::<_, RunnerError>(())
         }
         .await;
+        if outcome.is_err() {
+            // Made, but not as the run needs it: not left behind.
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {}", quote_ident(&name)))).execute(&mut conn).await;
+        }
         let _ = conn.close().await;
         outcome?;
         Ok(SandboxRole { options: admin.clone().username(&name).password(&password), name })
