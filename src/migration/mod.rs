@@ -332,6 +332,21 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
+    /// `migrations` of a project's own migrator (a command or a framework), listed from `dir`:
+    /// nothing left out, no format detected.
+    pub(crate) fn of_migrator(dir: PathBuf, migrations: Vec<Migration>) -> MigrationSet {
+        MigrationSet {
+            dir,
+            format: Format::Plain,
+            migrations,
+            unlisted: vec![],
+            stray: vec![],
+            near_misses: vec![],
+            in_subdirectories: vec![],
+            detected: None,
+        }
+    }
+
     /// Reads the migrations of `dir` in `format`, or in the format [`detect_format`] finds.
     pub fn load(dir: &Path, format: Option<Format>) -> Result<MigrationSet, MigrationError> {
         let (format, detected) = match format {

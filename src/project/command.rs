@@ -45,16 +45,7 @@ pub(crate) fn command_migrations(dir: &Path, config: &Config, command: &CommandC
             repeatable: false,
         })
         .collect();
-    Ok(MigrationSet {
-        dir: migrations_dir,
-        format: Format::Plain,
-        migrations,
-        unlisted: vec![],
-        stray: vec![],
-        near_misses: vec![],
-        in_subdirectories: vec![],
-        detected: None,
-    })
+    Ok(MigrationSet::of_migrator(migrations_dir, migrations))
 }
 
 /// `<version>_<name>.<any extension>` files, versions in numeric order.

@@ -89,16 +89,7 @@ impl FrameworkProject {
     /// The framework's migrations as a set: its files are the framework's to list, so none is
     /// unlisted, stray or misnamed.
     fn set_of(&self, migrations: Vec<Migration>) -> MigrationSet {
-        MigrationSet {
-            dir: self.migrations_dir.clone(),
-            format: Format::Plain,
-            migrations,
-            unlisted: vec![],
-            stray: vec![],
-            near_misses: vec![],
-            in_subdirectories: vec![],
-            detected: None,
-        }
+        MigrationSet::of_migrator(self.migrations_dir.clone(), migrations)
     }
 
     /// The migrations, by file name: versions in numeric order, names from the file stems. Their
