@@ -383,7 +383,7 @@ fn read_and_set_settings() -> &'static str {
         let read: Vec<String> = DUMP_SETTINGS.iter().map(|(name, _)| format!("current_setting('{name}')")).collect();
         let set: Vec<String> =
             DUMP_SETTINGS.iter().map(|(name, value)| format!("pg_catalog.set_config('{name}', '{value}', false)")).collect();
-        format!("SELECT current_setting('server_version'), {}; SELECT {}", read.join(", "), set.join(", "))
+        format!("SELECT current_setting('server_version'), {}, current_user::text; SELECT {}", read.join(", "), set.join(", "))
     })
 }
 
@@ -413,10 +413,7 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     restored.map_err(|e| RunnerError::db("restore search_path", e))?;
     // The run's sandbox role has a name of its own per run: one spelling in every dump, so
     // two runs (`diff`) and saved dumps agree.
-    let role: String = sqlx::query_scalar("SELECT current_user::text")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| RunnerError::db("read the current role", e))?;
+    let role = saved(DUMP_SETTINGS.len() + 1)?;
     if crate::runner::roles::is_sandbox_role(&role) {
         for value in objects.iter_mut().flat_map(|o| o.attributes.values_mut()) {
             if value.contains(&role) {

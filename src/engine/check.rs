@@ -30,6 +30,9 @@ pub struct Checker<'a> {
     /// config's, or `run`'s options'); with the run's roles (the sandbox role the project's SQL
     /// runs as) once [`Checker::prepare`] made them.
     pub(super) sessions: CheckSessions,
+    /// Whether a migration touches the server's shared catalogs (roles, databases), read by
+    /// [`Checker::prepare`].
+    shares_catalogs: bool,
     /// What runs the migrations (pgconverge's SQL runner or the project's own migrator), chosen
     /// by [`Checker::prepare`].
     executor: Option<Arc<dyn Executor>>,
@@ -51,6 +54,7 @@ impl<'a> Checker<'a> {
             project,
             backend,
             sessions: CheckSessions::new(backend, session_limits(project, None, None)),
+            shares_catalogs: false,
             executor: None,
             cancel: tokio_util::sync::CancellationToken::new(),
             canon: Canonicalizer::new(),
@@ -134,7 +138,7 @@ impl<'a> Checker<'a> {
         migrated.close().await?;
 
         let mut options = options.clone();
-        if self.project.config.trust == Trust::Superuser && shared_catalog_use(self.project).any {
+        if self.project.config.trust == Trust::Superuser && self.shares_catalogs {
             // Roles, memberships, role settings and databases are the server's, not a scratch
             // database's: two workers' open sandbox transactions would wait on each other's rows
             // of pg_authid or pg_db_role_setting forever. One worker runs every case.
@@ -270,6 +274,7 @@ impl<'a> Checker<'a> {
     /// create out of every comparison: the same for `check`, `dump` and `diff`.
     pub(crate) async fn prepare(&mut self) -> Result<(), CheckError> {
         let shared = shared_catalog_use(self.project);
+        self.shares_catalogs = shared.any;
         let sandboxed = self.project.config.trust == Trust::Sandbox;
         // The sandbox role's sessions carry the check's limits and name: made from its server.
         let roles = RunRoles::start(&self.sessions.server, sandboxed, shared.roles, shared.databases).await?;

@@ -551,6 +551,19 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// `bytes` random bytes from the kernel, in hex: passwords the harness makes (a container's,
+/// the sandbox role's).
+pub(crate) fn random_hex(bytes: usize) -> Result<String, RunnerError> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buffer)).map_err(|source| RunnerError::File {
+        action: "read",
+        path: "/dev/urandom".into(),
+        source,
+    })?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 pub(crate) fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

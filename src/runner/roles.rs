@@ -51,15 +51,6 @@ struct SandboxRole {
     options: PgConnectOptions,
 }
 
-/// What a setup file's `CREATE ROLE` did.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SetupRole {
-    /// The run created the role (now, or on an earlier scratch database).
-    Created,
-    /// The role was on the server already and is one the run may use (its own server).
-    Existing,
-}
-
 impl RunRoles {
     /// Creates the run's sandbox role on `backend`'s server when `sandboxed` (not under
     /// `trust = "superuser"`).
@@ -124,7 +115,7 @@ impl RunRoles {
     /// a right the sandbox withholds, or names a role the run did not create; the new role is
     /// granted to the sandbox role (so `OWNER TO`, `SET ROLE` and `GRANT` of it work). `Ok(Err)`
     /// is the server's answer to the statement.
-    pub(crate) async fn create_setup_role(&self, sql: &str) -> Result<Result<SetupRole, super::PgError>, RoleRefusal> {
+    pub(crate) async fn create_setup_role(&self, sql: &str) -> Result<Result<(), super::PgError>, RoleRefusal> {
         let Some(sandbox) = &self.sandbox else { return Err(RoleRefusal::NotSandboxed) };
         let (name, members) = vet_create_role(sql).map_err(RoleRefusal::Refused)?;
         for member in &members {
@@ -151,11 +142,10 @@ impl RunRoles {
         sql: &str,
         name: &str,
         sandbox: &str,
-    ) -> Result<Result<SetupRole, super::PgError>, RoleRefusal> {
-        let outcome = match sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await {
+    ) -> Result<Result<(), super::PgError>, RoleRefusal> {
+        match sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await {
             Ok(_) => {
                 self.created.lock().expect("not poisoned").insert(name.to_string());
-                SetupRole::Created
             }
             Err(error) => {
                 let error = super::classify_on(conn, error, "create a setup role").await.map_err(RoleRefusal::Runner)?;
@@ -163,20 +153,18 @@ impl RunRoles {
                 if !duplicate {
                     return Ok(Err(error));
                 }
-                if self.created.lock().expect("not poisoned").contains(name) {
-                    SetupRole::Created
-                } else {
+                // Made by this run on an earlier scratch database, or the run's own server's.
+                if !self.created.lock().expect("not poisoned").contains(name) {
                     self.check_existing(conn, name).await?;
-                    SetupRole::Existing
                 }
             }
-        };
+        }
         let grant = format!("GRANT {} TO {} WITH ADMIN OPTION", quote_ident(name), quote_ident(sandbox));
         sqlx::raw_sql(AssertSqlSafe(grant))
             .execute(&mut *conn)
             .await
             .map_err(|e| RoleRefusal::Runner(RunnerError::db(format!("grant role {name} to the sandbox role"), e)))?;
-        Ok(Ok(outcome))
+        Ok(Ok(()))
     }
 
     /// A role that was on the server before the run: handed over only on the run's own server,
@@ -286,7 +274,7 @@ pub(crate) enum RoleRefusal {
 impl SandboxRole {
     async fn create(admin: &PgConnectOptions) -> Result<SandboxRole, RunnerError> {
         let name = format!("{DATABASE_PREFIX}{}_{}{SANDBOX_ROLE_SUFFIX}", std::process::id(), super::random_suffix());
-        let password = random_password()?;
+        let password = super::random_hex(24)?;
         let mut conn = connect(admin, "connect to the server").await?;
         let outcome = async {
             let create = format!(
@@ -364,17 +352,6 @@ fn sandbox_refused(name: &str, error: sqlx::Error) -> RunnerError {
         ),
         error,
     )
-}
-
-fn random_password() -> Result<String, RunnerError> {
-    use std::io::Read;
-    let mut bytes = [0u8; 24];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).map_err(|source| RunnerError::File {
-        action: "read",
-        path: "/dev/urandom".into(),
-        source,
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `"name"`, quoted as an identifier.

@@ -17,8 +17,6 @@ pub mod image;
 pub mod reap;
 pub mod server;
 
-use std::io::Read;
-
 pub use client::{engine_available, engine_version};
 pub use image::{build_local_image, ensure_local_image, image_for, local_postgres_images, ImageRef};
 pub use reap::reap;
@@ -55,16 +53,6 @@ fn redact(text: &str, password: &str) -> String {
     super::url::hide_secrets(text, &[password.to_string()])
 }
 
-fn random_hex(bytes: usize) -> Result<String, RunnerError> {
-    let mut buffer = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buffer)).map_err(|source| RunnerError::File {
-        action: "read",
-        path: "/dev/urandom".into(),
-        source,
-    })?;
-    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn process_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
@@ -81,9 +69,9 @@ mod tests {
 
     #[test]
     fn random_passwords_differ() {
-        let a = random_hex(16).unwrap();
+        let a = crate::runner::random_hex(16).unwrap();
         assert_eq!(a.len(), 32);
-        assert_ne!(a, random_hex(16).unwrap());
+        assert_ne!(a, crate::runner::random_hex(16).unwrap());
     }
 
     #[allow(dead_code)]

@@ -15,7 +15,7 @@ use sqlx::Connection;
 
 use super::client::{connect_to, engine_address, published_host};
 use super::image::{self, ImageRef};
-use super::{docker_error, hostname, random_hex, reap, redact, CONTAINER_PORT, LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN};
+use super::{docker_error, hostname, reap, redact, CONTAINER_PORT, LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN};
 use crate::runner::{Backend, RunnerError};
 
 /// From starting the container to a connection that answers (the official image runs its init
@@ -70,7 +70,7 @@ impl ContainerServer {
             }
         }
 
-        let password = random_hex(16)?;
+        let password = crate::runner::random_hex(16)?;
         let pid = std::process::id();
         let run = format!("{pid}-{}", crate::runner::random_suffix());
         let host = published_host(&engine);
