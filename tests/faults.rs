@@ -1,7 +1,8 @@
 //! Faults the server injects while a good project is checked: a backend terminated
 //! (`pg_terminate_backend`, 57P01), a query cancelled (`pg_cancel_backend`, 57014), an idle
 //! transaction ended (`idle_in_transaction_session_timeout`, 25P03, FATAL), a backend killed
-//! (the server's crash and recovery, 57P02/57P03). Each is the
+//! (the server's crash and recovery, 57P02/57P03), the disk full under the server (53100, or
+//! a PANIC writing WAL and the crash that follows). Each is the
 //! machine's problem: the check ends with exit 3 naming the cause, or converges (exit 0), and
 //! never reports a counterexample (exit 1).
 //!
@@ -251,4 +252,64 @@ async fn a_crashed_backend_is_infrastructure() {
         }
     }
     assert!(killed > 0 && infrastructure > 0, "no crash ended a run ({killed} backends killed): the test injected nothing");
+}
+
+/// The disk under the server fills while a check runs: the run's own embedded cluster lives on a
+/// small tmpfs (in a mount namespace of its own, so nothing outside sees it), and a writer fills
+/// the tmpfs after a delay. The server then fails to extend a file (53100) or to write WAL (a
+/// PANIC and a crash): never a counterexample; exit 3 names it; and once the run ends, nothing of
+/// it is left on the full disk (a cleanup that needs no space: stop the server, remove its
+/// directory).
+#[test]
+fn a_full_disk_is_infrastructure() {
+    const CAUSES: [&str; 9] = [
+        "No space left on device",
+        "53100",
+        "could not extend file",
+        "could not write",
+        "57P02",
+        "crash of another server process",
+        "recovery mode",
+        "not yet accepting connections",
+        LOST,
+    ];
+    let (mut infrastructure, mut converged) = (0, 0);
+    for (i, delay) in ["0.5", "2", "4", "8"].into_iter().enumerate() {
+        let seed = (7 + i).to_string();
+        // The tmpfs: 160 MB is room for initdb's cluster and a few scratch databases, not for
+        // the filler. `leftovers` lists what is on it after the run, the filler aside.
+        let script = format!(
+            r#"set -u
+               dir=$(mktemp -d)
+               mount -t tmpfs -o size=160m,mode=1777 pgconverge-disk-full "$dir" || exit 99
+               (sleep {delay}; dd if=/dev/zero of="$dir/filler" bs=1M status=none 2>/dev/null; echo filled >&2) &
+               PGCONVERGE_TMPDIR="$dir" "$0" check fixtures/k12_lms --backend embedded --seed {seed} --cases 64 --no-persist
+               code=$?
+               wait
+               echo "leftovers: $(ls -A "$dir" | grep -v '^filler$' | tr '\n' ' ')"
+               exit $code"#
+        );
+        let output = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script, env!("CARGO_BIN_EXE_pgconverge")])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("PGCONVERGE_DATABASE_URL")
+            .output()
+            .expect("unshare (util-linux) runs");
+        let code = output.status.code().unwrap_or(-1);
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let shown = format!("disk-full run {i} (fill after {delay} s): exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_ne!(code, 99, "the test needs root to mount a tmpfs in a mount namespace of its own: {shown}");
+        assert!(code == 0 || code == 3, "a full disk must never be a counterexample: {shown}");
+        assert!(stderr.contains("filled"), "the filler never ran: {shown}");
+        let leftovers = stdout.lines().find_map(|l| l.strip_prefix("leftovers: ")).unwrap_or("(none listed)");
+        assert!(leftovers.trim().is_empty(), "the run left on the full disk: {leftovers}\n{shown}");
+        if code == 3 {
+            infrastructure += 1;
+            assert!(CAUSES.iter().any(|c| stdout.contains(c) || stderr.contains(c)), "exit 3 must name the full disk: {shown}");
+        } else {
+            converged += 1;
+        }
+        eprintln!("{}", shown.lines().next().unwrap_or_default());
+    }
+    assert!(infrastructure > 0, "the disk never filled during a run ({converged} converged): the test injected nothing");
 }

@@ -241,3 +241,50 @@ async fn trusted_migrations_that_create_roles_and_databases_converge_and_leave_n
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'app_service'").fetch_one(&mut admin).await.unwrap();
     assert_eq!(kept, 1, "the server's own role app_service was dropped");
 }
+
+/// `compare_roles = true` with a reference that creates no role (what `pg_dump` writes): the
+/// roles are compared between runs of the migrations, as the fresh run made them, and the report
+/// says so. A role setting that two independent migrations set to different values then depends
+/// on their order: found by `order`, naming the role; without `compare_roles` the same project
+/// converges (roles are the server's, compared only when asked).
+#[test]
+fn roles_without_a_reference_are_compared_between_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    let migrations = [
+        ("20260801000001_reporting_role.sql", "CREATE ROLE reporting NOLOGIN;\nALTER ROLE reporting SET work_mem = '8MB';\n"),
+        ("20260801000002_invoices.sql", "CREATE TABLE invoices (id int);\n"),
+    ];
+    for (name, sql) in migrations {
+        std::fs::write(dir.join("migrations").join(name), sql).unwrap();
+    }
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE invoices (id int);\n").unwrap();
+    let config = |compare_roles: bool| format!("trust = \"superuser\"\ncompare_roles = {compare_roles}\n");
+    std::fs::write(dir.join("pgconverge.toml"), config(true)).unwrap();
+    let path = dir.to_str().unwrap();
+    let check = |properties: &str| {
+        pgconverge_env(&["check", path, "--no-persist", "--cases", "32", "--properties", properties, "--format", "json"], &[])
+    };
+    let run = check("fresh,partial,order");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("compare_roles: the reference creates no role") && notes.contains("(reporting)"), "{notes}");
+
+    // Two independent migrations each set the role's work_mem: the last one wins.
+    std::fs::write(dir.join("migrations/20260801000003_tune_reports.sql"), "ALTER ROLE reporting SET work_mem = '16MB';\n").unwrap();
+    std::fs::write(
+        dir.join("migrations/20260801000004_invoice_reports.sql"),
+        "CREATE VIEW invoice_report AS SELECT id FROM invoices;\nALTER ROLE reporting SET work_mem = '32MB';\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE invoices (id int);\nCREATE VIEW invoice_report AS SELECT id FROM invoices;\n")
+        .unwrap();
+    let run = check("order");
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("role reporting") && run.stdout.contains("work_mem"), "{}", run.stdout);
+    std::fs::write(dir.join("pgconverge.toml"), config(false)).unwrap();
+    let run = check("order");
+    assert_eq!(run.code, 0, "without compare_roles roles are not compared: {}{}", run.stdout, run.stderr);
+}

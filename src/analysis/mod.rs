@@ -5,3 +5,4 @@
 pub(crate) mod deps;
 pub(crate) mod footprint;
 pub(crate) mod reference_units;
+pub(crate) mod shared_catalogs;

@@ -17,6 +17,7 @@ mod extensions;
 mod functions;
 mod indexes;
 mod policies;
+mod roles;
 mod rules;
 mod schemas;
 mod sequences;
@@ -42,6 +43,9 @@ use crate::runner::RunnerError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    /// A role the project creates, compared with `compare_roles = true`: its attributes,
+    /// settings, memberships and comment.
+    Role,
     /// A schema, with its owner and grants.
     Schema,
     /// An installed extension and its version.
@@ -84,6 +88,7 @@ pub enum ObjectKind {
 impl ObjectKind {
     pub(crate) fn label(self) -> &'static str {
         match self {
+            ObjectKind::Role => "role",
             ObjectKind::Schema => "schema",
             ObjectKind::Extension => "extension",
             ObjectKind::Collation => "collation",
@@ -251,6 +256,8 @@ pub struct IgnoreRules {
     pub(crate) setup: BTreeMap<(ObjectKind, String), Object>,
     /// Owners are compared (`compare_owners = true`); otherwise dumps leave them out.
     pub(crate) compare_owners: bool,
+    /// The roles dumped and compared (`compare_roles = true`): those the project creates.
+    pub(crate) roles: Vec<String>,
 }
 
 impl IgnoreRules {
@@ -404,7 +411,15 @@ pub async fn dump(conn: &mut PgConnection, canon: &mut Canonicalizer, ignore: &I
     for (i, (name, _)) in DUMP_SETTINGS.iter().enumerate() {
         restore.push(format!("pg_catalog.set_config('{name}', {}, false)", quote_literal(&saved(i + 1)?)));
     }
-    let result = dump_objects(conn, canon).await;
+    let mut result = dump_objects(conn, canon).await;
+    if !ignore.roles.is_empty() {
+        if let Ok(objects) = &mut result {
+            match roles::dump(conn, &ignore.roles).await {
+                Ok(roles) => objects.extend(roles),
+                Err(e) => result = Err(e),
+            }
+        }
+    }
     let restore = format!("SELECT {}", restore.join(", "));
     let restored = sqlx::raw_sql(AssertSqlSafe(restore)).execute(&mut *conn).await;
     // A failed dump's own error is the cause (a cancelled query); the restore's then only says

@@ -13,6 +13,7 @@ use super::executor::{self, Executor, Target};
 use super::explore::{self, ExploreOptions, Universe};
 use super::prepare::{Preparation, Purpose};
 use super::CheckError;
+use crate::analysis::shared_catalogs::shared_catalog_use;
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::compare::{self, CompareOptions, Difference};
 use crate::migration::Script;
@@ -127,6 +128,15 @@ impl<'a> Checker<'a> {
         self.ignore.exact.extend(nondeterministic.iter().cloned());
         let reference = reference.map(|c| c.without(&self.ignore));
         let fresh_outcome = fresh_outcome.map(|c| c.without(&self.ignore));
+        let mut role_note = None;
+        let reference = match (reference, &fresh_outcome) {
+            (Some(reference), Ok(fresh)) if !self.ignore.roles.is_empty() => {
+                let (reference, note) = roles_from_the_fresh_run(reference, fresh);
+                role_note = note;
+                Some(reference)
+            }
+            (reference, _) => reference,
+        };
         let fresh = self.fresh(fresh_outcome, reference.as_ref());
         if wanted(Property::Fresh) {
             verdicts.push(fresh.verdict.clone());
@@ -246,6 +256,7 @@ impl<'a> Checker<'a> {
                 .into_iter()
                 .chain(self.backend.notes())
                 .chain(self.sessions.server.run_roles().and_then(|r| r.note()))
+                .chain(role_note)
                 .collect(),
             verdicts,
         })
@@ -277,6 +288,9 @@ impl<'a> Checker<'a> {
         self.shares_catalogs = shared.any;
         let sandboxed = self.project.config.trust == Trust::Sandbox;
         // The sandbox role's sessions carry the check's limits and name: made from its server.
+        if self.project.config.compare_roles {
+            self.ignore.roles = shared.roles.iter().cloned().collect();
+        }
         let roles = RunRoles::start(&self.sessions.server, sandboxed, shared.roles, shared.databases).await?;
         self.sessions.server = ServerHandle::with_roles(&self.sessions.server, roles);
         self.executor = Some(executor::for_project(self.project, &self.sessions.server, self.sessions.limits)?);
@@ -495,68 +509,25 @@ pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Dif
     Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
 }
 
-/// What a project's migrations do to the server's shared catalogs.
-#[derive(Debug, Default)]
-pub(crate) struct SharedCatalogUse {
-    /// Some statement creates, alters or drops a role, a membership, a role's or database's
-    /// settings, a database or a tablespace.
-    pub(crate) any: bool,
-    /// The roles and databases the migrations create, by name.
-    pub(crate) roles: BTreeSet<String>,
-    pub(crate) databases: BTreeSet<String>,
-}
-
-/// [`SharedCatalogUse`] of the project's migrations (ups and downs): server-wide catalogs,
-/// shared by every database, read from the statements (and from DO blocks' text).
-pub(crate) fn shared_catalog_use(project: &Project) -> SharedCatalogUse {
-    use pg_query::NodeEnum;
-    let in_do_block = regex::Regex::new(r#"(?i)\b(create|alter|drop)\s+(role|user|group|database|tablespace)\b|\bgrant\s+\w+\s+to\b"#)
-        .expect("valid regex");
-    let created_in_do_block =
-        regex::Regex::new(r#"(?i)\bcreate\s+(role|user|group|database)\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)"#)
-            .expect("valid regex");
-    let mut found = SharedCatalogUse::default();
-    let statements =
-        project.migrations.migrations.iter().flat_map(|m| m.up.statements.iter().chain(m.down.iter().flat_map(|d| d.statements.iter())));
-    for statement in statements {
-        let Ok(parsed) = pg_query::parse(&statement.sql, 0) else { continue };
-        for node in parsed.protobuf.stmts.iter().filter_map(|raw| raw.stmt.as_ref().and_then(|n| n.node.as_ref())) {
-            match node {
-                NodeEnum::CreateRoleStmt(create) => {
-                    found.any = true;
-                    found.roles.insert(create.role.clone());
-                }
-                NodeEnum::CreatedbStmt(create) => {
-                    found.any = true;
-                    found.databases.insert(create.dbname.clone());
-                }
-                NodeEnum::AlterRoleStmt(_)
-                | NodeEnum::AlterRoleSetStmt(_)
-                | NodeEnum::DropRoleStmt(_)
-                | NodeEnum::GrantRoleStmt(_)
-                | NodeEnum::AlterDatabaseStmt(_)
-                | NodeEnum::AlterDatabaseSetStmt(_)
-                | NodeEnum::DropdbStmt(_)
-                | NodeEnum::CreateTableSpaceStmt(_)
-                | NodeEnum::DropTableSpaceStmt(_) => found.any = true,
-                NodeEnum::DoStmt(_) if in_do_block.is_match(&statement.sql) => {
-                    found.any = true;
-                    for created in created_in_do_block.captures_iter(&statement.sql) {
-                        let name = &created[2];
-                        let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
-                            Some(quoted) => quoted.replace("\"\"", "\""),
-                            None => name.to_lowercase(),
-                        };
-                        if created[1].eq_ignore_ascii_case("database") {
-                            found.databases.insert(name);
-                        } else {
-                            found.roles.insert(name);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+/// With `compare_roles`, a reference that creates none of the compared roles (a `pg_dump`
+/// never does): the roles as the fresh run made them are expected everywhere else, so they are
+/// compared between runs of the migrations (orders, partial states, interrupted runs) and a note
+/// says so. A reference that creates any of them is compared with as it is.
+fn roles_from_the_fresh_run(reference: Catalog, fresh: &Catalog) -> (Catalog, Option<String>) {
+    let is_role = |o: &&catalog::Object| o.kind == catalog::ObjectKind::Role;
+    if reference.objects.iter().any(|o| is_role(&o)) {
+        return (reference, None);
     }
-    found
+    let made: Vec<catalog::Object> = fresh.objects.iter().filter(is_role).cloned().collect();
+    if made.is_empty() {
+        return (reference, None);
+    }
+    let names: Vec<&str> = made.iter().map(|o| o.name.as_str()).collect();
+    let note = format!(
+        "compare_roles: the reference creates no role, so the roles the migrations create ({}) are compared between runs \
+         of the migrations, as the fresh run made them",
+        names.join(", ")
+    );
+    let objects = reference.objects.into_iter().chain(made).collect();
+    (Catalog::from_objects(reference.server_version, objects), Some(note))
 }

@@ -335,6 +335,7 @@ fn source(kind: ObjectKind) -> Option<Source> {
             "",
         ),
         ObjectKind::Statistics => ("pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace", "n.nspname || '.' || s.stxname", ""),
+        ObjectKind::Role => ("pg_roles r", "r.rolname::text", ""),
         ObjectKind::DefaultPrivileges | ObjectKind::Comment => return None,
     };
     Some(Source { from, name, filter })

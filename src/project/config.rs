@@ -49,6 +49,10 @@ pub struct Config {
     /// extensions are compared (otherwise left out of dumps).
     #[serde(default)]
     pub compare_owners: bool,
+    /// The roles that the migrations (or the reference) create by name are compared: their
+    /// attributes, settings, memberships and comments. Needs `trust = "superuser"`.
+    #[serde(default)]
+    pub compare_roles: bool,
     /// Extensions created in every scratch database before anything else runs.
     #[serde(default)]
     pub extensions: Vec<String>,
@@ -314,10 +318,19 @@ impl Config {
 
     /// Parses `text` as a `pgconverge.toml`; errors name `path` and the line and column.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             ConfigError::Invalid { location: location_at(path, text, offset), message: e.message().to_string() }
-        })
+        })?;
+        if config.compare_roles && config.trust != Trust::Superuser {
+            // Under the sandbox a migration cannot create a role at all: nothing to compare.
+            let offset = regex::Regex::new(r"(?m)^[ \t]*compare_roles\b").expect("valid regex").find(text).map_or(0, |m| m.start());
+            return Err(ConfigError::Invalid {
+                location: location_at(path, text, offset),
+                message: "compare_roles = true needs trust = \"superuser\": under the sandbox role migrations cannot create roles".into(),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -343,6 +356,10 @@ extensions = ["pgcrypto"]
         assert!(config.strict_column_order);
         assert!(config.compare_owners);
         assert!(!Config::default().compare_owners);
+        let roles = Config::parse(Path::new("p.toml"), "trust = \"superuser\"\ncompare_roles = true\n").unwrap();
+        assert!(roles.compare_roles);
+        let untrusted = Config::parse(Path::new("p.toml"), "ignore = []\ncompare_roles = true\n").unwrap_err().to_string();
+        assert!(untrusted.contains("p.toml:2:1") && untrusted.contains("trust = \"superuser\""), "{untrusted}");
         let all = Config::parse(Path::new("p.toml"), "idempotent = true").unwrap();
         assert_eq!(all.idempotent, Idempotent::All(true));
     }

@@ -123,13 +123,15 @@ fn server_user() -> Result<Option<ServerUser>, RunnerError> {
     Ok(Some(ServerUser { uid, gid }))
 }
 
-/// Base directory for clusters: tmpfs when there is one (initdb is 2-3x faster there).
+/// Base directory for clusters: tmpfs when there is one with room for a check (initdb is 2-3x
+/// faster there), else the temporary directory. A container's /dev/shm is 64 MB unless the
+/// container was started with more: too small for a cluster and its scratch databases.
 pub fn cluster_base_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PGCONVERGE_TMPDIR") {
         return PathBuf::from(dir);
     }
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() && tempfile_probe(shm) {
+    if shm.is_dir() && super::free_bytes(shm).is_some_and(|free| free >= MIN_CLUSTER_SPACE) && tempfile_probe(shm) {
         shm.to_path_buf()
     } else {
         std::env::temp_dir()
@@ -143,6 +145,9 @@ fn tempfile_probe(dir: &Path) -> bool {
     ok
 }
 
+/// The free space a cluster's file system needs: initdb's 40 MB, the scratch databases (8 MB
+/// each, a few per job at a time) and up to `max_wal_size` of WAL, with room to spare.
+const MIN_CLUSTER_SPACE: u64 = 1 << 30;
 const CLUSTER_DIR_PREFIX: &str = "pgconverge-";
 const OWNER_FILE: &str = "owner.pid";
 const PORT: u16 = 5432;
@@ -210,7 +215,15 @@ impl EmbeddedCluster {
             }
             let exited = self.server.as_mut().and_then(|s| s.try_wait().ok().flatten());
             if exited.is_some() || started.elapsed() > READY_TIMEOUT {
-                return Err(RunnerError::NotReady(READY_TIMEOUT, self.log_tail()));
+                let mut why = match exited {
+                    Some(status) => format!("it exited ({status}) before it accepted connections"),
+                    None => format!("no connection within {READY_TIMEOUT:?}"),
+                };
+                // A full disk may leave no log to say so.
+                if let Some(full) = super::disk_full_note(&self.dir) {
+                    why = format!("{why}; {full}");
+                }
+                return Err(RunnerError::NotReady(why, self.log_tail()));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -369,7 +382,7 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
     command.arg("-D").arg("data");
     let socket_dir = dir.to_string_lossy().into_owned();
     let port = PORT.to_string();
-    let settings: [(&str, &str); 12] = [
+    let settings: [(&str, &str); 13] = [
         ("listen_addresses", ""),
         ("unix_socket_directories", &socket_dir),
         ("port", &port),
@@ -377,6 +390,9 @@ fn spawn_server(bin: &Path, lib_dirs: &[PathBuf], dir: &Path, user: Option<Serve
         ("fsync", "off"),
         ("synchronous_commit", "off"),
         ("full_page_writes", "off"),
+        // Each scratch database's CREATE DATABASE writes its template (8 MB) to the WAL; a
+        // checkpoint every 128 MB (cheap with fsync off) keeps the cluster's size bounded.
+        ("max_wal_size", "128MB"),
         ("max_connections", "100"),
         // Large migration sets take many locks in one transaction.
         ("max_locks_per_transaction", "1024"),

@@ -145,8 +145,10 @@ pub enum RunnerError {
         message: String,
     },
     /// The server did not accept connections in time: the time waited, and the tail of its log.
-    #[error("the server did not become ready within {0:?}; log tail:\n{1}")]
-    NotReady(Duration, String),
+    /// The server exited, or did not accept connections in time: why (with what the harness
+    /// knows of the cause, such as a full disk), and the tail of its log.
+    #[error("the server did not become ready: {0}; log tail:\n{1}")]
+    NotReady(String, String),
     /// A connection or a statement of the harness's own failed (not one of the project's).
     #[error("{context}: {}", server_message(.source))]
     Database {
@@ -812,4 +814,26 @@ async fn execute_statement(conn: &mut PgConnection, statement: &Statement) -> Re
 
 async fn execute_control(conn: &mut PgConnection, sql: &'static str, context: &str) -> Result<(), RunnerError> {
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(|e| RunnerError::db(format!("{context}: {sql}"), e))
+}
+
+/// The bytes an unprivileged user may still write on the file system of `dir`.
+pub(crate) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stats` is written by statvfs before it is read.
+    let stats = unsafe {
+        if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stats.assume_init()
+    };
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
+/// "No space left on device: the file system of DIR has 12 KiB free" when less than 1 MiB is
+/// free there: a server that fails for a full disk may not be able to write its log to say so.
+pub(crate) fn disk_full_note(dir: &std::path::Path) -> Option<String> {
+    let free = free_bytes(dir)?;
+    (free < 1 << 20).then(|| format!("No space left on device: the file system of {} has {} KiB free", dir.display(), free / 1024))
 }

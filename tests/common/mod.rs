@@ -228,6 +228,7 @@ pub const CONVERGING_FIXTURES: &[&str] = &[
     "fixtures/in_order_only",
     "fixtures/column_dependencies",
     "fixtures/renames_and_data",
+    "fixtures/roles_compared",
 ];
 
 /// The case directories under `fixtures/<group>`, sorted (relative to the package root).

@@ -96,7 +96,7 @@ mod tests {
         let fp = statement_footprint("GRANT SELECT (email, name), UPDATE (name) ON users TO bob");
         assert_eq!(names(&fp.alters), ["relation public.users", "column public.users.email", "column public.users.name"]);
         let fp = statement_footprint("ALTER DEFAULT PRIVILEGES IN SCHEMA app, core GRANT SELECT ON TABLES TO bob");
-        assert_eq!(names(&fp.references), ["schema app", "schema core"]);
+        assert_eq!(names(&fp.references), ["schema app", "schema core", "role bob"]);
         let analysis = analyze_script(&script("REVOKE ALL ON ALL SEQUENCES IN SCHEMA app FROM bob"));
         assert_eq!(analysis.statements[0].label.as_deref(), Some("revoke on all sequences in schema app"));
     }

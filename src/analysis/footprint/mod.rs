@@ -14,7 +14,7 @@
 //! Layout: this module holds the public types, the entry points and the statement walker with
 //! its dispatch (`Walker::specific`); each statement family's rules are an `impl Walker` block
 //! in a file of their own (`tables`, `indexes`, `sequences`, `types`, `functions`, `triggers`,
-//! `policies`, `schemas`, `drops`, `renames`, `grants`, `settings`). `queries` finds the
+//! `policies`, `schemas`, `drops`, `renames`, `grants`, `settings`, `roles`). `queries` finds the
 //! references anywhere in a parse tree; `names` qualifies names and knows the built-ins.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +36,7 @@ mod names;
 mod policies;
 mod queries;
 mod renames;
+mod roles;
 mod schemas;
 mod sequences;
 mod settings;
@@ -56,6 +57,8 @@ pub(crate) enum RefKind {
     Trigger,
     Policy,
     Column,
+    /// A role: the server's, never schema-qualified.
+    Role,
 }
 
 impl RefKind {
@@ -71,6 +74,7 @@ impl RefKind {
             RefKind::Trigger => "trigger",
             RefKind::Policy => "policy",
             RefKind::Column => "column",
+            RefKind::Role => "role",
         }
     }
 }
@@ -90,7 +94,7 @@ impl ObjectRef {
     /// The schema part of a schema-qualified name (none for schemas and extensions).
     pub(crate) fn schema(&self) -> Option<&str> {
         match self.kind {
-            RefKind::Schema | RefKind::Extension => None,
+            RefKind::Schema | RefKind::Extension | RefKind::Role => None,
             _ => self.name.split('.').next(),
         }
     }
@@ -443,6 +447,11 @@ impl<'a> Walker<'a> {
             NodeEnum::CommentStmt(s) => self.comment(s),
             NodeEnum::AlterOwnerStmt(s) => self.alter_owner(s),
             NodeEnum::VariableSetStmt(s) => self.set_variable(s),
+            NodeEnum::CreateRoleStmt(s) => self.create_role(s),
+            NodeEnum::AlterRoleStmt(s) => self.alter_role(s.role.as_ref()),
+            NodeEnum::AlterRoleSetStmt(s) => self.alter_role(s.role.as_ref()),
+            NodeEnum::DropRoleStmt(s) => self.drop_roles(s),
+            NodeEnum::GrantRoleStmt(s) => self.grant_role(s),
             NodeEnum::SelectStmt(s) => self.select(s),
             _ => {}
         }

@@ -52,6 +52,7 @@ impl Walker<'_> {
         use ObjectType as O;
         let (kind, name) = match objtype {
             O::ObjectSchema => (RefKind::Schema, parts.last()?.clone()),
+            O::ObjectRole => (RefKind::Role, parts.last()?.clone()),
             O::ObjectExtension => (RefKind::Extension, parts.last()?.clone()),
             O::ObjectColumn => (RefKind::Column, self.member_name(&parts)?),
             O::ObjectTabconstraint => (RefKind::Constraint, self.member_name(&parts)?),

@@ -126,6 +126,13 @@ impl Walker<'_> {
                 if map.contains_key("funcname") && map.contains_key("agg_star") {
                     self.function_call_reference(value);
                 }
+                // A role specification (`TO r`, `OWNER TO r`, `IN ROLE r`): serialized without
+                // its tag where it is a typed field, so found by its fields.
+                if let (Some(kind), Some(name)) = (map.get("roletype"), map.get("rolename").and_then(Value::as_str)) {
+                    if kind.as_i64() == Some(pg_query::protobuf::RoleSpecType::RolespecCstring as i64) && !name.is_empty() {
+                        self.refer(RefKind::Role, name.to_string());
+                    }
+                }
                 if let Some(cast) = map.get("TypeCast") {
                     self.cast_reference(cast);
                 }
@@ -171,6 +178,7 @@ impl Walker<'_> {
             "to_regtype" => RefKind::Type,
             "to_regproc" | "to_regprocedure" => RefKind::Function,
             "to_regnamespace" => RefKind::Schema,
+            "to_regrole" => RefKind::Role,
             _ => return,
         };
         if let Some(text) = call["args"].get(0).and_then(json_const_string) {
@@ -186,6 +194,7 @@ impl Walker<'_> {
             Some("regtype") => RefKind::Type,
             Some("regproc" | "regprocedure") => RefKind::Function,
             Some("regnamespace") => RefKind::Schema,
+            Some("regrole") => RefKind::Role,
             _ => return,
         };
         if let Some(text) = json_const_string(&cast["arg"]) {
@@ -204,7 +213,7 @@ impl Walker<'_> {
     fn object_in_string(&self, kind: RefKind, text: &str) -> Option<ObjectRef> {
         let text = if kind == RefKind::Function { text.split('(').next().unwrap_or(text) } else { text };
         let parts: Vec<String> = split_qualified(text.trim()).iter().map(|p| parse_identifier(p)).collect();
-        if kind == RefKind::Schema {
+        if matches!(kind, RefKind::Schema | RefKind::Role) {
             return parts.last().map(|s| ObjectRef::new(kind, s.clone()));
         }
         match parts.as_slice() {
@@ -250,6 +259,9 @@ impl Walker<'_> {
         );
         for table in &tables {
             self.refer(RefKind::Relation, table.clone());
+        }
+        for role in values(&["rolname", "usename", "groname"]) {
+            self.refer(RefKind::Role, role.to_string());
         }
         let simple = [(RefKind::Type, &["typname", "udt_name"][..]), (RefKind::Function, &["proname", "routine_name"][..])];
         for (kind, columns) in simple {

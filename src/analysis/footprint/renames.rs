@@ -28,6 +28,7 @@ impl Walker<'_> {
                 return;
             }
             (O::ObjectSchema, _) => (RefKind::Schema, s.subname.clone(), s.newname.clone()),
+            (O::ObjectRole, _) => (RefKind::Role, s.subname.clone(), s.newname.clone()),
             (_, Some(t)) if relation_kind(objtype).is_some() => {
                 if has_row_type(objtype) {
                     self.rename_away(ObjectRef::new(RefKind::Type, t.full()));

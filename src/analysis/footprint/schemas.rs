@@ -19,6 +19,9 @@ impl Walker<'_> {
         }
         self.label(format!("schema {name}"));
         self.create(RefKind::Schema, name.clone(), "schema");
+        if let Some(role) = s.authrole.as_ref().and_then(super::roles::named_role) {
+            self.refer(RefKind::Role, role.to_string());
+        }
         for element in s.schema_elts.iter().filter_map(|e| e.node.as_ref()) {
             let inner = Walker::new(&name).statement(element, text);
             self.absorb(inner);

@@ -5,11 +5,18 @@ use pg_query::protobuf::{self as pb, VariableSetKind};
 use pg_query::NodeEnum;
 
 use super::names::{const_string, is_system_schema, parse_identifier, strings, DEFAULT_SCHEMA};
-use super::Walker;
+use super::{RefKind, Walker};
 
 impl Walker<'_> {
     pub(super) fn set_variable(&mut self, s: &pb::VariableSetStmt) {
         self.analysis.session = true;
+        if s.name.eq_ignore_ascii_case("role") || s.name.eq_ignore_ascii_case("session_authorization") {
+            // SET ROLE r needs r: a migration that creates it runs first.
+            if let Some(role) = s.args.first().and_then(const_string).filter(|r| *r != "none") {
+                self.refer(RefKind::Role, role.to_string());
+            }
+            return;
+        }
         if !s.name.eq_ignore_ascii_case("search_path") {
             return;
         }

@@ -466,6 +466,7 @@ fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {
         RefKind::Trigger => kind == ObjectKind::Trigger,
         RefKind::Policy => kind == ObjectKind::Policy,
         RefKind::Column => kind == ObjectKind::Column,
+        RefKind::Role => kind == ObjectKind::Role,
         RefKind::Schema => kind == ObjectKind::Schema,
         RefKind::Extension => kind == ObjectKind::Extension,
     };

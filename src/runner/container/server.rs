@@ -143,7 +143,8 @@ impl ContainerServer {
                 Err(_) => false,
             };
             if !running || started.elapsed() > READY_TIMEOUT {
-                return Err(RunnerError::NotReady(READY_TIMEOUT, self.log_tail().await));
+                let why = if running { format!("no connection within {READY_TIMEOUT:?}") } else { "the container stopped".to_string() };
+                return Err(RunnerError::NotReady(why, self.log_tail().await));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
