@@ -200,6 +200,15 @@ impl Check {
         self
     }
 
+    /// Called with each property's verdict as soon as it is decided, before the report: a
+    /// caller that must not lose a finding when a later step fails or the run is interrupted
+    /// (and the check returns an error instead of a report) keeps them. Not called once the
+    /// check is cancelled.
+    pub fn on_verdict(mut self, sink: impl Fn(&crate::model::Verdict) + Send + Sync + 'static) -> Check {
+        self.explore.verdicts = Some(crate::engine::explore::VerdictSink(std::sync::Arc::new(sink)));
+        self
+    }
+
     /// Parallel workers per generated property (default: one per core).
     pub fn jobs(mut self, jobs: usize) -> Check {
         self.explore.jobs = jobs.max(1);

@@ -73,6 +73,25 @@ pub enum Error {
         /// What is wrong with its value.
         message: String,
     },
+    /// A report file the command was asked to write (`--junit`, `--json`) cannot go there: its
+    /// directory does not exist or refuses a new file, or the path is a directory. Found
+    /// before the check runs.
+    #[error("{}: cannot write a report file there: {problem}", .path.display())]
+    ReportPath {
+        /// The file asked for.
+        path: PathBuf,
+        /// Why it cannot be written.
+        problem: String,
+    },
+    /// Writing a report file failed once the check had ended (a full disk, say).
+    #[error("{}: could not write the report file: {source}", .path.display())]
+    WriteReport {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server, a program the harness runs, or a server choice that cannot work.
     #[error(transparent)]
     Runner(#[from] RunnerError),
@@ -137,7 +156,9 @@ impl Error {
             | Error::Migration { .. }
             | Error::ReadDump { .. }
             | Error::InvalidDump { .. }
-            | Error::Environment { .. } => ErrorKind::Input,
+            | Error::Environment { .. }
+            | Error::ReportPath { .. } => ErrorKind::Input,
+            Error::WriteReport { .. } => ErrorKind::Infrastructure,
             Error::Runner(error) => error.kind(),
             Error::Panicked { .. } => ErrorKind::Internal,
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cli::exit::ErrorStyle;
+use cli::outputs::CheckOutputs;
 use pgconverge::runner::RunnerError;
 use pgconverge::{CancellationToken, Error, Status};
 
@@ -52,6 +53,15 @@ impl Command {
         }
     }
 
+    /// Where `check` and `replay` write their outcome (the other commands print their own).
+    fn outputs(&self) -> Option<CheckOutputs> {
+        match self {
+            Command::Check(args) => Some(args.outputs()),
+            Command::Replay(args) => Some(args.check.outputs()),
+            _ => None,
+        }
+    }
+
     async fn run(self, cancel: CancellationToken) -> Result<Status, Error> {
         if cli::panic::test_panic_requested() {
             panic!("PGCONVERGE_TEST_PANIC=1 asked for a panic");
@@ -72,10 +82,26 @@ fn main() -> ExitCode {
     cli::panic::install_hook();
     let command = Cli::parse().command;
     let style = command.error_style();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(source) => return cli::exit::finish(Err(RunnerError::Runtime { purpose: "the async runtime", source }.into()), style),
+    let outputs = command.outputs();
+    // A report file that cannot be written is refused before anything runs.
+    let outcome = match outputs.as_ref().map_or(Ok(()), CheckOutputs::check_paths) {
+        Ok(()) => run(command),
+        Err(error) => Err(error),
     };
+    // Written once the command has ended, however it ended (an interrupted check included).
+    let outcome = match outputs {
+        Some(outputs) => outputs.write(outcome),
+        None => outcome,
+    };
+    cli::exit::finish(outcome, style)
+}
+
+fn run(command: Command) -> Result<Status, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| RunnerError::Runtime { purpose: "the async runtime", source })?;
     let outcome = runtime.block_on(async {
         let cancel = CancellationToken::new();
         // On a worker thread, so that a signal is seen even while the case runners block theirs.
@@ -97,5 +123,5 @@ fn main() -> ExitCode {
         }
     });
     drop(runtime);
-    cli::exit::finish(outcome, style)
+    outcome
 }

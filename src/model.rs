@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::ObjectKind;
 use crate::compare::Difference;
 use crate::migration::Location;
 use crate::runner::PgError;
@@ -110,7 +111,41 @@ pub enum Failure {
         /// The canonical text of the differing objects as found.
         #[serde(skip)]
         found_text: String,
+        /// Where the SQL behind each difference is, for the differences it could be traced for
+        /// (in the differences' order): filled in by the check, which knows the project.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        origins: Vec<Origin>,
     },
+}
+
+impl Failure {
+    /// Where the SQL behind the first traced difference is (none for a failed statement, whose
+    /// location says where it is).
+    pub fn first_origin(&self) -> Option<&Origin> {
+        match self {
+            Failure::StatementFailed { .. } => None,
+            Failure::Diverged { differences, origins, .. } => {
+                differences.iter().find_map(|d| origins.iter().find(|o| o.kind == d.kind && o.object == d.object))
+            }
+        }
+    }
+}
+
+/// The statement a difference comes from: the last statement of the migrations, in canonical
+/// order, that creates, alters or drops the differing object; else, when no migration writes
+/// it, the reference schema's statement that creates it; failing both (an object no statement
+/// names, such as an unnamed index), the same for the table it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The differing object's kind, as in its [`Difference`].
+    pub kind: ObjectKind,
+    /// The differing object's name, as in its [`Difference`].
+    pub object: String,
+    /// The migration (id) whose statement it is; `None` for the reference schema's statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
+    /// The statement's file, and the line and column it starts at.
+    pub location: Location,
 }
 
 /// What a check found about one property.

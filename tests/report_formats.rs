@@ -16,9 +16,9 @@ use std::process::{Command, Stdio};
 
 use pgconverge::compare::{Change, Difference, Severity};
 use pgconverge::migration::Location;
-use pgconverge::model::{CaseReport, HiddenDependency, MigrationFinding, Timing};
+use pgconverge::model::{CaseReport, HiddenDependency, MigrationFinding, Origin, Timing};
 use pgconverge::model::{Failure, Property, Report, Status, Verdict, VerdictStatus};
-use pgconverge::report::{github, junit, junit_many, more_findings, table};
+use pgconverge::report::{github, junit, junit_many, more_findings, table, Stopped, Unfinished};
 use pgconverge::runner::PgError;
 use pgconverge::ObjectKind;
 use serde_json::Value;
@@ -167,6 +167,7 @@ fn diverged() -> Report {
         ],
         expected_text: "column public.ai_provider_configs.status\n  default: 'inactive'::varchar\n".into(),
         found_text: "column public.ai_provider_configs.status\n  default: 'active'::varchar\n".into(),
+        origins: vec![],
     };
     report(
         "fixtures/divergent/default_mismatch",
@@ -249,6 +250,7 @@ fn generated() -> Report {
         }],
         expected_text: String::new(),
         found_text: String::new(),
+        origins: vec![],
     };
     let mut order = failing(
         Property::Order,
@@ -304,7 +306,7 @@ fn difference(kind: ObjectKind, object: &str, change: Change) -> Difference {
 }
 
 fn divergence(expected: &str, differences: Vec<Difference>) -> Failure {
-    Failure::Diverged { expected: expected.into(), differences, expected_text: String::new(), found_text: String::new() }
+    Failure::Diverged { expected: expected.into(), differences, expected_text: String::new(), found_text: String::new(), origins: vec![] }
 }
 
 /// A verdict judged migration by migration, failing with `findings`.
@@ -789,12 +791,10 @@ fn junit_is_valid_against_the_xsd() {
     let mut documents: Vec<(String, String)> = all_reports().into_iter().map(|(name, report)| (name.to_string(), junit(&report))).collect();
     documents.push(("many".into(), junit_many(&[statement_failed(), converging(), special_characters()])));
     documents.push(("none".into(), junit_many(&[])));
+    documents.push(("unfinished".into(), unfinished_run(&stopped(), &[diverged()], &statement_failed().verdicts).junit()));
+    documents.push(("unfinished_empty".into(), unfinished_run(&stopped(), &[], &[]).junit()));
     for (name, xml) in documents {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(xml.as_bytes()).unwrap();
-        let path = file.path().to_str().unwrap();
-        let output = python(&["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema, path], "");
-        assert!(output.status.success(), "{name}: {}\n--- document ---\n{xml}", String::from_utf8_lossy(&output.stderr));
+        common::assert_valid_junit(&name, &xml);
     }
     // The schema does reject what it should: a testcase without a classname.
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -1090,4 +1090,170 @@ fn junit_snapshots() {
         insta::assert_snapshot!(format!("{name}_junit"), junit(&report));
     }
     insta::assert_snapshot!("junit_many", junit_many(&three_majors()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a divergence points, from the statements behind its differences
+
+const DEFAULT_MISMATCH_FILE: &str = "fixtures/divergent/default_mismatch/migrations/20260216000001_create_ai_provider_configs.sql";
+
+fn origin(difference: &Difference, migration: Option<&str>, file: &str, line: usize, column: usize) -> Origin {
+    Origin {
+        kind: difference.kind,
+        object: difference.object.clone(),
+        migration: migration.map(str::to_string),
+        location: Location { file: file.into(), line, column },
+    }
+}
+
+/// Sets the origins of the verdict's (or the finding's) divergence.
+fn with_origins(failure: &mut Failure, make: impl Fn(&[Difference]) -> Vec<Origin>) {
+    let Failure::Diverged { differences, origins, .. } = failure else { panic!("not a divergence") };
+    *origins = make(differences);
+}
+
+#[test]
+fn github_points_a_divergence_at_the_statement_behind_its_first_traced_difference() {
+    // The first difference's origin, a migration statement.
+    let mut report = diverged();
+    with_origins(report.verdicts[0].failure.as_mut().unwrap(), |d| {
+        vec![
+            origin(&d[0], Some(GUARD_MIGRATION), DEFAULT_MISMATCH_FILE, 3, 1),
+            origin(&d[1], Some(GUARD_MIGRATION), DEFAULT_MISMATCH_FILE, 9, 5),
+        ]
+    });
+    let out = github(&report);
+    assert!(out.starts_with(&format!("::error file={DEFAULT_MISMATCH_FILE},line=3,col=1,title=pgconverge fresh::")), "{out}");
+
+    // Only the second difference traced (to the reference): that one.
+    with_origins(report.verdicts[0].failure.as_mut().unwrap(), |d| {
+        vec![origin(&d[1], None, "fixtures/divergent/default_mismatch/schema.sql", 28, 1)]
+    });
+    let out = github(&report);
+    assert!(out.starts_with("::error file=fixtures/divergent/default_mismatch/schema.sql,line=28,col=1,title=pgconverge fresh::"), "{out}");
+
+    // A generated case's divergence: its origin before the case's migration file.
+    let mut report = generated();
+    with_origins(report.verdicts[2].failure.as_mut().unwrap(), |d| {
+        vec![origin(&d[0], Some("20260105090000_create_tenants"), "fixtures/hidden/migrations/20260105090000_create_tenants.sql", 12, 3)]
+    });
+    let out = github(&report);
+    assert!(
+        out.lines().nth(1).unwrap().starts_with(
+            "::error file=fixtures/hidden/migrations/20260105090000_create_tenants.sql,line=12,col=3,title=pgconverge order::"
+        ),
+        "{out}"
+    );
+
+    // A failing migration's divergence: its own statement, not line 1 of its file.
+    let mut report = per_migration();
+    let orders = SHOP_IDS[1];
+    with_origins(&mut report.verdicts[1].findings[1].failure, |d| {
+        vec![origin(&d[0], Some(orders), &shop_file(orders).display().to_string(), 7, 5)]
+    });
+    let out = github(&report);
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("::error file=fixtures/shop/migrations/{orders}.sql,line=7,col=5,title=pgconverge idempotent::")),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_json_report_lists_the_origins_of_a_divergence() {
+    let mut report = diverged();
+    with_origins(report.verdicts[0].failure.as_mut().unwrap(), |d| vec![origin(&d[0], Some(GUARD_MIGRATION), DEFAULT_MISMATCH_FILE, 3, 1)]);
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        value["verdicts"][0]["failure"]["origins"],
+        serde_json::json!([{
+            "kind": "column",
+            "object": "public.ai_provider_configs.status",
+            "migration": GUARD_MIGRATION,
+            "location": { "file": DEFAULT_MISMATCH_FILE, "line": 3, "column": 1 },
+        }])
+    );
+    // None traced: no `origins` at all.
+    let value = serde_json::to_value(diverged()).unwrap();
+    assert!(value["verdicts"][0]["failure"].get("origins").is_none(), "{value}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run that ended in an error
+
+fn stopped() -> Stopped {
+    Stopped { kind: "infrastructure".into(), message: "connect to the server: connection refused <&>".into(), exit_code: 3 }
+}
+
+fn unfinished_run<'a>(stopped: &'a Stopped, reports: &'a [Report], verdicts: &'a [Verdict]) -> Unfinished<'a> {
+    Unfinished { project: std::path::Path::new("fixtures/divergent/guard_wrong_name"), reports, verdicts, stopped }
+}
+
+#[test]
+fn an_unfinished_run_keeps_what_it_found_in_every_format() {
+    let stopped = stopped();
+    let reports = [diverged()];
+    // The major under way had decided fresh (pass) and idempotent (a failed statement).
+    let verdicts = statement_failed().verdicts;
+    let run = unfinished_run(&stopped, &reports, &verdicts);
+
+    let value: Value = serde_json::from_str(&run.json()).unwrap();
+    assert_eq!(value["status"], "error");
+    assert_eq!(value["error"], "infrastructure");
+    assert_eq!(value["exit_code"], 3);
+    assert_eq!(value["project"], "fixtures/divergent/guard_wrong_name");
+    assert_eq!(value["reports"][0]["status"], "counterexample");
+    assert_eq!(value["verdicts"][1]["failure"]["kind"], "statement_failed");
+
+    let xml = run.junit();
+    assert!(xml.contains("<failure message=\"4 migrations applied in order"), "the finished report's failure: {xml}");
+    assert!(xml.contains("<failure message=\"re-running 20260216000001_create_ai_provider_configs"), "the decided verdict's: {xml}");
+    assert!(
+        xml.contains(
+            "<testcase classname=\"pgconverge.fixtures/divergent/guard_wrong_name\" name=\"run\">\n      <error message=\"connect to the server: connection refused &lt;&amp;&gt;\" type=\"infrastructure\">"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("<testsuites name=\"pgconverge\" tests=\"6\" failures=\"2\" errors=\"1\">"), "{xml}");
+
+    let out = github(&reports[0]);
+    let annotations = run.github();
+    assert!(annotations.starts_with(&out), "the finished report's annotations first: {annotations}");
+    let lines: Vec<&str> = annotations.lines().collect();
+    assert!(
+        lines[lines.len() - 2].starts_with(&format!("::error file={GUARD_FILE},line=9,col=5,title=pgconverge idempotent::")),
+        "{annotations}"
+    );
+    assert_eq!(lines[lines.len() - 1], "::error title=pgconverge infrastructure error::connect to the server: connection refused <&>");
+
+    let human = run.human(false);
+    assert!(human.starts_with(&pgconverge::report::human(&reports[0], false)), "{human}");
+    assert!(human.contains(": stopped by an infrastructure error; decided before it stopped:\n  ok    fresh       "), "{human}");
+    assert!(human.contains(&format!("  FAIL  idempotent  re-running {GUARD_MIGRATION} on the migrated database failed\n")), "{human}");
+    assert!(human.contains(&format!("{GUARD_FILE}:9:5: statement 1 of {GUARD_MIGRATION}")), "{human}");
+
+    // Nothing found: the error alone (the human text is then empty: the error goes to stderr).
+    let empty = unfinished_run(&stopped, &[], &[]);
+    assert_eq!(empty.human(false), "");
+    assert_eq!(empty.github(), "::error title=pgconverge infrastructure error::connect to the server: connection refused <&>\n");
+    let value: Value = serde_json::from_str(&empty.json()).unwrap();
+    assert!(value.get("reports").is_none() && value.get("verdicts").is_none(), "{value}");
+}
+
+#[test]
+#[cfg_attr(not(feature = "python-tests"), ignore = "python-tests tier: cargo test --features python-tests")]
+fn junit_of_an_unfinished_run_has_consistent_counts_and_an_error_case() {
+    let stopped = stopped();
+    let verdicts = statement_failed().verdicts;
+    let parsed = check_junit(&unfinished_run(&stopped, &[diverged()], &verdicts).junit());
+    let suites = parsed["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 2, "{parsed}");
+    let stopped_suite = &suites[1];
+    assert_eq!(stopped_suite["name"], "pgconverge fixtures/divergent/guard_wrong_name (stopped by an infrastructure error)");
+    assert_eq!(stopped_suite["properties"]["exit_code"], "3");
+    let run = stopped_suite["cases"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((run["name"].as_str(), run["outcome"].as_str(), run["type"].as_str()), (Some("run"), Some("error"), Some("infrastructure")));
+    assert_eq!(run["message"], "connect to the server: connection refused <&>");
 }

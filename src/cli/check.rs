@@ -9,6 +9,7 @@ use pgconverge::model::{Granularity, Property, Shard};
 use pgconverge::{BackendChoice, Check, Error, Status};
 
 use super::exit::ErrorStyle;
+use super::outputs::{CheckOutputs, Found};
 
 /// What `check` and `replay` take.
 #[derive(clap::Args)]
@@ -17,6 +18,15 @@ pub struct CheckArgs {
     dir: PathBuf,
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     format: CheckFormat,
+    /// Also write the JUnit XML report to PATH (beside --format on stdout); written whatever the check ends with, an error included.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Also write the JSON report to PATH (beside --format on stdout); written whatever the check ends with, an error included.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// No GitHub Actions annotations after the human report (they are added when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    no_annotations: bool,
     /// Use this server instead of an embedded cluster (only pgconverge_* databases are created and dropped).
     #[arg(long, env = "PGCONVERGE_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
@@ -35,6 +45,9 @@ pub struct CheckArgs {
     explore: ExploreArgs,
     #[command(flatten)]
     server: BackendArgs,
+    /// What the run has found so far, which [`CheckOutputs`] writes.
+    #[arg(skip)]
+    found: Found,
 }
 
 /// What `replay` takes: `check`'s arguments, and whether to prune.
@@ -124,11 +137,23 @@ struct ExploreArgs {
 }
 
 impl CheckArgs {
+    /// Nothing on stdout: [`CheckOutputs`] writes an error in the chosen format, with what the
+    /// run had found.
     pub fn error_style(&self) -> ErrorStyle {
-        match self.format {
-            CheckFormat::Human | CheckFormat::Junit => ErrorStyle::Human,
-            CheckFormat::Json => ErrorStyle::Json,
-            CheckFormat::Github => ErrorStyle::Github,
+        ErrorStyle::Human
+    }
+
+    /// Where the outcome goes: stdout, the report files, the annotations.
+    pub fn outputs(&self) -> CheckOutputs {
+        let github_actions = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        CheckOutputs {
+            format: self.format,
+            color: use_color(self.color),
+            junit: self.junit.clone(),
+            json: self.json.clone(),
+            annotations: github_actions && !self.no_annotations,
+            project: self.dir.clone(),
+            found: self.found.clone(),
         }
     }
 
@@ -155,14 +180,20 @@ impl CheckArgs {
         if std::io::stderr().is_terminal() {
             check = check.progress(progress_bar());
         }
-        let matrix = check.run_matrix_async(&self.server.majors).await?;
-        match self.format {
-            CheckFormat::Human => print!("{}", matrix.human(use_color(self.color))),
-            CheckFormat::Json => println!("{}", matrix.json()),
-            CheckFormat::Junit => print!("{}", matrix.junit()),
-            CheckFormat::Github => print!("{}", matrix.github()),
+        // The majors one by one, keeping each report and verdict as it comes: a later major's
+        // error or an interruption loses none of them (`CheckOutputs` writes them all).
+        let found = self.found.clone();
+        check = check.on_verdict(move |verdict| found.verdict(verdict));
+        let majors: Vec<Option<u32>> =
+            if self.server.majors.is_empty() { vec![None] } else { self.server.majors.iter().copied().map(Some).collect() };
+        for major in majors {
+            let on_major = match major {
+                Some(major) => check.clone().major(major),
+                None => check.clone(),
+            };
+            self.found.report(on_major.run_async().await?);
         }
-        Ok(matrix.status())
+        Ok(self.found.status())
     }
 }
 

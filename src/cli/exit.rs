@@ -4,17 +4,15 @@
 
 use std::process::ExitCode;
 
-use pgconverge::{report, Error, ErrorKind, Status};
+use pgconverge::{Error, ErrorKind, Status};
 
 /// How a command writes an error besides the `error: ...` line on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStyle {
     /// Nothing on stdout.
     Human,
-    /// `{"status": "error", "error": "<kind>", "message": "..."}` on stdout.
+    /// `{"status": "error", "error": "<kind>", "message": "...", "exit_code": N}` on stdout.
     Json,
-    /// A `::error` workflow command on stdout.
-    Github,
 }
 
 /// Writes the error (if any) and returns the exit code.
@@ -36,10 +34,14 @@ fn report_error(error: &Error, style: ErrorStyle) {
     let kind = error.kind();
     match style {
         ErrorStyle::Json => {
-            let value = serde_json::json!({ "status": "error", "error": kind.name(), "message": error.to_string() });
+            let value = serde_json::json!({
+                "status": "error",
+                "error": kind.name(),
+                "message": error.to_string(),
+                "exit_code": kind.exit_code(),
+            });
             println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
         }
-        ErrorStyle::Github => println!("::error title=pgconverge {kind} error::{}", report::github_escape_data(&error.to_string())),
         ErrorStyle::Human => {}
     }
     // The panic hook already wrote a bug's message, and Ctrl-C already said "interrupted".

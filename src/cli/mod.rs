@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod dump;
 pub mod exit;
 pub mod init;
+pub mod outputs;
 pub mod panic;
 pub mod reap;
 pub mod signals;

@@ -11,6 +11,7 @@ use sqlx::Connection;
 
 use super::executor::{self, Executor, Target};
 use super::explore::{self, ExploreOptions, Universe};
+use super::origins::Origins;
 use super::prepare::{Preparation, Purpose};
 use super::CheckError;
 use crate::analysis::shared_catalogs::shared_catalog_use;
@@ -46,6 +47,8 @@ pub struct Checker<'a> {
     /// Objects found to differ between two runs of the same steps while a property compared
     /// catalogs part way through the history (see [`Checker::stable_differences`]).
     unstable: BTreeSet<(catalog::ObjectKind, String)>,
+    /// The statements behind the differences, read on the first divergence.
+    origins: Option<Origins>,
 }
 
 impl<'a> Checker<'a> {
@@ -63,6 +66,7 @@ impl<'a> Checker<'a> {
             compare: CompareOptions { strict_column_order: project.config.strict_column_order },
             prep: Preparation::default(),
             unstable: BTreeSet::new(),
+            origins: None,
         }
     }
 
@@ -139,11 +143,11 @@ impl<'a> Checker<'a> {
         };
         let fresh = self.fresh(fresh_outcome, reference.as_ref());
         if wanted(Property::Fresh) {
-            verdicts.push(fresh.verdict.clone());
+            self.record(&mut verdicts, options, fresh.verdict.clone());
         }
         if wanted(Property::Idempotent) {
             let verdict = self.idempotent(&mut migrated, fresh.catalog.as_ref()).await;
-            verdicts.push(undecided_is_incomplete(Property::Idempotent, verdict)?);
+            self.record(&mut verdicts, options, undecided_is_incomplete(Property::Idempotent, verdict)?);
         }
         migrated.close().await?;
 
@@ -163,7 +167,7 @@ impl<'a> Checker<'a> {
             if property == Property::Interrupt && !self.executor().runs_sql() {
                 let runner = self.project.runner_name();
                 let why = format!("not applicable with runner = \"{runner}\": stopping a migration part way needs statement-level control");
-                verdicts.push(skipped(property, why));
+                self.record(&mut verdicts, &options, skipped(property, why));
                 continue;
             }
             if property == Property::Interrupt && !any_resumable {
@@ -172,7 +176,7 @@ impl<'a> Checker<'a> {
                 } else {
                     "not applicable: every migration runs in a transaction"
                 };
-                verdicts.push(skipped(property, why.to_string()));
+                self.record(&mut verdicts, &options, skipped(property, why.to_string()));
                 continue;
             }
             generated.push(property);
@@ -185,10 +189,14 @@ impl<'a> Checker<'a> {
                 // What keeps them from running is a finding too, asked for or not: never a
                 // report that converges because nothing ran.
                 if !wanted(Property::Fresh) {
-                    verdicts.push(fresh.verdict.clone());
+                    self.record(&mut verdicts, &options, fresh.verdict.clone());
                 }
                 for property in generated {
-                    verdicts.push(skipped(property, "not run: the fresh property fails, fix that first".to_string()));
+                    self.record(
+                        &mut verdicts,
+                        &options,
+                        skipped(property, "not run: the fresh property fails, fix that first".to_string()),
+                    );
                 }
             } else {
                 let universe = Universe::build(
@@ -205,17 +213,17 @@ impl<'a> Checker<'a> {
                 for property in generated {
                     self.stop_if_cancelled()?;
                     // proptest's runner is synchronous: off the async runtime, with an owned context.
-                    let (universe, options) = (universe.clone(), options.clone());
-                    let verdict = tokio::task::spawn_blocking(move || explore::explore(&universe, property, &options))
+                    let (universe, explore_options) = (universe.clone(), options.clone());
+                    let verdict = tokio::task::spawn_blocking(move || explore::explore(&universe, property, &explore_options))
                         .await
                         .map_err(|_| CheckError::Panicked { task: format!("the case runner of the {property} property") })?;
-                    verdicts.push(undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
+                    self.record(&mut verdicts, &options, undecided_is_incomplete(property, verdict.map_err(CheckError::from))?);
                 }
             }
         }
         if wanted(Property::Reversible) {
             let verdict = self.reversible(explicit(Property::Reversible)).await;
-            verdicts.push(undecided_is_incomplete(Property::Reversible, verdict)?);
+            self.record(&mut verdicts, &options, undecided_is_incomplete(Property::Reversible, verdict)?);
         }
         verdicts.sort_by_key(|v| v.property);
         nondeterministic.extend(std::mem::take(&mut self.unstable));
@@ -260,6 +268,20 @@ impl<'a> Checker<'a> {
                 .collect(),
             verdicts,
         })
+    }
+
+    /// Adds a decided verdict: traces its divergences to the statements behind them, and hands
+    /// it to the caller's sink, unless the check was cancelled (a statement the cancellation
+    /// stopped proves nothing).
+    fn record(&mut self, verdicts: &mut Vec<Verdict>, options: &ExploreOptions, mut verdict: Verdict) {
+        let failures = verdict.failure.iter().chain(verdict.findings.iter().map(|f| &f.failure));
+        if failures.into_iter().any(|f| matches!(f, Failure::Diverged { .. })) {
+            self.origins.get_or_insert_with(|| Origins::of(self.project)).trace(&mut verdict);
+        }
+        if let Some(sink) = options.verdicts.as_ref().filter(|_| !self.cancel.is_cancelled()) {
+            (sink.0)(&verdict);
+        }
+        verdicts.push(verdict);
     }
 
     /// Starts the watchdog of the check's sessions: it cancels a statement past the statement
@@ -506,7 +528,7 @@ pub(super) fn skipped(property: Property, summary: String) -> Verdict {
 
 pub(super) fn diverged(expected: &Catalog, found: &Catalog, differences: Vec<Difference>, against: &str) -> Failure {
     let (expected_text, found_text) = compare::involved_text(expected, found, &differences);
-    Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text }
+    Failure::Diverged { expected: against.to_string(), differences, expected_text, found_text, origins: vec![] }
 }
 
 /// With `compare_roles`, a reference that creates none of the compared roles (a `pg_dump`

@@ -9,6 +9,7 @@
 mod check;
 pub(crate) mod executor;
 pub mod explore;
+mod origins;
 pub(crate) mod prepare;
 mod properties;
 pub(crate) mod repro;

@@ -471,7 +471,13 @@ mod tests {
     }
 
     fn diverged(differences: Vec<Difference>) -> Failure {
-        Failure::Diverged { expected: "the reference".into(), differences, expected_text: String::new(), found_text: String::new() }
+        Failure::Diverged {
+            expected: "the reference".into(),
+            differences,
+            expected_text: String::new(),
+            found_text: String::new(),
+            origins: vec![],
+        }
     }
 
     /// A difference whose text spans lines (a function's definition) stays inside the check

@@ -7,15 +7,18 @@
 //!
 //! - a failed statement: its location (`file=...,line=...,col=...`), the file and position
 //!   Postgres reported;
-//! - a failing migration whose failure is a divergence (a re-run that changed the catalog, a
-//!   down that left a trace): line 1 of that migration's file;
-//! - a divergence found by a generated case: line 1 of the file of the migration the case names
-//!   (the interrupted migration, else the first pending one) when that file appears somewhere in
-//!   the report (a [`Report`] does not list migration files), else line 1 of the reference
-//!   schema;
-//! - any other divergence: line 1 of the reference schema when the verdict compared with it
-//!   (`fresh`), else no file (the annotation then shows on the run, not on a file);
-//! - warnings carry no file: the catalog does not say which migration created an object.
+//! - a divergence: the statement behind its first traced difference (its [`Origin`]): the last
+//!   migration statement that creates, alters or drops the differing object (for a failing
+//!   migration, the last of its own), else the reference schema's statement that creates it;
+//! - an untraced divergence of a failing migration (a re-run that changed the catalog, a down
+//!   that left a trace): line 1 of that migration's file;
+//! - an untraced divergence found by a generated case: line 1 of the file of the migration the
+//!   case names (the interrupted migration, else the first pending one) when that file appears
+//!   somewhere in the report (a [`Report`] does not list migration files), else line 1 of the
+//!   reference schema;
+//! - any other untraced divergence: line 1 of the reference schema when the verdict compared
+//!   with it (`fresh`), else no file (the annotation then shows on the run, not on a file);
+//! - warnings carry no file.
 //!
 //! Paths are written as the report has them (relative to the working directory when the
 //! project was given as a relative path, which is what GitHub expects).
@@ -23,7 +26,8 @@
 use std::fmt::Write;
 use std::path::{Component, Path};
 
-use crate::model::{agreeing, count_with_verb, plural, Failure, MigrationFinding, Property, Report, Verdict, VerdictStatus};
+use crate::migration::Location;
+use crate::model::{agreeing, count_with_verb, plural, Failure, MigrationFinding, Origin, Property, Report, Verdict, VerdictStatus};
 
 use super::junit::{failure_text, finding_text, suite_name, Detail};
 
@@ -31,29 +35,35 @@ use super::junit::{failure_text, finding_text, suite_name, Detail};
 pub fn github(report: &Report) -> String {
     let mut out = String::new();
     for verdict in &report.verdicts {
-        if verdict.status == VerdictStatus::Fail && verdict.findings.is_empty() {
-            let properties = error_properties(error_position(report, verdict), verdict.property);
-            let message = failure_text(verdict, Detail::Brief);
-            write_command(&mut out, "error", &properties, message.trim_end());
-        }
-        if verdict.status == VerdictStatus::Fail {
-            for finding in &verdict.findings {
-                let properties = error_properties(Some(finding_position(finding)), verdict.property);
-                let message = finding_text(finding, Detail::Brief);
-                write_command(&mut out, "error", &properties, message.trim_end());
-            }
-        }
-        if verdict.status == VerdictStatus::Incomplete {
-            let title = format!("pgconverge {} incomplete", verdict.property);
-            write_command(&mut out, "error", &[("title", title)], &verdict.summary);
-        }
-        for warning in &verdict.warnings {
-            let title = format!("pgconverge {}", verdict.property);
-            write_command(&mut out, "warning", &[("title", title)], &warning.to_string());
-        }
+        write_verdict(&mut out, verdict, error_position(report, verdict));
     }
     write_command(&mut out, "notice", &[("title", "pgconverge".to_string())], &summary(report));
     out
+}
+
+/// A verdict's annotations: its error (at `position`, when the verdict fails as a whole), or
+/// one per failing migration; an incomplete property's error; its warnings.
+pub(super) fn write_verdict(out: &mut String, verdict: &Verdict, position: Option<(String, usize, Option<usize>)>) {
+    if verdict.status == VerdictStatus::Fail && verdict.findings.is_empty() {
+        let properties = error_properties(position, verdict.property);
+        let message = failure_text(verdict, Detail::Brief);
+        write_command(out, "error", &properties, message.trim_end());
+    }
+    if verdict.status == VerdictStatus::Fail {
+        for finding in &verdict.findings {
+            let properties = error_properties(Some(finding_position(finding)), verdict.property);
+            let message = finding_text(finding, Detail::Brief);
+            write_command(out, "error", &properties, message.trim_end());
+        }
+    }
+    if verdict.status == VerdictStatus::Incomplete {
+        let title = format!("pgconverge {} incomplete", verdict.property);
+        write_command(out, "error", &[("title", title)], &verdict.summary);
+    }
+    for warning in &verdict.warnings {
+        let title = format!("pgconverge {}", verdict.property);
+        write_command(out, "warning", &[("title", title)], &warning.to_string());
+    }
 }
 
 /// `pgconverge fixtures/x (PostgreSQL 15.18): converges: 2 properties hold, 1 skipped`, with the
@@ -113,25 +123,44 @@ fn error_properties(position: Option<(String, usize, Option<usize>)>, property: 
 /// its file.
 fn finding_position(finding: &MigrationFinding) -> (String, usize, Option<usize>) {
     match &finding.failure {
-        Failure::StatementFailed { location, .. } => (location.file.display().to_string(), location.line, Some(location.column)),
-        Failure::Diverged { .. } => (finding.file.display().to_string(), 1, None),
+        Failure::StatementFailed { location, .. } => position(location),
+        failure @ Failure::Diverged { .. } => match failure.first_origin() {
+            Some(origin) => position(&origin.location),
+            None => (super::shown(&finding.file), 1, None),
+        },
     }
+}
+
+/// Where a failing verdict's own failure says it is: the failed statement, or the statement
+/// behind its first traced difference.
+pub(super) fn failure_position(verdict: &Verdict) -> Option<(String, usize, Option<usize>)> {
+    match verdict.failure.as_ref()? {
+        Failure::StatementFailed { location, .. } => Some(position(location)),
+        failure @ Failure::Diverged { .. } => failure.first_origin().map(|Origin { location, .. }| position(location)),
+    }
+}
+
+/// A statement's place as an annotation's file, line and column.
+fn position(location: &Location) -> (String, usize, Option<usize>) {
+    (super::shown(&location.file), location.line, Some(location.column))
 }
 
 /// The file, line and column an error annotation points at (see the module documentation).
 fn error_position(report: &Report, verdict: &Verdict) -> Option<(String, usize, Option<usize>)> {
+    verdict.failure.as_ref()?;
+    if let Some(found) = failure_position(verdict) {
+        return Some(found);
+    }
+    // An untraced divergence.
     let reference = || report.reference.as_ref().map(|path| (super::shown(path), 1, None));
-    match verdict.failure.as_ref()? {
-        Failure::StatementFailed { location, .. } => Some((super::shown(&location.file), location.line, Some(location.column))),
-        Failure::Diverged { .. } => match &verdict.case {
-            Some(case) => {
-                let interrupted = case.interrupted.as_deref().and_then(|text| text.split(' ').next());
-                let named = interrupted.or(case.order.first().map(String::as_str));
-                named.and_then(|id| migration_file(report, id)).map(|file| (file, 1, None)).or_else(reference)
-            }
-            None if verdict.property == Property::Fresh => reference(),
-            None => None,
-        },
+    match &verdict.case {
+        Some(case) => {
+            let interrupted = case.interrupted.as_deref().and_then(|text| text.split(' ').next());
+            let named = interrupted.or(case.order.first().map(String::as_str));
+            named.and_then(|id| migration_file(report, id)).map(|file| (file, 1, None)).or_else(reference)
+        }
+        None if verdict.property == Property::Fresh => reference(),
+        None => None,
     }
 }
 
@@ -162,7 +191,7 @@ fn belongs_to(file: &Path, id: &str) -> bool {
     named || in_directory
 }
 
-fn write_command(out: &mut String, command: &str, properties: &[(&str, String)], message: &str) {
+pub(super) fn write_command(out: &mut String, command: &str, properties: &[(&str, String)], message: &str) {
     let properties: Vec<String> = properties.iter().map(|(name, value)| format!("{name}={}", escape_property(value))).collect();
     let _ = writeln!(out, "::{command} {}::{}", properties.join(","), escape_data(message));
 }

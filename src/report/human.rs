@@ -139,7 +139,7 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
                 let _ = writeln!(out, "{DETAIL_INDENT}{line}");
             }
         }
-        Some(Failure::Diverged { expected, differences, expected_text, found_text }) => {
+        Some(Failure::Diverged { expected, differences, expected_text, found_text, .. }) => {
             for difference in differences.iter().take(DIFFERENCES_SHOWN) {
                 let _ = writeln!(out, "{DETAIL_INDENT}{difference}");
             }

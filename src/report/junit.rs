@@ -7,8 +7,9 @@
 //! `<skipped>`; the verdict's summary and warnings go to `<system-out>`. A property judged
 //! migration by migration (fresh, idempotent, reversible) stays one test case: its summary
 //! names every failing migration, its `<failure>` text shows each one's failure, then the
-//! migrations it did not reach. `errors` is always 0:
-//! a check that could not decide returns an error instead of a report.
+//! migrations it did not reach. `errors` counts the incomplete properties (an `<error>` each).
+//! A run that ends in an error writes its document through [`Unfinished`](super::Unfinished):
+//! what it found, then one more test case with that `<error>`.
 //!
 //! A `time` attribute (seconds) is written only on the test cases whose verdict records how long
 //! it took (the generated properties); the suites have none, since a [`Report`] does not time
@@ -28,19 +29,28 @@ pub fn junit(report: &Report) -> String {
 /// Several reports (the same project against several server majors) as one JUnit XML document:
 /// one `<testsuite>` per report, in the order given.
 pub fn junit_many(reports: &[Report]) -> String {
+    junit_suites(reports, (0, 0, 0), "")
+}
+
+/// The document of `reports`' suites, then `more` (suites written by the caller) whose test
+/// cases, failures and errors are `more_counts`.
+pub(super) fn junit_suites(reports: &[Report], more_counts: (usize, usize, usize), more: &str) -> String {
     let count = |status: VerdictStatus| -> usize { reports.iter().flat_map(|r| &r.verdicts).filter(|v| v.status == status).count() };
     let tests: usize = reports.iter().map(|r| r.verdicts.len()).sum();
+    let (more_tests, more_failures, more_errors) = more_counts;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     // `testsuites` has no `skipped` attribute in junit-10.xsd.
     let _ = writeln!(
         out,
-        "<testsuites name=\"pgconverge\" tests=\"{tests}\" failures=\"{}\" errors=\"{}\">",
-        count(VerdictStatus::Fail),
-        count(VerdictStatus::Incomplete)
+        "<testsuites name=\"pgconverge\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+        tests + more_tests,
+        count(VerdictStatus::Fail) + more_failures,
+        count(VerdictStatus::Incomplete) + more_errors
     );
     for report in reports {
         write_suite(&mut out, report);
     }
+    out.push_str(more);
     out.push_str("</testsuites>\n");
     out
 }
@@ -96,7 +106,7 @@ fn write_suite(out: &mut String, report: &Report) {
     out.push_str("  </testsuite>\n");
 }
 
-fn write_case(out: &mut String, verdict: &Verdict, classname: &str) {
+pub(super) fn write_case(out: &mut String, verdict: &Verdict, classname: &str) {
     let time = verdict
         .timing
         .as_ref()
@@ -220,7 +230,7 @@ fn write_failure(out: &mut String, failure: Option<&Failure>, detail: Detail) {
             }
             let _ = writeln!(out, "{error}");
         }
-        Some(Failure::Diverged { expected, differences, expected_text, found_text }) => {
+        Some(Failure::Diverged { expected, differences, expected_text, found_text, .. }) => {
             let shown = match detail {
                 Detail::Full => differences.len(),
                 Detail::Brief => BRIEF_DIFFERENCES,

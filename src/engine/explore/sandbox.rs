@@ -500,7 +500,13 @@ async fn judge(universe: &Universe, judge: &mut Judge, conn: &mut PgConnection, 
     if compare::has_errors(&differences) {
         let (expected_text, found_text) = compare::involved_text(expected, &found, &differences);
         let differences: Vec<Difference> = differences.into_iter().filter(|d| d.severity == Severity::Error).collect();
-        return Ok(CaseOutcome::Failed(Failure::Diverged { expected: "the reference".into(), differences, expected_text, found_text }));
+        return Ok(CaseOutcome::Failed(Failure::Diverged {
+            expected: "the reference".into(),
+            differences,
+            expected_text,
+            found_text,
+            origins: vec![],
+        }));
     }
     Ok(CaseOutcome::Converged { warnings: differences })
 }

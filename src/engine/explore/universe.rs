@@ -9,7 +9,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
 use crate::analysis::deps::DependencyGraph;
-use crate::analysis::footprint::{ObjectRef, RefKind};
+use crate::analysis::footprint::ObjectRef;
 use crate::analysis::reference_units::{reference_units, ReferenceUnits};
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules, Object, ObjectKind};
 use crate::compare::CompareOptions;
@@ -411,7 +411,7 @@ fn unit_space(units: &ReferenceUnits, added: &[(usize, ObjectKind, String)]) -> 
         .units
         .iter()
         .map(|unit| {
-            unit.creates.iter().filter_map(|r| added.iter().find(|(_, kind, name)| matches_ref(r, *kind, name)).map(|(m, _, _)| *m)).min()
+            unit.creates.iter().filter_map(|r| added.iter().find(|(_, kind, name)| r.denotes(*kind, name)).map(|(m, _, _)| *m)).min()
         })
         .collect();
     let column_adder: HashMap<&str, usize> =
@@ -453,24 +453,6 @@ fn finish_unit_space(units: &ReferenceUnits, mut creator: Vec<Option<usize>>, ne
         })
         .collect();
     UnitSpace { creator, depends_on: units.units.iter().map(|u| u.depends_on.clone()).collect(), needs_migrations }
-}
-
-fn matches_ref(reference: &ObjectRef, kind: ObjectKind, name: &str) -> bool {
-    let kind_matches = match reference.kind {
-        RefKind::Relation => {
-            matches!(kind, ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Index | ObjectKind::Sequence)
-        }
-        RefKind::Type => kind == ObjectKind::Type,
-        RefKind::Function => kind == ObjectKind::Function,
-        RefKind::Constraint => kind == ObjectKind::Constraint,
-        RefKind::Trigger => kind == ObjectKind::Trigger,
-        RefKind::Policy => kind == ObjectKind::Policy,
-        RefKind::Column => kind == ObjectKind::Column,
-        RefKind::Role => kind == ObjectKind::Role,
-        RefKind::Schema => kind == ObjectKind::Schema,
-        RefKind::Extension => kind == ObjectKind::Extension,
-    };
-    kind_matches && (name == reference.name || (reference.kind == RefKind::Function && name.starts_with(&format!("{}(", reference.name))))
 }
 
 #[cfg(test)]
