@@ -14,11 +14,13 @@ use crate::model::{Failure, Property, Report};
 use crate::model::{Granularity, Shard};
 use crate::project::{Project, ProjectError};
 use crate::report::Matrix;
+use crate::runner::embedded::ServerBinaries;
 use crate::runner::{self, Backend, EmbeddedCluster, ExistingServer, RunnerError};
 pub use tokio_util::sync::CancellationToken;
 
-/// Checks the project in `dir` with every property, on a throwaway embedded cluster (or the
-/// server in `PGCONVERGE_DATABASE_URL`). For a `#[test]`:
+/// Checks the project in `dir` with every property, on the backend [`BackendChoice::Auto`]
+/// chooses: the server in `PGCONVERGE_DATABASE_URL` when it is set, else a throwaway embedded
+/// cluster of the PostgreSQL server binaries installed here. For a `#[test]`:
 ///
 /// ```no_run
 /// let report = pgconverge::check("fixtures/k12_lms").unwrap();
@@ -71,8 +73,10 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check of the project in `dir` with the config's properties, on an embedded cluster (or
-    /// the server in `PGCONVERGE_DATABASE_URL`, the image in `PGCONVERGE_IMAGE`).
+    /// A check of the project in `dir` with the config's properties, on the backend
+    /// [`BackendChoice::Auto`] chooses: the server in `PGCONVERGE_DATABASE_URL` when it is set,
+    /// else an embedded cluster when server binaries are found, else a container (of the image in
+    /// `PGCONVERGE_IMAGE`, when it is set).
     ///
     /// `PGCONVERGE_SEED`, `PGCONVERGE_SHARD` (`i/n`) and `PGCONVERGE_CASES` set the seed, the
     /// shard and the cases per generated property as [`Check::seed`], [`Check::shard`] and
@@ -111,14 +115,16 @@ impl Check {
             properties: Vec::new(),
             explore,
             persist_default: true,
-            backend: BackendChoice::Embedded,
+            backend: BackendChoice::Auto,
             major: None,
             image: lookup("PGCONVERGE_IMAGE").filter(|i| !i.is_empty()),
             environment_error,
         }
     }
 
-    /// Which kind of server to use (the library's default is an embedded cluster; the CLI's is `auto`).
+    /// Which kind of server to use. The default, as the CLI's, is [`BackendChoice::Auto`]: the
+    /// URL when one is given, else an embedded cluster when server binaries are found, else a
+    /// container when the Docker engine answers.
     pub fn backend(mut self, backend: BackendChoice) -> Check {
         self.backend = backend;
         self
@@ -352,7 +358,7 @@ impl Check {
                 explore.granularity = granularity;
             }
         }
-        let backend = if project.runs_own_migrator() {
+        let (decision, url, image) = if project.runs_own_migrator() {
             // The commands get no password, so only an embedded cluster works: say so before
             // starting anything (`auto` means embedded here).
             let refused = match (self.backend, self.database_url.is_some()) {
@@ -363,13 +369,24 @@ impl Check {
             if let Some(backend) = refused {
                 return Err(RunnerError::CommandRunnerNeedsEmbedded { runner: project.runner_name(), backend: backend.to_string() }.into());
             }
-            start_backend_for(BackendChoice::Embedded, None, self.major, None).await?
+            let mut decision = choose_backend(BackendChoice::Embedded, None, self.major, None).await?;
+            if self.backend == BackendChoice::Auto {
+                decision.reason = format!(
+                    "embedded: the project's own migrator (runner = \"{}\") runs on an embedded cluster only",
+                    project.runner_name()
+                );
+            }
+            (decision, None, None)
         } else {
-            start_backend_for(self.backend, self.database_url.as_deref(), self.major, self.image.as_deref()).await?
+            let (url, image) = (self.database_url.as_deref(), self.image.as_deref());
+            (choose_backend_checked(self.backend, url, self.major, image).await?, url, image)
         };
+        let backend = start_backend(&decision, url, self.major, image).await?;
         let report = Checker::new(&project, backend.as_ref()).run(&properties, &explore).await;
         backend.shutdown().await;
-        report
+        let mut report = report?;
+        report.backend_reason = Some(decision.reason);
+        Ok(report)
     }
 }
 
@@ -384,9 +401,11 @@ fn own_runtime() -> Result<tokio::runtime::Runtime, RunnerError> {
 
 /// Which kind of server runs the cases.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum BackendChoice {
-    /// A container when the engine answers and has the image, else an embedded cluster. (A
-    /// database URL, when one is given, always selects the URL backend.)
+    /// The URL when one is given; else an embedded cluster when PostgreSQL server binaries are
+    /// found; else a container when the Docker engine answers. Images the engine happens to have
+    /// never change the choice.
     #[default]
     Auto,
     /// A throwaway cluster of the server binaries installed here, on a unix socket.
@@ -410,10 +429,150 @@ impl std::str::FromStr for BackendChoice {
     }
 }
 
+/// The backend a check runs on, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendDecision {
+    /// `Embedded`, `Container` or `Url`: never `Auto`.
+    pub choice: BackendChoice,
+    /// Why, in words, for the report: `embedded: PostgreSQL 15 binaries found in
+    /// /usr/lib/postgresql/15/bin`, `container: asked with --backend container`.
+    pub reason: String,
+    /// The server binaries that decided on an embedded cluster: the ones it runs.
+    binaries: Option<ServerBinaries>,
+}
+
+/// What `auto` looks at on this machine: [`BackendFacts::probe`] finds them, [`decide`] uses them.
+#[derive(Debug, Clone, Default)]
+struct BackendFacts {
+    /// Server binaries of the wanted major (the newest of any major when none is wanted),
+    /// installed or fetched earlier into the cache.
+    binaries: Option<ServerBinaries>,
+    /// Where binaries were looked for, for the error when there are none.
+    searched: String,
+    /// Whether a Docker engine answers (only asked when no binaries were found).
+    engine_answers: bool,
+    /// The PostgreSQL image the engine has for the major, if any: named in the reason for a
+    /// container, never a reason to choose one.
+    local_image: Option<String>,
+    /// Whether a wanted major's missing binaries may be fetched (`PGCONVERGE_NO_FETCH` unset).
+    fetch_allowed: bool,
+}
+
+impl BackendFacts {
+    /// The facts of this machine for `major` (the engine is asked only when no binaries are found).
+    async fn probe(major: Option<u32>, image: Option<&str>) -> BackendFacts {
+        // Probing runs `postgres --version` of each install: off the async threads.
+        let binaries = tokio::task::spawn_blocking(move || match major {
+            Some(m) => crate::runner::majors::installed_major(m).or_else(|| crate::runner::majors::cached_major(m)),
+            None => crate::runner::embedded::find_server_binaries().ok().and_then(|found| found.into_iter().next()),
+        })
+        .await
+        .ok()
+        .flatten();
+        let searched = match std::env::var_os("PGCONVERGE_PG_BIN") {
+            Some(dir) => format!("PGCONVERGE_PG_BIN={}", PathBuf::from(dir).display()),
+            None => "PATH, /usr/lib/postgresql/*/bin, pg_config --bindir".to_string(),
+        };
+        let searched = match (major, crate::runner::majors::cache_dir()) {
+            (Some(m), Some(cache)) => format!("PostgreSQL {m}: {searched}, {}", cache.join(format!("postgres-{m}")).display()),
+            (Some(m), None) => format!("PostgreSQL {m}: {searched}"),
+            (None, _) => searched,
+        };
+        let fetch_allowed = std::env::var_os("PGCONVERGE_NO_FETCH").is_none();
+        let mut facts = BackendFacts { binaries, searched, fetch_allowed, ..BackendFacts::default() };
+        if facts.binaries.is_none() {
+            facts.probe_engine(major, image).await;
+        }
+        facts
+    }
+
+    #[cfg(feature = "container")]
+    async fn probe_engine(&mut self, major: Option<u32>, image: Option<&str>) {
+        use crate::runner::container::{self, ImageRef};
+        self.engine_answers = container::engine_available().await;
+        if !self.engine_answers {
+            return;
+        }
+        let m = major.unwrap_or(DEFAULT_CONTAINER_MAJOR);
+        let candidates = match image {
+            Some(image) => vec![ImageRef::parse_or_tag(image, &m.to_string())],
+            None => vec![ImageRef::official(m), ImageRef::local(m)],
+        };
+        for candidate in candidates {
+            if candidate.exists_locally().await {
+                self.local_image = Some(candidate.to_string());
+                return;
+            }
+        }
+    }
+
+    #[cfg(not(feature = "container"))]
+    async fn probe_engine(&mut self, _major: Option<u32>, _image: Option<&str>) {}
+}
+
+/// The major a container runs when none is named and no server binaries say which.
+#[cfg(feature = "container")]
+const DEFAULT_CONTAINER_MAJOR: u32 = 16;
+
+/// The backend for `choice`: a URL, when given, wins; `embedded` and `container` are taken as
+/// asked; `auto` is an embedded cluster when server binaries are found, else a container when
+/// the engine answers, else (for a `--pg` major) an embedded cluster on binaries fetched for it.
+/// `image`: whether an image was named (it applies to a container only).
+fn decide(
+    choice: BackendChoice,
+    url_given: bool,
+    major: Option<u32>,
+    image: bool,
+    facts: BackendFacts,
+) -> Result<BackendDecision, RunnerError> {
+    let decision = |choice: BackendChoice, reason: String| BackendDecision { choice, reason, binaries: None };
+    match (choice, url_given) {
+        // A database URL names the server: it wins over any default or environment choice.
+        (_, true) => return Ok(decision(BackendChoice::Url, "url: --database-url given".into())),
+        (BackendChoice::Url, false) => return Err(RunnerError::MissingDatabaseUrl),
+        (BackendChoice::Embedded, false) => return Ok(decision(BackendChoice::Embedded, "embedded: asked with --backend embedded".into())),
+        (BackendChoice::Container, false) => {
+            return Ok(decision(BackendChoice::Container, "container: asked with --backend container".into()))
+        }
+        (BackendChoice::Auto, false) => {}
+    }
+    if let Some(binaries) = facts.binaries {
+        let unused_image = if image { " (--image is for a container: --backend container)" } else { "" };
+        let reason = format!("embedded: PostgreSQL {} binaries found in {}{unused_image}", binaries.major, binaries.bin_dir.display());
+        return Ok(BackendDecision { choice: BackendChoice::Embedded, reason, binaries: Some(binaries) });
+    }
+    if facts.engine_answers {
+        let has = facts.local_image.map(|image| format!(", and has {image}")).unwrap_or_default();
+        let reason = format!("container: no PostgreSQL server binaries found ({}); the Docker engine answers{has}", facts.searched);
+        return Ok(decision(BackendChoice::Container, reason));
+    }
+    match major {
+        Some(m) if facts.fetch_allowed => Ok(decision(
+            BackendChoice::Embedded,
+            format!("embedded: no PostgreSQL {m} binaries here and no Docker engine answers, so they are fetched (scripts/fetch-postgres)"),
+        )),
+        _ => Err(RunnerError::NoBackend { searched: facts.searched }),
+    }
+}
+
+/// Which backend `choice` comes to on this machine, and why (see [`BackendChoice::Auto`]).
+pub async fn choose_backend(
+    choice: BackendChoice,
+    database_url: Option<&str>,
+    major: Option<u32>,
+    image: Option<&str>,
+) -> Result<BackendDecision, RunnerError> {
+    let facts = match (choice, database_url) {
+        (BackendChoice::Auto, None) => BackendFacts::probe(major, image).await,
+        _ => BackendFacts::default(),
+    };
+    decide(choice, database_url.is_some(), major, image.is_some(), facts)
+}
+
 /// The major a container runs when none is named: the newest installed one, else 16.
 #[cfg(feature = "container")]
 fn default_major() -> u32 {
-    crate::runner::embedded::find_server_binaries().ok().and_then(|b| b.first().map(|b| b.major)).unwrap_or(16)
+    crate::runner::embedded::find_server_binaries().ok().and_then(|b| b.first().map(|b| b.major)).unwrap_or(DEFAULT_CONTAINER_MAJOR)
 }
 
 /// Starts the chosen backend, for `major` when given, from `image` when given.
@@ -423,22 +582,36 @@ pub async fn start_backend_for(
     major: Option<u32>,
     image: Option<&str>,
 ) -> Result<Box<dyn Backend>, RunnerError> {
+    let decision = choose_backend_checked(choice, database_url, major, image).await?;
+    start_backend(&decision, database_url, major, image).await
+}
+
+/// [`choose_backend`], after checking that a named image is one a container can run.
+async fn choose_backend_checked(
+    choice: BackendChoice,
+    database_url: Option<&str>,
+    major: Option<u32>,
+    image: Option<&str>,
+) -> Result<BackendDecision, RunnerError> {
     #[cfg(feature = "container")]
     {
         use crate::runner::container::ImageRef;
-        // A bad image is the user's to fix before anything starts (`auto` would otherwise quietly
-        // fall back to an embedded cluster).
+        // A bad image is the user's to fix before anything starts, even when `auto` would not use it.
         if let (Some(image), BackendChoice::Auto | BackendChoice::Container, None) = (image, choice, database_url) {
-            ImageRef::parse_or_tag(image, &major.unwrap_or(16).to_string()).check()?;
+            ImageRef::parse_or_tag(image, &major.unwrap_or(DEFAULT_CONTAINER_MAJOR).to_string()).check()?;
         }
     }
-    let choice = match (choice, database_url) {
-        // A database URL names the server: it wins over any default or environment choice.
-        (_, Some(_)) => BackendChoice::Url,
-        (BackendChoice::Auto, None) => auto_choice(major, image).await,
-        (other, _) => other,
-    };
-    match choice {
+    choose_backend(choice, database_url, major, image).await
+}
+
+/// Starts the backend `decision` names, for `major` when given, from `image` when given.
+pub async fn start_backend(
+    decision: &BackendDecision,
+    database_url: Option<&str>,
+    major: Option<u32>,
+    image: Option<&str>,
+) -> Result<Box<dyn Backend>, RunnerError> {
+    match decision.choice {
         BackendChoice::Url => {
             let url = database_url.ok_or(RunnerError::MissingDatabaseUrl)?;
             let mut server = ExistingServer::from_url(url)?;
@@ -446,19 +619,24 @@ pub async fn start_backend_for(
             server.reap_leftovers().await;
             Ok(Box::new(server))
         }
-        BackendChoice::Embedded => match major {
-            Some(m) => {
+        BackendChoice::Embedded => match (&decision.binaries, major) {
+            (Some(binaries), _) => Ok(Box::new(EmbeddedCluster::start_with(binaries.clone()).await?)),
+            (None, Some(m)) => {
                 let binaries = tokio::task::spawn_blocking(move || crate::runner::majors::find_major(m))
                     .await
                     .map_err(|e| RunnerError::Task { task: format!("the search for PostgreSQL {m}"), message: e.to_string() })??;
                 Ok(Box::new(EmbeddedCluster::start_with(binaries).await?))
             }
-            None => Ok(Box::new(EmbeddedCluster::start().await?)),
+            (None, None) => Ok(Box::new(EmbeddedCluster::start().await?)),
         },
         #[cfg(feature = "container")]
         BackendChoice::Container => {
             use crate::runner::container::{self, ContainerServer, ImageRef};
-            let m = major.unwrap_or_else(default_major);
+            let m = match major {
+                Some(m) => m,
+                // Runs `postgres --version` of each install: off the async threads.
+                None => tokio::task::spawn_blocking(default_major).await.unwrap_or(DEFAULT_CONTAINER_MAJOR),
+            };
             let image = match image {
                 Some(image) => ImageRef::parse_or_tag(image, &m.to_string()),
                 None => {
@@ -474,35 +652,13 @@ pub async fn start_backend_for(
             Ok(Box::new(ContainerServer::start(&image).await?))
         }
         #[cfg(not(feature = "container"))]
-        BackendChoice::Container => Err(RunnerError::ContainerBackendNotBuilt),
-        BackendChoice::Auto => unreachable!("resolved above"),
+        BackendChoice::Container => {
+            // The image would name the container's.
+            let _ = image;
+            Err(RunnerError::ContainerBackendNotBuilt)
+        }
+        BackendChoice::Auto => unreachable!("a decision is never auto"),
     }
-}
-
-/// `auto` without a URL: a container when the engine answers and has the image, else embedded.
-#[cfg(feature = "container")]
-async fn auto_choice(major: Option<u32>, image: Option<&str>) -> BackendChoice {
-    use crate::runner::container::ImageRef;
-    let m = match major {
-        Some(m) => m,
-        // Runs `postgres --version` of each install: off the async threads.
-        None => tokio::task::spawn_blocking(default_major).await.unwrap_or(16),
-    };
-    let has_image = match image {
-        Some(image) => ImageRef::parse_or_tag(image, &m.to_string()).exists_locally().await,
-        None => ImageRef::official(m).exists_locally().await || ImageRef::local(m).exists_locally().await,
-    };
-    if has_image {
-        BackendChoice::Container
-    } else {
-        BackendChoice::Embedded
-    }
-}
-
-/// `auto` without a URL, and without the container backend: embedded.
-#[cfg(not(feature = "container"))]
-async fn auto_choice(_major: Option<u32>, _image: Option<&str>) -> BackendChoice {
-    BackendChoice::Embedded
 }
 
 /// What `dump` reads a catalog from.
@@ -600,5 +756,84 @@ mod environment_tests {
             let check = from(&[(name, value)]);
             assert_eq!(check.environment_error.as_ref().map(|(n, _)| *n), Some(name), "{name}={value}");
         }
+    }
+}
+
+#[cfg(test)]
+mod backend_choice_tests {
+    use super::*;
+
+    fn binaries(major: u32, dir: &str) -> ServerBinaries {
+        ServerBinaries { bin_dir: PathBuf::from(dir), version: format!("{major}.4"), major, lib_dirs: vec![] }
+    }
+
+    fn machine(binaries: Option<ServerBinaries>, engine_answers: bool, local_image: Option<&str>) -> BackendFacts {
+        BackendFacts {
+            binaries,
+            searched: "PATH, /usr/lib/postgresql/*/bin, pg_config --bindir".into(),
+            engine_answers,
+            local_image: local_image.map(str::to_string),
+            fetch_allowed: true,
+        }
+    }
+
+    fn auto(facts: BackendFacts) -> Result<BackendDecision, RunnerError> {
+        decide(BackendChoice::Auto, false, None, false, facts)
+    }
+
+    #[test]
+    fn an_image_on_the_engine_does_not_change_the_default() {
+        let installed = Some(binaries(15, "/usr/lib/postgresql/15/bin"));
+        for image in [None, Some("postgres:15"), Some("pgconverge/postgres:15-local")] {
+            let decision = auto(machine(installed.clone(), true, image)).expect("decided");
+            assert_eq!(decision.choice, BackendChoice::Embedded, "with {image:?}");
+            assert_eq!(decision.reason, "embedded: PostgreSQL 15 binaries found in /usr/lib/postgresql/15/bin");
+            assert_eq!(decision.binaries, installed, "the binaries that decided are the ones started");
+        }
+    }
+
+    #[test]
+    fn without_server_binaries_a_container_when_the_engine_answers_else_an_error_saying_what_to_install() {
+        let decision = auto(machine(None, true, Some("postgres:16"))).expect("decided");
+        assert_eq!(decision.choice, BackendChoice::Container);
+        assert!(decision.reason.starts_with("container: no PostgreSQL server binaries found ("), "{}", decision.reason);
+        assert!(decision.reason.ends_with("the Docker engine answers, and has postgres:16"), "{}", decision.reason);
+
+        let error = auto(machine(None, false, None)).expect_err("nothing to run on");
+        assert_eq!(crate::Error::from(error).kind(), crate::ErrorKind::Infrastructure);
+        let message = auto(machine(None, false, None)).expect_err("nothing to run on").to_string();
+        for what in ["install PostgreSQL's server binaries", "PGCONVERGE_PG_BIN", "Docker engine", "--database-url"] {
+            assert!(message.contains(what), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_wanted_major_without_binaries_or_engine_is_fetched_unless_fetching_is_off() {
+        let decision = decide(BackendChoice::Auto, false, Some(18), false, machine(None, false, None)).expect("decided");
+        assert_eq!((decision.choice, decision.binaries), (BackendChoice::Embedded, None));
+        assert!(decision.reason.contains("fetched"), "{}", decision.reason);
+        let no_fetch = BackendFacts { fetch_allowed: false, ..machine(None, false, None) };
+        assert!(matches!(decide(BackendChoice::Auto, false, Some(18), false, no_fetch), Err(RunnerError::NoBackend { .. })));
+    }
+
+    #[test]
+    fn an_asked_backend_is_taken_as_asked_and_a_url_wins() {
+        let installed = || machine(Some(binaries(15, "/usr/local/bin")), true, Some("postgres:15"));
+        let asked = |choice, url| decide(choice, url, None, false, installed()).map(|d| (d.choice, d.reason));
+        assert_eq!(
+            asked(BackendChoice::Container, false).unwrap(),
+            (BackendChoice::Container, "container: asked with --backend container".into())
+        );
+        assert_eq!(
+            asked(BackendChoice::Embedded, false).unwrap(),
+            (BackendChoice::Embedded, "embedded: asked with --backend embedded".into())
+        );
+        for choice in [BackendChoice::Auto, BackendChoice::Embedded, BackendChoice::Container, BackendChoice::Url] {
+            assert_eq!(asked(choice, true).unwrap(), (BackendChoice::Url, "url: --database-url given".into()));
+        }
+        assert!(matches!(asked(BackendChoice::Url, false), Err(RunnerError::MissingDatabaseUrl)));
+        let with_image = decide(BackendChoice::Auto, false, None, true, installed()).unwrap();
+        assert_eq!(with_image.choice, BackendChoice::Embedded);
+        assert!(with_image.reason.ends_with("(--image is for a container: --backend container)"), "{}", with_image.reason);
     }
 }

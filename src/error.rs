@@ -183,6 +183,7 @@ impl RunnerError {
             | RunnerError::NothingToRun(_) => ErrorKind::Input,
             RunnerError::Interrupted => ErrorKind::Interrupted,
             RunnerError::NoServerBinaries { .. }
+            | RunnerError::NoBackend { .. }
             | RunnerError::Spawn { .. }
             | RunnerError::ProgramFailed { .. }
             | RunnerError::ProgramIneffective { .. }

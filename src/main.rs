@@ -4,7 +4,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli::exit::ErrorStyle;
 use cli::outputs::CheckOutputs;
 use pgconverge::runner::RunnerError;
@@ -38,6 +38,8 @@ enum Command {
     Dump(cli::dump::DumpArgs),
     /// Compare two catalogs: each a JSON dump (`dump --format json`) or a project directory. Exit 0 equal, 1 different.
     Diff(cli::diff::DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(cli::completions::CompletionsArgs),
 }
 
 impl Command {
@@ -49,7 +51,7 @@ impl Command {
             Command::Doctor(args) => args.error_style(),
             Command::Dump(args) => args.error_style(),
             Command::Diff(args) => args.error_style(),
-            Command::Init(_) | Command::Reap(_) => ErrorStyle::Human,
+            Command::Init(_) | Command::Reap(_) | Command::Completions(_) => ErrorStyle::Human,
         }
     }
 
@@ -74,6 +76,7 @@ impl Command {
             Command::Doctor(args) => Ok(args.run().await),
             Command::Dump(args) => args.run().await,
             Command::Diff(args) => args.run().await,
+            Command::Completions(args) => Ok(args.run(Cli::command())),
         }
     }
 }

@@ -335,6 +335,11 @@ pub struct Report {
     pub reference: Option<PathBuf>,
     /// The server the check ran on, in words (never with a password).
     pub backend: String,
+    /// Which backend was chosen and why (`embedded: PostgreSQL 15 binaries found in
+    /// /usr/lib/postgresql/15/bin`, `container: asked with --backend container`); `None` when the
+    /// caller started the backend itself (an [`engine::Checker`](crate::engine::Checker)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
     /// The server's version, e.g. `15.18`.
     pub server_version: String,
     /// The server's major version (one report per major in a `--pg` matrix).
@@ -531,6 +536,7 @@ impl std::str::FromStr for Shard {
 
 /// What may pre-exist: single reference objects, or the whole effect of re-entrant migrations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// A re-entrant migration's whole effect pre-exists, or none of it.

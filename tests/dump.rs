@@ -12,7 +12,7 @@ fn k12_dump_is_byte_identical_across_runs_and_creation_orders() {
     let second = pgconverge(&["dump", "fixtures/k12_lms"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(first.stdout.len() > 1000);
-    assert_eq!(first.stdout, second.stdout);
+    pretty_assertions::assert_eq!(first.stdout, second.stdout);
     // The migrations build the same schema in another order (inline constraints, DO blocks).
     let migrations = pgconverge(&["dump", "fixtures/k12_lms", "--source", "migrations"]);
     assert_eq!(migrations.code, 0, "{}", migrations.stderr);

@@ -98,3 +98,30 @@ async fn assert_converges_panics_with_the_report_inside_an_async_test() {
     assert!(message.contains("does not converge (counterexample, exit 1"), "{message}");
     assert!(message.contains("public.ai_provider_configs.status"), "{message}");
 }
+
+#[test]
+fn the_library_and_the_cli_choose_the_same_backend_by_default_and_say_why() {
+    // Neither names a backend: both take `auto`, by one rule. The CLI gets the URL exactly when
+    // this process has one (the library reads it from the environment).
+    let report = Check::new("fixtures/k12_lms").properties([Property::Fresh]).no_persistence().run().expect("the check decides");
+    let url = std::env::var("PGCONVERGE_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_pgconverge"));
+    cli.args(["check", "fixtures/k12_lms", "--properties", "fresh", "--no-persist", "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("PGCONVERGE_BACKEND")
+        .env_remove("PGCONVERGE_DATABASE_URL");
+    if let Some(url) = &url {
+        cli.env("PGCONVERGE_DATABASE_URL", url);
+    }
+    let output = cli.output().expect("the pgconverge binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+
+    let reason = report.backend_reason.as_deref().expect("the library's report says why");
+    assert_eq!(json["backend_reason"].as_str(), Some(reason));
+    assert_eq!(json["backend"].as_str(), Some(report.backend.as_str()));
+    match url {
+        Some(_) => assert_eq!(reason, "url: --database-url given"),
+        None => assert!(reason.starts_with("embedded: PostgreSQL ") && reason.contains(" binaries found in /"), "{reason}"),
+    }
+}

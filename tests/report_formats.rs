@@ -50,6 +50,7 @@ fn report(project: &str, migration_ids: &[&str], reference: Option<&str>, verdic
         migration_ids: ids(migration_ids),
         reference: reference.map(PathBuf::from),
         backend: "embedded PostgreSQL 15.18 (/usr/local/bin)".into(),
+        backend_reason: None,
         server_version: "15.18".into(),
         major: 15,
         reference_objects: 63,
@@ -743,7 +744,7 @@ fn junit_failure_lists_the_differences() {
     );
     let text = fresh["text"].as_str().unwrap();
     assert!(text.contains("column public.ai_provider_configs.api_key: not_null true expected, false found\n"), "{text}");
-    assert!(text.contains("<  default: 'inactive'::varchar"), "the diff, without colors: {text}");
+    assert!(text.contains("-   default: 'inactive'::varchar"), "the diff, without colors: {text}");
     assert!(!text.contains('\u{1b}'), "{text}");
     let skipped = case(&parsed, "partial");
     assert_eq!(skipped["outcome"], "skipped");

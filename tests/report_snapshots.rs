@@ -75,6 +75,7 @@ mod by_hand {
             migration_ids,
             reference: None,
             backend: "embedded PostgreSQL 15.18 (/usr/local/bin)".into(),
+            backend_reason: None,
             server_version: "15.18".into(),
             major: 15,
             reference_objects: 0,

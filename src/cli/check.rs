@@ -2,8 +2,11 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pgconverge::engine::explore::Progress;
 use pgconverge::model::{Granularity, Property, Shard};
 use pgconverge::{BackendChoice, Check, Error, Status};
@@ -87,8 +90,8 @@ pub enum Color {
 /// Which server runs the cases.
 #[derive(clap::Args, Clone)]
 struct BackendArgs {
-    /// auto: the URL if given, else a container when the engine has the image, else embedded.
-    #[arg(long, env = "PGCONVERGE_BACKEND", default_value = "auto")]
+    /// Which server runs the cases (the report says which was chosen and why).
+    #[arg(long, value_enum, env = "PGCONVERGE_BACKEND", default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
     /// The container image (default postgres:<major>, else the locally built pgconverge/postgres:<major>-local).
     #[arg(long, env = "PGCONVERGE_IMAGE")]
@@ -113,8 +116,8 @@ struct ExploreArgs {
     /// Case runs a failure's shrinking may spend (default PROPTEST_MAX_SHRINK_ITERS, else 256).
     #[arg(long)]
     shrink_iters: Option<u32>,
-    /// What may pre-exist in generated start states: migration (whole re-entrant migrations) or object.
-    #[arg(long)]
+    /// What may pre-exist in generated start states (default: granularity in pgconverge.toml, else migration).
+    #[arg(long, value_enum)]
     granularity: Option<Granularity>,
     /// Where failing seeds are saved and replayed from (default DIR/proptest-regressions).
     #[arg(long, conflicts_with = "no_persist")]
@@ -177,7 +180,7 @@ impl CheckArgs {
         if let Some(limit) = self.lock_timeout {
             check = check.lock_timeout(limit);
         }
-        if std::io::stderr().is_terminal() {
+        if progress_wanted() {
             check = check.progress(progress_bar());
         }
         // The majors one by one, keeping each report and verdict as it comes: a later major's
@@ -252,42 +255,60 @@ fn parse_time_limit(value: &str) -> Result<std::time::Duration, String> {
     value.parse::<pgconverge::project::config::TimeLimit>().map(|limit| limit.0)
 }
 
+/// Whether the human report is coloured: `--color always` or `never` as said; `auto` as anstream
+/// decides for stdout (no colour under `NO_COLOR` or `CLICOLOR=0`, colour under
+/// `CLICOLOR_FORCE=1`, else colour on a terminal that supports it).
 fn use_color(color: Color) -> bool {
-    match color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    }
+    let choice = match color {
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+        Color::Auto => anstream::AutoStream::choice(&std::io::stdout()),
+    };
+    choice != anstream::ColorChoice::Never
 }
 
-/// A one-line progress bar on stderr, drawn only once a property has run for two seconds.
+/// Whether to draw a progress bar: on a terminal, and not in CI, whose log keeps every redraw.
+fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none_or(|ci| ci.is_empty())
+}
+
+/// How long a property runs before its progress bar appears: a quick check draws nothing.
+const PROGRESS_DELAY: Duration = Duration::from_secs(2);
+
+/// A progress bar on stderr for the property running: its cases done of its target, failed
+/// cases and the rate. It appears once the property has run for [`PROGRESS_DELAY`], and its
+/// last state stays on screen when the property ends.
 fn progress_bar() -> impl Fn(&Progress) + Send + Sync {
-    let last_draw = std::sync::Mutex::new(None::<std::time::Instant>);
+    let style = ProgressStyle::with_template("{prefix:<10} [{bar:30}] {pos}/{len} cases, {msg}")
+        .expect("a valid progress template")
+        .progress_chars("#.");
+    let current = Mutex::new(None::<(Property, ProgressBar)>);
     move |p: &Progress| {
-        let mut last = last_draw.lock().unwrap_or_else(|e| e.into_inner());
-        if p.finished {
-            if last.take().is_some() {
-                eprintln!();
+        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+        // A bar left by a property that ended without its last report.
+        if current.as_ref().is_some_and(|(property, _)| *property != p.property) {
+            if let Some((_, bar)) = current.take() {
+                bar.finish();
             }
-            return;
         }
-        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(200));
-        if p.elapsed < std::time::Duration::from_secs(2) || !due {
-            return;
+        if current.is_none() {
+            if p.finished || p.elapsed < PROGRESS_DELAY {
+                return;
+            }
+            let bar = ProgressBar::with_draw_target(Some(u64::from(p.target)), ProgressDrawTarget::stderr())
+                .with_style(style.clone())
+                .with_prefix(p.property.name())
+                .with_elapsed(p.elapsed);
+            *current = Some((p.property, bar));
         }
+        let Some((_, bar)) = current.as_ref() else { return };
         let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(0.001);
-        let width = 30usize;
-        let done = ((p.cases as f64 / f64::from(p.target.max(1))) * width as f64).min(width as f64) as usize;
-        eprint!(
-            "\r{:<10} [{}{}] {}/{} cases, {} failed, {:.1} cases/s ",
-            p.property.name(),
-            "#".repeat(done),
-            ".".repeat(width - done),
-            p.cases,
-            p.target,
-            p.failed,
-            rate
-        );
-        *last = Some(std::time::Instant::now());
+        bar.set_length(u64::from(p.target));
+        bar.set_position(p.cases);
+        bar.set_message(format!("{} failed, {rate:.1} cases/s", p.failed));
+        if p.finished {
+            bar.finish();
+            *current = None;
+        }
     }
 }

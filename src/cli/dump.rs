@@ -25,7 +25,7 @@ pub struct DumpArgs {
     /// Dump on this PostgreSQL major (embedded or container, see --backend).
     #[arg(long = "pg")]
     major: Option<u32>,
-    #[arg(long, env = "PGCONVERGE_BACKEND", default_value = "auto")]
+    #[arg(long, value_enum, env = "PGCONVERGE_BACKEND", default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
 }
 

@@ -3,6 +3,7 @@
 //! [`exit`] turns that into the exit code.
 
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod doctor;
 pub mod dump;

@@ -254,6 +254,7 @@ impl<'a> Checker<'a> {
             migration_ids: self.project.migrations.migrations.iter().map(|m| m.id()).collect(),
             reference: self.project.reference_path().map(|p| p.to_path_buf()),
             backend: self.backend.describe(),
+            backend_reason: None,
             server_version: version.to_string(),
             major: version.major,
             reference_objects,

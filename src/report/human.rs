@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use anstyle::{AnsiColor, Style};
+
 use crate::compare::{Change, Difference};
 use crate::model::{agreeing, count_with_verb, plural, CaseReport, Failure, Report, Status, Verdict, VerdictStatus};
 
@@ -28,7 +30,8 @@ const WARNING_LABEL: &str = "warning: ";
 /// Warnings of one kind listed one by one; more are summed up in a line.
 const WARNINGS_LISTED: usize = 3;
 
-/// The report as text; `color` keeps ANSI colors in the diff.
+/// The report as text; with `color`, the verdict marks and the diff are in ANSI colours, and
+/// without, it is plain text.
 pub fn human(report: &Report, color: bool) -> String {
     let mut out = String::new();
     let reference = match &report.reference {
@@ -37,6 +40,9 @@ pub fn human(report: &Report, color: bool) -> String {
     };
     let _ = writeln!(out, "pgconverge check {}", shown(&report.project));
     let _ = writeln!(out, "  {} ({}), {reference}, {}", plural(report.migrations, "migration"), report.format, report.backend);
+    if let Some(reason) = &report.backend_reason {
+        let _ = writeln!(out, "  backend: {reason}");
+    }
     if let Some(detection) = &report.format_detection {
         let _ = writeln!(out, "  format: {} ({} {})", report.format, shown(&detection.file), detection.reason);
     }
@@ -97,15 +103,19 @@ fn rerun_hint(seed: u64, report: &Report) -> String {
 }
 
 fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool) {
-    let mark = match verdict.status {
-        VerdictStatus::Pass => "ok  ",
-        VerdictStatus::Fail => "FAIL",
-        VerdictStatus::Skipped => "skip",
-        VerdictStatus::Incomplete => "inc.",
+    let (mark, style) = match verdict.status {
+        VerdictStatus::Pass => ("ok  ", AnsiColor::Green.on_default()),
+        VerdictStatus::Fail => ("FAIL", AnsiColor::Red.on_default().bold()),
+        VerdictStatus::Skipped => ("skip", Style::new().dimmed()),
+        VerdictStatus::Incomplete => ("inc.", AnsiColor::Yellow.on_default().bold()),
     };
     let head = format!("  {mark}  {:width$}  ", verdict.property.name());
     let (line, rest) = cut_at_word(&verdict.summary, VERDICT_LINE_WIDTH.saturating_sub(head.chars().count()));
-    let _ = writeln!(out, "{head}{line}");
+    if color {
+        let _ = writeln!(out, "  {style}{mark}{style:#}  {:width$}  {line}", verdict.property.name());
+    } else {
+        let _ = writeln!(out, "{head}{line}");
+    }
     // What the cut left out, unless the details below say it (a failure, a generated case).
     if !rest.is_empty() && verdict.failure.is_none() && verdict.case.is_none() {
         for line in rest.lines() {
@@ -148,10 +158,8 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
                     writeln!(out, "{DETAIL_INDENT}... and {} more (--format json lists them all)", differences.len() - DIFFERENCES_SHOWN);
             }
             if !expected_text.is_empty() || !found_text.is_empty() {
-                let diff = pretty_assertions::StrComparison::new(expected_text, found_text).to_string();
-                let diff = if color { diff } else { super::strip_ansi(&diff) };
-                let _ = writeln!(out, "{DETAIL_INDENT}diff (< {expected}, > found):");
-                for line in diff.lines() {
+                let _ = writeln!(out, "{DETAIL_INDENT}diff (- {expected}, + found):");
+                for line in super::line_diff(expected_text, found_text, color) {
                     let _ = writeln!(out, "{DETAIL_INDENT}  {line}");
                 }
             }

@@ -242,9 +242,8 @@ fn write_failure(out: &mut String, failure: Option<&Failure>, detail: Detail) {
                 let _ = writeln!(out, "... and {} more", differences.len() - shown);
             }
             if detail == Detail::Full && (!expected_text.is_empty() || !found_text.is_empty()) {
-                let diff = pretty_assertions::StrComparison::new(expected_text, found_text).to_string();
-                let _ = writeln!(out, "diff (< {expected}, > found):");
-                for line in super::strip_ansi(&diff).lines() {
+                let _ = writeln!(out, "diff (- {expected}, + found):");
+                for line in super::line_diff(expected_text, found_text, false) {
                     let _ = writeln!(out, "  {line}");
                 }
             }

@@ -84,6 +84,7 @@ mod tests {
             migration_ids: vec![],
             reference: None,
             backend: "embedded".into(),
+            backend_reason: None,
             server_version: format!("{major}.1"),
             major,
             reference_objects: 0,

@@ -17,7 +17,11 @@ pub use matrix::Matrix;
 pub use table::table;
 pub use unfinished::{Stopped, Unfinished};
 
+use std::fmt::Write;
 use std::path::Path;
+
+use anstyle::{AnsiColor, Style};
+use similar::{ChangeTag, TextDiff};
 
 use crate::migration::Location;
 use crate::model::Report;
@@ -28,10 +32,47 @@ pub(crate) fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report always serializes")
 }
 
-/// Removes ANSI color sequences (pretty_assertions always colors its diff).
-pub(crate) fn strip_ansi(text: &str) -> String {
-    let pattern = regex::Regex::new("\x1b\\[[0-9;]*m").expect("valid regex");
-    pattern.replace_all(text, "").into_owned()
+/// Lines only the expected text has: red.
+const REMOVED: Style = AnsiColor::Red.on_default();
+/// Lines only the found text has: green.
+const ADDED: Style = AnsiColor::Green.on_default();
+
+/// The line diff of `expected` and `found`, one string a line: `- ` starts a line only
+/// `expected` has, `+ ` one only `found` has, two spaces one both have. With `color`, removed
+/// lines are red, added ones green, and the words that changed within a line bold and
+/// underlined; without, plain text.
+pub(crate) fn line_diff(expected: &str, found: &str, color: bool) -> Vec<String> {
+    let diff = TextDiff::from_lines(expected, found);
+    let mut lines = Vec::new();
+    for op in diff.ops() {
+        for change in diff.iter_inline_changes(op) {
+            let (sign, style) = match change.tag() {
+                ChangeTag::Delete => ('-', REMOVED),
+                ChangeTag::Insert => ('+', ADDED),
+                ChangeTag::Equal => (' ', Style::new()),
+            };
+            let mut line = String::new();
+            if color {
+                let _ = write!(line, "{style}{sign} ");
+            } else {
+                let _ = write!(line, "{sign} ");
+            }
+            for (emphasized, text) in change.iter_strings_lossy() {
+                let text = text.trim_end_matches(['\n', '\r']);
+                if color && emphasized {
+                    let emphasis = style.bold().underline();
+                    let _ = write!(line, "{emphasis}{text}{emphasis:#}{style}");
+                } else {
+                    line.push_str(text);
+                }
+            }
+            if color {
+                let _ = write!(line, "{style:#}");
+            }
+            lines.push(line.trim_end().to_string());
+        }
+    }
+    lines
 }
 
 /// A path as the user would write it: no `/./`, no trailing `/.`.
@@ -42,4 +83,26 @@ pub(crate) fn shown(path: &Path) -> String {
 /// `file:line:column`, the file as [`shown`].
 pub(crate) fn location(location: &Location) -> String {
     format!("{}:{}:{}", shown(&location.file), location.line, location.column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    const EXPECTED: &str = "column public.t.status\n  default: 'inactive'::varchar\n  not_null: true\n";
+    const FOUND: &str = "column public.t.status\n  default: 'active'::varchar\n  not_null: true\n";
+
+    #[test]
+    fn a_line_diff_is_plain_text_unless_colour_is_asked_for() {
+        let plain = line_diff(EXPECTED, FOUND, false);
+        assert_eq!(
+            plain,
+            ["  column public.t.status", "-   default: 'inactive'::varchar", "+   default: 'active'::varchar", "    not_null: true"]
+        );
+        let coloured = line_diff(EXPECTED, FOUND, true);
+        assert_eq!(coloured[0], plain[0], "a line both have is not coloured");
+        // Removed red, added green, the changed words bold and underlined, each line reset.
+        assert_eq!(coloured[1], "\x1b[31m-   default: \x1b[1m\x1b[4m\x1b[31m'inactive'::varchar\x1b[0m\x1b[31m\x1b[0m");
+        assert!(coloured[2].starts_with("\x1b[32m+   default: ") && coloured[2].ends_with("\x1b[0m"), "{:?}", coloured[2]);
+    }
 }

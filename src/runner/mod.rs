@@ -41,6 +41,12 @@ pub enum RunnerError {
         /// Where pgconverge looked.
         searched: String,
     },
+    /// `auto` found nothing to run on: no server binaries, no Docker engine, no URL.
+    #[error("no PostgreSQL to run on: no server binaries found ({searched}) and no Docker engine answers; install PostgreSQL's server binaries (Debian: apt-get install postgresql) or set PGCONVERGE_PG_BIN, start a Docker engine (DOCKER_HOST), or give --database-url")]
+    NoBackend {
+        /// Where pgconverge looked for server binaries.
+        searched: String,
+    },
     /// A program (initdb, postgres, docker, a script, a `runner = "command"` command) could not
     /// be started or waited for.
     #[error("cannot run {program}: {source}")]

@@ -48,9 +48,9 @@ fn cli(args: &[&str]) -> Command {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("PGCONVERGE_DATABASE_URL")
-        // The CLI's `auto` picks a container when a local image exists; these tests mean the
-        // embedded backend, or the shared server when a URL is set (tests/container.rs covers
-        // containers).
+        // These tests mean the embedded backend, or the shared server when a URL is set, on any
+        // machine (`auto` would run a container where no server binaries are installed;
+        // tests/container.rs covers containers).
         .env("PGCONVERGE_BACKEND", "embedded");
     command
 }
