@@ -37,6 +37,8 @@ enum Command {
     Dump(cli::dump::DumpArgs),
     /// Compare two catalogs: each a JSON dump (`dump --format json`) or a project directory. Exit 0 equal, 1 different.
     Diff(cli::diff::DiffArgs),
+    /// Check each DIR with many cases (default 2000) within --budget seconds, a JSON report per DIR in --out: exit 1 when any has a counterexample, else 3 or 2 on an error; a DIR the budget cut short is not a verdict.
+    Fuzz(cli::fuzz::FuzzArgs),
 }
 
 impl Command {
@@ -48,7 +50,7 @@ impl Command {
             Command::Doctor(args) => args.error_style(),
             Command::Dump(args) => args.error_style(),
             Command::Diff(args) => args.error_style(),
-            Command::Init(_) | Command::Reap(_) => ErrorStyle::Human,
+            Command::Init(_) | Command::Reap(_) | Command::Fuzz(_) => ErrorStyle::Human,
         }
     }
 
@@ -64,6 +66,7 @@ impl Command {
             Command::Doctor(args) => Ok(args.run().await),
             Command::Dump(args) => args.run().await,
             Command::Diff(args) => args.run().await,
+            Command::Fuzz(args) => args.run(cancel).await,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod doctor;
 pub mod dump;
 pub mod exit;
+pub mod fuzz;
 pub mod init;
 pub mod panic;
 pub mod reap;
