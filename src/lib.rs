@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod compare;
 pub mod engine;
 pub mod error;
+pub mod fuzz;
 pub(crate) mod generate;
 pub mod migration;
 pub mod model;

@@ -40,6 +40,8 @@ enum Command {
     Diff(cli::diff::DiffArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(cli::completions::CompletionsArgs),
+    /// Check each DIR with many cases (default 2000) within --budget seconds, a JSON report per DIR in --out: exit 1 when any has a counterexample, else 3 or 2 on an error; a DIR the budget cut short is not a verdict.
+    Fuzz(cli::fuzz::FuzzArgs),
 }
 
 impl Command {
@@ -51,7 +53,7 @@ impl Command {
             Command::Doctor(args) => args.error_style(),
             Command::Dump(args) => args.error_style(),
             Command::Diff(args) => args.error_style(),
-            Command::Init(_) | Command::Reap(_) | Command::Completions(_) => ErrorStyle::Human,
+            Command::Init(_) | Command::Reap(_) | Command::Completions(_) | Command::Fuzz(_) => ErrorStyle::Human,
         }
     }
 
@@ -77,6 +79,7 @@ impl Command {
             Command::Dump(args) => args.run().await,
             Command::Diff(args) => args.run().await,
             Command::Completions(args) => Ok(args.run(Cli::command())),
+            Command::Fuzz(args) => args.run(cancel).await,
         }
     }
 }

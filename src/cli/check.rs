@@ -89,30 +89,30 @@ pub enum Color {
 
 /// Which server runs the cases.
 #[derive(clap::Args, Clone)]
-struct BackendArgs {
+pub(super) struct BackendArgs {
     /// Which server runs the cases (the report says which was chosen and why).
     #[arg(long, value_enum, env = "PGCONVERGE_BACKEND", default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    pub(super) backend: BackendChoice,
     /// The container image (default postgres:<major>, else the locally built pgconverge/postgres:<major>-local).
     #[arg(long, env = "PGCONVERGE_IMAGE")]
-    image: Option<String>,
+    pub(super) image: Option<String>,
     /// PostgreSQL majors to check on, one verdict per major (e.g. 15,16,18).
     #[arg(long = "pg", value_delimiter = ',')]
-    majors: Vec<u32>,
+    pub(super) majors: Vec<u32>,
 }
 
 /// How the generated properties explore.
 #[derive(clap::Args, Clone, Default)]
-struct ExploreArgs {
+pub(super) struct ExploreArgs {
     /// Cases per generated property (default 256, or PROPTEST_CASES).
     #[arg(long, env = "PGCONVERGE_CASES")]
-    cases: Option<u32>,
+    pub(super) cases: Option<u32>,
     /// Base seed: the same seed and shard generate the same cases and the same minimal counterexample, whatever --jobs.
     #[arg(long, env = "PGCONVERGE_SEED")]
-    seed: Option<u64>,
+    pub(super) seed: Option<u64>,
     /// Run the i-th of n deterministic slices of the cases (e.g. 2/4), one per CI runner.
     #[arg(long, env = "PGCONVERGE_SHARD")]
-    shard: Option<Shard>,
+    pub(super) shard: Option<Shard>,
     /// Case runs a failure's shrinking may spend (default PROPTEST_MAX_SHRINK_ITERS, else 256).
     #[arg(long)]
     shrink_iters: Option<u32>,
@@ -201,7 +201,7 @@ impl CheckArgs {
 }
 
 impl ExploreArgs {
-    fn apply(self, mut check: Check) -> Check {
+    pub(super) fn apply(self, mut check: Check) -> Check {
         if let Some(cases) = self.cases {
             check = check.cases(cases);
         }

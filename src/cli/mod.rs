@@ -8,6 +8,7 @@ pub mod diff;
 pub mod doctor;
 pub mod dump;
 pub mod exit;
+pub mod fuzz;
 pub mod init;
 pub mod outputs;
 pub mod panic;
