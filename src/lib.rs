@@ -27,7 +27,7 @@ mod api;
 mod process;
 
 pub use api::{
-    assert_converges, check, dump_project, dump_url, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource,
+    assert_converges, check, dump_project, dump_url, init, migrate, start_backend_for, BackendChoice, CancellationToken, Check, DumpSource,
 };
 pub use catalog::{Catalog, Object, ObjectKind};
 pub use compare::{compare, Difference};
