@@ -12,6 +12,7 @@ use crate::engine::Checker;
 use crate::error::Error;
 use crate::model::{Failure, Property, Report};
 use crate::model::{Granularity, Shard};
+use crate::project::init::{InitError, InitOutcome};
 use crate::project::{Project, ProjectError};
 use crate::report::Matrix;
 use crate::runner::embedded::ServerBinaries;
@@ -706,6 +707,14 @@ pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), E
         }
     }
     Ok(())
+}
+
+/// `pgconverge init DIR`: guesses `DIR/pgconverge.toml` from the project's files and writes it
+/// (with a setup file when roles need one); see [`crate::project::init`] for what it guesses.
+/// `idempotent` lists the migrations whose every statement that changes something is guarded,
+/// each with a comment saying how. An existing config or setup file is an error unless `force`.
+pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
+    crate::project::init::init(dir, force, &|migration| crate::analysis::reentrancy::reentrancy(migration).guarding())
 }
 
 /// The canonical catalog of an existing database, read in a read-only transaction.

@@ -28,7 +28,7 @@ mod api;
 mod process;
 
 pub use api::{
-    assert_converges, check, choose_backend, dump_project, dump_url, migrate, start_backend, start_backend_for, BackendChoice,
+    assert_converges, check, choose_backend, dump_project, dump_url, init, migrate, start_backend, start_backend_for, BackendChoice,
     BackendDecision, CancellationToken, Check, DumpSource,
 };
 pub use catalog::{Catalog, Object, ObjectKind};

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pgconverge::init;
 use pgconverge::migration::{detect_format, Format, Layout, Migration, MigrationSet};
 use pgconverge::project::config::{Config, Ledger, Order, RunnerKind};
-use pgconverge::project::init::{init, InitError};
+use pgconverge::project::init::InitError;
 use pgconverge::Project;
 
 const LAYOUTS: &str = "fixtures/layouts";

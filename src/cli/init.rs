@@ -13,7 +13,7 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> Result<Status, Error> {
-    let outcome = pgconverge::project::init::init(&args.dir, args.force)?;
+    let outcome = pgconverge::init(&args.dir, args.force)?;
     for guess in &outcome.guesses {
         println!("{guess}");
     }

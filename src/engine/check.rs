@@ -14,6 +14,7 @@ use super::explore::{self, ExploreOptions, Universe};
 use super::origins::Origins;
 use super::prepare::{Preparation, Purpose};
 use super::CheckError;
+use crate::analysis::reentrancy::reentrancy;
 use crate::analysis::shared_catalogs::shared_catalog_use;
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::compare::{self, CompareOptions, Difference};
@@ -263,6 +264,7 @@ impl<'a> Checker<'a> {
             nondeterministic,
             notes: left_out_notes(self.project)
                 .into_iter()
+                .chain(unlisted_reentrant_note(self.project))
                 .chain(self.backend.notes())
                 .chain(self.sessions.server.run_roles().and_then(|r| r.note()))
                 .chain(role_note)
@@ -494,6 +496,34 @@ fn left_out_notes(project: &Project) -> Vec<String> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// Names the migrations that look re-entrant (every statement that changes something guarded)
+/// but are not listed in `idempotent`, which the idempotent property therefore never re-runs.
+/// Not for a `runner = "command"` project, whose migrator cannot re-run a migration.
+fn unlisted_reentrant_note(project: &Project) -> Option<String> {
+    if project.command.is_some() {
+        return None;
+    }
+    let set = &project.migrations;
+    let unlisted: Vec<String> = (0..set.migrations.len())
+        .filter(|i| !project.reentrant.contains(i))
+        .map(|i| &set.migrations[i])
+        .filter(|m| reentrancy(m).guards().is_some())
+        .map(|m| m.up.path.strip_prefix(&set.dir).unwrap_or(&m.up.path).display().to_string())
+        .collect();
+    if unlisted.is_empty() {
+        return None;
+    }
+    let shown = unlisted.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = if unlisted.len() > 5 { format!(" and {} more", unlisted.len() - 5) } else { String::new() };
+    Some(format!(
+        "{} re-entrant but {} not listed in `idempotent`: {shown}{more} (list {} in pgconverge.toml to check that running {} again changes nothing)",
+        crate::model::count_with_verb(unlisted.len(), "migration", "looks"),
+        crate::model::agreeing(unlisted.len(), "is"),
+        if unlisted.len() == 1 { "its version" } else { "their versions" },
+        if unlisted.len() == 1 { "it" } else { "them" },
+    ))
 }
 
 /// The `.sql` files in the migrations directory's subdirectories that are neither the reference

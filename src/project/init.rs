@@ -8,8 +8,10 @@
 //! trigger on `__diesel_schema_migrations`), template placeholders (`{{ ... }}`, given a
 //! stand-in value under `[substitutions]` so the SQL parses), and roles that the SQL grants to or
 //! makes owners but never creates (created by an existing setup file, or by a
-//! `pgconverge-setup.sql` that init writes). Every guess is returned as a line of text; the
-//! written config is checked by loading the project with it.
+//! `pgconverge-setup.sql` that init writes), and the migrations that look re-entrant (every
+//! statement that changes something guarded: listed under `idempotent`, each with a comment
+//! saying how). Every guess is returned as a line of text; the written config is checked by
+//! loading the project with it.
 //!
 //! A Rails app (`db/migrate/*.rb` with `db/schema.rb` or `db/structure.sql`) is read apart: see
 //! `init/rails.rs`.
@@ -25,7 +27,7 @@ use regex::Regex;
 
 use crate::migration::layout::is_nested;
 use crate::migration::manifest::DEFAULT_MANIFEST;
-use crate::migration::{detect_format, substitute, Format, MigrationSet};
+use crate::migration::{detect_format, substitute, Format, Migration, MigrationSet};
 use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 
 mod alembic;
@@ -64,15 +66,59 @@ pub(crate) struct InitPlan {
     pub(crate) setup_file: Option<(PathBuf, String)>,
 }
 
-/// Appends `idempotent = [...]` under the comment `why`: one version a line, with its own
-/// comment when it has one.
-fn push_idempotent(text: &mut String, why: &str, entries: &[(&str, Option<&str>)]) {
-    text.push_str(&format!("# {why}\nidempotent = [\n"));
-    for (version, comment) in entries {
-        match comment {
-            Some(comment) => text.push_str(&format!("    \"{version}\", # {comment}\n")),
-            None => text.push_str(&format!("    \"{version}\",\n")),
+/// How a migration's text guards it, as the caller read it (see [`Guards`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Guarding {
+    /// Every statement that changes something is guarded: how, each guard once.
+    Guarded(Vec<String>),
+    /// Some statements are guarded, and this one is not: its line and its first line of text.
+    Partly { line: usize, statement: String },
+    /// No statement is guarded, or there is nothing to guard.
+    Unguarded,
+}
+
+/// Reads how a migration is guarded. `crate::init` passes the reading of
+/// `analysis/reentrancy.rs`, which this stage does not import (the pipeline reads downward).
+pub(crate) type Guards<'a> = &'a dyn Fn(&Migration) -> Guarding;
+
+/// The header above the `idempotent` list init writes.
+const IDEMPOTENT_HEADER: &str = "The migrations that look re-entrant (every statement that changes something is guarded:\n\
+     # IF NOT EXISTS, a catalog lookup, ...), as init read them. The idempotent property re-runs each\n\
+     # one on the migrated database; whether one belongs here is your decision.";
+
+/// The `idempotent` guess for `set`: the versions of its guarded migrations, each with a comment
+/// (its file and its guards); a guess line saying which, and one for each partly guarded one.
+fn idempotent_entries(set: &MigrationSet, guards: Guards<'_>, guesses: &mut Vec<String>) -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    for migration in set.migrations.iter().filter(|m| !m.repeatable) {
+        let file = migration.up.path.strip_prefix(&set.dir).unwrap_or(&migration.up.path).display().to_string();
+        match guards(migration) {
+            Guarding::Guarded(reasons) => entries.push((migration.version.clone(), format!("{file}: {}", reasons.join(", ")))),
+            Guarding::Partly { line, statement } => {
+                guesses.push(format!("note: {file} is partly guarded, so not listed as idempotent: line {line} ({statement}) has no guard"))
+            }
+            Guarding::Unguarded => {}
         }
+    }
+    if entries.is_empty() {
+        guesses.push("idempotent: none (no migration has a guard on every statement that changes something)".into());
+    } else {
+        let versions: Vec<&str> = entries.iter().map(|(v, _)| v.as_str()).collect();
+        guesses.push(format!(
+            "idempotent: {} (every statement that changes something is guarded; the comments in pgconverge.toml say how)",
+            versions.join(", ")
+        ));
+    }
+    entries
+}
+
+/// Appends the `idempotent = [...]` list: one version a line, each with its comment.
+fn push_idempotent(text: &mut String, entries: &[(String, String)]) {
+    let _ = writeln!(text, "# {IDEMPOTENT_HEADER}\nidempotent = [");
+    for (version, comment) in entries {
+        // A TOML comment runs to the end of its line and holds no control character.
+        let comment: String = comment.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let _ = writeln!(text, "    {}, # {comment}", toml_string(version));
     }
     text.push_str("]\n");
 }
@@ -117,10 +163,11 @@ pub enum InitError {
     },
 }
 
-/// Guesses `DIR/pgconverge.toml` and writes it (with a setup file when roles need one). An
-/// existing config or setup file is an error unless `force`.
-pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
-    let plan = plan(dir)?;
+/// Guesses `DIR/pgconverge.toml` and writes it (with a setup file when roles need one), with
+/// `guards` reading each migration for `idempotent`. An existing config or setup file is an
+/// error unless `force`. The public entry is `crate::init`.
+pub(crate) fn init(dir: &Path, force: bool, guards: Guards<'_>) -> Result<InitOutcome, InitError> {
+    let plan = plan(dir, guards)?;
     let config_path = dir.join(CONFIG_FILE);
     let mut writes = vec![(config_path.clone(), plan.config_text.clone())];
     if let Some((rel, text)) = &plan.setup_file {
@@ -140,11 +187,11 @@ pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
 }
 
 /// The guesses and the config text for `dir`, nothing written.
-pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
+pub(crate) fn plan(dir: &Path, guards: Guards<'_>) -> Result<InitPlan, InitError> {
     if !dir.is_dir() {
         return Err(InitError::NotADirectory { path: dir.to_path_buf() });
     }
-    if let Some(plan) = rails::plan(dir).or_else(|| alembic::plan(dir)) {
+    if let Some(plan) = rails::plan(dir, guards).or_else(|| alembic::plan(dir, guards)) {
         return Ok(plan);
     }
     let mut guesses = Vec::new();
@@ -293,14 +340,24 @@ pub(crate) fn plan(dir: &Path) -> Result<InitPlan, InitError> {
         (PathBuf::from(SETUP_FILE), text)
     });
 
-    let config_text = keys.render();
-    // Check the guess: the config parses, and the migrations load with it.
+    let mut config_text = keys.render();
+    // Check the guess: the config parses, and the migrations load with it; then read them for
+    // `idempotent`.
     let config_path = dir.join(CONFIG_FILE);
     match Config::parse(&config_path, &config_text) {
         Ok(config) => {
             let layout = config.layout().with_config_file(config_path.clone());
             match MigrationSet::load_layout(&migrations_dir, &layout) {
-                Ok(set) => guesses.push(format!("loads: {} with this config", crate::model::plural(set.migrations.len(), "migration"))),
+                Ok(set) => {
+                    guesses.push(format!("loads: {} with this config", crate::model::plural(set.migrations.len(), "migration")));
+                    keys.idempotent = idempotent_entries(&set, guards, &mut guesses);
+                    if !keys.idempotent.is_empty() {
+                        config_text = keys.render();
+                        if let Err(error) = Config::parse(&config_path, &config_text) {
+                            guesses.push(format!("warning: the written config does not parse: {error}"));
+                        }
+                    }
+                }
                 Err(error) => guesses.push(format!("warning: the migrations do not load with this config: {error}")),
             }
         }
@@ -322,6 +379,8 @@ struct Keys {
     ledger: Option<Ledger>,
     setup: Vec<String>,
     substitutions: BTreeMap<String, String>,
+    /// Versions and their comments.
+    idempotent: Vec<(String, String)>,
 }
 
 impl Keys {
@@ -361,6 +420,9 @@ impl Keys {
         }
         if !self.setup.is_empty() {
             line("setup", format!("[{}]", self.setup.iter().map(|s| toml_string(s)).collect::<Vec<_>>().join(", ")));
+        }
+        if !self.idempotent.is_empty() {
+            push_idempotent(&mut out, &self.idempotent);
         }
         if !self.substitutions.is_empty() {
             out.push_str("\n# Stand-in values for template placeholders, so the SQL parses; set the real ones.\n[substitutions]\n");
@@ -687,6 +749,17 @@ fn quote_ident(name: &str) -> String {
         name.to_string()
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// What the tests of init pass for [`Guards`]: the reading `crate::init` passes.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Guarding;
+    use crate::migration::Migration;
+
+    pub(crate) fn guards(migration: &Migration) -> Guarding {
+        crate::analysis::reentrancy::reentrancy(migration).guarding()
     }
 }
 
