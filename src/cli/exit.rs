@@ -95,7 +95,7 @@ mod tests {
                 Ok(Status::Converges),
                 Ok(Status::Nondeterministic),
                 Err(RunnerError::MissingDatabaseUrl.into()),
-                Err(RunnerError::NotReady(std::time::Duration::from_secs(1), "log".into()).into()),
+                Err(RunnerError::NotReady("no connection within 1s".into(), "log".into()).into()),
                 Ok(Status::Counterexample),
             ]
         };
