@@ -34,7 +34,16 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
         pgconverge::migrate(&project, &mut conn).await.unwrap_or_else(|e| panic!("{fixture}: {e}"));
         conn.close().await.unwrap();
 
-        let dump = pg_dump(&cluster, &database);
+        let mut dump = pg_dump(&cluster, &database);
+        if project.config.compare_roles {
+            // pg_dump carries no roles (`pg_dumpall --roles-only` does): the role statements of
+            // the fixture's own reference, written that way, stand in for that part.
+            let own = std::fs::read_to_string(project.reference_path().unwrap()).unwrap();
+            let role_statement = regex::Regex::new(r"^((CREATE|ALTER|COMMENT ON) ROLE |GRANT \w+ TO \w+;$)").unwrap();
+            let roles: Vec<&str> = own.lines().filter(|l| role_statement.is_match(l)).collect();
+            assert!(!roles.is_empty(), "{fixture}: compare_roles, but its reference creates no role");
+            dump = format!("{}\n{dump}", roles.join("\n"));
+        }
         let copy = common::copy_of(Path::new(fixture));
         let reference = project.config.reference.clone().unwrap_or_else(|| "schema.sql".into());
         std::fs::write(copy.path().join(reference), &dump).unwrap();
