@@ -24,6 +24,7 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
     let checking = EmbeddedCluster::start().await.unwrap();
     let url = format!("postgres://postgres@localhost/postgres?host={}&port=5432", checking.dir().display());
     let mut admin = sqlx::PgConnection::connect_with(&cluster.admin_options()).await.unwrap();
+    let role_statement = regex::Regex::new(r"^((CREATE|ALTER|COMMENT ON) ROLE |GRANT \w+ TO \w+;$)").unwrap();
     let mut problems = Vec::new();
     for (i, &fixture) in CONVERGING_FIXTURES.iter().enumerate() {
         let project = Project::load(Path::new(fixture)).unwrap();
@@ -39,7 +40,6 @@ async fn every_converging_fixture_converges_against_a_pg_dump_of_its_migrations(
             // pg_dump carries no roles (`pg_dumpall --roles-only` does): the role statements of
             // the fixture's own reference, written that way, stand in for that part.
             let own = std::fs::read_to_string(project.reference_path().unwrap()).unwrap();
-            let role_statement = regex::Regex::new(r"^((CREATE|ALTER|COMMENT ON) ROLE |GRANT \w+ TO \w+;$)").unwrap();
             let roles: Vec<&str> = own.lines().filter(|l| role_statement.is_match(l)).collect();
             assert!(!roles.is_empty(), "{fixture}: compare_roles, but its reference creates no role");
             dump = format!("{}\n{dump}", roles.join("\n"));
