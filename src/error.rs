@@ -105,6 +105,7 @@ pub enum Error {
 
 /// What kind of failure an [`Error`] is, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The user's input: arguments, files, the reference, a backend choice that cannot work.
     Input,

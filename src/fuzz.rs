@@ -41,6 +41,7 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
 
 /// What fuzzing one project directory came to.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The check ended in time: its verdicts (one report per major).
     Finished(Matrix),

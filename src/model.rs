@@ -13,6 +13,7 @@ use crate::runner::PgError;
 /// A property of a migration set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Property {
     /// The canonical order applied to an empty database succeeds and equals the reference.
     Fresh,
@@ -70,6 +71,7 @@ impl std::str::FromStr for Property {
 /// What a property's verdict says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum VerdictStatus {
     /// The property holds for every case that ran.
     Pass,
@@ -85,6 +87,7 @@ pub enum VerdictStatus {
 /// Why a property does not hold: the counterexample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Failure {
     /// A statement of a migration failed.
     StatementFailed {
@@ -116,6 +119,20 @@ pub enum Failure {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         origins: Vec<Origin>,
     },
+}
+
+#[cfg(test)]
+impl Failure {
+    /// A divergence from the reference that carries only its differences.
+    pub(crate) fn diverged_from_reference(differences: Vec<Difference>) -> Failure {
+        Failure::Diverged {
+            expected: "the reference".into(),
+            differences,
+            expected_text: String::new(),
+            found_text: String::new(),
+            origins: vec![],
+        }
+    }
 }
 
 impl Failure {
@@ -213,6 +230,7 @@ impl Verdict {
 
 /// What replaying a property's saved counterexamples found (they run before any new case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Replayed {
     /// The file they are saved in.
     pub file: PathBuf,
@@ -274,6 +292,7 @@ pub struct MigrationFinding {
 /// `--pg` matrix) combine by `max`: a counterexample on one major decides the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Status {
     /// Every property holds.
     Converges,
@@ -538,6 +557,7 @@ impl std::str::FromStr for Shard {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Granularity {
     /// A re-entrant migration's whole effect pre-exists, or none of it.
     #[default]

@@ -34,19 +34,6 @@ fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        let destination = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_dir(&path, &destination);
-        } else {
-            std::fs::copy(&path, &destination).unwrap();
-        }
-    }
-}
-
 fn read_report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
@@ -96,7 +83,7 @@ fn the_budget_cancels_the_running_check_and_no_later_one_starts() {
 fn a_counterexample_decides_the_exit_code_and_is_saved_in_its_project() {
     let tmp = tempfile::tempdir().unwrap();
     let divergent = tmp.path().join("enum_value_two_branches");
-    copy_dir(&fixture("fixtures/divergent/enum_value_two_branches"), &divergent);
+    common::copy_dir(&fixture("fixtures/divergent/enum_value_two_branches"), &divergent);
     let out = tmp.path().join("reports");
     let missing = tmp.path().join("no_such_project");
     // A project that converges, one that cannot be read (exit 2 alone), one with an order bug.
@@ -137,7 +124,7 @@ fn a_counterexample_decides_the_exit_code_and_is_saved_in_its_project() {
 #[test]
 fn relative_directories_and_the_default_out_are_the_current_directorys() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&fixture("fixtures/k12_lms"), &tmp.path().join("work/db"));
+    common::copy_dir(&fixture("fixtures/k12_lms"), &tmp.path().join("work/db"));
     let cwd = tmp.path().join("elsewhere");
     std::fs::create_dir_all(&cwd).unwrap();
     let run = fuzz_from(&cwd, &["../work/db", "--budget", "300", "--cases", "4", "--shard", "2/2"]);

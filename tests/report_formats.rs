@@ -682,6 +682,7 @@ fn junit_is_well_formed_and_structurally_valid() {
                 VerdictStatus::Fail => "failure",
                 VerdictStatus::Skipped => "skipped",
                 VerdictStatus::Incomplete => "error",
+                other => panic!("{name}: no JUnit outcome expected for {other:?}"),
             };
             assert_eq!(case["outcome"], outcome, "{name} {}", verdict.property);
         }

@@ -102,25 +102,12 @@ fn combinations(matrix: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> 
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        let destination = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_dir(&path, &destination);
-        } else {
-            std::fs::copy(&path, &destination).unwrap();
-        }
-    }
-}
-
 /// A project as another repository would hold it: `fixture`'s files at its root and the
 /// workflow under `.github/workflows/`.
 fn project_with(workflow: &str, fixture: &str) -> tempfile::TempDir {
     let project = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_dir(&root.join(fixture), project.path());
+    common::copy_dir(&root.join(fixture), project.path());
     let copy = project.path().join(workflow);
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     std::fs::copy(root.join(workflow), &copy).unwrap();

@@ -42,6 +42,7 @@ use crate::runner::RunnerError;
 /// The kinds of object the catalog holds, in the order dumps list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ObjectKind {
     /// A role the project creates, compared with `compare_roles = true`: its attributes,
     /// settings, memberships and comment.

@@ -168,16 +168,6 @@ mod tests {
         Difference { kind, object: object.into(), change, severity: Severity::Error, dependents: 0 }
     }
 
-    fn diverged(differences: Vec<Difference>) -> Failure {
-        Failure::Diverged {
-            expected: "the reference".into(),
-            differences,
-            expected_text: String::new(),
-            found_text: String::new(),
-            origins: vec![],
-        }
-    }
-
     fn traced(origins: &Origins, failure: Failure) -> Vec<(Option<String>, String, usize, usize)> {
         let mut verdict = Verdict { failure: Some(failure), ..Verdict::new(Property::Fresh, VerdictStatus::Fail, "x".into()) };
         origins.trace(&mut verdict);
@@ -200,7 +190,7 @@ mod tests {
         let (_dir, project) = project(&[("1_accounts.sql", CREATE), ("2_alter.sql", ALTER)], None);
         let origins = Origins::of(&project);
         let attribute = || Change::Attribute { attribute: "x".into(), expected: None, found: None };
-        let failure = diverged(vec![
+        let failure = Failure::diverged_from_reference(vec![
             difference(ObjectKind::Column, "public.accounts.email", attribute()),
             difference(ObjectKind::Index, "public.accounts_email", Change::Missing),
             difference(ObjectKind::Column, "public.accounts.id", attribute()),
@@ -228,7 +218,7 @@ mod tests {
         let reference = "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n\nCREATE TABLE audit (id bigint);\n";
         let (_dir, project) = project(&[("1_accounts.sql", CREATE)], Some(reference));
         let origins = Origins::of(&project);
-        let failure = diverged(vec![difference(ObjectKind::Table, "public.audit", Change::Missing)]);
+        let failure = Failure::diverged_from_reference(vec![difference(ObjectKind::Table, "public.audit", Change::Missing)]);
         assert_eq!(traced(&origins, failure), [(None, "schema.sql".into(), 3, 1)]);
     }
 
@@ -240,7 +230,7 @@ mod tests {
             migration: migration.into(),
             file: Path::new("x").into(),
             summary: String::new(),
-            failure: diverged(vec![
+            failure: Failure::diverged_from_reference(vec![
                 difference(ObjectKind::Column, "public.accounts.email", Change::Missing),
                 difference(ObjectKind::Table, "public.audit", Change::Missing),
             ]),

@@ -470,16 +470,6 @@ mod tests {
         }
     }
 
-    fn diverged(differences: Vec<Difference>) -> Failure {
-        Failure::Diverged {
-            expected: "the reference".into(),
-            differences,
-            expected_text: String::new(),
-            found_text: String::new(),
-            origins: vec![],
-        }
-    }
-
     /// A difference whose text spans lines (a function's definition) stays inside the check
     /// block's comments and its literal: no line of it is read as SQL.
     #[test]
@@ -518,7 +508,7 @@ mod tests {
             severity: Severity::Error,
             dependents: 0,
         };
-        let failure = diverged(vec![function_difference(), labels]);
+        let failure = Failure::diverged_from_reference(vec![function_difference(), labels]);
         let preparation = Preparation::default();
         let input = ReproInput {
             title: "property order of fixtures/example".into(),

@@ -117,6 +117,7 @@ pub struct Config {
 /// How much of the server the project's SQL (migrations, setup files, reference) gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Trust {
     /// A role the run creates, owns its scratch databases, and is not a superuser: no
     /// `COPY ... PROGRAM`, `ALTER SYSTEM`, untrusted languages or extensions, other databases
@@ -182,6 +183,7 @@ impl<'de> Deserialize<'de> for TimeLimit {
 /// The migration ledgers pgconverge can create before the first migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Ledger {
     /// `__diesel_schema_migrations`.
     Diesel,
@@ -202,6 +204,7 @@ pub enum Ledger {
 /// What runs the migrations (`runner` in pgconverge.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RunnerKind {
     /// pgconverge runs the migrations' SQL itself, statement by statement.
     Sql,
@@ -218,6 +221,7 @@ pub enum RunnerKind {
 /// The frameworks pgconverge has a driver for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum FrameworkKind {
     /// ActiveRecord (Rails), 6.1 or later.
     Rails,
@@ -265,6 +269,7 @@ pub struct CommandConfig {
 
 /// Why `pgconverge.toml` cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file exists but cannot be read.
     #[error("{path}: cannot read: {source}")]

@@ -48,6 +48,7 @@ pub(crate) const PLACEHOLDER_PREFIX: &str = "pgconverge_";
 
 /// What `init` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InitOutcome {
     /// The written `pgconverge.toml`.
     pub config_path: PathBuf,
@@ -133,6 +134,7 @@ fn checked_plan(dir: &Path, text: String, mut guesses: Vec<String>) -> InitPlan 
 
 /// Why `init` wrote nothing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InitError {
     /// The project path is not a directory.
     #[error("{path}: not a directory")]

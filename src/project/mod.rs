@@ -20,6 +20,7 @@ pub(crate) const DEFAULT_REGRESSIONS_DIR: &str = "proptest-regressions";
 
 /// Why a project directory cannot be read as given: the user's input to fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProjectError {
     /// The project path is not a directory.
     #[error("{path}: not a directory")]

@@ -149,9 +149,12 @@ fn write_verdict(out: &mut String, verdict: &Verdict, width: usize, color: bool)
                 let _ = writeln!(out, "{DETAIL_INDENT}{line}");
             }
         }
-        Some(Failure::Diverged { expected, differences, expected_text, found_text, .. }) => {
+        Some(Failure::Diverged { expected, differences, expected_text, found_text, origins }) => {
             for difference in differences.iter().take(DIFFERENCES_SHOWN) {
                 let _ = writeln!(out, "{DETAIL_INDENT}{difference}");
+                if let Some(origin) = super::origin_of(difference, origins) {
+                    let _ = writeln!(out, "{DETAIL_INDENT}  {origin}");
+                }
             }
             if differences.len() > DIFFERENCES_SHOWN {
                 let _ =

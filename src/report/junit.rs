@@ -230,13 +230,16 @@ fn write_failure(out: &mut String, failure: Option<&Failure>, detail: Detail) {
             }
             let _ = writeln!(out, "{error}");
         }
-        Some(Failure::Diverged { expected, differences, expected_text, found_text, .. }) => {
+        Some(Failure::Diverged { expected, differences, expected_text, found_text, origins }) => {
             let shown = match detail {
                 Detail::Full => differences.len(),
                 Detail::Brief => BRIEF_DIFFERENCES,
             };
             for difference in differences.iter().take(shown) {
                 let _ = writeln!(out, "{difference}");
+                if let Some(origin) = super::origin_of(difference, origins).filter(|_| detail == Detail::Full) {
+                    let _ = writeln!(out, "  {origin}");
+                }
             }
             if differences.len() > shown {
                 let _ = writeln!(out, "... and {} more", differences.len() - shown);

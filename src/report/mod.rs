@@ -85,9 +85,51 @@ pub(crate) fn location(location: &Location) -> String {
     format!("{}:{}:{}", shown(&location.file), location.line, location.column)
 }
 
+/// Where the SQL behind `difference` is, for the line under it: `from FILE:LINE:COL (migration
+/// ID)`, or `(the reference)` when no migration writes the object.
+pub(crate) fn origin_of(difference: &crate::compare::Difference, origins: &[crate::model::Origin]) -> Option<String> {
+    let origin = origins.iter().find(|o| o.kind == difference.kind && o.object == difference.object)?;
+    let whose = match &origin.migration {
+        Some(migration) => format!("migration {migration}"),
+        None => "the reference".to_string(),
+    };
+    Some(format!("from {} ({whose})", location(&origin.location)))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::line_diff;
+    use super::{line_diff, origin_of};
+    use crate::catalog::ObjectKind;
+    use crate::compare::{Change, Difference, Severity};
+    use crate::migration::Location;
+    use crate::model::Origin;
+
+    #[test]
+    fn a_difference_names_the_statement_it_comes_from() {
+        let difference = |object: &str| Difference {
+            kind: ObjectKind::Index,
+            object: object.into(),
+            change: Change::Missing,
+            severity: Severity::Error,
+            dependents: 0,
+        };
+        let origin = |object: &str, migration: Option<&str>, file: &str| Origin {
+            kind: ObjectKind::Index,
+            object: object.into(),
+            migration: migration.map(String::from),
+            location: Location { file: file.into(), line: 4, column: 3 },
+        };
+        let origins = [
+            origin("public.by_email", Some("20260101_create_users"), "migrations/20260101_create_users.sql"),
+            origin("public.by_name", None, "schema.sql"),
+        ];
+        assert_eq!(
+            origin_of(&difference("public.by_email"), &origins).as_deref(),
+            Some("from migrations/20260101_create_users.sql:4:3 (migration 20260101_create_users)")
+        );
+        assert_eq!(origin_of(&difference("public.by_name"), &origins).as_deref(), Some("from schema.sql:4:3 (the reference)"));
+        assert_eq!(origin_of(&difference("public.unnamed"), &origins), None);
+    }
 
     const EXPECTED: &str = "column public.t.status\n  default: 'inactive'::varchar\n  not_null: true\n";
     const FOUND: &str = "column public.t.status\n  default: 'active'::varchar\n  not_null: true\n";

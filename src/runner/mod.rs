@@ -3,7 +3,6 @@
 //! A backend only has to say how to reach a server as a role that may create databases; the
 //! scratch-database lifecycle and statement execution are shared by every backend.
 
-#[allow(missing_docs, rustdoc::broken_intra_doc_links, rustdoc::redundant_explicit_links, rustdoc::invalid_html_tags)] // documented with the container rewrite
 #[cfg(feature = "container")]
 pub mod container;
 pub mod doctor;
@@ -34,6 +33,7 @@ pub use url::ExistingServer;
 /// verdict about migrations. Its [`kind`](RunnerError::kind) is the machine's (infrastructure),
 /// except for a server choice that cannot work as given (input) and an interruption.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunnerError {
     /// No `initdb`/`postgres` binaries were found for an embedded cluster.
     #[error("no PostgreSQL server binaries found ({searched}); install PostgreSQL or set PGCONVERGE_PG_BIN")]

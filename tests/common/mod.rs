@@ -284,21 +284,23 @@ pub fn expected_str<'a>(table: &'a toml::Table, key: &str) -> Option<&'a str> {
     table.get(key).and_then(|v| v.as_str())
 }
 
-/// A copy of a fixture directory, in a temporary directory (to vary its config or reference).
-pub fn copy_of(fixture: &Path) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap().flatten() {
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
+/// Copies the directory `from` to `to`, recursively, creating `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let destination = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &destination);
+        } else {
+            std::fs::copy(entry.path(), destination).unwrap();
         }
     }
+}
+
+/// A copy of a fixture directory, in a temporary directory (to vary its config or reference).
+pub fn copy_of(fixture: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy(fixture, dir.path());
+    copy_dir(fixture, dir.path());
     dir
 }
 

@@ -37,10 +37,12 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct ImageRef {
     /// The repository, with its registry when there is one (`postgres`, `ghcr.io/me/pg`).
     pub name: String,
+    /// The tag (`16`, `16-local`).
     pub tag: String,
 }
 
 impl ImageRef {
+    /// The image `name:tag`.
     pub fn new(name: impl Into<String>, tag: impl Into<String>) -> ImageRef {
         ImageRef { name: name.into(), tag: tag.into() }
     }
@@ -223,7 +225,7 @@ pub async fn local_postgres_images() -> Vec<ImageRef> {
 }
 
 /// `pgconverge/postgres:<major>-local`, built first if the engine does not have it: from the
-/// machine's PostgreSQL <major>, or from binaries `fetch-postgres` downloads. A build takes
+/// machine's PostgreSQL `<major>`, or from binaries `fetch-postgres` downloads. A build takes
 /// seconds to a minute; afterwards this is instant. One process builds at a time; the others
 /// wait and find the image built.
 pub async fn ensure_local_image(major: u32) -> Result<ImageRef, RunnerError> {

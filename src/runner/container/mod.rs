@@ -5,7 +5,7 @@
 //! - [`image`]: which image to run and, when the engine has no PostgreSQL image, building
 //!   `pgconverge/postgres:<major>-local` from server binaries already on the machine.
 //! - [`server`]: one running container, [`ContainerServer`]: started, waited for, closed.
-//! - [`reap`]: removing containers whose owner process died before it could.
+//! - [`reap`](mod@reap): removing containers whose owner process died before it could.
 //!
 //! Each container gets a password generated for the run (never printed), its data directory on a
 //! tmpfs, the throwaway tunings `fsync=off`, `synchronous_commit=off`, `full_page_writes=off`,

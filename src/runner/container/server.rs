@@ -178,6 +178,7 @@ impl ContainerServer {
         self.remove().await
     }
 
+    /// The image the container runs.
     pub fn image(&self) -> &ImageRef {
         &self.image
     }
@@ -192,6 +193,7 @@ impl ContainerServer {
         &self.run
     }
 
+    /// The host the published port is reached on (this machine, or a `tcp://` engine's host).
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -292,7 +294,7 @@ impl Drop for ContainerServer {
     /// The last resort when [`close`](ContainerServer::close) was not awaited (an error or a
     /// cancellation unwound past it): removes the container on a thread with a runtime of its
     /// own (the one dropping this may be single-threaded, or gone) and waits at most 30
-    /// seconds. A container still there after that is removed by [`reap`](super::reap) once
+    /// seconds. A container still there after that is removed by [`reap()`](super::reap()) once
     /// this process has exited.
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
