@@ -158,3 +158,40 @@ fn same_table_column_adds_in_another_order_are_a_warning_not_a_failure() {
         order.warnings
     );
 }
+
+/// A re-entrant migration whose function a later migration replaces: re-run on the migrated
+/// database it puts its own definition back, which says nothing about the migration itself.
+/// Right after itself it changes nothing, so it passes, and the summary says how it was judged.
+/// One that is not re-entrant right after itself (an unnamed index made again) still fails,
+/// though a later migration writes its table.
+#[test]
+fn a_reentrant_migration_a_later_one_rewrites_is_judged_right_after_itself() {
+    let project = tempfile::tempdir().unwrap();
+    let migrations = project.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let function = |n: u32| format!("CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT {n} $$;\n");
+    for (name, sql) in [
+        ("20260101000001_create_t.sql", format!("CREATE TABLE t (a int);\n{}", function(1))),
+        ("20260101000002_answer_two.sql", function(2)),
+        ("20260101000003_answer_three.sql", format!("{}ALTER TABLE t ADD COLUMN z int;\n", function(3))),
+        ("20260101000004_index_t.sql", "CREATE INDEX ON t (a);\n".to_string()),
+        ("20260101000005_add_y.sql", "ALTER TABLE t ADD COLUMN y int;\n".to_string()),
+    ] {
+        std::fs::write(migrations.join(name), sql).unwrap();
+    }
+    let dir = project.path().to_str().unwrap();
+
+    std::fs::write(project.path().join("pgconverge.toml"), "idempotent = [\"20260101000002\"]\n").unwrap();
+    let report = check(dir, &[Property::Fresh, Property::Idempotent], 1);
+    let text = pgconverge::report::human(&report, false);
+    assert!(report.converges(), "{text}");
+    let idempotent = &report.verdicts[1];
+    assert!(idempotent.summary.contains("right after itself"), "{}", idempotent.summary);
+    assert!(idempotent.summary.contains("20260101000002_answer_two"), "{}", idempotent.summary);
+
+    std::fs::write(project.path().join("pgconverge.toml"), "idempotent = [\"20260101000002\", \"20260101000004\"]\n").unwrap();
+    let report = check(dir, &[Property::Fresh, Property::Idempotent], 1);
+    let idempotent = failing(&report, Property::Idempotent);
+    let blamed: Vec<&str> = idempotent.findings.iter().map(|f| f.migration.as_str()).collect();
+    assert_eq!(blamed, ["20260101000004_index_t"], "{}", pgconverge::report::human(&report, false));
+}

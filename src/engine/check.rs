@@ -273,13 +273,18 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// The statements behind each object, read on first use.
+    pub(super) fn origins(&mut self) -> &Origins {
+        self.origins.get_or_insert_with(|| Origins::of(self.project))
+    }
+
     /// Adds a decided verdict: traces its divergences to the statements behind them, and hands
     /// it to the caller's sink, unless the check was cancelled (a statement the cancellation
     /// stopped proves nothing).
     fn record(&mut self, verdicts: &mut Vec<Verdict>, options: &ExploreOptions, mut verdict: Verdict) {
         let failures = verdict.failure.iter().chain(verdict.findings.iter().map(|f| &f.failure));
         if failures.into_iter().any(|f| matches!(f, Failure::Diverged { .. })) {
-            self.origins.get_or_insert_with(|| Origins::of(self.project)).trace(&mut verdict);
+            self.origins().trace(&mut verdict);
         }
         if let Some(sink) = options.verdicts.as_ref().filter(|_| !self.cancel.is_cancelled()) {
             (sink.0)(&verdict);
