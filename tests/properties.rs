@@ -195,3 +195,28 @@ fn a_reentrant_migration_a_later_one_rewrites_is_judged_right_after_itself() {
     let blamed: Vec<&str> = idempotent.findings.iter().map(|f| f.migration.as_str()).collect();
     assert_eq!(blamed, ["20260101000004_index_t"], "{}", pgconverge::report::human(&report, false));
 }
+
+/// A case that hinges on an applied migration that ran before an older pending one names the
+/// migration that writes the differing object: the one that added another label to the enum,
+/// not the unrelated migration it depends on (whose deferral, with its dependents, also passes).
+#[test]
+fn an_out_of_order_case_names_the_applied_migration_that_writes_the_differing_object() {
+    let project = tempfile::tempdir().unwrap();
+    let migrations = project.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    for (name, sql) in [
+        ("20260101000001_create_sort.sql", "CREATE TYPE sort AS ENUM ('hot');\n"),
+        ("20260101000002_add_new.sql", "ALTER TYPE sort ADD VALUE 'new';\n"),
+        ("20260101000003_create_site.sql", "CREATE TABLE site (id int);\n"),
+        ("20260101000004_site_sort.sql", "ALTER TABLE site ADD COLUMN sort_by sort;\nALTER TYPE sort ADD VALUE 'top';\n"),
+    ] {
+        std::fs::write(migrations.join(name), sql).unwrap();
+    }
+    let report = check(project.path().to_str().unwrap(), &[Property::Fresh, Property::Partial], 64);
+    let partial = failing(&report, Property::Partial);
+    let case = partial.case.as_ref().expect("a minimal case");
+    let text = pgconverge::report::human(&report, false);
+    assert_eq!(case.order, ["20260101000002_add_new"], "{text}");
+    assert_eq!(case.out_of_order, [["20260101000004_site_sort".to_string(), "20260101000002_add_new".to_string()]], "{text}");
+    assert!(!case.blamed.iter().any(|m| m == "20260101000003_create_site"), "{text}");
+}

@@ -28,13 +28,17 @@ pub(crate) struct Origins {
     migrations: Vec<Writer>,
     /// The reference schema's statements that create something, in file order.
     reference: Vec<Writer>,
+    /// The migrations' renames, `(old, new)`: an object's earlier names.
+    renames: Vec<(ObjectRef, ObjectRef)>,
 }
 
 impl Origins {
     pub(crate) fn of(project: &Project) -> Origins {
-        let migrations = project.migrations.migrations.iter().enumerate().flat_map(|(i, m)| writers(&m.up, Some(i), true)).collect();
-        let reference = project.reference.as_ref().map(|script| writers(script, None, false)).unwrap_or_default();
-        Origins { ids: project.migrations.migrations.iter().map(|m| m.id()).collect(), migrations, reference }
+        let mut renames = Vec::new();
+        let migrations =
+            project.migrations.migrations.iter().enumerate().flat_map(|(i, m)| writers(&m.up, Some(i), true, &mut renames)).collect();
+        let reference = project.reference.as_ref().map(|script| writers(script, None, false, &mut Vec::new())).unwrap_or_default();
+        Origins { ids: project.migrations.migrations.iter().map(|m| m.id()).collect(), migrations, reference, renames }
     }
 
     /// Fills in the origins of the verdict's divergences: its own failure's from every
@@ -59,6 +63,28 @@ impl Origins {
             let later = self.migrations.iter().rev().take_while(|w| w.migration > Some(migration));
             later.filter(|w| writes(w, candidate)).find_map(|w| w.migration).map(|m| self.ids[m].as_str())
         })
+    }
+
+    /// Whether a statement of the migration at `migration` writes the difference's object, or
+    /// the table it belongs to.
+    /// Earlier names count: a label added to `sort_type_enum` before a migration renamed it
+    /// writes `post_sort_type_enum`.
+    pub(crate) fn writes(&self, migration: usize, difference: &Difference) -> bool {
+        let writes = |w: &Writer, (kind, name): &(ObjectKind, String)| w.writes.iter().any(|r| r.denotes(*kind, name));
+        let own: Vec<&Writer> = self.migrations.iter().filter(|w| w.migration == Some(migration)).collect();
+        let mut names = candidates(difference.kind, &difference.object);
+        let mut i = 0;
+        while i < names.len() {
+            let (kind, name) = names[i].clone();
+            for (old, new) in &self.renames {
+                let former = (kind, old.name.clone());
+                if new.denotes(kind, &name) && !names.contains(&former) {
+                    names.push(former);
+                }
+            }
+            i += 1;
+        }
+        names.iter().any(|candidate| own.iter().any(|w| writes(w, candidate)))
     }
 
     /// `within`: `None` searches every migration, then the reference; `Some(m)` only migration
@@ -90,8 +116,8 @@ impl Origins {
 }
 
 /// The statements of `script` that write something: what each creates, alters and drops
-/// (`all`), or only what it creates.
-fn writers(script: &Script, migration: Option<usize>, all: bool) -> Vec<Writer> {
+/// (`all`), or only what it creates. Its renames, `(old, new)`, go to `renames`.
+fn writers(script: &Script, migration: Option<usize>, all: bool, renames: &mut Vec<(ObjectRef, ObjectRef)>) -> Vec<Writer> {
     let analysis = analyze_script(script);
     script
         .statements
@@ -99,6 +125,12 @@ fn writers(script: &Script, migration: Option<usize>, all: bool) -> Vec<Writer> 
         .zip(analysis.statements)
         .filter_map(|(statement, info)| {
             let footprint = info.footprint;
+            if let [old] = footprint.renamed.iter().collect::<Vec<_>>()[..] {
+                let new = footprint.creates.iter().filter(|c| c.kind == old.kind).collect::<Vec<_>>();
+                if let [new] = new[..] {
+                    renames.push((old.clone(), new.clone()));
+                }
+            }
             let mut writes: Vec<ObjectRef> = footprint.creates.into_iter().collect();
             if all {
                 writes.extend(footprint.alters);
@@ -195,6 +227,30 @@ mod tests {
     const CREATE: &str = "-- accounts\nCREATE TABLE accounts (\n    id bigint PRIMARY KEY,\n    email text\n);\n\nCREATE INDEX accounts_email ON accounts (email);\n";
     const ALTER: &str =
         "CREATE TABLE notes (id bigint);\n  ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;\nCOMMENT ON TABLE accounts IS 'x';\n";
+
+    /// Which migrations write an enum's labels, under its final name or an earlier one; a
+    /// migration that writes something else, or rewrites another enum, does not.
+    #[test]
+    fn a_writer_under_an_earlier_name_writes_the_renamed_object() {
+        let (_dir, project) = project(
+            &[
+                ("1_enum.sql", "CREATE TYPE sort_type AS ENUM ('hot');\n"),
+                ("2_label.sql", "ALTER TYPE sort_type ADD VALUE 'new';\n"),
+                ("3_other.sql", "CREATE TABLE captcha (id int);\nCREATE TYPE other AS ENUM ('x');\nALTER TYPE other ADD VALUE 'y';\n"),
+                ("4_rename.sql", "ALTER TYPE sort_type RENAME TO post_sort_type;\n"),
+                ("5_label.sql", "ALTER TYPE post_sort_type ADD VALUE 'top';\n"),
+            ],
+            None,
+        );
+        let origins = Origins::of(&project);
+        let labels = difference(
+            ObjectKind::Type,
+            "public.post_sort_type",
+            Change::Attribute { attribute: "labels".into(), expected: Some("'hot'".into()), found: Some("'new'".into()) },
+        );
+        let writers: Vec<usize> = (0..5).filter(|&m| origins.writes(m, &labels)).collect();
+        assert_eq!(writers, [0, 1, 3, 4]);
+    }
 
     #[test]
     fn the_last_statement_that_writes_the_object_is_its_origin() {

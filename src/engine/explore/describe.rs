@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::compare::{Difference, Severity};
+use crate::engine::origins::Origins;
 use crate::generate::Plan;
 use crate::model::{plural, CaseReport, Failure, HiddenDependency, Property};
 use crate::runner::RunnerError;
@@ -24,7 +26,8 @@ pub(super) fn describe(universe: &Universe, found: &Found) -> CaseReport {
         let total = universe.migrations()[i.migration].up.statements.len();
         format!("{} stopped after {} of {}", universe.id(i.migration), i.statements_done, plural(total, "statement"))
     });
-    let out_of_order: Vec<[String; 2]> = found.minimal.pairs.iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
+    let pairs = hinge_pairs(universe, plan, &found.minimal.pairs, failure);
+    let out_of_order: Vec<[String; 2]> = pairs.iter().map(|&(early, late)| [universe.id(late), universe.id(early)]).collect();
 
     let mut start = Vec::new();
     if !preexisting.is_empty() {
@@ -94,6 +97,39 @@ pub(super) fn describe(universe: &Universe, found: &Found) -> CaseReport {
         blamed,
         regressions: None,
         repro: None,
+    }
+}
+
+/// The out-of-order pairs `(early, late)` to report. The minimizer finds an applied migration
+/// whose deferral (with everything that depends on it) makes the case pass; that may be an
+/// unrelated migration that other applied ones depend on. For a divergence, when applied
+/// migrations newer than a pending one write a differing object (another label added to the
+/// same enum), those are what the case hinges on: each is paired with the oldest pending
+/// migration older than it.
+fn hinge_pairs(universe: &Universe, plan: &Plan, found: &[(usize, usize)], failure: &Failure) -> Vec<(usize, usize)> {
+    let Failure::Diverged { differences, .. } = failure else { return found.to_vec() };
+    let Some(&oldest) = plan.order.iter().min() else { return found.to_vec() };
+    // Pairs among the pending migrations stand: both ran in the case.
+    if found.iter().all(|(_, late)| plan.order.contains(late)) {
+        return found.to_vec();
+    }
+    let origins = Origins::of(&universe.project);
+    let failing: Vec<&Difference> = differences.iter().filter(|d| d.severity == Severity::Error).collect();
+    let writes = |m: usize| failing.iter().any(|d| origins.writes(m, d));
+    if found.iter().all(|&(_, late)| writes(late)) {
+        return found.to_vec();
+    }
+    let writers: Vec<(usize, usize)> = plan
+        .applied
+        .iter()
+        .copied()
+        .filter(|&late| late > oldest && writes(late))
+        .filter_map(|late| plan.order.iter().copied().filter(|&p| p < late).min().map(|early| (early, late)))
+        .collect();
+    if writers.is_empty() {
+        found.to_vec()
+    } else {
+        writers
     }
 }
 
