@@ -714,7 +714,7 @@ pub async fn migrate(project: &Project, conn: &mut PgConnection) -> Result<(), E
 /// `idempotent` lists the migrations whose every statement that changes something is guarded,
 /// each with a comment saying how. An existing config or setup file is an error unless `force`.
 pub fn init(dir: &Path, force: bool) -> Result<InitOutcome, InitError> {
-    crate::project::init::init(dir, force, &|migration| crate::analysis::reentrancy::reentrancy(migration).guarding())
+    crate::project::init::init(dir, force, &crate::analysis::reentrancy::guarding_all)
 }
 
 /// The canonical catalog of an existing database, read in a read-only transaction.

@@ -273,6 +273,15 @@ fn a_full_disk_is_infrastructure() {
         "not yet accepting connections",
         LOST,
     ];
+    // The disk is a tmpfs mounted in a mount namespace of the test's own: that takes root with
+    // CAP_SYS_ADMIN (a container needs --privileged). Said once, not read as a verdict below.
+    let namespace = std::process::Command::new("unshare").args(["--mount", "true"]).output().expect("unshare (util-linux) runs");
+    assert!(
+        namespace.status.success(),
+        "this test needs root with CAP_SYS_ADMIN to make a mount namespace (`unshare --mount true` failed: {}); in a \
+         container, run it with --privileged",
+        String::from_utf8_lossy(&namespace.stderr).trim()
+    );
     let (mut infrastructure, mut converged) = (0, 0);
     for (i, delay) in ["0.5", "2", "4", "8"].into_iter().enumerate() {
         let seed = (7 + i).to_string();

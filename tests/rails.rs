@@ -367,12 +367,10 @@ fn inside_an_app_the_driver_runs_under_bin_rails_runner() {
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("config")).unwrap();
     // A stand-in for the app's bin/rails: `runner FILE` boots "the app" (its initializer), then runs FILE.
-    std::fs::write(
-        root.join("bin/rails"),
+    common::write_executable(
+        &root.join("bin/rails"),
         "#!/bin/sh\n[ \"$1\" = runner ] || { echo \"usage: bin/rails runner FILE\" >&2; exit 64; }\nshift\necho booted >> \"$(dirname \"$0\")/../booted.log\"\nexec ruby -r \"$(dirname \"$0\")/../config/initializer.rb\" \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(root.join("bin/rails"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     std::fs::write(
         root.join("config/initializer.rb"),
         "require \"active_record\"\nmodule AppMigrationHelpers\n  def create_note_table(name)\n    create_table(name) { |t| t.text :body, null: false }\n  end\nend\nActiveRecord::Migration.include(AppMigrationHelpers)\n",

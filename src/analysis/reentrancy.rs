@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use crate::analysis::footprint::{analyze_script, ObjectRef, RefKind, ScriptAnalysis};
 use crate::migration::plpgsql::{self, def_elem, node_string};
-use crate::migration::{Migration, Script};
+use crate::migration::{Migration, MigrationSet, Script};
 use crate::project::init::Guarding;
 
 mod frameworks;
@@ -53,14 +53,6 @@ pub(crate) enum Reentrancy {
 }
 
 impl Reentrancy {
-    /// The guards, when the migration looks re-entrant.
-    pub(crate) fn guards(&self) -> Option<&[String]> {
-        match self {
-            Reentrancy::Guarded { reasons } => Some(reasons),
-            _ => None,
-        }
-    }
-
     /// The same, as `pgconverge init` takes it.
     pub(crate) fn guarding(self) -> Guarding {
         match self {
@@ -94,6 +86,74 @@ pub(crate) fn reentrancy(migration: &Migration) -> Reentrancy {
         "py" => frameworks::alembic(&read()),
         _ => Reentrancy::Inert,
     }
+}
+
+/// How each migration of `set` is guarded, as `init` takes it. A guarded migration that a later
+/// migration supersedes (see [`superseded`]) is not re-entrant on the migrated database.
+pub(crate) fn guarding_all(set: &MigrationSet) -> Vec<Guarding> {
+    let written = written_objects(set);
+    (0..set.migrations.len())
+        .map(|i| match reentrancy(&set.migrations[i]).guarding() {
+            Guarding::Guarded(reasons) => match superseded_in(set, &written, i) {
+                Some((by, object)) => Guarding::Superseded { by, object },
+                None => Guarding::Guarded(reasons),
+            },
+            other => other,
+        })
+        .collect()
+}
+
+/// The later migration that creates or drops again an object the migration at `index` creates or
+/// drops (a function it defines that a later one replaces, a column a later one drops), and that
+/// object. Re-run on the migrated database, such a migration undoes the later one (or fails on
+/// what the later one changed), however well it is guarded: it can run twice in a row, but not
+/// after the migrations that follow it.
+pub(crate) fn superseded(set: &MigrationSet, index: usize) -> Option<(String, String)> {
+    superseded_in(set, &written_objects(set), index)
+}
+
+/// What one migration's statements write and use.
+#[derive(Default)]
+struct Written {
+    /// What they create or drop (a rename drops the old name), without the parts of a table
+    /// a statement creates along with it (its columns and constraints): a guarded CREATE TABLE
+    /// is a no-op again whatever later migrations do to its columns.
+    writes: BTreeSet<ObjectRef>,
+    /// What they only use (the column an index is on).
+    uses: BTreeSet<ObjectRef>,
+    /// What they drop.
+    drops: BTreeSet<ObjectRef>,
+}
+
+/// [`Written`] for each migration. Framework migrations, read as text, write nothing here.
+fn written_objects(set: &MigrationSet) -> Vec<Written> {
+    set.migrations
+        .iter()
+        .map(|m| {
+            let mut written = Written::default();
+            for statement in analyze_script(&m.up).statements {
+                let footprint = statement.footprint;
+                let tables: BTreeSet<String> =
+                    footprint.creates.iter().filter(|o| o.kind == RefKind::Relation).map(|o| o.name.clone()).collect();
+                let made_with_table = |o: &ObjectRef| o.kind != RefKind::Relation && o.table().is_some_and(|t| tables.contains(&t));
+                written.writes.extend(footprint.creates.iter().filter(|o| !made_with_table(o)).cloned());
+                written.writes.extend(footprint.drops.iter().cloned());
+                written.drops.extend(footprint.drops);
+                written.uses.extend(footprint.references);
+            }
+            written
+        })
+        .collect()
+}
+
+/// A later migration that creates or drops what the one at `index` writes, or drops what it
+/// uses: the first, and that object.
+fn superseded_in(set: &MigrationSet, written: &[Written], index: usize) -> Option<(String, String)> {
+    let own = written.get(index)?;
+    written.iter().enumerate().skip(index + 1).find_map(|(later, theirs)| {
+        let object = own.writes.intersection(&theirs.writes).chain(own.uses.intersection(&theirs.drops)).next()?;
+        Some((set.migrations[later].id(), object.to_string()))
+    })
 }
 
 /// The guarded and unguarded statements found so far.
@@ -693,9 +753,49 @@ mod tests {
         let set = crate::migration::MigrationSet::load(&dir, None).unwrap();
         let verdicts: Vec<String> = set.migrations.iter().map(|m| format!("{}: {}", m.version, render(&reentrancy(m)))).collect();
         insta::assert_snapshot!(verdicts.join("\n"));
-        let guarded: Vec<String> = set.migrations.iter().filter(|m| reentrancy(m).guards().is_some()).map(|m| m.version.clone()).collect();
+        let guarded: Vec<String> = set
+            .migrations
+            .iter()
+            .zip(guarding_all(&set))
+            .filter(|(_, guarding)| matches!(guarding, Guarding::Guarded(_)))
+            .map(|(m, _)| m.version.clone())
+            .collect();
         let config = crate::project::config::Config::load(dir.parent().unwrap()).unwrap();
         assert_eq!(crate::project::config::Idempotent::Versions(guarded), config.idempotent);
+    }
+
+    /// A later migration that creates or drops again what a guarded one writes, or drops what
+    /// it uses, supersedes it; one that only alters it (a column added to its table), or drops
+    /// a column that came with a table it creates, does not.
+    #[test]
+    fn a_later_create_or_drop_of_the_same_object_supersedes_a_guarded_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql) in [
+            ("1_create_t.sql", "CREATE TABLE IF NOT EXISTS t (a int, b int);"),
+            ("2_add_c.sql", "ALTER TABLE t ADD COLUMN c int;"),
+            ("3_view.sql", "CREATE OR REPLACE VIEW v AS SELECT a FROM t;"),
+            ("4_view_again.sql", "CREATE OR REPLACE VIEW v AS SELECT a, c FROM t;"),
+            ("5_index_b.sql", "CREATE INDEX IF NOT EXISTS t_b ON t (b);"),
+            ("6_drop_b.sql", "ALTER TABLE t DROP COLUMN b;"),
+            ("7_index_a.sql", "CREATE INDEX IF NOT EXISTS t_a ON t (a);"),
+        ] {
+            std::fs::write(dir.path().join(name), sql).unwrap();
+        }
+        let set = crate::migration::MigrationSet::load(dir.path(), None).unwrap();
+        let found: Vec<Option<(String, String)>> = (0..7).map(|i| superseded(&set, i)).collect();
+        let by = |migration: &str, object: &str| Some((migration.to_string(), object.to_string()));
+        assert_eq!(
+            found,
+            [
+                None, // the column a later migration drops came with the table
+                None,
+                by("4_view_again", "relation public.v"),
+                None,
+                by("6_drop_b", "column public.t.b"),
+                None,
+                None,
+            ]
+        );
     }
 
     #[test]

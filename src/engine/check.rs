@@ -14,13 +14,14 @@ use super::explore::{self, ExploreOptions, Universe};
 use super::origins::Origins;
 use super::prepare::{Preparation, Purpose};
 use super::CheckError;
-use crate::analysis::reentrancy::reentrancy;
+use crate::analysis::reentrancy::guarding_all;
 use crate::analysis::shared_catalogs::shared_catalog_use;
 use crate::catalog::{self, Canonicalizer, Catalog, IgnoreRules};
 use crate::compare::{self, CompareOptions, Difference};
 use crate::migration::Script;
 use crate::model::{plural, Failure, Property, Report, Status, Verdict, VerdictStatus};
 use crate::project::config::Trust;
+use crate::project::init::Guarding;
 use crate::project::{Project, ProjectError};
 use crate::runner::limits::{CheckSessions, SessionLimits, Watchdog};
 use crate::runner::{self, Backend, RunRoles, RunnerError, ScratchDatabase, ServerHandle};
@@ -511,10 +512,12 @@ fn unlisted_reentrant_note(project: &Project) -> Option<String> {
         return None;
     }
     let set = &project.migrations;
-    let unlisted: Vec<String> = (0..set.migrations.len())
-        .filter(|i| !project.reentrant.contains(i))
-        .map(|i| &set.migrations[i])
-        .filter(|m| reentrancy(m).guards().is_some())
+    // A guarded migration a later one supersedes is not re-entrant on the migrated database.
+    let unlisted: Vec<String> = guarding_all(set)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, guarding)| !project.reentrant.contains(i) && matches!(guarding, Guarding::Guarded(_)))
+        .map(|(i, _)| &set.migrations[i])
         .map(|m| m.up.path.strip_prefix(&set.dir).unwrap_or(&m.up.path).display().to_string())
         .collect();
     if unlisted.is_empty() {

@@ -54,17 +54,6 @@ impl Origins {
         }
     }
 
-    /// The migration after the one at `migration` (canonical order) that last writes the
-    /// difference's object, or the table it belongs to, if any: that migration rewrites what a
-    /// re-run of the earlier one changes back.
-    pub(crate) fn rewritten_after(&self, difference: &Difference, migration: usize) -> Option<&str> {
-        let writes = |w: &Writer, (kind, name): &(ObjectKind, String)| w.writes.iter().any(|r| r.denotes(*kind, name));
-        candidates(difference.kind, &difference.object).iter().find_map(|candidate| {
-            let later = self.migrations.iter().rev().take_while(|w| w.migration > Some(migration));
-            later.filter(|w| writes(w, candidate)).find_map(|w| w.migration).map(|m| self.ids[m].as_str())
-        })
-    }
-
     /// Whether a statement of the migration at `migration` writes the difference's object, or
     /// the table it belongs to.
     /// Earlier names count: a label added to `sort_type_enum` before a migration renamed it

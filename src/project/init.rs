@@ -27,7 +27,7 @@ use regex::Regex;
 
 use crate::migration::layout::is_nested;
 use crate::migration::manifest::DEFAULT_MANIFEST;
-use crate::migration::{detect_format, substitute, Format, Migration, MigrationSet};
+use crate::migration::{detect_format, substitute, Format, MigrationSet};
 use crate::project::config::{Config, Ledger, Order, CONFIG_FILE};
 
 mod alembic;
@@ -74,13 +74,17 @@ pub(crate) enum Guarding {
     Guarded(Vec<String>),
     /// Some statements are guarded, and this one is not: its line and its first line of text.
     Partly { line: usize, statement: String },
+    /// Every statement is guarded, but a later migration (`by`) creates or drops again an
+    /// `object` it writes: re-run on the migrated database, it would undo that migration.
+    Superseded { by: String, object: String },
     /// No statement is guarded, or there is nothing to guard.
     Unguarded,
 }
 
-/// Reads how a migration is guarded. `crate::init` passes the reading of
-/// `analysis/reentrancy.rs`, which this stage does not import (the pipeline reads downward).
-pub(crate) type Guards<'a> = &'a dyn Fn(&Migration) -> Guarding;
+/// Reads how each migration of a set is guarded, in the set's order. `crate::init` passes the
+/// reading of `analysis/reentrancy.rs`, which this stage does not import (the pipeline reads
+/// downward).
+pub(crate) type Guards<'a> = &'a dyn Fn(&MigrationSet) -> Vec<Guarding>;
 
 /// The header above the `idempotent` list init writes.
 const IDEMPOTENT_HEADER: &str = "The migrations that look re-entrant (every statement that changes something is guarded:\n\
@@ -91,13 +95,17 @@ const IDEMPOTENT_HEADER: &str = "The migrations that look re-entrant (every stat
 /// (its file and its guards); a guess line saying which, and one for each partly guarded one.
 fn idempotent_entries(set: &MigrationSet, guards: Guards<'_>, guesses: &mut Vec<String>) -> Vec<(String, String)> {
     let mut entries = Vec::new();
-    for migration in set.migrations.iter().filter(|m| !m.repeatable) {
+    for (migration, guarding) in set.migrations.iter().zip(guards(set)).filter(|(m, _)| !m.repeatable) {
         let file = migration.up.path.strip_prefix(&set.dir).unwrap_or(&migration.up.path).display().to_string();
-        match guards(migration) {
+        match guarding {
             Guarding::Guarded(reasons) => entries.push((migration.version.clone(), format!("{file}: {}", reasons.join(", ")))),
             Guarding::Partly { line, statement } => {
                 guesses.push(format!("note: {file} is partly guarded, so not listed as idempotent: line {line} ({statement}) has no guard"))
             }
+            Guarding::Superseded { by, object } => guesses.push(format!(
+                "note: {file} is guarded, but not listed as idempotent: {by} writes {object} again later, so a re-run on the \
+                 migrated database would undo it"
+            )),
             Guarding::Unguarded => {}
         }
     }
@@ -758,10 +766,10 @@ fn quote_ident(name: &str) -> String {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::Guarding;
-    use crate::migration::Migration;
+    use crate::migration::MigrationSet;
 
-    pub(crate) fn guards(migration: &Migration) -> Guarding {
-        crate::analysis::reentrancy::reentrancy(migration).guarding()
+    pub(crate) fn guards(set: &MigrationSet) -> Vec<Guarding> {
+        crate::analysis::reentrancy::guarding_all(set)
     }
 }
 

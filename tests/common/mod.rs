@@ -297,6 +297,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Writes an executable script. A shell writes it, not this process: a file this process holds
+/// open for writing is inherited by any child another test forks meanwhile, and running the
+/// script then fails with "Text file busy" until that child execs.
+pub fn write_executable(path: &Path, script: &str) {
+    let written = Command::new("sh")
+        .args(["-c", "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .arg(script)
+        .status()
+        .expect("sh runs");
+    assert!(written.success(), "sh writes {}", path.display());
+}
+
 /// A copy of a fixture directory, in a temporary directory (to vary its config or reference).
 pub fn copy_of(fixture: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -9,20 +9,15 @@
 //! compared with the catalog just before its own re-run, so it too is blamed only for what it
 //! changed. Rebuilding the migrated state for each of them instead would cost a whole fresh run
 //! apiece, for migrations that are rare and usually a single guarded statement.
-//!
-//! A rolled-back re-run that changes only objects a later migration writes (a function a later
-//! migration replaces, put back to this one's definition) undoes the later migration; that is
-//! not this migration's doing. Such a migration is judged again right after itself, on a
-//! database of its own migrated up to it, and passes when its re-run changes nothing there.
 
 use sqlx::postgres::PgConnection;
 
 use super::super::check::{diverged, pass, skipped, Checker, Workspace};
 use super::super::{failure_location, run_migration_script, CheckError};
 use super::{failed, Found};
+use crate::analysis::reentrancy::superseded;
 use crate::catalog::Catalog;
 use crate::compare::{self, Difference};
-use crate::engine::prepare::Purpose;
 use crate::migration::Migration;
 use crate::model::{plural, Failure, Property, Verdict};
 use crate::runner::{self, RunnerError, TransactionMode};
@@ -52,15 +47,9 @@ impl Checker<'_> {
         let (rolled_back, in_sequence): (Vec<&Migration>, Vec<&Migration>) =
             reentrant.iter().copied().partition(|m| executor.runs_sql() && can_roll_back(m));
         let mut found = Vec::new();
-        let mut rewritten = Vec::new();
         for migration in rolled_back {
             self.stop_if_cancelled()?;
-            let Some(finding) = self.rerun_rolled_back(&mut migrated.conn, migration, before).await? else { continue };
-            if self.rewritten_later(migration, &finding) && self.unchanged_right_after(migration).await? {
-                rewritten.push(migration.id());
-            } else {
-                found.push(finding);
-            }
+            found.extend(self.rerun_rolled_back(&mut migrated.conn, migration, before).await?);
         }
         let mut current = before.clone();
         for migration in in_sequence {
@@ -92,21 +81,22 @@ impl Checker<'_> {
             }
             current = latest.unwrap_or(after);
         }
+        // A migration a later one supersedes fails here by design: say so, with what to do.
+        for finding in &mut found {
+            let index = project.migrations.migrations.iter().position(|m| m.id() == finding.finding.migration);
+            if let Some((by, object)) = index.and_then(|i| superseded(&project.migrations, i)) {
+                finding.finding.summary.push_str(&format!(
+                    " ({by} writes {object} again later, which a re-run on the migrated database undoes: leave this migration \
+                     out of `idempotent` unless it must re-run after that one)"
+                ));
+            }
+        }
         let cases = reentrant.len() as u64;
         if found.is_empty() {
-            let mut summary = format!(
+            let summary = format!(
                 "{} re-run on the migrated database: all succeeded and the catalog is unchanged",
                 plural(reentrant.len(), "re-entrant migration")
             );
-            if !rewritten.is_empty() {
-                summary = format!(
-                    "{} re-run: all succeeded and changed nothing, {} of them right after itself, since a later migration \
-                     rewrites what its re-run on the migrated database changes back ({})",
-                    plural(reentrant.len(), "re-entrant migration"),
-                    rewritten.len(),
-                    rewritten.join(", ")
-                );
-            }
             let mut verdict = pass(Property::Idempotent, summary, vec![]);
             verdict.cases = cases;
             return Ok(verdict);
@@ -116,43 +106,6 @@ impl Checker<'_> {
         found.sort_by_key(|f| position(&f.finding.migration));
         let lead = format!("{} of {} fail on a re-run", found.len(), plural(reentrant.len(), "re-entrant migration"));
         Ok(failed(Property::Idempotent, &lead, found, vec![], cases))
-    }
-
-    /// Whether every difference a re-run of `migration` on the migrated database made is to an
-    /// object a later migration writes (a function it defines that a later one replaces): then
-    /// the re-run undoes the later migration, which says nothing about `migration` itself.
-    fn rewritten_later(&mut self, migration: &Migration, finding: &Found) -> bool {
-        let Failure::Diverged { differences, .. } = &finding.finding.failure else { return false };
-        let Some(position) = self.project.migrations.migrations.iter().position(|m| m.id() == migration.id()) else { return false };
-        let origins = self.origins();
-        differences.iter().all(|d| origins.rewritten_after(d, position).is_some())
-    }
-
-    /// Whether `migration`, re-run right after itself (a database of its own, the migrations up
-    /// to it in canonical order, then the re-run, rolled back), succeeds and changes nothing.
-    /// A prefix that fails to apply decides nothing: the finding on the migrated database stands.
-    async fn unchanged_right_after(&mut self, migration: &Migration) -> Result<bool, CheckError> {
-        let executor = self.executor();
-        let mut workspace = self.workspace(Purpose::Migrations).await?;
-        let mut prefix_applied = true;
-        for earlier in &self.project.migrations.migrations {
-            self.stop_if_cancelled()?;
-            if executor.up(workspace.target(), earlier).await?.is_some() {
-                prefix_applied = false;
-                break;
-            }
-            if earlier.id() == migration.id() {
-                break;
-            }
-        }
-        let unchanged = if prefix_applied {
-            let before = self.dump(&mut workspace.conn).await?;
-            self.rerun_rolled_back(&mut workspace.conn, migration, &before).await?.is_none()
-        } else {
-            false
-        };
-        workspace.close().await?;
-        Ok(unchanged)
     }
 
     /// Re-runs `migration` in a transaction that is rolled back once the catalog is dumped;

@@ -169,11 +169,20 @@ mod tests {
 
     /// A stand-in interpreter named `name`: a shell script printing `stdout` and `stderr` and
     /// exiting with `code`.
+    ///
+    /// A shell writes it, not this process: a file this process holds open for writing is
+    /// inherited by any child another test forks meanwhile, and running it then fails with
+    /// "Text file busy" until that child execs.
     fn fake(dir: &std::path::Path, name: &str, stdout: &str, stderr: &str, code: i32) -> String {
-        use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\nprintf '{stdout}'\nprintf '{stderr}' >&2\nexit {code}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!("#!/bin/sh\nprintf '{stdout}'\nprintf '{stderr}' >&2\nexit {code}\n");
+        let written = std::process::Command::new("sh")
+            .args(["-c", "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&path)
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(written.success(), "sh writes {}", path.display());
         path.to_string_lossy().into_owned()
     }
 
