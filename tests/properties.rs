@@ -186,7 +186,7 @@ fn a_guarded_migration_a_later_one_supersedes_is_not_proposed_and_its_failure_sa
     assert!(listed.iter().all(|l| !l.contains("20260101000002")), "{config}");
     assert!(listed.iter().any(|l| l.contains("20260101000004")), "{config}");
     assert!(
-        init.stdout.contains("20260101000002_answer_two.sql is guarded, but not listed as idempotent: 20260101000003_answer_three writes function public.answer again later"),
+        init.stdout.contains("20260101000002_answer_two.sql is guarded, but not listed as idempotent: 20260101000003_answer_three, a later migration, defines function public.answer again"),
         "{}",
         init.stdout
     );
@@ -201,7 +201,10 @@ fn a_guarded_migration_a_later_one_supersedes_is_not_proposed_and_its_failure_sa
     let text = pgconverge::report::human(&report, false);
     let blamed: Vec<&str> = idempotent.findings.iter().map(|f| f.migration.as_str()).collect();
     assert_eq!(blamed, ["20260101000002_answer_two"], "{text}");
-    assert!(idempotent.findings[0].summary.contains("20260101000003_answer_three writes function public.answer again later"), "{text}");
+    assert!(
+        idempotent.findings[0].summary.contains("20260101000003_answer_three, a later migration, defines function public.answer again"),
+        "{text}"
+    );
 }
 
 /// A case that hinges on an applied migration that ran before an older pending one names the

@@ -95,7 +95,7 @@ pub(crate) fn guarding_all(set: &MigrationSet) -> Vec<Guarding> {
     (0..set.migrations.len())
         .map(|i| match reentrancy(&set.migrations[i]).guarding() {
             Guarding::Guarded(reasons) => match superseded_in(set, &written, i) {
-                Some((by, object)) => Guarding::Superseded { by, object },
+                Some((by, what)) => Guarding::Superseded { by, what },
                 None => Guarding::Guarded(reasons),
             },
             other => other,
@@ -104,8 +104,8 @@ pub(crate) fn guarding_all(set: &MigrationSet) -> Vec<Guarding> {
 }
 
 /// The later migration that creates or drops again an object the migration at `index` creates or
-/// drops (a function it defines that a later one replaces, a column a later one drops), and that
-/// object. Re-run on the migrated database, such a migration undoes the later one (or fails on
+/// drops (a function it defines that a later one replaces, a column a later one drops), and
+/// what it does (`defines function public.f again`, `drops column public.t.c`). Re-run on the migrated database, such a migration undoes the later one (or fails on
 /// what the later one changed), however well it is guarded: it can run twice in a row, but not
 /// after the migrations that follow it.
 pub(crate) fn superseded(set: &MigrationSet, index: usize) -> Option<(String, String)> {
@@ -115,14 +115,15 @@ pub(crate) fn superseded(set: &MigrationSet, index: usize) -> Option<(String, St
 /// What one migration's statements write and use.
 #[derive(Default)]
 struct Written {
-    /// What they create or drop (a rename drops the old name), without the parts of a table
-    /// a statement creates along with it (its columns and constraints): a guarded CREATE TABLE
-    /// is a no-op again whatever later migrations do to its columns.
-    writes: BTreeSet<ObjectRef>,
+    /// What `CREATE OR REPLACE` defines: a re-run puts this definition back.
+    replaces: BTreeSet<ObjectRef>,
+    /// What the other statements create (a guarded `CREATE TABLE`: the table alone, not its
+    /// columns and constraints): a re-run skips it while it exists.
+    creates: BTreeSet<ObjectRef>,
+    /// What they drop (a rename drops the old name).
+    drops: BTreeSet<ObjectRef>,
     /// What they only use (the column an index is on).
     uses: BTreeSet<ObjectRef>,
-    /// What they drop.
-    drops: BTreeSet<ObjectRef>,
 }
 
 /// [`Written`] for each migration. Framework migrations, read as text, write nothing here.
@@ -131,14 +132,25 @@ fn written_objects(set: &MigrationSet) -> Vec<Written> {
         .iter()
         .map(|m| {
             let mut written = Written::default();
-            for statement in analyze_script(&m.up).statements {
-                let footprint = statement.footprint;
-                let tables: BTreeSet<String> =
-                    footprint.creates.iter().filter(|o| o.kind == RefKind::Relation).map(|o| o.name.clone()).collect();
-                let made_with_table = |o: &ObjectRef| o.kind != RefKind::Relation && o.table().is_some_and(|t| tables.contains(&t));
-                written.writes.extend(footprint.creates.iter().filter(|o| !made_with_table(o)).cloned());
-                written.writes.extend(footprint.drops.iter().cloned());
-                written.drops.extend(footprint.drops);
+            for (statement, info) in m.up.statements.iter().zip(analyze_script(&m.up).statements) {
+                let footprint = info.footprint;
+                let defined = defines(&statement.sql);
+                // A drop in a DO block sits behind the block's own guard (a rename done only
+                // while the new name is missing): what a re-run does to it is not read here.
+                if !matches!(defined, Defines::Block) {
+                    written.drops.extend(footprint.drops);
+                }
+                match defined {
+                    Defines::Replacement => written.replaces.extend(footprint.creates),
+                    Defines::Comment => written.replaces.extend(footprint.alters),
+                    Defines::Table(table) => written.creates.extend(
+                        footprint
+                            .creates
+                            .into_iter()
+                            .filter(|o| o.kind == RefKind::Relation && (o.name == table || o.name.ends_with(&format!(".{table}")))),
+                    ),
+                    Defines::Block | Defines::Other => written.creates.extend(footprint.creates),
+                }
                 written.uses.extend(footprint.references);
             }
             written
@@ -146,13 +158,53 @@ fn written_objects(set: &MigrationSet) -> Vec<Written> {
         .collect()
 }
 
-/// A later migration that creates or drops what the one at `index` writes, or drops what it
-/// uses: the first, and that object.
+/// What a statement's `CREATE` is, for a re-run.
+enum Defines {
+    /// `CREATE OR REPLACE` (function, view, trigger, rule, aggregate).
+    Replacement,
+    /// `COMMENT ON`: a re-run sets the comment again.
+    Comment,
+    /// `CREATE TABLE`: the table's name, as written.
+    Table(String),
+    /// A `DO` block.
+    Block,
+    /// Anything else.
+    Other,
+}
+
+fn defines(sql: &str) -> Defines {
+    let Ok(parsed) = pg_query::parse(sql, 0) else { return Defines::Other };
+    let node = parsed.protobuf.stmts.first().and_then(|raw| raw.stmt.as_ref()).and_then(|n| n.node.as_ref());
+    match node {
+        Some(NodeEnum::CreateFunctionStmt(s)) if s.replace => Defines::Replacement,
+        Some(NodeEnum::ViewStmt(s)) if s.replace => Defines::Replacement,
+        Some(NodeEnum::CreateTrigStmt(s)) if s.replace => Defines::Replacement,
+        Some(NodeEnum::RuleStmt(s)) if s.replace => Defines::Replacement,
+        Some(NodeEnum::DefineStmt(s)) if s.replace => Defines::Replacement,
+        Some(NodeEnum::CommentStmt(_)) => Defines::Comment,
+        Some(NodeEnum::CreateStmt(s)) => s.relation.as_ref().map_or(Defines::Other, |r| Defines::Table(r.relname.clone())),
+        Some(NodeEnum::DoStmt(_)) => Defines::Block,
+        _ => Defines::Other,
+    }
+}
+
+/// A later migration whose statements a re-run of the one at `index` would undo or trip on:
+/// it creates again or drops what that one replaces, drops what it creates or uses, or
+/// creates again what it drops. The first, and that object.
 fn superseded_in(set: &MigrationSet, written: &[Written], index: usize) -> Option<(String, String)> {
     let own = written.get(index)?;
     written.iter().enumerate().skip(index + 1).find_map(|(later, theirs)| {
-        let object = own.writes.intersection(&theirs.writes).chain(own.uses.intersection(&theirs.drops)).next()?;
-        Some((set.migrations[later].id(), object.to_string()))
+        let made = |o: &&ObjectRef| theirs.replaces.contains(*o) || theirs.creates.contains(*o);
+        let what = own
+            .replaces
+            .iter()
+            .find(|o| made(o))
+            .map(|o| format!("defines {o} again"))
+            .or_else(|| {
+                own.replaces.iter().chain(&own.creates).chain(&own.uses).find(|o| theirs.drops.contains(*o)).map(|o| format!("drops {o}"))
+            })
+            .or_else(|| own.drops.iter().find(|o| made(o)).map(|o| format!("creates {o} again")))?;
+        Some((set.migrations[later].id(), what))
     })
 }
 
@@ -764,35 +816,41 @@ mod tests {
         assert_eq!(crate::project::config::Idempotent::Versions(guarded), config.idempotent);
     }
 
-    /// A later migration that creates or drops again what a guarded one writes, or drops what
-    /// it uses, supersedes it; one that only alters it (a column added to its table), or drops
-    /// a column that came with a table it creates, does not.
+    /// A later migration supersedes a guarded one when it defines again what that one
+    /// replaces, drops what it creates or uses, or creates what it drops; not when it only alters
+    /// it, adds it again behind a guard, or drops a part of a table the guarded one creates.
     #[test]
     fn a_later_create_or_drop_of_the_same_object_supersedes_a_guarded_migration() {
         let dir = tempfile::tempdir().unwrap();
         for (name, sql) in [
-            ("1_create_t.sql", "CREATE TABLE IF NOT EXISTS t (a int, b int);"),
-            ("2_add_c.sql", "ALTER TABLE t ADD COLUMN c int;"),
-            ("3_view.sql", "CREATE OR REPLACE VIEW v AS SELECT a FROM t;"),
-            ("4_view_again.sql", "CREATE OR REPLACE VIEW v AS SELECT a, c FROM t;"),
-            ("5_index_b.sql", "CREATE INDEX IF NOT EXISTS t_b ON t (b);"),
-            ("6_drop_b.sql", "ALTER TABLE t DROP COLUMN b;"),
-            ("7_index_a.sql", "CREATE INDEX IF NOT EXISTS t_a ON t (a);"),
+            ("01_create_t.sql", "CREATE TABLE IF NOT EXISTS t (a int PRIMARY KEY, b int);"),
+            ("02_add_c.sql", "ALTER TABLE t ADD COLUMN IF NOT EXISTS c int;"),
+            ("03_view.sql", "CREATE OR REPLACE VIEW v AS SELECT a FROM t;"),
+            ("04_view_again.sql", "CREATE OR REPLACE VIEW v AS SELECT a, c FROM t;"),
+            ("05_index_b.sql", "CREATE INDEX IF NOT EXISTS t_b ON t (b);"),
+            ("06_drop_b.sql", "ALTER TABLE t DROP COLUMN b;"),
+            ("07_index_a.sql", "CREATE INDEX IF NOT EXISTS t_a ON t (a);"),
+            ("08_again.sql", "ALTER TABLE t ADD COLUMN IF NOT EXISTS c int;\nALTER TABLE t DROP CONSTRAINT t_pkey;"),
+            ("09_drop_w.sql", "DROP TABLE IF EXISTS w;"),
+            ("10_create_w.sql", "CREATE TABLE w (x int);"),
         ] {
             std::fs::write(dir.path().join(name), sql).unwrap();
         }
         let set = crate::migration::MigrationSet::load(dir.path(), None).unwrap();
-        let found: Vec<Option<(String, String)>> = (0..7).map(|i| superseded(&set, i)).collect();
+        let found: Vec<Option<(String, String)>> = (0..10).map(|i| superseded(&set, i)).collect();
         let by = |migration: &str, object: &str| Some((migration.to_string(), object.to_string()));
         assert_eq!(
             found,
             [
-                None, // the column a later migration drops came with the table
+                None, // its column and key, dropped later, came with the table: a re-run skips it
+                None, // added again, guarded: a re-run skips it
+                by("04_view_again", "defines relation public.v again"),
                 None,
-                by("4_view_again", "relation public.v"),
+                by("06_drop_b", "drops column public.t.b"),
                 None,
-                by("6_drop_b", "column public.t.b"),
                 None,
+                None,
+                by("10_create_w", "creates relation public.w again"),
                 None,
             ]
         );

@@ -74,9 +74,9 @@ pub(crate) enum Guarding {
     Guarded(Vec<String>),
     /// Some statements are guarded, and this one is not: its line and its first line of text.
     Partly { line: usize, statement: String },
-    /// Every statement is guarded, but a later migration (`by`) creates or drops again an
-    /// `object` it writes: re-run on the migrated database, it would undo that migration.
-    Superseded { by: String, object: String },
+    /// Every statement is guarded, but a later migration (`by`) does `what` to an object it
+    /// writes (`drops column public.t.c`): re-run on the migrated database, it would undo that.
+    Superseded { by: String, what: String },
     /// No statement is guarded, or there is nothing to guard.
     Unguarded,
 }
@@ -102,9 +102,9 @@ fn idempotent_entries(set: &MigrationSet, guards: Guards<'_>, guesses: &mut Vec<
             Guarding::Partly { line, statement } => {
                 guesses.push(format!("note: {file} is partly guarded, so not listed as idempotent: line {line} ({statement}) has no guard"))
             }
-            Guarding::Superseded { by, object } => guesses.push(format!(
-                "note: {file} is guarded, but not listed as idempotent: {by} writes {object} again later, so a re-run on the \
-                 migrated database would undo it"
+            Guarding::Superseded { by, what } => guesses.push(format!(
+                "note: {file} is guarded, but not listed as idempotent: {by}, a later migration, {what}, which a re-run on \
+                 the migrated database would undo"
             )),
             Guarding::Unguarded => {}
         }

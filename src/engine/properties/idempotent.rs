@@ -84,9 +84,9 @@ impl Checker<'_> {
         // A migration a later one supersedes fails here by design: say so, with what to do.
         for finding in &mut found {
             let index = project.migrations.migrations.iter().position(|m| m.id() == finding.finding.migration);
-            if let Some((by, object)) = index.and_then(|i| superseded(&project.migrations, i)) {
+            if let Some((by, what)) = index.and_then(|i| superseded(&project.migrations, i)) {
                 finding.finding.summary.push_str(&format!(
-                    " ({by} writes {object} again later, which a re-run on the migrated database undoes: leave this migration \
+                    " ({by}, a later migration, {what}, which a re-run on the migrated database undoes: leave this migration \
                      out of `idempotent` unless it must re-run after that one)"
                 ));
             }
