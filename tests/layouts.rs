@@ -361,9 +361,16 @@ fn init_says_what_it_guessed() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(Path::new("fixtures/layouts/templated"), tmp.path());
     std::fs::remove_file(tmp.path().join("pgconverge.toml")).unwrap();
+    // The same template expression spelled with other spacing gets the same value.
+    std::fs::write(
+        tmp.path().join("migrations/20260401000004_comment_items.sql"),
+        "COMMENT ON TABLE {{index .Options \"Namespace\" }}.items IS 'stock';\n",
+    )
+    .unwrap();
     let outcome = init(tmp.path(), false).unwrap();
     let guesses = outcome.guesses.join("\n");
     assert!(guesses.contains("substitution: {{ index .Options \"Namespace\" }} -> pgconverge_namespace"), "{guesses}");
+    assert!(guesses.contains("substitution: {{index .Options \"Namespace\" }} -> pgconverge_namespace ("), "{guesses}");
     assert!(guesses.contains("setup: setup.sql (creates role app_reader"), "{guesses}");
     let config = Config::load(tmp.path()).unwrap();
     assert_eq!(config.substitutions["{{ index .Options \"Namespace\" }}"], "pgconverge_namespace");

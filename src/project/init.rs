@@ -288,8 +288,12 @@ pub(crate) fn plan(dir: &Path, guards: Guards<'_>) -> Result<InitPlan, InitError
     // Template placeholders.
     let placeholders = find_placeholders(all_texts.iter().map(|(_, t)| t.as_str()));
     let mut used_values = BTreeSet::new();
+    // The same expression spelled with other spacing (`{{index .X}}`, `{{ index .X }}`) is one
+    // placeholder to the template engine: one value.
+    let mut by_expression: BTreeMap<String, String> = BTreeMap::new();
     for placeholder in &placeholders {
-        let value = placeholder_value(placeholder, &mut used_values);
+        let expression = placeholder.trim_start_matches('{').trim_end_matches('}').split_whitespace().collect::<Vec<_>>().join(" ");
+        let value = by_expression.entry(expression).or_insert_with(|| placeholder_value(placeholder, &mut used_values)).clone();
         guesses.push(format!("substitution: {placeholder} -> {value} (a stand-in so the SQL parses; set the value your deployment uses)"));
         keys.substitutions.insert(placeholder.clone(), value);
     }
