@@ -89,12 +89,13 @@ pub(crate) fn reentrancy(migration: &Migration) -> Reentrancy {
 }
 
 /// How each migration of `set` is guarded, as `init` takes it. A guarded migration that a later
-/// migration supersedes (see [`superseded`]) is not re-entrant on the migrated database.
+/// migration supersedes (see [`supersessions`]) is not re-entrant on the migrated database. The
+/// statements are read for supersession only when some migration is guarded.
 pub(crate) fn guarding_all(set: &MigrationSet) -> Vec<Guarding> {
-    let written = written_objects(set);
+    let written = OnceCell::new();
     (0..set.migrations.len())
         .map(|i| match reentrancy(&set.migrations[i]).guarding() {
-            Guarding::Guarded(reasons) => match superseded_in(set, &written, i) {
+            Guarding::Guarded(reasons) => match superseded_in(set, written.get_or_init(|| written_objects(set)), i) {
                 Some((by, what)) => Guarding::Superseded { by, what },
                 None => Guarding::Guarded(reasons),
             },
@@ -103,13 +104,14 @@ pub(crate) fn guarding_all(set: &MigrationSet) -> Vec<Guarding> {
         .collect()
 }
 
-/// The later migration that creates or drops again an object the migration at `index` creates or
-/// drops (a function it defines that a later one replaces, a column a later one drops), and
-/// what it does (`defines function public.f again`, `drops column public.t.c`). Re-run on the migrated database, such a migration undoes the later one (or fails on
-/// what the later one changed), however well it is guarded: it can run twice in a row, but not
-/// after the migrations that follow it.
-pub(crate) fn superseded(set: &MigrationSet, index: usize) -> Option<(String, String)> {
-    superseded_in(set, &written_objects(set), index)
+/// For each migration of `set`, the later migration whose statements a re-run of it would undo
+/// or trip on, and what that one does (`defines function public.f again`, `drops column
+/// public.t.c`); see [`superseded_in`]. Re-run on the migrated database, such a migration
+/// undoes the later one (or fails on what it changed), however well it is guarded: it can run
+/// twice in a row, but not after the migrations that follow it.
+pub(crate) fn supersessions(set: &MigrationSet) -> Vec<Option<(String, String)>> {
+    let written = written_objects(set);
+    (0..set.migrations.len()).map(|i| superseded_in(set, &written, i)).collect()
 }
 
 /// What one migration's statements write and use.
@@ -190,7 +192,7 @@ fn defines(sql: &str) -> Defines {
 
 /// A later migration whose statements a re-run of the one at `index` would undo or trip on:
 /// it creates again or drops what that one replaces, drops what it creates or uses, or
-/// creates again what it drops. The first, and that object.
+/// creates again what it drops. The first, and what it does.
 fn superseded_in(set: &MigrationSet, written: &[Written], index: usize) -> Option<(String, String)> {
     let own = written.get(index)?;
     written.iter().enumerate().skip(index + 1).find_map(|(later, theirs)| {
@@ -837,7 +839,7 @@ mod tests {
             std::fs::write(dir.path().join(name), sql).unwrap();
         }
         let set = crate::migration::MigrationSet::load(dir.path(), None).unwrap();
-        let found: Vec<Option<(String, String)>> = (0..10).map(|i| superseded(&set, i)).collect();
+        let found = supersessions(&set);
         let by = |migration: &str, object: &str| Some((migration.to_string(), object.to_string()));
         assert_eq!(
             found,

@@ -15,7 +15,7 @@ use sqlx::postgres::PgConnection;
 use super::super::check::{diverged, pass, skipped, Checker, Workspace};
 use super::super::{failure_location, run_migration_script, CheckError};
 use super::{failed, Found};
-use crate::analysis::reentrancy::superseded;
+use crate::analysis::reentrancy::supersessions;
 use crate::catalog::Catalog;
 use crate::compare::{self, Difference};
 use crate::migration::Migration;
@@ -82,9 +82,10 @@ impl Checker<'_> {
             current = latest.unwrap_or(after);
         }
         // A migration a later one supersedes fails here by design: say so, with what to do.
+        let supersessions = if found.is_empty() { Vec::new() } else { supersessions(&project.migrations) };
         for finding in &mut found {
             let index = project.migrations.migrations.iter().position(|m| m.id() == finding.finding.migration);
-            if let Some((by, what)) = index.and_then(|i| superseded(&project.migrations, i)) {
+            if let Some((by, what)) = index.and_then(|i| supersessions[i].as_ref()) {
                 finding.finding.summary.push_str(&format!(
                     " ({by}, a later migration, {what}, which a re-run on the migrated database undoes: leave this migration \
                      out of `idempotent` unless it must re-run after that one)"
